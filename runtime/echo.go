@@ -1,0 +1,15 @@
+package runtime
+
+// EchoAddress is where every node runs its echo service.
+const EchoAddress = "echo"
+
+// Echo answers every message with its payload, unchanged, along the
+// message's return route: the seeds' Echoer.
+type Echo struct{}
+
+var _ Worker = Echo{}
+
+// HandleMessage replies with the payload.
+func (Echo) HandleMessage(ctx *Context, msg *Routed) error {
+	return ctx.Reply(msg, msg.Payload)
+}

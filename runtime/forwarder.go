@@ -1,0 +1,32 @@
+package runtime
+
+import (
+	"errors"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// Forwarder sends every message on along a fixed route: it removes its own
+// address from the front of the onward route and puts its route there. The
+// return route is left alone. This is the seeds' "Relay" worker of the
+// two-hop transport example (forward_to_responder), and what a relay's
+// forward_to_NAME worker does.
+type Forwarder struct {
+	route routing.Route
+}
+
+var _ Worker = (*Forwarder)(nil)
+
+// NewForwarder returns a forwarder to route, which must not be empty.
+func NewForwarder(route routing.Route) (*Forwarder, error) {
+	if len(route) == 0 {
+		return nil, errors.New("forwarder: empty route")
+	}
+	return &Forwarder{route: route.Clone()}, nil
+}
+
+// HandleMessage replaces the forwarder's own address with its route.
+func (f *Forwarder) HandleMessage(ctx *Context, msg *Routed) error {
+	msg.Onward = msg.Onward[1:].Prepend(f.route...)
+	return ctx.Forward(msg)
+}

@@ -1,0 +1,20 @@
+package runtime
+
+// HopAddress is the usual address of the hop service.
+const HopAddress = "hop"
+
+// Hop forwards every message to the next address of its onward route,
+// after removing its own address from the front of the onward route and
+// adding it to the front of the return route, so that replies come back
+// through it: the seeds' Hop worker.
+type Hop struct{}
+
+var _ Worker = Hop{}
+
+// HandleMessage steps the onward route, prepends itself to the return route
+// and forwards the message.
+func (Hop) HandleMessage(ctx *Context, msg *Routed) error {
+	msg.Onward = msg.Onward[1:]
+	msg.Return = msg.Return.Prepend(ctx.Address())
+	return ctx.Forward(msg)
+}

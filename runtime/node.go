@@ -1,0 +1,298 @@
+// Package runtime runs Ockam-style nodes: a router, workers with mailboxes,
+// flow control, and the TCP transport that carries routing messages between
+// nodes. Nodes in one process talk to each other only through real sockets.
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// Options configure a node. The zero value is usable.
+type Options struct {
+	// Logger receives the node's logs; nil discards them.
+	Logger hclog.Logger
+	// MailboxSize is each worker's mailbox capacity (DefaultMailboxSize).
+	MailboxSize int
+	// HandshakeTimeout bounds how long a new connection may take to send
+	// its protocol version byte (10s).
+	HandshakeTimeout time.Duration
+	// DialTimeout bounds an outgoing TCP connect (10s).
+	DialTimeout time.Duration
+	// MayDial says whether a message that arrived from the network may make
+	// this node dial "host:port". Nil allows none: a node is no open proxy.
+	// Connections that already exist are used either way.
+	MayDial func(hostport string) bool
+}
+
+// Node is one Ockam node: a router with its workers and its TCP transport.
+type Node struct {
+	name string
+	log  hclog.Logger
+	opts Options
+	tcp  *tcpTransport
+
+	closing chan struct{} // closed when Close starts
+	wg      sync.WaitGroup
+
+	mu      sync.RWMutex
+	workers map[string]*worker // guarded by mu; by local address
+	closed  bool               // guarded by mu
+}
+
+// NewNode creates a node named name running the default services echo and
+// uppercase.
+func NewNode(name string, opts Options) *Node {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.MailboxSize <= 0 {
+		opts.MailboxSize = DefaultMailboxSize
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 10 * time.Second
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	n := &Node{
+		name:    name,
+		log:     opts.Logger.With("node", name),
+		opts:    opts,
+		closing: make(chan struct{}),
+		workers: make(map[string]*worker),
+	}
+	n.tcp = newTCPTransport(n)
+	// The default services cannot collide on a new node.
+	_ = n.StartService(EchoAddress, Echo{})
+	_ = n.StartService(UppercaseAddress, Uppercase{})
+	return n
+}
+
+// Name is the node's name.
+func (n *Node) Name() string { return n.name }
+
+// Logger is the node's logger.
+func (n *Node) Logger() hclog.Logger { return n.log }
+
+// StartWorker starts w at the local address name. The worker is private:
+// messages from the network reach it only as replies to what it sent.
+func (n *Node) StartWorker(name string, w Worker) error {
+	_, err := n.startWorker(name, w, false)
+	return err
+}
+
+// StartService starts w at name as a service: a consumer of the node's
+// inbound flow, reachable through its listeners and relays.
+func (n *Node) StartService(name string, w Worker) error {
+	_, err := n.startWorker(name, w, true)
+	return err
+}
+
+func (n *Node) startWorker(name string, impl Worker, service bool) (*worker, error) {
+	if name == "" {
+		return nil, fmt.Errorf("start worker: empty address")
+	}
+	w := &worker{
+		addr:    routing.LocalAddress(name),
+		impl:    impl,
+		mailbox: make(chan *Routed, n.opts.MailboxSize),
+		done:    make(chan struct{}),
+	}
+	w.service.Store(service)
+	_, w.transport = impl.(*tcpConnection)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, ErrNodeClosed
+	}
+	if _, ok := n.workers[name]; ok {
+		return nil, fmt.Errorf("start worker %q on node %s: %w", name, n.name, ErrAddressInUse)
+	}
+	n.workers[name] = w
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		w.run(n)
+	}()
+	return w, nil
+}
+
+// Allow makes the local address name a consumer of the node's inbound flow,
+// whether or not a worker runs there yet.
+func (n *Node) Allow(name string) error {
+	w := n.lookup(name)
+	if w == nil {
+		return fmt.Errorf("allow %q on node %s: %w", name, n.name, ErrNoSuchAddress)
+	}
+	w.service.Store(true)
+	return nil
+}
+
+// StopWorker stops the worker at name. Messages in its mailbox are dropped.
+func (n *Node) StopWorker(name string) error {
+	n.mu.Lock()
+	w, ok := n.workers[name]
+	delete(n.workers, name)
+	n.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("stop worker %q on node %s: %w", name, n.name, ErrNoSuchAddress)
+	}
+	w.close()
+	return nil
+}
+
+// HasWorker reports whether a worker runs at name.
+func (n *Node) HasWorker(name string) bool { return n.lookup(name) != nil }
+
+// Workers lists the local addresses of the running workers.
+func (n *Node) Workers() []string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]string, 0, len(n.workers))
+	for name := range n.workers {
+		out = append(out, name)
+	}
+	return out
+}
+
+func (n *Node) lookup(name string) *worker {
+	n.mu.RLock()
+	w := n.workers[name]
+	n.mu.RUnlock()
+	return w
+}
+
+// Send routes a message from local code. It returns an error if the first
+// hop cannot take it: an unknown address, a failed dial.
+func (n *Node) Send(ctx context.Context, msg routing.Message) error {
+	return n.route(ctx, &Routed{Message: msg})
+}
+
+// route delivers m to the first address of its onward route: a local
+// worker, or for a TCP address the connection to that peer.
+func (n *Node) route(ctx context.Context, m *Routed) error {
+	next, err := m.Onward.Next()
+	if err != nil {
+		return ErrEmptyOnwardRoute
+	}
+	var w *worker
+	switch next.Type {
+	case routing.Local:
+		w = n.lookup(next.Value)
+		if w == nil {
+			if n.isClosed() {
+				return ErrNodeClosed
+			}
+			return fmt.Errorf("route to %s on node %s: %w", next, n.name, ErrNoSuchAddress)
+		}
+	case routing.TCP:
+		c, err := n.tcp.connectionFor(ctx, next.Value, m.flow != nil)
+		if err != nil {
+			return err
+		}
+		w = c.w
+		// Replace the TCP address with the connection's own, as Ockam's
+		// route resolution does. The onward route may be shared: copy it.
+		m.Onward = m.Onward[1:].Prepend(w.addr)
+	default:
+		return fmt.Errorf("route to %s: %w", next, ErrUnsupportedTransport)
+	}
+	if !w.accepts(m.flow) {
+		return fmt.Errorf("message to %s from connection %s (return route %s): %w", w.addr, m.flow.id, m.Return, ErrFlowDenied)
+	}
+	return w.deliver(ctx, n.closing, m)
+}
+
+// SendAndReceive sends payload along onward and waits for the first reply,
+// until ctx is done.
+func (n *Node) SendAndReceive(ctx context.Context, onward routing.Route, payload []byte) ([]byte, error) {
+	inbox := &replyInbox{ch: make(chan []byte, 1)}
+	name := RandomAddress()
+	if _, err := n.startWorker(name, inbox, false); err != nil {
+		return nil, err
+	}
+	defer n.StopWorker(name)
+	err := n.Send(ctx, routing.Message{
+		Onward:  onward,
+		Return:  routing.Route{routing.LocalAddress(name)},
+		Payload: payload,
+	})
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case p := <-inbox.ch:
+		return p, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for a reply from %s: %w", onward, ctx.Err())
+	case <-n.closing:
+		return nil, ErrNodeClosed
+	}
+}
+
+// replyInbox is the temporary worker behind SendAndReceive.
+type replyInbox struct{ ch chan []byte }
+
+func (r *replyInbox) HandleMessage(_ *Context, m *Routed) error {
+	select {
+	case r.ch <- m.Payload:
+	default: // a second reply: the first one was taken
+	}
+	return nil
+}
+
+func (n *Node) isClosed() bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.closed
+}
+
+// Close shuts the node down: listeners, connections, workers. It returns
+// when every goroutine the node started has finished.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		n.wg.Wait()
+		return nil
+	}
+	n.closed = true
+	close(n.closing)
+	n.mu.Unlock()
+
+	n.tcp.close()
+	n.mu.Lock()
+	for name, w := range n.workers {
+		w.close()
+		delete(n.workers, name)
+	}
+	n.mu.Unlock()
+	n.wg.Wait()
+	return nil
+}
+
+// RandomAddress returns a fresh 32-hex local address, the form Ockam uses
+// for workers it names itself, such as connections.
+func RandomAddress() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// goroutine runs f on a goroutine the node joins on Close.
+func (n *Node) goroutine(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}

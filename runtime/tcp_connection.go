@@ -1,0 +1,193 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// A TCP connection is two things on its node:
+//
+//   - a worker at a random 32-hex local address (its mailbox is the send
+//     queue): a message routed to it has that address popped off its onward
+//     route and is written to the socket as a frame;
+//   - a reader goroutine: each frame read gets the connection's address
+//     pushed onto its return route, so replies find their way back, and is
+//     routed on with the connection's flow.
+//
+// A connection that fails in any way (handshake, a bad frame, EOF) is closed
+// alone, with the reason logged; the node and its other connections go on.
+
+const ioBufferSize = 64 << 10
+
+// Connection is a live TCP connection of a node.
+type Connection struct {
+	c *tcpConnection
+}
+
+// Address is the connection worker's local address: route messages to it to
+// send them to the peer.
+func (c Connection) Address() routing.Address { return c.c.w.addr }
+
+// RemoteAddr is the peer's socket address.
+func (c Connection) RemoteAddr() string { return c.c.conn.RemoteAddr().String() }
+
+// Outgoing reports whether this node dialed the connection.
+func (c Connection) Outgoing() bool { return c.c.outgoing }
+
+// Close closes the connection.
+func (c Connection) Close() { c.c.close(nil) }
+
+// Done is closed when the connection has closed.
+func (c Connection) Done() <-chan struct{} { return c.c.closed }
+
+type tcpConnection struct {
+	node     *Node
+	conn     net.Conn
+	w        *worker
+	flow     *flow
+	outgoing bool
+	// peer is the "host:port" it was dialed as; empty for accepted ones.
+	peer string
+	log  hclog.Logger
+
+	bw  *bufio.Writer // used only by the worker goroutine
+	buf []byte        // frame encoding buffer, worker goroutine only
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// HandleMessage writes m to the socket. It runs on the worker goroutine.
+func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
+	c.recordRepliers(m.Return)
+	out := m.Message
+	out.Onward = m.Onward[1:] // pop our own address
+	var err error
+	c.buf, err = wire.AppendFrame(c.buf[:0], &out)
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", c.conn.RemoteAddr(), err)
+	}
+	if _, err := c.bw.Write(c.buf); err != nil {
+		c.close(fmt.Errorf("write: %w", err))
+		return nil
+	}
+	if cap(c.buf) > 4*ioBufferSize {
+		c.buf = nil // do not keep a large frame's buffer for ever
+	}
+	return nil
+}
+
+// Flush writes what is buffered once the send queue is empty, so that
+// messages in flight share system calls.
+func (c *tcpConnection) Flush() {
+	if err := c.bw.Flush(); err != nil {
+		c.close(fmt.Errorf("write: %w", err))
+	}
+}
+
+// recordRepliers makes the local workers at the head of a message's return
+// route consumers of this connection's flow: they may get replies through it.
+func (c *tcpConnection) recordRepliers(ret routing.Route) {
+	for _, a := range ret {
+		if !a.IsLocal() {
+			return
+		}
+		w := c.node.lookup(a.Value)
+		if w == nil || w.transport {
+			return
+		}
+		w.flows.add(c.flow.id)
+	}
+}
+
+// handshake sends our protocol version and checks the peer's.
+func (c *tcpConnection) handshake(timeout time.Duration, br *bufio.Reader) error {
+	deadline := time.Now().Add(timeout)
+	_ = c.conn.SetDeadline(deadline)
+	defer c.conn.SetDeadline(time.Time{})
+	if _, err := c.conn.Write([]byte{wire.ProtocolVersion}); err != nil {
+		return fmt.Errorf("%w: send version: %w", ErrHandshake, err)
+	}
+	v, err := br.ReadByte()
+	if err != nil {
+		return fmt.Errorf("%w: read version: %w", ErrHandshake, err)
+	}
+	if v != wire.ProtocolVersion {
+		return fmt.Errorf("%w: peer speaks protocol version %d, we speak %d", ErrHandshake, v, wire.ProtocolVersion)
+	}
+	return nil
+}
+
+// readLoop reads frames until the connection fails or closes.
+func (c *tcpConnection) readLoop(br *bufio.Reader) {
+	for {
+		body, err := wire.ReadFrame(br, nil)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil // the peer closed between frames: a clean end
+			}
+			c.close(err)
+			return
+		}
+		msg, err := wire.DecodeBody(body)
+		if err != nil {
+			c.close(err)
+			return
+		}
+		if len(msg.Onward) == 0 {
+			continue // Ockam's heartbeat: an empty frame
+		}
+		if err := checkTransports(&msg); err != nil {
+			c.close(err)
+			return
+		}
+		msg.Return = msg.Return.Prepend(c.w.addr)
+		m := &Routed{Message: msg, flow: c.flow}
+		if err := c.node.route(context.Background(), m); err != nil {
+			if c.node.isClosed() {
+				return
+			}
+			c.log.Warn("dropped a message from the network", "onward", msg.Onward.String(), "return", msg.Return.String(), "error", err)
+		}
+	}
+}
+
+// close shuts the connection and removes its worker. reason is logged; nil
+// means an orderly end.
+func (c *tcpConnection) close(reason error) {
+	c.closeOnce.Do(func() {
+		_ = c.conn.Close()
+		c.node.tcp.remove(c)
+		_ = c.node.StopWorker(c.w.addr.Value)
+		if reason != nil && !c.node.isClosed() {
+			c.log.Warn("connection closed", "reason", reason)
+		} else {
+			c.log.Debug("connection closed")
+		}
+		close(c.closed)
+	})
+}
+
+// checkTransports refuses a message naming a transport type ockamtop does
+// not know: such a peer does not speak our protocol.
+func checkTransports(m *routing.Message) error {
+	for _, r := range [2]routing.Route{m.Onward, m.Return} {
+		for _, a := range r {
+			if !a.Type.Known() {
+				return fmt.Errorf("%w: address %s", ErrUnsupportedTransport, a)
+			}
+		}
+	}
+	return nil
+}

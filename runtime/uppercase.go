@@ -1,0 +1,27 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// UppercaseAddress is where every node runs its uppercase service.
+const UppercaseAddress = "uppercase"
+
+// Uppercase answers a BARE string with the same string in upper case, as
+// Ockam's uppercase service does ("hello" -> "HELLO").
+type Uppercase struct{}
+
+var _ Worker = Uppercase{}
+
+// HandleMessage replies with the uppercased string. A payload that is not a
+// BARE string is dropped with an error.
+func (Uppercase) HandleMessage(ctx *Context, msg *Routed) error {
+	s, err := wire.String(msg.Payload)
+	if err != nil {
+		return fmt.Errorf("uppercase: %w", err)
+	}
+	return ctx.Reply(msg, wire.EncodeString(strings.ToUpper(s)))
+}

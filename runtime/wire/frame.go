@@ -1,0 +1,224 @@
+// Package wire is the byte format of ockamtop's TCP transport, compatible
+// with Ockam's (v0.128 and later), and the BARE encoding of application
+// payloads.
+//
+// A connection starts with one byte from each side, the protocol version.
+// After that each side writes frames:
+//
+//	frame = length(u32, big endian) body
+//	body  = CBOR [onward_route, return_route, payload, ?tracing_context]
+//	route = CBOR [address, ...]
+//	address = CBOR [transport_type(uint), value(bytes)]
+//	payload = CBOR bytes
+//	tracing_context = CBOR text (or null: absent)
+//
+// Items after the fourth are ignored, so that a newer peer may add fields.
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// ProtocolVersion is the byte each side sends first on a new connection.
+// Version 1 is Ockam's only version of the framed CBOR transport.
+const ProtocolVersion byte = 0x01
+
+// MaxBodySize is the largest frame body a connection accepts or sends.
+const MaxBodySize = 16 << 20
+
+// headerSize is the size of the length prefix.
+const headerSize = 4
+
+// Errors a frame decoder returns. They wrap the details.
+var (
+	// ErrFrameTooLarge is a length prefix above MaxBodySize.
+	ErrFrameTooLarge = errors.New("frame too large")
+	// ErrMalformedBody is a body that is not a routing message.
+	ErrMalformedBody = errors.New("malformed frame body")
+)
+
+// AppendBody appends the CBOR body of m to dst.
+func AppendBody(dst []byte, m *routing.Message) []byte {
+	n := uint64(3)
+	if m.Tracing != "" {
+		n = 4
+	}
+	dst = appendHead(dst, majorArray, n)
+	dst = appendRoute(dst, m.Onward)
+	dst = appendRoute(dst, m.Return)
+	dst = appendHead(dst, majorBytes, uint64(len(m.Payload)))
+	dst = append(dst, m.Payload...)
+	if m.Tracing != "" {
+		dst = appendHead(dst, majorText, uint64(len(m.Tracing)))
+		dst = append(dst, m.Tracing...)
+	}
+	return dst
+}
+
+func appendRoute(dst []byte, r routing.Route) []byte {
+	dst = appendHead(dst, majorArray, uint64(len(r)))
+	for _, a := range r {
+		dst = append(dst, 0x82) // array of two
+		dst = appendHead(dst, majorUint, uint64(a.Type))
+		dst = appendHead(dst, majorBytes, uint64(len(a.Value)))
+		dst = append(dst, a.Value...)
+	}
+	return dst
+}
+
+// AppendFrame appends a whole frame, length prefix and body, to dst. It
+// fails if the body would exceed MaxBodySize.
+func AppendFrame(dst []byte, m *routing.Message) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = AppendBody(dst, m)
+	n := len(dst) - start - headerSize
+	if n > MaxBodySize {
+		return dst[:start], fmt.Errorf("encode frame: body of %d bytes: %w (max %d)", n, ErrFrameTooLarge, MaxBodySize)
+	}
+	binary.BigEndian.PutUint32(dst[start:], uint32(n))
+	return dst, nil
+}
+
+// DecodeBody reads a frame body. The returned payload aliases body; address
+// values and the tracing context are copied.
+func DecodeBody(body []byte) (routing.Message, error) {
+	var m routing.Message
+	d := decoder{b: body}
+	n, err := d.arrayLen("message")
+	if err != nil {
+		return m, fmt.Errorf("%w: %w", ErrMalformedBody, err)
+	}
+	if n >= 0 && n < 3 {
+		return m, fmt.Errorf("%w: message has %d items, want at least 3", ErrMalformedBody, n)
+	}
+	fail := func(err error) (routing.Message, error) {
+		return routing.Message{}, fmt.Errorf("%w: %w", ErrMalformedBody, err)
+	}
+	for i := 0; ; i++ {
+		ok, err := d.more(n, i)
+		if err != nil {
+			return fail(err)
+		}
+		if !ok {
+			if i < 3 {
+				return fail(fmt.Errorf("message has %d items, want at least 3", i))
+			}
+			break
+		}
+		switch i {
+		case 0:
+			m.Onward, err = d.route("onward_route")
+		case 1:
+			m.Return, err = d.route("return_route")
+		case 2:
+			m.Payload, err = d.str("payload", majorBytes)
+		case 3:
+			if d.off < len(d.b) && d.b[d.off] == 0xf6 { // null: no tracing context
+				d.off++
+				continue
+			}
+			var t []byte
+			t, err = d.str("tracing_context", majorText)
+			m.Tracing = string(t)
+		default:
+			err = d.skip(0)
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	if d.off != len(d.b) {
+		return fail(fmt.Errorf("%d bytes after the message", len(d.b)-d.off))
+	}
+	return m, nil
+}
+
+func (d *decoder) route(what string) (routing.Route, error) {
+	n, err := d.arrayLen(what)
+	if err != nil {
+		return nil, err
+	}
+	var r routing.Route
+	if n > 0 {
+		r = make(routing.Route, 0, n)
+	}
+	for i := 0; ; i++ {
+		ok, err := d.more(n, i)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		if !ok {
+			return r, nil
+		}
+		a, err := d.address()
+		if err != nil {
+			return nil, fmt.Errorf("%s: address %d: %w", what, i, err)
+		}
+		r = append(r, a)
+	}
+}
+
+func (d *decoder) address() (routing.Address, error) {
+	n, err := d.arrayLen("address")
+	if err != nil {
+		return routing.Address{}, err
+	}
+	if n >= 0 && n < 2 {
+		return routing.Address{}, fmt.Errorf("address has %d items, want 2", n)
+	}
+	t, err := d.uint("transport type")
+	if err != nil {
+		return routing.Address{}, err
+	}
+	if t > 0xff {
+		return routing.Address{}, fmt.Errorf("transport type %d is over 255", t)
+	}
+	v, err := d.str("address value", majorBytes)
+	if err != nil {
+		return routing.Address{}, err
+	}
+	for i := 2; ; i++ {
+		ok, err := d.more(n, i)
+		if err != nil {
+			return routing.Address{}, err
+		}
+		if !ok {
+			break
+		}
+		if err := d.skip(0); err != nil {
+			return routing.Address{}, err
+		}
+	}
+	return routing.Address{Type: routing.TransportType(t), Value: string(v)}, nil
+}
+
+// ReadFrame reads one frame from r and returns its body. It reuses buf when
+// it is large enough; the caller owns the result until the next call that is
+// given it. A length above MaxBodySize is refused before anything is read.
+func ReadFrame(r io.Reader, buf []byte) ([]byte, error) {
+	var hdr [headerSize]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err // io.EOF here is a clean end between frames
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > MaxBodySize {
+		return nil, fmt.Errorf("read frame: length %d: %w (max %d)", n, ErrFrameTooLarge, MaxBodySize)
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("read frame body of %d bytes: %w", n, err)
+	}
+	return buf, nil
+}

@@ -1,0 +1,221 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// unhex reads hex written with spaces and "|" separators for legibility.
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	s = strings.NewReplacer(" ", "", "|", "", "\n", "", "\t", "").Replace(s)
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatalf("bad hex %q: %v", s, err)
+	}
+	return b
+}
+
+var (
+	echo  = routing.LocalAddress("echo")
+	app   = routing.LocalAddress("app")
+	hello = []byte{0x05, 'h', 'e', 'l', 'l', 'o'} // BARE "hello"
+)
+
+// Golden frames, written out by hand from the format: each one is encoded
+// from its message and decoded back to it.
+var goldenFrames = []struct {
+	name  string
+	msg   routing.Message
+	frame string
+}{
+	{
+		name: "hello to echo",
+		msg:  routing.Message{Onward: routing.NewRoute(echo), Payload: hello},
+		frame: `00 00 00 11 | 83
+			| 81 82 00 44 65 63 68 6f
+			| 80
+			| 46 05 68 65 6c 6c 6f`,
+	},
+	{
+		name: "with a tracing context",
+		msg:  routing.Message{Onward: routing.NewRoute(echo), Payload: hello, Tracing: "{}"},
+		frame: `00 00 00 14 | 84
+			| 81 82 00 44 65 63 68 6f
+			| 80
+			| 46 05 68 65 6c 6c 6f
+			| 62 7b 7d`,
+	},
+	{
+		name: "tcp hop, return route, empty payload",
+		msg: routing.Message{
+			Onward: routing.NewRoute(routing.TCPAddress("127.0.0.1:4000"), echo),
+			Return: routing.NewRoute(app),
+		},
+		frame: `00 00 00 22 | 83
+			| 82 82 01 4e 31 32 37 2e 30 2e 30 2e 31 3a 34 30 30 30
+			     82 00 44 65 63 68 6f
+			| 81 82 00 43 61 70 70
+			| 40`,
+	},
+	{
+		name: "payload of 24 bytes takes a one-byte length",
+		msg:  routing.Message{Onward: routing.NewRoute(echo), Payload: bytes.Repeat([]byte{0xaa}, 24)},
+		frame: `00 00 00 24 | 83
+			| 81 82 00 44 65 63 68 6f
+			| 80
+			| 58 18 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa`,
+	},
+}
+
+func TestGoldenFrames(t *testing.T) {
+	for _, g := range goldenFrames {
+		t.Run(g.name, func(t *testing.T) {
+			want := unhex(t, g.frame)
+			got, err := AppendFrame(nil, &g.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("encode:\n got %x\nwant %x", got, want)
+			}
+			body, err := ReadFrame(bytes.NewReader(want), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := DecodeBody(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSameMessage(t, m, g.msg)
+		})
+	}
+}
+
+// Bodies other encoders may send, which decode to known messages.
+func TestDecodeTolerates(t *testing.T) {
+	want := routing.Message{Onward: routing.NewRoute(echo), Payload: hello, Tracing: "{}"}
+	for _, tc := range []struct{ name, body string }{
+		{"an unknown trailing item", `85 81 82 00 44 65 63 68 6f | 80 | 46 05 68 65 6c 6c 6f | 62 7b 7d | 18 2a`},
+		{"an unknown nested trailing item", `85 81 82 00 44 65 63 68 6f | 80 | 46 05 68 65 6c 6c 6f | 62 7b 7d | a1 01 82 02 9f 03 ff`},
+		{"indefinite arrays", `9f 9f 82 00 44 65 63 68 6f ff | 9f ff | 46 05 68 65 6c 6c 6f | 62 7b 7d ff`},
+		{"non-minimal lengths", `98 04 81 82 00 58 04 65 63 68 6f | 80 | 59 00 06 05 68 65 6c 6c 6f | 62 7b 7d`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := DecodeBody(unhex(t, tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSameMessage(t, m, want)
+		})
+	}
+	m, err := DecodeBody(unhex(t, `84 81 82 00 44 65 63 68 6f | 80 | 46 05 68 65 6c 6c 6f | f6`))
+	if err != nil || m.Tracing != "" {
+		t.Fatalf("null tracing context: %v %q", err, m.Tracing)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	for _, tc := range []struct{ name, body, says string }{
+		{"empty", ``, "truncated"},
+		{"not an array", `a0`, "want an array"},
+		{"two items", `82 80 80`, "2 items"},
+		{"truncated payload", `83 80 80 46 05 68`, "6 bytes announced"},
+		{"address is not an array", `83 81 00 80 40`, "want an array"},
+		{"address with one item", `83 81 81 00 80 40`, "1 items"},
+		{"transport type over 255", `83 81 82 19 01 00 40 80 40`, "over 255"},
+		{"address value as text", `83 81 82 00 64 65 63 68 6f 80 40`, "want major type 2"},
+		{"payload as array", `83 80 80 80`, "want major type 2"},
+		{"huge array count", `83 9b 00 00 00 01 00 00 00 00 80 40`, "truncated"},
+		{"trailing bytes", `83 80 80 40 00`, "1 bytes after"},
+		{"reserved head", `83 80 80 5c`, "reserved"},
+		{"too deep", `85 80 80 40 60 ` + strings.Repeat("81", 40) + `00`, "nested deeper"},
+		{"unterminated indefinite", `9f 80 80 40`, "truncated"},
+		{"tracing as bytes", `84 80 80 40 41 00`, "want major type 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeBody(unhex(t, tc.body))
+			if !errors.Is(err, ErrMalformedBody) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("DecodeBody = %v, want ErrMalformedBody saying %q", err, tc.says)
+			}
+		})
+	}
+}
+
+func TestReadFrameLimits(t *testing.T) {
+	_, err := ReadFrame(bytes.NewReader(unhex(t, `01 00 00 01`)), nil)
+	if !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("oversized length: %v", err)
+	}
+	_, err = ReadFrame(bytes.NewReader(unhex(t, `00 00 00 05 83 80`)), nil)
+	if err == nil || !strings.Contains(err.Error(), "unexpected EOF") {
+		t.Fatalf("truncated body: %v", err)
+	}
+	big := routing.Message{Onward: routing.NewRoute(echo), Payload: make([]byte, MaxBodySize)}
+	if _, err := AppendFrame(nil, &big); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("encoding an oversized body: %v", err)
+	}
+}
+
+func assertSameMessage(t *testing.T, got, want routing.Message) {
+	t.Helper()
+	if !got.Onward.Equal(want.Onward) || !got.Return.Equal(want.Return) ||
+		!bytes.Equal(got.Payload, want.Payload) || got.Tracing != want.Tracing {
+		t.Fatalf("decoded %+v, want %+v", got, want)
+	}
+}
+
+// FuzzFrame feeds arbitrary bytes to the frame reader and decoder. They must
+// never panic, and whatever decodes must encode and decode back to itself.
+func FuzzFrame(f *testing.F) {
+	for _, g := range goldenFrames {
+		f.Add(unhex(f, g.frame))
+	}
+	f.Add(unhex(f, `00 00 00 0a 85 80 80 40 60 a1 01 82 02 03`))
+	f.Add(unhex(f, `ff ff ff ff`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		body, err := ReadFrame(bytes.NewReader(data), nil)
+		if err != nil {
+			return
+		}
+		m, err := DecodeBody(body)
+		if err != nil {
+			return
+		}
+		again, err := AppendFrame(nil, &m)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		body2, err := ReadFrame(bytes.NewReader(again), nil)
+		if err != nil {
+			t.Fatalf("re-read: %v", err)
+		}
+		m2, err := DecodeBody(body2)
+		if err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		if !reflect.DeepEqual(normal(m), normal(m2)) {
+			t.Fatalf("round trip changed the message: %+v -> %+v", m, m2)
+		}
+	})
+}
+
+// normal makes empty and nil equal for comparison.
+func normal(m routing.Message) routing.Message {
+	if len(m.Onward) == 0 {
+		m.Onward = nil
+	}
+	if len(m.Return) == 0 {
+		m.Return = nil
+	}
+	if len(m.Payload) == 0 {
+		m.Payload = nil
+	}
+	return m
+}

@@ -1,0 +1,129 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// Worker is an actor on a node. The node calls HandleMessage for one message
+// at a time, in the order they reached the worker's mailbox. An error is
+// logged; the worker keeps running.
+type Worker interface {
+	HandleMessage(ctx *Context, msg *Routed) error
+}
+
+// flusher is implemented by workers that batch output; Flush is called when
+// their mailbox is empty.
+type flusher interface {
+	Flush()
+}
+
+// Routed is a message delivered to a worker, with the flow it arrived on.
+// A worker that forwards it (Context.Forward) must not touch it afterwards.
+type Routed struct {
+	routing.Message
+	flow *flow
+}
+
+// FromNetwork reports whether the message arrived through a transport.
+func (r *Routed) FromNetwork() bool { return r.flow != nil }
+
+// DefaultMailboxSize is how many messages a worker's mailbox holds before a
+// sender waits.
+const DefaultMailboxSize = 128
+
+// worker is the node's record of a running Worker.
+type worker struct {
+	addr    routing.Address
+	impl    Worker
+	mailbox chan *Routed
+	done    chan struct{} // closed when the worker is stopped
+	stop    sync.Once
+	// transport is true for connection workers, which accept every flow.
+	transport bool
+	// service is true for consumers of the node's inbound flow.
+	service atomic.Bool
+	flows   consumers
+}
+
+func (w *worker) close() { w.stop.Do(func() { close(w.done) }) }
+
+// run is the worker's goroutine.
+func (w *worker) run(n *Node) {
+	ctx := &Context{node: n, w: w, log: n.log.With("worker", w.addr.Value)}
+	f, batches := w.impl.(flusher)
+	for {
+		select {
+		case <-w.done:
+			return
+		case m := <-w.mailbox:
+			if err := w.impl.HandleMessage(ctx, m); err != nil {
+				ctx.log.Warn("message handling failed", "onward", m.Onward.String(), "return", m.Return.String(), "error", err)
+			}
+			if batches && len(w.mailbox) == 0 {
+				f.Flush()
+			}
+		}
+	}
+}
+
+// deliver puts m into the worker's mailbox, waiting while it is full.
+func (w *worker) deliver(ctx context.Context, closing <-chan struct{}, m *Routed) error {
+	select {
+	case w.mailbox <- m:
+		return nil
+	default:
+	}
+	select {
+	case w.mailbox <- m:
+		return nil
+	case <-w.done:
+		return fmt.Errorf("deliver to %s: %w", w.addr, ErrWorkerStopped)
+	case <-closing:
+		return ErrNodeClosed
+	case <-ctx.Done():
+		return fmt.Errorf("deliver to %s: %w", w.addr, ctx.Err())
+	}
+}
+
+// Context is what a worker uses to act on its node.
+type Context struct {
+	node *Node
+	w    *worker
+	log  hclog.Logger
+}
+
+// Address is the worker's own address.
+func (c *Context) Address() routing.Address { return c.w.addr }
+
+// Node is the node the worker runs on.
+func (c *Context) Node() *Node { return c.node }
+
+// Logger is the worker's logger.
+func (c *Context) Logger() hclog.Logger { return c.log }
+
+// Send sends payload along onward, with this worker as the return route.
+func (c *Context) Send(onward routing.Route, payload []byte) error {
+	return c.node.route(context.Background(), &Routed{Message: routing.Message{
+		Onward:  onward,
+		Return:  routing.Route{c.w.addr},
+		Payload: payload,
+	}})
+}
+
+// Reply answers msg: payload goes along msg's return route.
+func (c *Context) Reply(msg *Routed, payload []byte) error {
+	return c.Send(msg.Return, payload)
+}
+
+// Forward routes msg on, as it is. The message keeps the flow it arrived
+// on, so flow control still applies at the next local worker.
+func (c *Context) Forward(msg *Routed) error {
+	return c.node.route(context.Background(), msg)
+}
