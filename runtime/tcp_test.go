@@ -1,0 +1,175 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// The seeds' transport examples: a responder and an initiator over one TCP
+// hop, then three nodes over two TCP hops with a forwarding worker in the
+// middle (04-routing-over-transport-two-hops, the bridge).
+
+func TestRoutingOverTCP(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	addr := listen(t, responder)
+
+	initiator, _ := testNode(t, "initiator", Options{})
+	conn := connect(t, initiator, addr)
+	r := routing.Route{conn.Address(), routing.LocalAddress("echo")}
+	if got := sendString(t, initiator, r, "Hello Ockam!"); got != "Hello Ockam!" {
+		t.Fatalf("reply %q", got)
+	}
+	// The connection is reused for a TCP address in a route, and for a
+	// second Connect to the same peer.
+	r = routing.Route{routing.TCPAddress(addr), routing.LocalAddress("uppercase")}
+	if got := sendString(t, initiator, r, "hello"); got != "HELLO" {
+		t.Fatalf("reply %q", got)
+	}
+	if again := connect(t, initiator, addr); again.Address() != conn.Address() {
+		t.Fatalf("second connect made a new connection %s (first %s)", again.Address(), conn.Address())
+	}
+	if n := len(initiator.Connections()); n != 1 {
+		t.Fatalf("initiator has %d connections, want 1", n)
+	}
+}
+
+func TestRoutingOverTwoTCPHops(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	rec := newRecorder()
+	if err := responder.StartService("echoer", rec); err != nil {
+		t.Fatal(err)
+	}
+	responderAddr := listen(t, responder)
+
+	middle, _ := testNode(t, "middle", Options{})
+	toResponder := connect(t, middle, responderAddr)
+	fwd, err := NewForwarder(routing.Route{toResponder.Address()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := middle.StartService("forward_to_responder", fwd); err != nil {
+		t.Fatal(err)
+	}
+	middleAddr := listen(t, middle)
+
+	initiator, _ := testNode(t, "initiator", Options{})
+	toMiddle := connect(t, initiator, middleAddr)
+	r := routing.Route{toMiddle.Address(), routing.LocalAddress("forward_to_responder"), routing.LocalAddress("echoer")}
+	if got := sendString(t, initiator, r, "Hello Ockam!"); got != "Hello Ockam!" {
+		t.Fatalf("reply %q", got)
+	}
+	// At the responder the return route names the responder's side of the
+	// middle connection, then the middle's side of the initiator's, then
+	// the initiator's reply address: the way back, hop by hop.
+	m := <-rec.ch
+	if len(m.Return) != 3 || !m.Return[0].IsLocal() || len(m.Return[0].Value) != 32 {
+		t.Fatalf("return route at the responder = %s", m.Return)
+	}
+}
+
+func TestManyMessagesInFlightOverTCP(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	addr := listen(t, responder)
+	initiator, _ := testNode(t, "initiator", Options{})
+	conn := connect(t, initiator, addr)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				got, err := trySend(initiator, routing.Route{conn.Address(), routing.LocalAddress("uppercase")}, "abc", 5e9)
+				if err != nil || got != "ABC" {
+					errs <- errors.Join(err, errors.New("reply "+got))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// Flow control is default deny: a private worker is out of the network's
+// reach, directly and through a service that forwards, until allowed.
+func TestFlowControlDefaultDeny(t *testing.T) {
+	responder, logs := testNode(t, "responder", Options{})
+	secret := newRecorder()
+	if err := responder.StartWorker("secret", secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := responder.StartService("hop", Hop{}); err != nil {
+		t.Fatal(err)
+	}
+	addr := listen(t, responder)
+	initiator, _ := testNode(t, "initiator", Options{})
+	conn := connect(t, initiator, addr)
+
+	for _, r := range []routing.Route{
+		{conn.Address(), routing.LocalAddress("secret")},
+		{conn.Address(), routing.LocalAddress("hop"), routing.LocalAddress("secret")},
+	} {
+		if _, err := trySend(initiator, r, "x", 100e6); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("send along %s = %v, want no reply", r, err)
+		}
+	}
+	logs.waitLog(t, "refused by flow control")
+	select {
+	case m := <-secret.ch:
+		t.Fatalf("secret got %+v", m)
+	default:
+	}
+	// The local node itself reaches it.
+	if got := sendString(t, responder, local("secret"), "local"); got != "local" {
+		t.Fatalf("local send: %q", got)
+	}
+	<-secret.ch
+	if err := responder.Allow("secret"); err != nil {
+		t.Fatal(err)
+	}
+	if got := sendString(t, initiator, routing.Route{conn.Address(), routing.LocalAddress("secret")}, "now"); got != "now" {
+		t.Fatalf("after allow: %q", got)
+	}
+}
+
+// A node is no open proxy: a message from the network may make it dial only
+// peers it was told about.
+func TestNetworkMessageMayNotDialUndeclaredPeers(t *testing.T) {
+	n3, _ := testNode(t, "n3", Options{})
+	n3Addr := listen(t, n3)
+	denying, logs := testNode(t, "n2", Options{})
+	n2Addr := listen(t, denying)
+	n1, _ := testNode(t, "n1", Options{})
+
+	r := routing.Route{routing.TCPAddress(n2Addr), routing.TCPAddress(n3Addr), routing.LocalAddress("uppercase")}
+	if _, err := trySend(n1, r, "x", 100e6); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("send = %v, want no reply", err)
+	}
+	logs.waitLog(t, "dial not allowed")
+
+	bridge, _ := testNode(t, "bridge", Options{MayDial: func(hp string) bool { return hp == n3Addr }})
+	bridgeAddr := listen(t, bridge)
+	r[0] = routing.TCPAddress(bridgeAddr)
+	if got := sendString(t, n1, r, "hello"); got != "HELLO" {
+		t.Fatalf("through the bridge: %q", got)
+	}
+}
+
+func TestConnectFailsClearly(t *testing.T) {
+	n, _ := testNode(t, "n1", Options{})
+	closed := listen(t, n)
+	n.Close()
+	n2, _ := testNode(t, "n2", Options{})
+	_, err := n2.Connect(context.Background(), closed, ConnectOptions{})
+	if err == nil || !contains(err.Error(), "connect to "+closed) {
+		t.Fatalf("connect to a closed port = %v", err)
+	}
+}
