@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+)
+
+var fmtCommand = &command{
+	name:    "fmt",
+	args:    "FILE|DIR...",
+	summary: "Rewrite topology files in the canonical HCL format. Files with syntax errors are left alone.",
+	run: func(c *cli, fs *flag.FlagSet, args []string) int {
+		check := fs.Bool("check", false, "change nothing: list the files that are not formatted and exit 1 if there are any")
+		compact := fs.Bool("compact", false, "print diagnostics one a line")
+		pos, code := parseArgs(c, fs, args, 1, -1)
+		if code >= 0 {
+			return code
+		}
+		var files []string
+		for _, p := range pos {
+			st, err := os.Stat(p)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "ockamtop fmt: %v\n", err)
+				return exitInvalid
+			}
+			if !st.IsDir() {
+				files = append(files, p)
+				continue
+			}
+			matches, _ := filepath.Glob(filepath.Join(p, "*.hcl"))
+			files = append(files, matches...)
+		}
+		result := exitOK
+		parser := hclparse.NewParser()
+		for _, path := range files {
+			src, err := os.ReadFile(path)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "ockamtop fmt: %v\n", err)
+				result = exitInvalid
+				continue
+			}
+			if _, diags := parser.ParseHCL(src, path); diags.HasErrors() {
+				writeDiagnostics(c.stderr, diags, parser.Files(), *compact)
+				fmt.Fprintf(c.stderr, "ockamtop fmt: %s has syntax errors; not formatted\n", path)
+				result = exitInvalid
+				continue
+			}
+			out := hclwrite.Format(src)
+			if bytes.Equal(out, src) {
+				continue
+			}
+			fmt.Fprintln(c.stdout, path)
+			if *check {
+				result = exitInvalid
+				continue
+			}
+			if err := writeFileAtomic(path, out); err != nil {
+				fmt.Fprintf(c.stderr, "ockamtop fmt: %v\n", err)
+				result = exitInvalid
+			}
+		}
+		return result
+	},
+}
+
+
+// writeFileAtomic replaces path with data, keeping its mode, so that a
+// reader never sees half a file.
+func writeFileAtomic(path string, data []byte) error {
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

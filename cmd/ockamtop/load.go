@@ -1,0 +1,69 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ockamtop/ockamtop/schema"
+	"github.com/ockamtop/ockamtop/topology"
+)
+
+// fileFlags are the flags of every command that reads a topology file.
+type fileFlags struct {
+	vars    []string
+	compact bool
+}
+
+func (f *fileFlags) register(fs *flag.FlagSet) {
+	fs.Func("var", "set a variable: `NAME=VALUE` (repeatable; overrides OCKAMTOP_VAR_NAME)", func(s string) error {
+		f.vars = append(f.vars, s)
+		return nil
+	})
+	fs.BoolVar(&f.compact, "compact", false, "print diagnostics one a line, as FILE:LINE,COL: SUMMARY; DETAIL")
+}
+
+// load reads and plans a topology file, printing its diagnostics. It
+// returns nil when the file is not valid.
+func (c *cli) load(path string, f *fileFlags) *topology.Topology {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
+		return nil
+	}
+	overrides := schema.Overrides{Vars: f.vars, Env: c.env}
+	t, p, diags := topology.Load(path, src, overrides)
+	if len(diags) > 0 {
+		writeDiagnostics(c.stderr, diags, p.Files(), f.compact)
+	}
+	if diags.HasErrors() {
+		return nil
+	}
+	return t
+}
+
+// writeDiagnostics renders diagnostics with file, line, column and a source
+// snippet, or one a line when compact.
+func writeDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.File, compact bool) {
+	if !compact {
+		wr := hcl.NewDiagnosticTextWriter(w, files, 100, false)
+		_ = wr.WriteDiagnostics(diags)
+		return
+	}
+	for _, d := range diags {
+		where := "ockamtop"
+		if d.Subject != nil {
+			where = fmt.Sprintf("%s:%d,%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+		}
+		sev := "Error"
+		if d.Severity == hcl.DiagWarning {
+			sev = "Warning"
+		}
+		detail := strings.Join(strings.Fields(d.Detail), " ")
+		fmt.Fprintf(w, "%s: %s: %s; %s\n", where, sev, d.Summary, detail)
+	}
+}

@@ -1,0 +1,174 @@
+// Command ockamtop runs Ockam-style routing topologies from HCL files.
+//
+// Usage:
+//
+//	ockamtop <command> [flags] [arguments]
+//
+// Run `ockamtop help` for the commands.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitInvalid = 1 // invalid input, a failed check, a failed start
+	exitUsage   = 2 // the command line itself is wrong
+)
+
+// command is one verb of the CLI.
+type command struct {
+	name    string
+	args    string // the usage line after the verb and [flags]
+	summary string
+	// run parses its own flags from the FlagSet it is given and does the
+	// work. It returns an exit code.
+	run func(c *cli, fs *flag.FlagSet, args []string) int
+}
+
+var commands []*command
+
+func init() {
+	// Registration only, so that help can list every command.
+	commands = []*command{
+		validateCommand, planCommand, graphCommand, fmtCommand,
+	}
+}
+
+// cli is the process's environment, so that tests can run the CLI in-process.
+type cli struct {
+	stdout, stderr io.Writer
+	env            []string
+}
+
+func main() {
+	c := &cli{stdout: os.Stdout, stderr: os.Stderr, env: os.Environ()}
+	os.Exit(c.main(os.Args[1:]))
+}
+
+func (c *cli) main(args []string) int {
+	if len(args) == 0 {
+		c.usage(c.stderr)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			if cmd := lookup(args[1]); cmd != nil {
+				newFlagSet(c, cmd).Usage()
+				return exitOK
+			}
+			fmt.Fprintf(c.stderr, "ockamtop: unknown command %q\n", args[1])
+			return exitUsage
+		}
+		c.usage(c.stdout)
+		return exitOK
+	}
+	cmd := lookup(name)
+	if cmd == nil {
+		fmt.Fprintf(c.stderr, "ockamtop: unknown command %q\n\n", name)
+		c.usage(c.stderr)
+		return exitUsage
+	}
+	return cmd.run(c, newFlagSet(c, cmd), args[1:])
+}
+
+func lookup(name string) *command {
+	for _, cmd := range commands {
+		if cmd.name == name {
+			return cmd
+		}
+	}
+	return nil
+}
+
+func (c *cli) usage(w io.Writer) {
+	fmt.Fprintf(w, "ockamtop runs Ockam-style routing topologies from HCL files.\n\n")
+	fmt.Fprintf(w, "Usage:\n  ockamtop <command> [flags] [arguments]\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	byName := map[string]*command{}
+	for _, cmd := range commands {
+		names = append(names, cmd.name)
+		byName[cmd.name] = cmd
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, byName[n].summary)
+	}
+	fmt.Fprintf(w, "\nRun 'ockamtop help <command>' for a command's flags.\n")
+}
+
+func newFlagSet(c *cli, cmd *command) *flag.FlagSet {
+	fs := flag.NewFlagSet("ockamtop "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: ockamtop %s [flags] %s\n\n%s\n", cmd.name, cmd.args, cmd.summary)
+		var any bool
+		fs.VisitAll(func(*flag.Flag) { any = true })
+		if any {
+			fmt.Fprintf(out, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments ("message send hello --to ROUTE"), and returns the
+// positional ones. "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// parseArgs parses flags and checks the number of positional arguments. It
+// returns an exit code other than -1 when the command should stop there.
+func parseArgs(c *cli, fs *flag.FlagSet, args []string, min, max int) ([]string, int) {
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, exitOK
+	}
+	if err != nil {
+		return nil, exitUsage // the flag package printed the error and usage
+	}
+	if len(pos) < min || max >= 0 && len(pos) > max {
+		want := fmt.Sprintf("%d", min)
+		switch {
+		case max < 0:
+			want = fmt.Sprintf("at least %d", min)
+		case max != min:
+			want = fmt.Sprintf("%d to %d", min, max)
+		}
+		fmt.Fprintf(c.stderr, "ockamtop %s: want %s arguments, got %d", strings.TrimPrefix(fs.Name(), "ockamtop "), want, len(pos))
+		if len(pos) > 0 {
+			fmt.Fprintf(c.stderr, " (%s)", strings.Join(pos, " "))
+		}
+		fmt.Fprintln(c.stderr)
+		fs.Usage()
+		return nil, exitUsage
+	}
+	return pos, -1
+}

@@ -1,0 +1,296 @@
+package schema
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Node is a `node "NAME" { ... }` block.
+type Node struct {
+	Name      string
+	NameRange hcl.Range
+	DeclRange hcl.Range
+	// TCPListener is the listener's socket address; nil when the node does
+	// not listen.
+	TCPListener *String
+	// Allow names more local addresses that the network may reach.
+	Allow    []String
+	Services []*Service
+	Relays   []*Relay
+	Outlets  []*Outlet
+	Inlets   []*Inlet
+}
+
+// Service is a `service "NAME" { type = "hop" }` block: a worker started at
+// /service/NAME. The type defaults to the name.
+type Service struct {
+	Name      string
+	Type      string
+	NameRange hcl.Range
+	TypeRange hcl.Range
+	DeclRange hcl.Range
+}
+
+// ServiceTypes are the services a `service` block can start.
+var ServiceTypes = []string{"echo", "hop", "uppercase"}
+
+// Relay is a `relay "NAME" { at = node.X }` block: the node dials X and
+// registers NAME, becoming reachable at X as /service/forward_to_NAME.
+type Relay struct {
+	Name      string
+	At        Ref
+	NameRange hcl.Range
+	DeclRange hcl.Range
+}
+
+// Outlet is a `tcp_outlet "NAME" { to = "host:port" }` block: portal
+// traffic to /service/NAME goes to the TCP service at To.
+type Outlet struct {
+	Name      string
+	To        String
+	NameRange hcl.Range
+	DeclRange hcl.Range
+}
+
+// Inlet is a `tcp_inlet "NAME" { from = "host:port"  to = ROUTE }` block:
+// TCP connections accepted at From are carried along the route To.
+type Inlet struct {
+	Name      string
+	From      String
+	To        String
+	NameRange hcl.Range
+	DeclRange hcl.Range
+}
+
+var nodeSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "tcp_listener"},
+		{Name: "allow"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "service", LabelNames: []string{"name"}},
+		{Type: "relay", LabelNames: []string{"name"}},
+		{Type: "tcp_outlet", LabelNames: []string{"name"}},
+		{Type: "tcp_inlet", LabelNames: []string{"name"}},
+	},
+}
+
+var serviceSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "type"}}}
+var relaySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "at", Required: true}}}
+var outletSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "to", Required: true}}}
+var inletSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "from", Required: true},
+	{Name: "to", Required: true},
+}}
+
+func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
+	n := &Node{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
+	diags := validName("node", n.Name, n.NameRange)
+	content, d := b.Body.Content(nodeSchema)
+	diags = append(diags, d...)
+
+	if attr, ok := content.Attributes["tcp_listener"]; ok {
+		s, d := ev.str(attr)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			if d := socket(s, attr.Name, true); d.HasErrors() {
+				diags = append(diags, d...)
+			} else {
+				n.TCPListener = &s
+			}
+		}
+	}
+	if attr, ok := content.Attributes["allow"]; ok {
+		list, d := ev.strings(attr)
+		diags = append(diags, d...)
+		for _, s := range list {
+			diags = append(diags, localName("allowed address", s.Value, s.Range)...)
+		}
+		n.Allow = list
+	}
+
+	// Services, outlets and relays' forwarders share the node's local
+	// address space; inlets have names of their own.
+	addrs := map[string]hcl.Range{}
+	claim := func(kind, name string, rng hcl.Range) bool {
+		if first, ok := addrs[name]; ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate address on node",
+				Detail:   fmt.Sprintf("Node %q already has an address %q, declared at %s; this %s needs another name.", n.Name, name, first, kind),
+				Subject:  rng.Ptr(),
+				Context:  first.Ptr(),
+			})
+			return false
+		}
+		addrs[name] = rng
+		return true
+	}
+	inlets := map[string]hcl.Range{}
+	relays := map[string]*Relay{}
+	for _, blk := range content.Blocks {
+		name, nameRange := blk.Labels[0], blk.LabelRanges[0]
+		switch blk.Type {
+		case "service":
+			s, d := decodeService(blk, ev)
+			diags = append(diags, d...)
+			if s != nil && claim("service", s.Name, nameRange) {
+				n.Services = append(n.Services, s)
+			}
+		case "relay":
+			r, d := decodeRelay(blk)
+			diags = append(diags, d...)
+			if r == nil {
+				continue
+			}
+			if prev, ok := relays[name]; ok {
+				diags = append(diags, duplicate("relay", name, prev.DeclRange, nameRange))
+				continue
+			}
+			relays[name] = r
+			n.Relays = append(n.Relays, r)
+		case "tcp_outlet":
+			o, d := decodeOutlet(blk, ev)
+			diags = append(diags, d...)
+			if o != nil && claim("tcp_outlet", o.Name, nameRange) {
+				n.Outlets = append(n.Outlets, o)
+			}
+		case "tcp_inlet":
+			in, d := decodeInlet(blk, ev)
+			diags = append(diags, d...)
+			if in == nil {
+				continue
+			}
+			if first, ok := inlets[name]; ok {
+				diags = append(diags, duplicate("tcp_inlet", name, first, nameRange))
+				continue
+			}
+			inlets[name] = blk.DefRange
+			n.Inlets = append(n.Inlets, in)
+		}
+	}
+	return n, diags
+}
+
+func decodeService(b *hcl.Block, ev *evaluator) (*Service, hcl.Diagnostics) {
+	s := &Service{Name: b.Labels[0], Type: b.Labels[0], NameRange: b.LabelRanges[0], TypeRange: b.LabelRanges[0], DeclRange: b.DefRange}
+	diags := localName("service", s.Name, s.NameRange)
+	content, d := b.Body.Content(serviceSchema)
+	diags = append(diags, d...)
+	if attr, ok := content.Attributes["type"]; ok {
+		t, d := ev.str(attr)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			return nil, diags
+		}
+		s.Type, s.TypeRange = t.Value, t.Range
+	}
+	if !contains(ServiceTypes, s.Type) {
+		detail := fmt.Sprintf("There is no service type %q. Service types: %s.", s.Type, quoteList(ServiceTypes))
+		if s.TypeRange == s.NameRange {
+			detail += fmt.Sprintf(" To give a service a name of its own, set its type: service %q { type = \"hop\" }.", s.Name)
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown service type",
+			Detail:   detail + didYouMean(s.Type, ServiceTypes),
+			Subject:  s.TypeRange.Ptr(),
+		})
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return s, diags
+}
+
+func decodeRelay(b *hcl.Block) (*Relay, hcl.Diagnostics) {
+	r := &Relay{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
+	diags := relayName(r.Name, r.NameRange)
+	content, d := b.Body.Content(relaySchema)
+	diags = append(diags, d...)
+	if attr, ok := content.Attributes["at"]; ok {
+		at, d := ref(attr, "node")
+		diags = append(diags, d...)
+		r.At = at
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return r, diags
+}
+
+func decodeOutlet(b *hcl.Block, ev *evaluator) (*Outlet, hcl.Diagnostics) {
+	o := &Outlet{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
+	diags := localName("tcp_outlet", o.Name, o.NameRange)
+	content, d := b.Body.Content(outletSchema)
+	diags = append(diags, d...)
+	if attr, ok := content.Attributes["to"]; ok {
+		s, d := ev.str(attr)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			diags = append(diags, socket(s, "to", false)...)
+		}
+		o.To = s
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return o, diags
+}
+
+func decodeInlet(b *hcl.Block, ev *evaluator) (*Inlet, hcl.Diagnostics) {
+	in := &Inlet{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
+	diags := localName("tcp_inlet", in.Name, in.NameRange)
+	content, d := b.Body.Content(inletSchema)
+	diags = append(diags, d...)
+	if attr, ok := content.Attributes["from"]; ok {
+		s, d := ev.str(attr)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			diags = append(diags, socket(s, "from", true)...)
+		}
+		in.From = s
+	}
+	if attr, ok := content.Attributes["to"]; ok {
+		s, d := ev.str(attr)
+		diags = append(diags, d...)
+		in.To = s
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return in, diags
+}
+
+// localName checks a name used as a local worker address.
+func localName(kind, name string, rng hcl.Range) hcl.Diagnostics {
+	if name == "" || strings.ContainsAny(name, "/# \t\r\n") || !printable(name) {
+		return hcl.Diagnostics{errorAt(rng, "Invalid name",
+			"A %s name is a local address: printable, without spaces, '/' or '#'; %q is not one.", kind, name)}
+	}
+	return nil
+}
+
+// MaxRelayName is the longest relay name a relay service accepts.
+const MaxRelayName = 128
+
+func relayName(name string, rng hcl.Range) hcl.Diagnostics {
+	if d := localName("relay", name, rng); d.HasErrors() {
+		return d
+	}
+	if len(name) > MaxRelayName {
+		return hcl.Diagnostics{errorAt(rng, "Invalid name", "A relay name has at most %d bytes; this one has %d.", MaxRelayName, len(name))}
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

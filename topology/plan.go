@@ -1,0 +1,221 @@
+package topology
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Plan is what apply would start, in order, with every route resolved hop
+// by hop. It is the JSON of `ockamtop plan --json`.
+type Plan struct {
+	Order   []string     `json:"order"`
+	Nodes   []PlanNode   `json:"nodes"`
+	Relays  []PlanRelay  `json:"relays"`
+	Outlets []PlanOutlet `json:"outlets"`
+	Inlets  []PlanInlet  `json:"inlets"`
+	Checks  []PlanCheck  `json:"checks"`
+}
+
+// PlanNode is a node of the plan.
+type PlanNode struct {
+	Name string `json:"name"`
+	// Listener is "" for a node that does not listen.
+	Listener string `json:"listener"`
+	// Services maps service addresses to their types.
+	Services map[string]string `json:"services"`
+	Allow    []string          `json:"allow"`
+	// Forwarders are the relay forwarders this node runs.
+	Forwarders []string `json:"forwarders"`
+}
+
+// PlanRelay is a relay of the plan.
+type PlanRelay struct {
+	Name          string `json:"name"`
+	Node          string `json:"node"`
+	At            string `json:"at"`
+	Forwarder     string `json:"forwarder"`
+	RemoteAddress string `json:"remote_address"`
+}
+
+// PlanOutlet is an outlet of the plan.
+type PlanOutlet struct {
+	Name    string `json:"name"`
+	Node    string `json:"node"`
+	Address string `json:"address"`
+	Target  string `json:"to"`
+}
+
+// PlanInlet is an inlet of the plan.
+type PlanInlet struct {
+	Name  string `json:"name"`
+	Node  string `json:"node"`
+	From  string `json:"from"`
+	Route string `json:"to"`
+	Hops  []Hop  `json:"hops"`
+}
+
+// PlanCheck is a check of the plan.
+type PlanCheck struct {
+	Name    string  `json:"name"`
+	From    string  `json:"from"`
+	Route   string  `json:"to"`
+	Send    string  `json:"send"`
+	Expect  *string `json:"expect"`
+	Timeout string  `json:"timeout"`
+	Hops    []Hop   `json:"hops"`
+}
+
+// Plan returns the plan of the topology.
+func (t *Topology) Plan() *Plan {
+	p := &Plan{
+		Order: []string{}, Nodes: []PlanNode{}, Relays: []PlanRelay{},
+		Outlets: []PlanOutlet{}, Inlets: []PlanInlet{}, Checks: []PlanCheck{},
+	}
+	for _, n := range t.Order {
+		p.Order = append(p.Order, n.Name)
+		fw := make([]string, 0, len(n.Forwarders))
+		for name := range n.Forwarders {
+			fw = append(fw, name)
+		}
+		sort.Strings(fw)
+		allow := append([]string{}, n.Allow...)
+		p.Nodes = append(p.Nodes, PlanNode{Name: n.Name, Listener: n.Listener, Services: n.Services, Allow: allow, Forwarders: fw})
+		for _, r := range n.Relays {
+			p.Relays = append(p.Relays, PlanRelay{Name: r.Name, Node: n.Name, At: r.At.Name, Forwarder: r.Forwarder(), RemoteAddress: r.RemoteAddress()})
+		}
+		for _, o := range sortedOutlets(n) {
+			p.Outlets = append(p.Outlets, PlanOutlet{Name: o.Name, Node: n.Name, Address: "/service/" + o.Name, Target: o.Target})
+		}
+		for _, in := range n.Inlets {
+			p.Inlets = append(p.Inlets, PlanInlet{Name: in.Name, Node: n.Name, From: in.From, Route: in.Route.String(), Hops: in.Hops})
+		}
+	}
+	for _, c := range t.Checks {
+		pc := PlanCheck{Name: c.Name, From: c.From.Name, Route: c.Route.String(), Send: c.Send, Timeout: c.Decl.Timeout.String(), Hops: c.Hops}
+		if c.HasExpect {
+			e := c.Expect
+			pc.Expect = &e
+		}
+		p.Checks = append(p.Checks, pc)
+	}
+	return p
+}
+
+func sortedOutlets(n *Node) []*Outlet {
+	out := make([]*Outlet, 0, len(n.Outlets))
+	for _, o := range n.Outlets {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// WriteText writes the plan for people: nodes in start order, then checks,
+// each route as a numbered list of hops.
+func (t *Topology) WriteText(w io.Writer) error {
+	p := t.Plan()
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan: %s.\n", t.Summary())
+	fmt.Fprintf(&b, "Start order: %s.\n", orderString(t.Order))
+	for _, n := range p.Nodes {
+		fmt.Fprintf(&b, "\nnode %s\n", n.Name)
+		if n.Listener != "" {
+			fmt.Fprintf(&b, "  listens on %s\n", n.Listener)
+		} else {
+			fmt.Fprintf(&b, "  does not listen\n")
+		}
+		names := make([]string, 0, len(n.Services))
+		for a, typ := range n.Services {
+			if a != typ {
+				a += " (" + typ + ")"
+			}
+			names = append(names, a)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(&b, "  services: %s\n", strings.Join(names, ", "))
+		if len(n.Allow) > 0 {
+			fmt.Fprintf(&b, "  allows: %s\n", strings.Join(n.Allow, ", "))
+		}
+		for _, f := range n.Forwarders {
+			r := t.Node(n.Name).Forwarders[f]
+			fmt.Fprintf(&b, "  forwarder %s -> node %s\n", f, r.Owner.Name)
+		}
+		for _, r := range p.Relays {
+			if r.Node == n.Name {
+				fmt.Fprintf(&b, "  relay %s at node %s, reachable as %s\n", r.Name, r.At, r.RemoteAddress)
+			}
+		}
+		for _, o := range p.Outlets {
+			if o.Node == n.Name {
+				fmt.Fprintf(&b, "  tcp_outlet %s -> %s\n", o.Address, o.Target)
+			}
+		}
+		for _, in := range p.Inlets {
+			if in.Node == n.Name {
+				fmt.Fprintf(&b, "  tcp_inlet %s on %s -> %s\n", in.Name, in.From, in.Route)
+				writeHops(&b, in.Hops)
+			}
+		}
+	}
+	for _, c := range p.Checks {
+		fmt.Fprintf(&b, "\ncheck %q\n  from node %s: send %q", c.Name, c.From, c.Send)
+		if c.Expect != nil {
+			fmt.Fprintf(&b, ", expect %q", *c.Expect)
+		}
+		fmt.Fprintf(&b, " within %s\n  to %s\n", c.Timeout, c.Route)
+		writeHops(&b, c.Hops)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeHops writes a walked route, one numbered line a hop.
+func writeHops(b *strings.Builder, hops []Hop) {
+	for i, h := range hops {
+		fmt.Fprintf(b, "    %d. %s\n", i+1, h.Describe())
+	}
+}
+
+// Describe says in one line what happens at the hop.
+func (h Hop) Describe() string {
+	switch h.Kind {
+	case HopConnect:
+		return fmt.Sprintf("%s -> %s  tcp connection to %s", h.Node, h.To, h.Address)
+	case HopRelay:
+		return fmt.Sprintf("%s -> %s  relay forwarder %s", h.Node, h.To, h.Address)
+	case HopService:
+		return fmt.Sprintf("%s  %s%s forwards", h.Node, h.Address, h.typeNote())
+	case HopResponder:
+		return fmt.Sprintf("%s  %s%s answers", h.Node, h.Address, h.typeNote())
+	case HopOutlet:
+		return fmt.Sprintf("%s  %s (tcp_outlet) -> %s", h.Node, h.Address, h.Type)
+	case HopAllowed:
+		return fmt.Sprintf("%s  %s (allowed, not checked further)", h.Node, h.Address)
+	case HopSocket:
+		return fmt.Sprintf("%s -> %s  outside this file, not checked further", h.Node, h.Address)
+	}
+	return fmt.Sprintf("%s  %s", h.Node, h.Address)
+}
+
+// Summary counts the parts of the topology: "3 nodes, 1 relay, ...".
+func (t *Topology) Summary() string {
+	return fmt.Sprintf("%s, %s, %s, %s, %s", count(len(t.Nodes), "node"), count(len(t.Relays), "relay"),
+		count(len(t.Outlets), "outlet"), count(len(t.Inlets), "inlet"), count(len(t.Checks), "check"))
+}
+
+// typeNote names a service's type when its address does not.
+func (h Hop) typeNote() string {
+	if h.Type == h.Address {
+		return ""
+	}
+	return " (" + h.Type + ")"
+}
+
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

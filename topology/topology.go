@@ -1,0 +1,313 @@
+// Package topology is the planner: it builds a model of a decoded topology
+// file, resolves its references, walks every route in it hop by hop as the
+// runtime would, and orders the start. A file that passes here is one the
+// runtime can start; what could still fail is the outside world (a port in
+// use, a peer that does not answer).
+package topology
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/schema"
+)
+
+// Well-known local addresses every node has.
+const (
+	EchoService      = "echo"
+	UppercaseService = "uppercase"
+	// RelayService takes relay registrations; StaticRelayService is its
+	// alias, the one Ockam's `relay create` uses.
+	RelayService       = "forwarding_service"
+	StaticRelayService = "static_forwarding_service"
+	// ForwarderPrefix starts the address of a relay's forwarder:
+	// forward_to_n3.
+	ForwarderPrefix = "forward_to_"
+)
+
+// Topology is the model of a valid topology file.
+type Topology struct {
+	// Nodes in the order of the file.
+	Nodes   []*Node
+	Relays  []*Relay
+	Outlets []*Outlet
+	Inlets  []*Inlet
+	Checks  []*Check
+	// Order is the start order of the nodes: a relay's node after the node
+	// it dials.
+	Order  []*Node
+	byName map[string]*Node
+}
+
+// Node is a node of the topology.
+type Node struct {
+	Name string
+	// Listener is the declared listener address, "" if the node does not
+	// listen. Its port may be 0: the runtime binds one.
+	Listener string
+	// Services maps the node's service addresses to their types (echo,
+	// uppercase, hop), the defaults included.
+	Services map[string]string
+	// Allow lists the extra addresses the network may reach.
+	Allow []string
+	// Relays are the relays this node registers at other nodes.
+	Relays []*Relay
+	// Forwarders are the relays registered at this node, by forwarder
+	// address.
+	Forwarders map[string]*Relay
+	Outlets    map[string]*Outlet
+	Inlets     []*Inlet
+	Decl       *schema.Node
+}
+
+// Relay is a relay: Owner dials At and registers Name; At then forwards
+// /service/forward_to_NAME to Owner.
+type Relay struct {
+	Name  string
+	Owner *Node
+	At    *Node
+	Decl  *schema.Relay
+}
+
+// Forwarder is the relay's forwarder address at its relay node.
+func (r *Relay) Forwarder() string { return ForwarderPrefix + r.Name }
+
+// RemoteAddress is where the relay makes its owner reachable, as a route
+// from anywhere that can reach the relay node.
+func (r *Relay) RemoteAddress() string {
+	return "/node/" + r.At.Name + "/service/" + r.Forwarder()
+}
+
+// Outlet is a TCP portal outlet.
+type Outlet struct {
+	Name   string
+	Node   *Node
+	Target string
+	Decl   *schema.Outlet
+}
+
+// Inlet is a TCP portal inlet.
+type Inlet struct {
+	Name  string
+	Node  *Node
+	From  string
+	Route routing.MultiAddr
+	Hops  []Hop
+	Decl  *schema.Inlet
+}
+
+// Check is a message the topology must answer as expected.
+type Check struct {
+	Name      string
+	From      *Node
+	Route     routing.MultiAddr
+	Hops      []Hop
+	Send      string
+	Expect    string
+	HasExpect bool
+	Decl      *schema.Check
+}
+
+// Node returns the node called name, or nil.
+func (t *Topology) Node(name string) *Node { return t.byName[name] }
+
+// NodeNames lists the node names in file order.
+func (t *Topology) NodeNames() []string {
+	names := make([]string, len(t.Nodes))
+	for i, n := range t.Nodes {
+		names[i] = n.Name
+	}
+	return names
+}
+
+// Addresses lists the local addresses the network can reach on the node,
+// sorted: its services, forwarders, outlets and allowed names, and the relay
+// service.
+func (n *Node) Addresses() []string {
+	var out []string
+	for a := range n.Services {
+		out = append(out, a)
+	}
+	for a := range n.Forwarders {
+		out = append(out, a)
+	}
+	for a := range n.Outlets {
+		out = append(out, a)
+	}
+	out = append(out, n.Allow...)
+	out = append(out, RelayService, StaticRelayService)
+	sort.Strings(out)
+	return out
+}
+
+// Load parses, decodes and plans a topology file. The parser it returns
+// holds the file, for diagnostics to show snippets of. The topology is nil
+// when there are errors.
+func Load(filename string, src []byte, o schema.Overrides) (*Topology, *hclparse.Parser, hcl.Diagnostics) {
+	p := hclparse.NewParser()
+	f, diags := schema.Parse(p, filename, src)
+	if diags.HasErrors() {
+		return nil, p, diags
+	}
+	file, diags := schema.Decode(f, o)
+	if diags.HasErrors() {
+		return nil, p, sortDiagnostics(diags)
+	}
+	t, more := Build(file)
+	diags = sortDiagnostics(append(diags, more...))
+	if diags.HasErrors() {
+		return nil, p, diags
+	}
+	return t, p, diags
+}
+
+// Build makes the model of a decoded file and validates it: references,
+// port clashes, every route, and the start order.
+func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
+	t := &Topology{byName: map[string]*Node{}}
+	var diags hcl.Diagnostics
+	for _, d := range f.Nodes {
+		n := &Node{
+			Name:       d.Name,
+			Services:   map[string]string{EchoService: "echo", UppercaseService: "uppercase"},
+			Forwarders: map[string]*Relay{},
+			Outlets:    map[string]*Outlet{},
+			Decl:       d,
+		}
+		if d.TCPListener != nil {
+			n.Listener = d.TCPListener.Value
+		}
+		for _, a := range d.Allow {
+			n.Allow = append(n.Allow, a.Value)
+		}
+		for _, s := range d.Services {
+			n.Services[s.Name] = s.Type
+		}
+		for _, o := range d.Outlets {
+			out := &Outlet{Name: o.Name, Node: n, Target: o.To.Value, Decl: o}
+			n.Outlets[o.Name] = out
+			t.Outlets = append(t.Outlets, out)
+		}
+		t.Nodes = append(t.Nodes, n)
+		t.byName[n.Name] = n
+	}
+	diags = append(diags, t.resolveRelays()...)
+	diags = append(diags, t.checkPorts()...)
+	for _, n := range t.Nodes {
+		for _, d := range n.Decl.Inlets {
+			in := &Inlet{Name: d.Name, Node: n, From: d.From.Value, Decl: d}
+			var wd hcl.Diagnostics
+			in.Route, in.Hops, wd = t.walk(n, d.To, purposeInlet)
+			diags = append(diags, wd...)
+			n.Inlets = append(n.Inlets, in)
+			t.Inlets = append(t.Inlets, in)
+		}
+	}
+	for _, d := range f.Checks {
+		c := &Check{Name: d.Name, Send: d.Send.Value, Decl: d}
+		if d.Expect != nil {
+			c.Expect, c.HasExpect = d.Expect.Value, true
+		}
+		c.From = t.byName[d.From.Name]
+		if c.From == nil {
+			diags = append(diags, t.undeclaredNode(d.From))
+		} else {
+			var wd hcl.Diagnostics
+			c.Route, c.Hops, wd = t.walk(c.From, d.To, purposeCheck)
+			diags = append(diags, wd...)
+		}
+		t.Checks = append(t.Checks, c)
+	}
+	order, od := t.startOrder()
+	t.Order = order
+	diags = append(diags, od...)
+	return t, diags
+}
+
+// resolveRelays links each relay to the node it registers at.
+func (t *Topology) resolveRelays() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, n := range t.Nodes {
+		for _, d := range n.Decl.Relays {
+			at := t.byName[d.At.Name]
+			if at == nil {
+				diags = append(diags, t.undeclaredNode(d.At))
+				continue
+			}
+			switch {
+			case at == n:
+				diags = append(diags, errorAt(d.At.Range, "Relay at its own node",
+					"Node %q cannot relay through itself: a relay is at another node, one that listens and that %q can reach.", n.Name, n.Name))
+				continue
+			case at.Listener == "":
+				diags = append(diags, errorAt(d.At.Range, "Relay at a node that does not listen",
+					"Relay %q on node %q dials node %q, but node %q has no tcp_listener. Give node %q a tcp_listener, or relay at a node that has one.",
+					d.Name, n.Name, at.Name, at.Name, at.Name))
+				continue
+			}
+			r := &Relay{Name: d.Name, Owner: n, At: at, Decl: d}
+			if prev, ok := at.Forwarders[r.Forwarder()]; ok {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate relay name",
+					Detail: fmt.Sprintf("Node %q already relays %q for node %q (at %s); two relays at one node need different names.",
+						at.Name, r.Name, prev.Owner.Name, prev.Decl.DeclRange),
+					Subject: d.NameRange.Ptr(),
+					Context: prev.Decl.NameRange.Ptr(),
+				})
+				continue
+			}
+			if _, taken := at.Services[r.Forwarder()]; taken {
+				diags = append(diags, errorAt(d.NameRange, "Relay name collides with a service",
+					"Node %q has a service %q already, the address relay %q needs.", at.Name, r.Forwarder(), r.Name))
+				continue
+			}
+			if _, taken := at.Outlets[r.Forwarder()]; taken {
+				diags = append(diags, errorAt(d.NameRange, "Relay name collides with a service",
+					"Node %q has a tcp_outlet %q already, the address relay %q needs.", at.Name, r.Forwarder(), r.Name))
+				continue
+			}
+			at.Forwarders[r.Forwarder()] = r
+			n.Relays = append(n.Relays, r)
+			t.Relays = append(t.Relays, r)
+		}
+	}
+	return diags
+}
+
+func (t *Topology) undeclaredNode(ref schema.Ref) *hcl.Diagnostic {
+	detail := fmt.Sprintf("No node %q is declared in this file.", ref.Name)
+	if s := schema.Suggest(ref.Name, t.NodeNames()); s != "" {
+		detail += fmt.Sprintf(" Did you mean node.%s?", s)
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Reference to undeclared node",
+		Detail:   detail,
+		Subject:  ref.Range.Ptr(),
+	}
+}
+
+func errorAt(rng hcl.Range, summary, detail string, args ...any) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(detail, args...), Subject: rng.Ptr()}
+}
+
+// sortDiagnostics orders diagnostics by file position, those without a
+// position first, keeping the order of equals.
+func sortDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		}
+		return a.Start.Byte < b.Start.Byte
+	})
+	return diags
+}

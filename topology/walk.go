@@ -1,0 +1,289 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/schema"
+)
+
+// HopKind says what happens to a message at one hop of a walked route.
+type HopKind string
+
+// The hop kinds, in the words of the seeds.
+const (
+	// HopConnect crosses a TCP connection to another node's listener.
+	HopConnect HopKind = "connect"
+	// HopService is a hop worker: the message goes on, on the same node.
+	HopService HopKind = "hop"
+	// HopRelay is a relay's forwarder: the message goes on to the node
+	// that registered the relay, over that node's own connection.
+	HopRelay HopKind = "relay"
+	// HopResponder is a service that answers: echo or uppercase.
+	HopResponder HopKind = "responder"
+	// HopOutlet is a TCP portal outlet.
+	HopOutlet HopKind = "outlet"
+	// HopAllowed is an address the file allows but ockamtop does not run;
+	// the walk cannot see past it.
+	HopAllowed HopKind = "allowed"
+	// HopSocket leaves the topology for a socket no node of the file
+	// listens on; the walk cannot see past it.
+	HopSocket HopKind = "socket"
+)
+
+// Hop is one step of a walked route.
+type Hop struct {
+	// Node is the node the message is at when it takes this hop.
+	Node string `json:"node"`
+	Kind HopKind `json:"kind"`
+	// Address is the local address the message goes to, or for connect
+	// and socket hops the socket address dialed.
+	Address string `json:"address"`
+	// To is the node the message moves to (connect and relay hops).
+	To string `json:"to,omitempty"`
+	// Type is the service type of service and responder hops, and the
+	// target of outlet hops.
+	Type string `json:"type,omitempty"`
+	// Segment is the route text of this hop.
+	Segment string `json:"segment"`
+}
+
+type purpose int
+
+const (
+	purposeCheck purpose = iota // must end at a service that answers
+	purposeInlet                // must end at a tcp_outlet
+)
+
+// walk parses a route and walks it from node from, hop by hop, as the
+// runtime will. A hop that cannot be taken is an error pointing at its
+// segment inside the route string.
+func (t *Topology) walk(from *Node, route schema.String, p purpose) (routing.MultiAddr, []Hop, hcl.Diagnostics) {
+	m, err := routing.ParseMultiAddr(route.Value)
+	if err != nil {
+		var me *routing.MultiAddrError
+		rng := route.Range
+		if errors.As(err, &me) {
+			rng = route.SubRange(me.Start, me.End)
+			if me.Start == me.End {
+				rng = route.Range
+			}
+			return nil, nil, hcl.Diagnostics{errorAt(rng, "Invalid route", "%s.", me.Reason)}
+		}
+		return nil, nil, hcl.Diagnostics{errorAt(rng, "Invalid route", "%s.", err)}
+	}
+	w := walker{t: t, at: from, route: route, m: m, p: p}
+	hops, d := w.run()
+	if d != nil {
+		return m, hops, hcl.Diagnostics{d}
+	}
+	return m, hops, nil
+}
+
+type walker struct {
+	t     *Topology
+	at    *Node
+	route schema.String
+	m     routing.MultiAddr
+	p     purpose
+	// fromNetwork is true once the message has crossed a connection: from
+	// then on flow control applies, and the node may only dial declared
+	// peers.
+	fromNetwork bool
+	hops        []Hop
+}
+
+func (w *walker) fail(seg routing.Segment, summary, detail string, args ...any) *hcl.Diagnostic {
+	return errorAt(w.route.SubRange(seg.Start, seg.End), summary, detail, args...)
+}
+
+func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
+	for i, seg := range w.m {
+		last := i == len(w.m)-1
+		hop := Hop{Node: w.at.Name, Segment: seg.String()}
+		switch seg.Kind {
+		case routing.Node:
+			target := w.t.byName[seg.Name]
+			if target == nil {
+				return w.hops, w.fail(seg, "Unknown node in route",
+					"No node %q is declared in this file.%s", seg.Name, didYouMean(seg.Name, w.t.NodeNames()))
+			}
+			if d := w.connect(seg, target, &hop); d != nil {
+				return w.hops, d
+			}
+		case routing.TCPSocket:
+			target := w.t.nodeListeningOn(seg.HostPort())
+			if target != nil {
+				if d := w.connect(seg, target, &hop); d != nil {
+					return w.hops, d
+				}
+				break
+			}
+			if w.fromNetwork {
+				return w.hops, w.fail(seg, "Node will not dial for the network",
+					"A message from the network reaches node %q and asks it to dial %s, which no node of this file listens on. A node dials only the nodes of its file for the network, so that it is no open proxy.",
+					w.at.Name, seg.HostPort())
+			}
+			hop.Kind, hop.Address = HopSocket, seg.HostPort()
+			w.hops = append(w.hops, hop)
+			return w.hops, nil // outside the file: nothing more to check
+		case routing.UDPSocket:
+			return w.hops, w.fail(seg, "Unsupported transport", "ockamtop has no UDP transport yet; use /tcp/.")
+		case routing.Service, routing.Worker:
+			done, d := w.local(seg, last, &hop)
+			if d != nil || done {
+				return w.hops, d
+			}
+		}
+	}
+	end := w.m[len(w.m)-1]
+	switch {
+	case w.p == purposeInlet:
+		return w.hops, w.fail(end, "Route does not end at an outlet",
+			"An inlet's route must end at a tcp_outlet; this one ends %s.%s", w.endsAt(), w.outletHint())
+	default:
+		return w.hops, w.fail(end, "Route does not end at a service",
+			"A check's route must end at a service that answers, such as echo or uppercase; this one ends %s.", w.endsAt())
+	}
+}
+
+func (w *walker) endsAt() string {
+	if len(w.hops) == 0 {
+		return "nowhere"
+	}
+	h := w.hops[len(w.hops)-1]
+	switch h.Kind {
+	case HopConnect, HopRelay:
+		return fmt.Sprintf("at node %q, with no service after it", h.To)
+	}
+	return fmt.Sprintf("at %s %q on node %q, which forwards to the next address, and there is none", h.Kind, h.Address, h.Node)
+}
+
+func (w *walker) outletHint() string {
+	var names []string
+	for name := range w.at.Outlets {
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" Node %q has the outlet %q.", w.at.Name, names[0])
+}
+
+// connect moves the walk across a TCP connection to target's listener.
+func (w *walker) connect(seg routing.Segment, target *Node, hop *Hop) *hcl.Diagnostic {
+	if target.Listener == "" {
+		detail := fmt.Sprintf("Node %q has no tcp_listener, so no connection can reach it.", target.Name)
+		if len(target.Relays) > 0 {
+			r := target.Relays[0]
+			detail += fmt.Sprintf(" It is reachable through its relay at %s: %s.", r.At.Name, r.RemoteAddress())
+		}
+		return w.fail(seg, "Node does not listen", "%s", detail)
+	}
+	hop.Kind, hop.Address, hop.To = HopConnect, target.Listener, target.Name
+	w.hops = append(w.hops, *hop)
+	w.at, w.fromNetwork = target, true
+	return nil
+}
+
+// local takes a /service or /worker hop on the current node. done is true
+// when the walk ends here.
+func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *hcl.Diagnostic) {
+	name, n := seg.Name, w.at
+	hop.Address = name
+	if t, ok := n.Services[name]; ok {
+		hop.Type = t
+		if t == "hop" {
+			hop.Kind = HopService
+			w.hops = append(w.hops, *hop)
+			return false, nil
+		}
+		hop.Kind = HopResponder
+		w.hops = append(w.hops, *hop)
+		if !last {
+			return true, w.fail(w.m[len(w.m)-1], "Route goes on after a service that answers",
+				"Service %q on node %q answers every message itself; the rest of the route after it is never reached.", name, n.Name)
+		}
+		if w.p == purposeInlet {
+			return true, w.fail(seg, "Route does not end at an outlet",
+				"An inlet's route must end at a tcp_outlet; %q on node %q is a %s service.%s", name, n.Name, t, w.outletHint())
+		}
+		return true, nil
+	}
+	if r, ok := n.Forwarders[name]; ok {
+		hop.Kind, hop.To = HopRelay, r.Owner.Name
+		w.hops = append(w.hops, *hop)
+		// The forwarder sends over the owner's own connection, which is
+		// inbound at the owner: its services are reachable.
+		w.at, w.fromNetwork = r.Owner, true
+		return false, nil
+	}
+	if o, ok := n.Outlets[name]; ok {
+		hop.Kind, hop.Type = HopOutlet, o.Target
+		w.hops = append(w.hops, *hop)
+		if !last {
+			return true, w.fail(w.m[len(w.m)-1], "Route goes on after an outlet",
+				"The tcp_outlet %q on node %q is the end of a portal; the rest of the route after it is never reached.", name, n.Name)
+		}
+		if w.p == purposeCheck {
+			return true, w.fail(seg, "Route does not end at a service",
+				"A check's route must end at a service that answers, such as echo or uppercase; %q on node %q is a tcp_outlet, which carries portal streams.", name, n.Name)
+		}
+		return true, nil
+	}
+	for _, a := range n.Allow {
+		if a == name {
+			hop.Kind = HopAllowed
+			w.hops = append(w.hops, *hop)
+			return true, nil // not ours to run: nothing more to check
+		}
+	}
+	if name == RelayService || name == StaticRelayService {
+		return true, w.fail(seg, "Route to the relay service",
+			"%q on node %q takes relay registrations; declare a relay block instead of routing to it.", name, n.Name)
+	}
+	if seg.Kind == routing.Worker && len(name) == 32 && isHex(name) {
+		return true, w.fail(seg, "Route through a connection worker",
+			"/worker/%s names a connection that exists only while a node runs; in a file, write /node/NAME for the connection to node NAME.", name)
+	}
+	return true, w.fail(seg, "Unknown service in route",
+		"Node %q has no address %q. It has %s.%s", n.Name, name, strings.Join(quoted(n.Addresses()), ", "),
+		didYouMean(name, n.Addresses()))
+}
+
+func (t *Topology) nodeListeningOn(hostport string) *Node {
+	for _, n := range t.Nodes {
+		if n.Listener != "" && n.Listener == hostport {
+			return n
+		}
+	}
+	return nil
+}
+
+func didYouMean(name string, names []string) string {
+	if s := schema.Suggest(name, names); s != "" {
+		return fmt.Sprintf(" Did you mean %q?", s)
+	}
+	return ""
+}
+
+func quoted(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = fmt.Sprintf("%q", n)
+	}
+	return out
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
