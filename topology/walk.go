@@ -38,7 +38,7 @@ const (
 // Hop is one step of a walked route.
 type Hop struct {
 	// Node is the node the message is at when it takes this hop.
-	Node string `json:"node"`
+	Node string  `json:"node"`
 	Kind HopKind `json:"kind"`
 	// Address is the local address the message goes to, or for connect
 	// and socket hops the socket address dialed.

@@ -69,7 +69,6 @@ var fmtCommand = &command{
 	},
 }
 
-
 // writeFileAtomic replaces path with data, keeping its mode, so that a
 // reader never sees half a file.
 func writeFileAtomic(path string, data []byte) error {
