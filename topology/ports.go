@@ -29,7 +29,7 @@ func (t *Topology) checkPorts() hcl.Diagnostics {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Port clash",
-					Detail:   fmt.Sprintf("%s binds %s, which %s binds already (at %s). Each listener and inlet needs a port of its own.", what, hostport, b.what, b.rng),
+					Detail:   fmt.Sprintf("The %s binds %s, which the %s binds already (at %s). Each listener and inlet needs a port of its own.", what, hostport, b.what, b.rng),
 					Subject:  rng.Ptr(),
 					Context:  b.rng.Ptr(),
 				})
@@ -40,10 +40,10 @@ func (t *Topology) checkPorts() hcl.Diagnostics {
 	}
 	for _, n := range t.Nodes {
 		if l := n.Decl.TCPListener; l != nil {
-			add(fmt.Sprintf("The tcp_listener of node %q", n.Name), l.Value, l.Range)
+			add(fmt.Sprintf("tcp_listener of node %q", n.Name), l.Value, l.Range)
 		}
 		for _, in := range n.Decl.Inlets {
-			add(fmt.Sprintf("The tcp_inlet %q of node %q", in.Name, n.Name), in.From.Value, in.From.Range)
+			add(fmt.Sprintf("tcp_inlet %q of node %q", in.Name, n.Name), in.From.Value, in.From.Range)
 		}
 	}
 	return diags

@@ -210,7 +210,7 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 		}
 		if w.p == purposeInlet {
 			return true, w.fail(seg, "Route does not end at an outlet",
-				"An inlet's route must end at a tcp_outlet; %q on node %q is a %s service.%s", name, n.Name, t, w.outletHint())
+				"An inlet's route must end at a tcp_outlet; %q on node %q is a service of type %s, which answers messages itself.%s", name, n.Name, t, w.outletHint())
 		}
 		return true, nil
 	}

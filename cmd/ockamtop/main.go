@@ -64,7 +64,10 @@ func (c *cli) main(args []string) int {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			if cmd := lookup(args[1]); cmd != nil {
-				newFlagSet(c, cmd).Usage()
+				// The command registers its flags, then -h prints them.
+				fs := newFlagSet(c, cmd)
+				fs.SetOutput(c.stdout)
+				cmd.run(c, fs, []string{"-h"})
 				return exitOK
 			}
 			fmt.Fprintf(c.stderr, "ockamtop: unknown command %q\n", args[1])
