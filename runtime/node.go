@@ -39,17 +39,23 @@ type Node struct {
 	log  hclog.Logger
 	opts Options
 	tcp  *tcpTransport
+	// relays is the relay service; set once by NewNode.
+	relays *relayService
 
 	closing chan struct{} // closed when Close starts
+	// ctx is cancelled when Close starts, for work that takes a context.
+	ctx    context.Context
+	cancel context.CancelFunc
 	wg      sync.WaitGroup
 
 	mu      sync.RWMutex
 	workers map[string]*worker // guarded by mu; by local address
+	allowed map[string]bool    // guarded by mu; extra consumers of the inbound flow
 	closed  bool               // guarded by mu
 }
 
-// NewNode creates a node named name running the default services echo and
-// uppercase.
+// NewNode creates a node named name running the default services echo,
+// uppercase and the relay service.
 func NewNode(name string, opts Options) *Node {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
@@ -69,11 +75,14 @@ func NewNode(name string, opts Options) *Node {
 		opts:    opts,
 		closing: make(chan struct{}),
 		workers: make(map[string]*worker),
+		allowed: make(map[string]bool),
 	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.tcp = newTCPTransport(n)
 	// The default services cannot collide on a new node.
 	_ = n.StartService(EchoAddress, Echo{})
 	_ = n.StartService(UppercaseAddress, Uppercase{})
+	n.startRelayService()
 	return n
 }
 
@@ -117,6 +126,9 @@ func (n *Node) startWorker(name string, impl Worker, service bool) (*worker, err
 	if _, ok := n.workers[name]; ok {
 		return nil, fmt.Errorf("start worker %q on node %s: %w", name, n.name, ErrAddressInUse)
 	}
+	if n.allowed[name] {
+		w.service.Store(true)
+	}
 	n.workers[name] = w
 	n.wg.Add(1)
 	go func() {
@@ -128,13 +140,13 @@ func (n *Node) startWorker(name string, impl Worker, service bool) (*worker, err
 
 // Allow makes the local address name a consumer of the node's inbound flow,
 // whether or not a worker runs there yet.
-func (n *Node) Allow(name string) error {
-	w := n.lookup(name)
-	if w == nil {
-		return fmt.Errorf("allow %q on node %s: %w", name, n.name, ErrNoSuchAddress)
+func (n *Node) Allow(name string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.allowed[name] = true
+	if w := n.workers[name]; w != nil {
+		w.service.Store(true)
 	}
-	w.service.Store(true)
-	return nil
 }
 
 // StopWorker stops the worker at name. Messages in its mailbox are dropped.
@@ -267,6 +279,7 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	close(n.closing)
+	n.cancel()
 	n.mu.Unlock()
 
 	n.tcp.close()

@@ -161,6 +161,13 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 	return c, bufio.NewReaderSize(conn, ioBufferSize), nil
 }
 
+// byAddress returns the connection whose worker is at addr, or nil.
+func (t *tcpTransport) byAddress(addr string) *tcpConnection {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.conns[addr]
+}
+
 func (t *tcpTransport) remove(c *tcpConnection) {
 	t.mu.Lock()
 	delete(t.conns, c.w.addr.Value)

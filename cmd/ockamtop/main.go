@@ -40,6 +40,7 @@ func init() {
 	// Registration only, so that help can list every command.
 	commands = []*command{
 		validateCommand, planCommand, graphCommand, fmtCommand,
+		applyCommand, checkCommand, statusCommand, messageCommand, downCommand,
 	}
 }
 

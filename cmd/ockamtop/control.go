@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// The control endpoint of a running apply: HTTP over a unix socket that only
+// the local user can use (mode 0600, in a 0700 directory), at
+// $OCKAMTOP_HOME/run/PID.sock. status, message send and down talk to it.
+//
+//	GET  /status   -> controlStatus
+//	POST /message  messageRequest -> messageReply
+//	POST /down     stops the apply
+
+// homeDir is $OCKAMTOP_HOME, or ~/.ockamtop.
+func (c *cli) homeDir() (string, error) {
+	for _, kv := range c.env {
+		if v, ok := strings.CutPrefix(kv, "OCKAMTOP_HOME="); ok && v != "" {
+			return v, nil
+		}
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the home directory (set OCKAMTOP_HOME): %w", err)
+	}
+	return filepath.Join(home, ".ockamtop"), nil
+}
+
+func (c *cli) runDir() (string, error) {
+	home, err := c.homeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, "run"), nil
+}
+
+// controlStatus is what GET /status answers.
+type controlStatus struct {
+	PID  int    `json:"pid"`
+	File string `json:"file"`
+	runtime.Status
+}
+
+type messageRequest struct {
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Message string `json:"message"`
+	Timeout string `json:"timeout"`
+}
+
+type messageReply struct {
+	Reply string `json:"reply"`
+	Error string `json:"error,omitempty"`
+}
+
+// controlServer serves a running topology's control endpoint.
+type controlServer struct {
+	path string
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{}
+}
+
+func startControl(dir, file string, run *runtime.Running, down func()) (*controlServer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("control endpoint: %w", err)
+	}
+	path := filepath.Join(dir, strconv.Itoa(os.Getpid())+".sock")
+	_ = os.Remove(path) // a stale socket of an earlier process with our pid
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control endpoint: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control endpoint: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, controlStatus{PID: os.Getpid(), File: file, Status: run.Status()})
+	})
+	mux.HandleFunc("POST /message", func(w http.ResponseWriter, r *http.Request) {
+		var req messageRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+			writeJSON(w, messageReply{Error: "bad request: " + err.Error()})
+			return
+		}
+		timeout, err := time.ParseDuration(req.Timeout)
+		if err != nil || timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		reply, err := run.Send(ctx, req.From, req.To, wire.EncodeString(req.Message))
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("no reply within %s: %w", timeout, err)
+			}
+			writeJSON(w, messageReply{Error: err.Error()})
+			return
+		}
+		s, err := wire.String(reply)
+		if err != nil {
+			s = string(reply) // not a BARE string: show the bytes as they are
+		}
+		writeJSON(w, messageReply{Reply: s})
+	})
+	mux.HandleFunc("POST /down", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]bool{"stopping": true})
+		down()
+	})
+	s := &controlServer{path: path, ln: ln, done: make(chan struct{}),
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+// Close stops the endpoint, removes its socket and waits for the server.
+func (s *controlServer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	<-s.done
+	_ = os.Remove(s.path)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// controlClient talks to one running apply.
+type controlClient struct {
+	path string
+	http *http.Client
+}
+
+func newControlClient(path string) *controlClient {
+	return &controlClient{path: path, http: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}}
+}
+
+func (c *controlClient) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://ockamtop"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("control endpoint %s: %s", c.path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// runningApplies finds the running applies and their status. Sockets whose
+// process is gone are removed.
+func (c *cli) runningApplies(ctx context.Context) ([]*controlClient, []controlStatus, error) {
+	dir, err := c.runDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	socks, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
+	sort.Strings(socks)
+	var clients []*controlClient
+	var statuses []controlStatus
+	for _, s := range socks {
+		cl := newControlClient(s)
+		var st controlStatus
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := cl.call(cctx, http.MethodGet, "/status", nil, &st)
+		cancel()
+		if err != nil {
+			var op *net.OpError
+			if errors.As(err, &op) {
+				_ = os.Remove(s) // nobody listens: a stale socket
+			}
+			continue
+		}
+		clients = append(clients, cl)
+		statuses = append(statuses, st)
+	}
+	if len(clients) == 0 {
+		return nil, nil, fmt.Errorf("no running topology (looked in %s); start one with 'ockamtop apply FILE'", dir)
+	}
+	return clients, statuses, nil
+}

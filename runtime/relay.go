@@ -1,0 +1,266 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// A relay makes a node that never listens reachable: the node dials the
+// relay node, registers a name with its relay service, and keeps the
+// registration alive. Liveness is better than Ockam's (a ping every 10 s, a
+// failure noticed in about 30 s): the relay is checked end to end, through
+// the forwarder and back, every PingInterval; when the connection or the
+// relay node dies, the node reconnects with exponential backoff and jitter,
+// capped at MaxBackoff, and registers again.
+
+// RelayOptions configure a relay. Zero values take the defaults.
+type RelayOptions struct {
+	// PingInterval is how often the relay is checked end to end (1s).
+	PingInterval time.Duration
+	// PingTimeout is how long a check may take before the connection is
+	// given up (2s). Registration has the same bound plus the dial's.
+	PingTimeout time.Duration
+	// MaxBackoff caps the wait between reconnection attempts (2s).
+	MaxBackoff time.Duration
+}
+
+// RelayState is where a relay is in its life.
+type RelayState string
+
+// Relay states.
+const (
+	RelayConnecting RelayState = "connecting"
+	RelayUp         RelayState = "up"
+	RelayStopped    RelayState = "stopped"
+)
+
+// RelayStatus is a snapshot of a relay.
+type RelayStatus struct {
+	Name  string     `json:"name"`
+	At    string     `json:"at"`
+	State RelayState `json:"state"`
+	// Forwarder is the forwarder's address at the relay node once
+	// registered ("forward_to_n3").
+	Forwarder string `json:"forwarder,omitempty"`
+	// Connection is the local address of the connection in use.
+	Connection string `json:"connection,omitempty"`
+	// Registrations counts successful registrations: more than one means
+	// the relay recovered.
+	Registrations int    `json:"registrations"`
+	LastError     string `json:"last_error,omitempty"`
+}
+
+// Relay is a node's registration at a relay node.
+type Relay struct {
+	node  *Node
+	name  string
+	at    string
+	opts  RelayOptions
+	addr  routing.Address
+	inbox chan []byte
+	ready chan struct{} // closed at the first registration
+	// ctx is cancelled by Close and by the node's shutdown.
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	status RelayStatus // guarded by mu
+}
+
+// relayInbox is the relay's worker: it hands replies to the relay's loop.
+type relayInbox struct{ ch chan []byte }
+
+func (w relayInbox) HandleMessage(_ *Context, m *Routed) error {
+	select {
+	case w.ch <- m.Payload:
+	default: // the loop is not waiting: a late reply
+	}
+	return nil
+}
+
+// StartRelay registers name at the relay node listening on at and keeps the
+// registration alive until the relay or the node is closed.
+func (n *Node) StartRelay(name, at string, opts RelayOptions) (*Relay, error) {
+	if err := validRelayName(name); err != nil {
+		return nil, fmt.Errorf("relay %q: %w", name, err)
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = time.Second
+	}
+	if opts.PingTimeout <= 0 {
+		opts.PingTimeout = 2 * time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 2 * time.Second
+	}
+	r := &Relay{
+		node: n, name: name, at: at, opts: opts,
+		addr:   routing.LocalAddress(RandomAddress()),
+		inbox:  make(chan []byte, 4),
+		ready:  make(chan struct{}),
+		done:   make(chan struct{}),
+		status: RelayStatus{Name: name, At: at, State: RelayConnecting},
+	}
+	if _, err := n.startWorker(r.addr.Value, relayInbox{r.inbox}, false); err != nil {
+		return nil, err
+	}
+	r.ctx, r.cancel = context.WithCancel(n.ctx)
+	n.goroutine(func() {
+		defer close(r.done)
+		defer n.StopWorker(r.addr.Value)
+		r.loop()
+	})
+	return r, nil
+}
+
+// Ready is closed once the relay has registered for the first time.
+func (r *Relay) Ready() <-chan struct{} { return r.ready }
+
+// Status returns a snapshot of the relay.
+func (r *Relay) Status() RelayStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+// Close stops the relay and waits for it.
+func (r *Relay) Close() {
+	r.cancel()
+	<-r.done
+}
+
+func (r *Relay) update(f func(s *RelayStatus)) {
+	r.mu.Lock()
+	f(&r.status)
+	r.mu.Unlock()
+}
+
+func (r *Relay) loop() {
+	log := r.node.log.With("relay", r.name, "at", r.at)
+	var backoff time.Duration
+	for {
+		registered, err := r.session()
+		if r.ctx.Err() != nil {
+			r.update(func(s *RelayStatus) { s.State = RelayStopped })
+			return
+		}
+		if registered {
+			backoff = 0
+		}
+		backoff = min(max(2*backoff, 50*time.Millisecond), r.opts.MaxBackoff)
+		wait := jitter(backoff)
+		log.Warn("relay down, reconnecting", "error", err, "retry_in", wait)
+		r.update(func(s *RelayStatus) {
+			s.State, s.Connection, s.LastError = RelayConnecting, "", err.Error()
+		})
+		select {
+		case <-time.After(wait):
+		case <-r.ctx.Done():
+		}
+	}
+}
+
+// jitter returns a duration from d/2 to d, so that many relays cut off at
+// once do not come back in step.
+func jitter(d time.Duration) time.Duration {
+	if d < 2 {
+		return d
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(d/2)))
+	if err != nil {
+		return d
+	}
+	return d/2 + time.Duration(n.Int64())
+}
+
+var errRelayStopped = errors.New("relay stopped")
+
+// session connects, registers and checks the relay until something fails.
+// registered says whether it got as far as a registration.
+func (r *Relay) session() (registered bool, err error) {
+	ctx := r.ctx
+	dialCtx, dialCancel := context.WithTimeout(ctx, r.node.opts.DialTimeout)
+	conn, err := r.node.Connect(dialCtx, r.at, ConnectOptions{Inbound: true})
+	dialCancel()
+	if err != nil {
+		return false, err
+	}
+	for len(r.inbox) > 0 {
+		<-r.inbox
+	}
+	reg := routing.Route{conn.Address(), routing.LocalAddress(StaticRelayServiceAddress)}
+	reply, err := r.roundTrip(ctx, conn, reg, wire.EncodeString(r.name))
+	if err != nil {
+		conn.Close()
+		return false, fmt.Errorf("register: %w", err)
+	}
+	fwd, err := wire.String(reply)
+	if err != nil || !strings.HasSuffix(fwd, r.name) {
+		conn.Close()
+		return false, fmt.Errorf("register: unexpected reply %q", reply)
+	}
+	r.update(func(s *RelayStatus) {
+		s.State, s.Forwarder, s.Connection, s.LastError = RelayUp, fwd, conn.Address().Value, ""
+		s.Registrations++
+	})
+	select {
+	case <-r.ready:
+	default:
+		close(r.ready)
+	}
+	r.node.log.Info("relay registered", "relay", r.name, "at", r.at, "forwarder", fwd)
+
+	ping := routing.Route{conn.Address(), routing.LocalAddress(fwd), r.addr}
+	tick := time.NewTicker(r.opts.PingInterval)
+	defer tick.Stop()
+	var nonce [8]byte
+	for {
+		select {
+		case <-tick.C:
+		case <-conn.Done():
+			return true, errors.New("connection closed")
+		case <-ctx.Done():
+			return true, errRelayStopped
+		}
+		binary.BigEndian.PutUint64(nonce[:], uint64(time.Now().UnixNano()))
+		if _, err := r.roundTrip(ctx, conn, ping, wire.AppendBytes(nil, nonce[:])); err != nil {
+			conn.Close()
+			return true, fmt.Errorf("end-to-end check: %w", err)
+		}
+	}
+}
+
+// roundTrip sends payload along onward with the relay's worker as return
+// route and waits for one reply.
+func (r *Relay) roundTrip(ctx context.Context, conn Connection, onward routing.Route, payload []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.PingTimeout)
+	defer cancel()
+	err := r.node.Send(ctx, routing.Message{Onward: onward, Return: routing.Route{r.addr}, Payload: payload})
+	if err != nil {
+		return nil, err
+	}
+	for {
+		select {
+		case p := <-r.inbox:
+			if onward[len(onward)-1] == r.addr && string(p) != string(payload) {
+				continue // a late answer to an earlier check
+			}
+			return p, nil
+		case <-conn.Done():
+			return nil, errors.New("connection closed")
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no answer within %s", r.opts.PingTimeout)
+		}
+	}
+}

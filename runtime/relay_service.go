@@ -1,0 +1,152 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"unicode"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// The relay service, byte-compatible with Ockam's static relay service:
+//
+//  1. A node that will not listen (n3) dials the relay node (n2) and sends
+//     the BARE string "n3" to static_forwarding_service (or its alias
+//     forwarding_service), with its own worker as the return route.
+//  2. n2 starts the worker forward_to_n3, whose route is that return route
+//     less its last hop: the connection n3 dialed (and any hops before it).
+//  3. forward_to_n3 answers with the BARE string "forward_to_n3" along the
+//     whole return route, with return route [forward_to_n3].
+//  4. From then on a message to forward_to_n3 has that address replaced by
+//     the connection and goes to n3, over n3's own connection.
+//
+// Better than Ockam: the forwarder goes away when its connection does, and a
+// new registration of the same name takes over an old one at once.
+
+// Relay service addresses.
+const (
+	RelayServiceAddress       = "forwarding_service"
+	StaticRelayServiceAddress = "static_forwarding_service"
+	// ForwarderPrefix starts a relay forwarder's address.
+	ForwarderPrefix = "forward_to_"
+	// MaxRelayName is the longest relay name the service accepts.
+	MaxRelayName = 128
+)
+
+// relayService is the worker at forwarding_service and its alias.
+type relayService struct {
+	mu sync.Mutex
+	// forwarders maps a forwarder's address to its registration's
+	// connection; guarded by mu.
+	forwarders map[string]string
+}
+
+func newRelayService() *relayService {
+	return &relayService{forwarders: map[string]string{}}
+}
+
+// startRelayService starts the relay service at both its addresses.
+func (n *Node) startRelayService() {
+	s := newRelayService()
+	n.relays = s
+	_ = n.StartService(RelayServiceAddress, s)
+	_ = n.StartService(StaticRelayServiceAddress, s)
+}
+
+// HandleMessage registers a relay.
+func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
+	name, err := wire.String(msg.Payload)
+	if err != nil {
+		return fmt.Errorf("relay registration refused: %w", err)
+	}
+	if err := validRelayName(name); err != nil {
+		return fmt.Errorf("relay registration %q refused: %w", name, err)
+	}
+	if len(msg.Return) < 2 {
+		return fmt.Errorf("relay registration %q refused: return route %s has no worker to answer", name, msg.Return)
+	}
+	first := msg.Return[0]
+	n := ctx.Node()
+	conn := n.tcp.byAddress(first.Value)
+	if !first.IsLocal() || conn == nil {
+		return fmt.Errorf("relay registration %q refused: it did not arrive over a connection (return route %s)", name, msg.Return)
+	}
+	addr := ForwarderPrefix + name
+
+	s.mu.Lock()
+	_, ours := s.forwarders[addr]
+	if !ours && n.HasWorker(addr) {
+		s.mu.Unlock()
+		return fmt.Errorf("relay registration %q refused: address %s is taken by a service", name, addr)
+	}
+	if ours {
+		// Take over: the newest registration of a name wins, so a node that
+		// reconnects is reachable again at once, whatever became of its
+		// old connection.
+		_ = n.StopWorker(addr)
+		ctx.Logger().Info("relay taken over", "relay", addr, "connection", first.Value)
+	}
+	fwd := &Forwarder{route: msg.Return[:len(msg.Return)-1].Clone()}
+	if _, err := n.startWorker(addr, fwd, true); err != nil {
+		delete(s.forwarders, addr)
+		s.mu.Unlock()
+		return fmt.Errorf("relay registration %q: %w", name, err)
+	}
+	s.forwarders[addr] = first.Value
+	s.mu.Unlock()
+
+	// The forwarder lives as long as the connection it sends over.
+	n.goroutine(func() {
+		select {
+		case <-conn.closed:
+		case <-n.closing:
+			return
+		}
+		s.mu.Lock()
+		if s.forwarders[addr] == first.Value {
+			delete(s.forwarders, addr)
+			_ = n.StopWorker(addr)
+			ctx.Logger().Info("relay removed: its connection closed", "relay", addr)
+		}
+		s.mu.Unlock()
+	})
+	ctx.Logger().Info("relay registered", "relay", addr, "route", msg.Return.String())
+	return n.route(context.Background(), &Routed{Message: routing.Message{
+		Onward:  msg.Return,
+		Return:  routing.Route{routing.LocalAddress(addr)},
+		Payload: wire.EncodeString(addr),
+	}})
+}
+
+// Forwarders lists the relay forwarders the node runs, with the connection
+// each sends over.
+func (n *Node) Forwarders() map[string]string {
+	out := map[string]string{}
+	if n.relays == nil {
+		return out
+	}
+	n.relays.mu.Lock()
+	defer n.relays.mu.Unlock()
+	for k, v := range n.relays.forwarders {
+		out[k] = v
+	}
+	return out
+}
+
+// validRelayName refuses names that are empty, too long or not printable.
+func validRelayName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("empty name")
+	case len(name) > MaxRelayName:
+		return fmt.Errorf("name of %d bytes, the limit is %d", len(name), MaxRelayName)
+	}
+	for _, r := range name {
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' ' || r == '/' || r == '#' {
+			return fmt.Errorf("name holds %q: only printable ASCII without spaces, '/' or '#'", r)
+		}
+	}
+	return nil
+}

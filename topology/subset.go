@@ -1,0 +1,71 @@
+package topology
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Subset checks that the nodes named can run without the others in this
+// process, as `apply --node` does to deploy one node per host: every other
+// node they reach must have a fixed listener port, since its real port is
+// known only to the process that runs it.
+func (t *Topology) Subset(names []string) (map[string]bool, hcl.Diagnostics) {
+	local := map[string]bool{}
+	var diags hcl.Diagnostics
+	for _, name := range names {
+		if t.byName[name] == nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unknown node",
+				Detail:   fmt.Sprintf("--node %s: the file declares no node %q.%s", name, name, didYouMean(name, t.NodeNames())),
+			})
+			continue
+		}
+		local[name] = true
+	}
+	if len(names) == 0 {
+		for _, n := range t.Nodes {
+			local[n.Name] = true
+		}
+		return local, diags
+	}
+	need := func(remote *Node, rng hcl.Range, why string) {
+		if local[remote.Name] {
+			return
+		}
+		if _, port, err := net.SplitHostPort(remote.Listener); err == nil && port != "0" {
+			return
+		}
+		diags = append(diags, errorAt(rng, "Remote node without a fixed port",
+			"Node %q is not run here, and %s; it must have a tcp_listener with a fixed port, not port 0, so that this process knows where to find it.",
+			remote.Name, why))
+	}
+	for _, n := range t.Nodes {
+		if !local[n.Name] {
+			continue
+		}
+		for _, r := range n.Relays {
+			need(r.At, r.Decl.At.Range, fmt.Sprintf("relay %q of node %q dials it", r.Name, n.Name))
+		}
+		for _, in := range n.Inlets {
+			for _, h := range in.Hops {
+				if h.Kind == HopConnect {
+					need(t.byName[h.To], in.Decl.To.Range, fmt.Sprintf("the route of tcp_inlet %q connects to it", in.Name))
+				}
+			}
+		}
+	}
+	for _, c := range t.Checks {
+		if !local[c.From.Name] {
+			continue
+		}
+		for _, h := range c.Hops {
+			if h.Kind == HopConnect {
+				need(t.byName[h.To], c.Decl.To.Range, fmt.Sprintf("the route of check %q connects to it", c.Name))
+			}
+		}
+	}
+	return local, diags
+}
