@@ -46,8 +46,10 @@ const (
 
 // RelayStatus is a snapshot of a relay.
 type RelayStatus struct {
-	Name  string     `json:"name"`
-	At    string     `json:"at"`
+	Name string `json:"name"`
+	// At is the relay node's listener address; AtNode its name, when known.
+	At     string     `json:"at"`
+	AtNode string     `json:"at_node,omitempty"`
 	State RelayState `json:"state"`
 	// Forwarder is the forwarder's address at the relay node once
 	// registered ("forward_to_n3").
@@ -92,6 +94,10 @@ func (w relayInbox) HandleMessage(_ *Context, m *Routed) error {
 // StartRelay registers name at the relay node listening on at and keeps the
 // registration alive until the relay or the node is closed.
 func (n *Node) StartRelay(name, at string, opts RelayOptions) (*Relay, error) {
+	return n.startRelay(name, at, "", opts)
+}
+
+func (n *Node) startRelay(name, at, atNode string, opts RelayOptions) (*Relay, error) {
 	if err := validRelayName(name); err != nil {
 		return nil, fmt.Errorf("relay %q: %w", name, err)
 	}
@@ -110,7 +116,7 @@ func (n *Node) StartRelay(name, at string, opts RelayOptions) (*Relay, error) {
 		inbox:  make(chan []byte, 4),
 		ready:  make(chan struct{}),
 		done:   make(chan struct{}),
-		status: RelayStatus{Name: name, At: at, State: RelayConnecting},
+		status: RelayStatus{Name: name, At: at, AtNode: atNode, State: RelayConnecting},
 	}
 	if _, err := n.startWorker(r.addr.Value, relayInbox{r.inbox}, false); err != nil {
 		return nil, err

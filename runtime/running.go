@@ -154,7 +154,7 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node, o StartOptio
 	}
 	for _, tr := range tn.Relays {
 		at := r.listenerOf(tr.At.Name)
-		rel, err := n.StartRelay(tr.Name, at, o.Relay)
+		rel, err := n.startRelay(tr.Name, at, tr.At.Name, o.Relay)
 		if err != nil {
 			return fail(fmt.Sprintf("relay %q of node %q", tr.Name, tn.Name), tr.Decl.DeclRange, err)
 		}

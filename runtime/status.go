@@ -48,6 +48,9 @@ func (r *Running) Status() Status {
 		}
 		sort.Slice(ns.Connections, func(i, j int) bool { return ns.Connections[i].Peer < ns.Connections[j].Peer })
 		for _, w := range n.Workers() {
+			if _, fwd := ns.Forwarders[w]; fwd {
+				continue // listed as a forwarder
+			}
 			if w2 := n.lookup(w); w2 != nil && w2.service.Load() && !conns[w] {
 				ns.Services = append(ns.Services, w)
 			}

@@ -247,7 +247,11 @@ func writeStatus(w io.Writer, st controlStatus) {
 			fmt.Fprintf(w, "  forwarder /service/%s over /worker/%s\n", fwd, conn)
 		}
 		for _, r := range n.Relays {
-			fmt.Fprintf(w, "  relay %s at %s: %s", r.Name, r.At, r.State)
+			at := r.At
+			if r.AtNode != "" {
+				at = "node " + r.AtNode + " (" + r.At + ")"
+			}
+			fmt.Fprintf(w, "  relay %s at %s: %s", r.Name, at, r.State)
 			if r.Forwarder != "" {
 				fmt.Fprintf(w, ", remote address /service/%s", r.Forwarder)
 			}
