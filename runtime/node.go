@@ -46,7 +46,7 @@ type Node struct {
 	// ctx is cancelled when Close starts, for work that takes a context.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg      sync.WaitGroup
+	wg     sync.WaitGroup
 
 	mu      sync.RWMutex
 	workers map[string]*worker // guarded by mu; by local address

@@ -50,7 +50,7 @@ type RelayStatus struct {
 	// At is the relay node's listener address; AtNode its name, when known.
 	At     string     `json:"at"`
 	AtNode string     `json:"at_node,omitempty"`
-	State RelayState `json:"state"`
+	State  RelayState `json:"state"`
 	// Forwarder is the forwarder's address at the relay node once
 	// registered ("forward_to_n3").
 	Forwarder string `json:"forwarder,omitempty"`
