@@ -38,13 +38,13 @@ func (l *logBuffer) String() string {
 }
 
 // waitLog waits until the log says want.
-func (l *logBuffer) waitLog(t *testing.T, want string) {
+func (l *logBuffer) waitLog(t testing.TB, want string) {
 	t.Helper()
 	waitFor(t, "log line "+want, func() bool { return strings.Contains(l.String(), want) })
 }
 
 // waitFor polls cond until it holds or 5 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {

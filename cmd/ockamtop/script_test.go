@@ -57,9 +57,10 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exit":     cmdExit,
-			"waitfile": cmdWaitFile,
-			"freeport": cmdFreePort,
+			"exit":       cmdExit,
+			"waitfile":   cmdWaitFile,
+			"freeport":   cmdFreePort,
+			"eventually": cmdEventually,
 		},
 	})
 }
@@ -119,4 +120,28 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ts.Check(ln.Close())
 	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// cmdEventually runs a program until it succeeds, for at most a duration:
+// eventually DURATION PROGRAM ARGS... The output kept is the last run's.
+// It is for recovery, which takes an unknown few retries; never for
+// readiness, which has ready files.
+func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: eventually DURATION PROGRAM [ARGS...]")
+	}
+	limit, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	start := time.Now()
+	for {
+		err := ts.Exec(args[1], args[2:]...)
+		if err == nil {
+			ts.Logf("succeeded after %s", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > limit {
+			ts.Fatalf("%s still failing after %s: %v", args[1], limit, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
