@@ -259,7 +259,7 @@ func relayRecovery(t testing.TB) time.Duration {
 	}
 	start := time.Now()
 	for {
-		got, err := trySend(n1, route, "hello", 200*time.Millisecond)
+		got, err := trySend(n1, route, "hello", 25*time.Millisecond)
 		if err == nil && got == "HELLO" {
 			return time.Since(start)
 		}
