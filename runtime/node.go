@@ -51,6 +51,7 @@ type Node struct {
 	mu      sync.RWMutex
 	workers map[string]*worker // guarded by mu; by local address
 	allowed map[string]bool    // guarded by mu; extra consumers of the inbound flow
+	closers map[*func()]bool   // guarded by mu; run by Close, for what holds sockets
 	closed  bool               // guarded by mu
 }
 
@@ -76,6 +77,7 @@ func NewNode(name string, opts Options) *Node {
 		closing: make(chan struct{}),
 		workers: make(map[string]*worker),
 		allowed: make(map[string]bool),
+		closers: make(map[*func()]bool),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.tcp = newTCPTransport(n)
@@ -107,14 +109,29 @@ func (n *Node) StartService(name string, w Worker) error {
 }
 
 func (n *Node) startWorker(name string, impl Worker, service bool) (*worker, error) {
+	return n.addWorker(name, impl, service, false)
+}
+
+// startInlineWorker starts a worker whose HandleMessage runs on the
+// sender's goroutine; it must not block.
+func (n *Node) startInlineWorker(name string, impl Worker) (*worker, error) {
+	return n.addWorker(name, impl, false, true)
+}
+
+func (n *Node) addWorker(name string, impl Worker, service, inline bool) (*worker, error) {
 	if name == "" {
 		return nil, fmt.Errorf("start worker: empty address")
 	}
 	w := &worker{
-		addr:    routing.LocalAddress(name),
-		impl:    impl,
-		mailbox: make(chan *Routed, n.opts.MailboxSize),
-		done:    make(chan struct{}),
+		addr:   routing.LocalAddress(name),
+		impl:   impl,
+		done:   make(chan struct{}),
+		inline: inline,
+	}
+	if inline {
+		w.ctx = &Context{node: n, w: w, log: n.log.With("worker", name)}
+	} else {
+		w.mailbox = make(chan *Routed, n.opts.MailboxSize)
 	}
 	w.service.Store(service)
 	_, w.transport = impl.(*tcpConnection)
@@ -130,11 +147,13 @@ func (n *Node) startWorker(name string, impl Worker, service bool) (*worker, err
 		w.service.Store(true)
 	}
 	n.workers[name] = w
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		w.run(n)
-	}()
+	if !inline {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			w.run(n)
+		}()
+	}
 	return w, nil
 }
 
@@ -221,6 +240,14 @@ func (n *Node) route(ctx context.Context, m *Routed) error {
 	if !w.accepts(m.flow) {
 		return fmt.Errorf("message to %s from connection %s (return route %s): %w", w.addr, m.flow.id, m.Return, ErrFlowDenied)
 	}
+	if w.inline {
+		select {
+		case <-w.done:
+			return fmt.Errorf("deliver to %s: %w", w.addr, ErrWorkerStopped)
+		default:
+		}
+		return w.impl.HandleMessage(w.ctx, m)
+	}
 	return w.deliver(ctx, n.closing, m)
 }
 
@@ -280,7 +307,15 @@ func (n *Node) Close() error {
 	n.closed = true
 	close(n.closing)
 	n.cancel()
+	closers := make([]func(), 0, len(n.closers))
+	for f := range n.closers {
+		closers = append(closers, *f)
+	}
 	n.mu.Unlock()
+
+	for _, f := range closers {
+		f()
+	}
 
 	n.tcp.close()
 	n.mu.Lock()
@@ -299,6 +334,23 @@ func RandomAddress() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return hex.EncodeToString(b[:])
+}
+
+// atClose registers f to run when the node closes. It returns a function
+// that unregisters it, and false if the node is closed already.
+func (n *Node) atClose(f func()) (remove func(), ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, false
+	}
+	p := &f
+	n.closers[p] = true
+	return func() {
+		n.mu.Lock()
+		delete(n.closers, p)
+		n.mu.Unlock()
+	}, true
 }
 
 // goroutine runs f on a goroutine the node joins on Close.

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -48,7 +47,20 @@ type Running struct {
 	nodes     map[string]*Node  // guarded by mu; the nodes run here
 	listeners map[string]string // guarded by mu; node -> listener address, bound port for local nodes
 	relays    []*Relay          // guarded by mu
+	inlets    []*runningInlet   // guarded by mu
+	outlets   []*runningOutlet  // guarded by mu
 	stopped   bool              // guarded by mu
+}
+
+type runningInlet struct {
+	node  string
+	route string
+	*Inlet
+}
+
+type runningOutlet struct {
+	node string
+	*Outlet
 }
 
 // StartError is a part of the topology that failed to start.
@@ -87,9 +99,6 @@ func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o S
 		if n.Listener != "" {
 			r.listeners[n.Name] = n.Listener
 		}
-	}
-	if len(t.Inlets) > 0 || len(t.Outlets) > 0 {
-		return nil, errors.New("tcp_inlet and tcp_outlet are not supported by this build yet")
 	}
 	for _, tn := range t.Order {
 		if !local[tn.Name] {
@@ -180,7 +189,50 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node, o StartOptio
 			return fail(fmt.Sprintf("relay %q of node %q", tr.Name, tn.Name), tr.Decl.DeclRange, ctx.Err())
 		}
 	}
+	for _, name := range sortedKeys(tn.Outlets) {
+		to := tn.Outlets[name]
+		o, err := n.StartOutlet(name, to.Target)
+		if err != nil {
+			return fail(fmt.Sprintf("tcp_outlet %q of node %q", name, tn.Name), to.Decl.DeclRange, err)
+		}
+		r.mu.Lock()
+		r.outlets = append(r.outlets, &runningOutlet{node: tn.Name, Outlet: o})
+		r.mu.Unlock()
+		r.progress(fmt.Sprintf("✔ tcp_outlet /service/%s on %s -> %s", name, tn.Name, to.Target))
+	}
+	for _, ti := range tn.Inlets {
+		m := ti.Route
+		route := func() (routing.Route, error) { return m.Route(r.resolveNode) }
+		in, err := n.StartInlet(ti.Name, ti.From, route, InletOptions{})
+		if err != nil {
+			return fail(fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, tn.Name), ti.Decl.From.Range, err)
+		}
+		r.mu.Lock()
+		r.inlets = append(r.inlets, &runningInlet{node: tn.Name, route: m.String(), Inlet: in})
+		r.mu.Unlock()
+		r.progress(fmt.Sprintf("✔ tcp_inlet %s on %s listening on %s -> %s", ti.Name, tn.Name, in.Addr(), m))
+	}
 	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Inlets maps "node.inlet" to each inlet's bound address.
+func (r *Running) Inlets() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]string{}
+	for _, in := range r.inlets {
+		out[in.node+"."+in.name] = in.Addr()
+	}
+	return out
 }
 
 func (r *Running) listenerOf(name string) string {

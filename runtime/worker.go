@@ -50,6 +50,11 @@ type worker struct {
 	// service is true for consumers of the node's inbound flow.
 	service atomic.Bool
 	flows   consumers
+	// inline workers have no mailbox nor goroutine: the sender calls
+	// HandleMessage itself, which must not block. Portal streams are
+	// inline, so that an idle stream costs no goroutine.
+	inline bool
+	ctx    *Context // for inline workers
 }
 
 func (w *worker) close() { w.stop.Do(func() { close(w.done) }) }

@@ -158,6 +158,7 @@ func writeReady(path string, run *runtime.Running) error {
 	for _, n := range run.Status().Nodes {
 		info.Nodes[n.Name] = n.Listener
 	}
+	info.Inlets = run.Inlets()
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err
@@ -245,6 +246,12 @@ func writeStatus(w io.Writer, st controlStatus) {
 		}
 		for fwd, conn := range n.Forwarders {
 			fmt.Fprintf(w, "  forwarder /service/%s over /worker/%s\n", fwd, conn)
+		}
+		for _, in := range n.Inlets {
+			fmt.Fprintf(w, "  tcp_inlet %s on %s -> %s (%d streams)\n", in.Name, in.Address, in.Route, in.Streams)
+		}
+		for _, o := range n.Outlets {
+			fmt.Fprintf(w, "  tcp_outlet /service/%s -> %s (%d streams)\n", o.Name, o.Target, o.Streams)
 		}
 		for _, r := range n.Relays {
 			at := r.At

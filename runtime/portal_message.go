@@ -1,0 +1,117 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// Portal messages carry a TCP stream over routing. Ockam's four, BARE
+// encoded (a tag byte, then the variant's fields):
+//
+//	00 Ping        inlet -> outlet listener: open a stream
+//	01 Pong        outlet stream -> inlet stream: opened; its return route
+//	               is the way to the outlet's stream worker
+//	02 Disconnect  either way: the stream is gone
+//	03 Payload     uleb128(len) bytes: stream data, at most MaxPortalChunk
+//
+// ockamtop's extensions, above Ockam's tags (an Ockam peer never sends
+// them, and a stream between ockamtop nodes needs them):
+//
+//	04 Credit      uleb128(n): the receiver wrote n more bytes to its socket,
+//	               so the sender may send n more. A sender starts with
+//	               PortalWindow bytes of credit and never has more than that
+//	               in flight, so no node buffers more than a window for a
+//	               stream, and a slow reader stalls only its own stream.
+//	05 HalfClose   the sender read EOF: after the data already sent, the
+//	               receiver shuts down its socket's write side, and the
+//	               stream goes on in the other direction until that one
+//	               ends too (TCP half-close, which Ockam's Disconnect cuts).
+//
+// Ockam's Payload may end with an optional packet counter
+// ([has_counter u8][u16 little endian]); ockamtop never sends one and
+// accepts one.
+
+type portalTag byte
+
+const (
+	portalPing       portalTag = 0x00
+	portalPong       portalTag = 0x01
+	portalDisconnect portalTag = 0x02
+	portalPayload    portalTag = 0x03
+	portalCredit     portalTag = 0x04
+	portalHalfClose  portalTag = 0x05
+)
+
+// MaxPortalChunk is the most stream data one Payload carries: Ockam's
+// MAX_PAYLOAD_SIZE.
+const MaxPortalChunk = 48 << 10
+
+// PortalWindow is how many bytes of one stream may be in flight, sent and
+// not yet written out by the other end.
+const PortalWindow = 256 << 10
+
+// payloadHeadroom is the room a reader leaves before the data it reads, so
+// that the Payload header is written in place: a tag and a uleb128 of at
+// most three bytes (MaxPortalChunk < 2^21).
+const payloadHeadroom = 4
+
+var errBadPortalMessage = errors.New("malformed portal message")
+
+// portalMessage is a decoded portal message.
+type portalMessage struct {
+	tag portalTag
+	// data is Payload's bytes (aliasing the message).
+	data []byte
+	// n is Credit's count.
+	n uint64
+}
+
+func encodePortal(tag portalTag) []byte { return []byte{byte(tag)} }
+
+func encodeCredit(n int) []byte {
+	return wire.AppendUvarint([]byte{byte(portalCredit)}, uint64(n))
+}
+
+// framePayload writes the Payload header just before buf[payloadHeadroom:
+// payloadHeadroom+n] and returns the whole message.
+func framePayload(buf []byte, n int) []byte {
+	var hdr [payloadHeadroom]byte
+	h := wire.AppendUvarint(append(hdr[:0], byte(portalPayload)), uint64(n))
+	start := payloadHeadroom - len(h)
+	copy(buf[start:], h)
+	return buf[start : payloadHeadroom+n]
+}
+
+func decodePortal(b []byte) (portalMessage, error) {
+	if len(b) == 0 {
+		return portalMessage{}, fmt.Errorf("%w: empty", errBadPortalMessage)
+	}
+	m := portalMessage{tag: portalTag(b[0])}
+	rest := b[1:]
+	var err error
+	switch m.tag {
+	case portalPing, portalPong, portalDisconnect, portalHalfClose:
+	case portalPayload:
+		m.data, rest, err = wire.Bytes(rest)
+		if err == nil && len(rest) > 0 {
+			// Ockam's optional packet counter.
+			switch {
+			case len(rest) == 1 && rest[0] == 0, len(rest) == 3 && rest[0] == 1:
+				rest = nil
+			}
+		}
+	case portalCredit:
+		m.n, rest, err = wire.Uvarint(rest)
+	default:
+		return m, fmt.Errorf("%w: unknown tag %#x", errBadPortalMessage, b[0])
+	}
+	if err != nil {
+		return m, fmt.Errorf("%w: %w", errBadPortalMessage, err)
+	}
+	if len(rest) != 0 {
+		return m, fmt.Errorf("%w: %d bytes after tag %#x", errBadPortalMessage, len(rest), b[0])
+	}
+	return m, nil
+}

@@ -1,0 +1,134 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// Inlet is a TCP portal inlet: it accepts TCP connections and carries each
+// one, as a stream of portal messages, along its route to an outlet. The
+// route is resolved anew for every connection, so an inlet whose route was
+// down serves again as soon as the route is back.
+type Inlet struct {
+	node  *Node
+	name  string
+	ln    net.Listener
+	route func() (routing.Route, error)
+	log   hclog.Logger
+	// pingTimeout bounds the wait for the outlet's Pong.
+	pingTimeout time.Duration
+
+	mu      sync.Mutex
+	streams map[*portalStream]struct{} // guarded by mu
+}
+
+// InletOptions configure an inlet.
+type InletOptions struct {
+	// PingTimeout bounds the wait for the outlet's answer (5s).
+	PingTimeout time.Duration
+}
+
+// StartInlet listens on from and carries every connection along the route
+// that route returns.
+func (n *Node) StartInlet(name, from string, route func() (routing.Route, error), opts InletOptions) (*Inlet, error) {
+	if opts.PingTimeout <= 0 {
+		opts.PingTimeout = 5 * time.Second
+	}
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	ln, err := lc.Listen(n.ctx, "tcp", from)
+	if err != nil {
+		return nil, fmt.Errorf("inlet %s: listen on %s: %w", name, from, err)
+	}
+	in := &Inlet{node: n, name: name, ln: ln, route: route, pingTimeout: opts.PingTimeout,
+		log: n.log.With("inlet", name), streams: map[*portalStream]struct{}{}}
+	n.goroutine(func() {
+		<-n.closing
+		in.Close()
+	})
+	n.goroutine(in.acceptLoop)
+	return in, nil
+}
+
+// Addr is the inlet's bound address.
+func (in *Inlet) Addr() string { return in.ln.Addr().String() }
+
+// Streams counts the open streams.
+func (in *Inlet) Streams() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.streams)
+}
+
+// Close stops accepting; open streams go on until they end or the node
+// closes.
+func (in *Inlet) Close() error { return in.ln.Close() }
+
+func (in *Inlet) acceptLoop() {
+	var backoff time.Duration
+	for {
+		conn, err := in.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			in.log.Warn("accept failed", "error", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-in.node.closing:
+			}
+			continue
+		}
+		backoff = 0
+		in.node.goroutine(func() { in.serve(conn.(*net.TCPConn)) })
+	}
+}
+
+// serve opens a stream for one client connection.
+func (in *Inlet) serve(conn *net.TCPConn) {
+	route, err := in.route()
+	if err != nil {
+		in.log.Warn("portal route is down; connection closed", "client", conn.RemoteAddr().String(), "error", err)
+		conn.Close()
+		return
+	}
+	s, err := newPortalStream(in.node, conn, in.log)
+	if err != nil {
+		conn.Close()
+		return
+	}
+	in.mu.Lock()
+	in.streams[s] = struct{}{}
+	in.mu.Unlock()
+	s.onDone = func() {
+		in.mu.Lock()
+		delete(in.streams, s)
+		in.mu.Unlock()
+	}
+	err = in.node.route(context.Background(), &Routed{Message: routing.Message{
+		Onward: route, Return: routing.Route{s.addr}, Payload: encodePortal(portalPing),
+	}})
+	if err != nil {
+		s.close(fmt.Errorf("portal route %s is down: %w", route, err), false)
+		return
+	}
+	t := time.NewTimer(in.pingTimeout)
+	defer t.Stop()
+	select {
+	case <-s.established:
+		s.readLoop()
+	case <-s.done:
+		// The outlet said Disconnect: its target is down.
+		in.log.Warn("the outlet refused the stream (its target is unreachable); connection closed", "client", conn.RemoteAddr().String())
+	case <-t.C:
+		s.close(fmt.Errorf("portal route %s is down: no answer from the outlet within %s", route, in.pingTimeout), false)
+	}
+}
