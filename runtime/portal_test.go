@@ -1,0 +1,301 @@
+package runtime
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// portalPath is the seed's portal: inlet on n1 -> n2 -> relay back to n3
+// -> hop -> outlet on n3 -> target.
+type portalPath struct {
+	n1, n2, n3 *Node
+	n2Addr     string
+	inlet      *Inlet
+	outlet     *Outlet
+	logs1      *logBuffer
+}
+
+func newPortalPath(t testing.TB, target string) *portalPath {
+	return newPortalPathTimeout(t, target, 0)
+}
+
+// newPortalPathTimeout sets the inlet's ping timeout (0: the default).
+func newPortalPathTimeout(t testing.TB, target string, pingTimeout time.Duration) *portalPath {
+	t.Helper()
+	p := &portalPath{}
+	p.n2, _ = testNode(t, "n2", Options{})
+	p.n2Addr = listen(t, p.n2)
+	p.n3, _ = testNode(t, "n3", Options{})
+	if err := p.n3.StartService("hop", Hop{}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if p.outlet, err = p.n3.StartOutlet("outlet", target); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := p.n3.StartRelay("n3", p.n2Addr, RelayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-rel.Ready()
+	p.n1, p.logs1 = testNode(t, "n1", Options{})
+	route := routing.Route{routing.TCPAddress(p.n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("outlet")}
+	p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{PingTimeout: pingTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// serveTCP runs handle for every connection to a new loopback listener
+// until the test ends.
+func serveTCP(t testing.TB, handle func(c *net.TCPConn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c.(*net.TCPConn))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// echoServer writes back what it reads, and half-closes after EOF.
+func echoServer(c *net.TCPConn) {
+	io.Copy(c, c)
+	c.CloseWrite()
+}
+
+func openFiles(t testing.TB) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(entries)
+}
+
+func TestPortalConcurrentStreams(t *testing.T) {
+	baseline := openFiles(t)
+	// A generous ping timeout: 400 MiB cross the path at once, and pings
+	// queue behind the data of other streams under the race detector.
+	p := newPortalPathTimeout(t, serveTCP(t, echoServer), 30*time.Second)
+	const streams, size = 200, 1 << 20
+	var wg sync.WaitGroup
+	errs := make(chan error, streams)
+	for i := 0; i < streams; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- roundTripStream(p.inlet.Addr(), size)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every stream has closed at both ends, and so have their sockets.
+	waitFor(t, "streams to close", func() bool { return p.inlet.Streams() == 0 && p.outlet.Streams() == 0 })
+	waitFor(t, "file descriptors back to the baseline", func() bool {
+		// The nodes' listeners and connections stay open: 1 listener on n2,
+		// n3's connection to n2 and n2's end of it, n1's and n2's ends of
+		// n1's connection, the inlet's listener, the target's listener.
+		return openFiles(t) <= baseline+7
+	})
+}
+
+// roundTripStream sends size random bytes through the portal to an echo
+// server, reads them back at the same time, and checks every byte.
+func roundTripStream(addr string, size int) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	data := make([]byte, size)
+	rand.Read(data)
+	want := sha256.Sum256(data)
+	go func() {
+		c.Write(data)
+		c.(*net.TCPConn).CloseWrite()
+	}()
+	c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	h := sha256.New()
+	n, err := io.Copy(h, c)
+	if err != nil {
+		return err
+	}
+	if n != int64(size) || !bytes.Equal(h.Sum(nil), want[:]) {
+		return errors.New("stream corrupted: got " + itoa(n) + " bytes with another hash")
+	}
+	return nil
+}
+
+func itoa(n int64) string { return string(appendInt(nil, n)) }
+
+func appendInt(b []byte, n int64) []byte {
+	if n >= 10 {
+		b = appendInt(b, n/10)
+	}
+	return append(b, byte('0'+n%10))
+}
+
+// A client that shuts its write side still receives the whole response.
+func TestPortalHalfClose(t *testing.T) {
+	response := bytes.Repeat([]byte("response "), 100_000)
+	p := newPortalPath(t, serveTCP(t, func(c *net.TCPConn) {
+		req, _ := io.ReadAll(c) // until the client's half-close
+		if string(req) == "request" {
+			c.Write(response)
+		}
+	}))
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("request"))
+	c.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(got, response) {
+		t.Fatalf("read %d bytes (%v), want %d", len(got), err, len(response))
+	}
+}
+
+// An outlet whose target is down refuses the stream at once: the client
+// sees its connection closed, long before the inlet's ping timeout.
+func TestPortalTargetDown(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := ln.Addr().String()
+	ln.Close()
+	p := newPortalPath(t, dead)
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(make([]byte, 1))
+	if n != 0 || !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("read = %d, %v; want the connection closed", n, err)
+	}
+	p.logs1.waitLog(t, "the outlet refused the stream")
+}
+
+// A client that does not read never makes the nodes buffer more than a
+// window for its stream, and does not hold up another stream.
+func TestPortalSlowReader(t *testing.T) {
+	const total = 64 << 20
+	p := newPortalPath(t, serveTCP(t, func(c *net.TCPConn) {
+		var hello [5]byte
+		if _, err := io.ReadFull(c, hello[:]); err != nil {
+			return
+		}
+		if string(hello[:]) == "flood" {
+			chunk := make([]byte, 64<<10)
+			for sent := 0; sent < total; sent += len(chunk) {
+				if _, err := c.Write(chunk); err != nil { // blocks once every buffer is full
+					return
+				}
+			}
+			return
+		}
+		c.Write(hello[:])
+	}))
+	slow, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.Write([]byte("flood"))
+	// Let the flood fill whatever it can, then measure.
+	waitFor(t, "the flood to start", func() bool { return p.outlet.Streams() == 1 })
+	time.Sleep(300 * time.Millisecond) // not readiness: time for buffers to fill, if they would
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("heap in use while a 64 MiB stream is stalled: %.1f MiB", float64(ms.HeapInuse)/(1<<20))
+	if ms.HeapInuse > 16<<20 {
+		t.Fatalf("heap in use %d MiB with a stalled stream: buffering is not bounded", ms.HeapInuse>>20)
+	}
+	// Another stream through the same inlet, relay and connections works.
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("hello"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var got [5]byte
+	if _, err := io.ReadFull(c, got[:]); err != nil || string(got[:]) != "hello" {
+		t.Fatalf("second stream: %q %v", got, err)
+	}
+	// And the slow one gets all its data once it reads.
+	slow.SetReadDeadline(time.Now().Add(30 * time.Second))
+	n, err := io.Copy(io.Discard, io.LimitReader(slow, total))
+	if n != total {
+		t.Fatalf("slow reader got %d bytes (%v)", n, err)
+	}
+}
+
+// An inlet whose route is down says so and closes the client; when the
+// route is back, it serves again.
+func TestPortalRouteDownAndBack(t *testing.T) {
+	target := serveTCP(t, echoServer)
+	// A short ping timeout: a stream opened before the relay is back
+	// waits for it in vain.
+	p := newPortalPathTimeout(t, target, 500*time.Millisecond)
+	if err := roundTripStream(p.inlet.Addr(), 1024); err != nil {
+		t.Fatal(err)
+	}
+	p.n2.Close()
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("read through a dead route = %d, %v", n, err)
+	}
+	c.Close()
+	p.logs1.waitLog(t, "portal route")
+
+	n2b, _ := testNode(t, "n2b", Options{})
+	if _, err := n2b.Listen(p.n2Addr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the portal to serve again", func() bool { return roundTripStream(p.inlet.Addr(), 1024) == nil })
+}
