@@ -1,10 +1,17 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	mrand "math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +68,10 @@ func TestScripts(t *testing.T) {
 			"waitfile":   cmdWaitFile,
 			"freeport":   cmdFreePort,
 			"eventually": cmdEventually,
+			"mkfile":     cmdMkfile,
+			"samefile":   cmdSameFile,
+			"httpserver": cmdHTTPServer,
+			"readyinlet": cmdReadyInlet,
 		},
 	})
 }
@@ -144,4 +155,86 @@ func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// cmdMkfile writes SIZE bytes of reproducible noise: mkfile PATH SIZE(MiB).
+func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkfile PATH MEBIBYTES")
+	}
+	mib, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(path), 0o755))
+	f, err := os.Create(path)
+	ts.Check(err)
+	defer f.Close()
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	buf := make([]byte, 1<<20)
+	for i := 0; i < mib; i++ {
+		for j := 0; j < len(buf); j += 8 {
+			binary.LittleEndian.PutUint64(buf[j:], rng.Uint64())
+		}
+		_, err := f.Write(buf)
+		ts.Check(err)
+	}
+}
+
+// cmdSameFile compares two files by size and SHA-256: samefile A B.
+func cmdSameFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: samefile A B")
+	}
+	sum := func(name string) (string, int64) {
+		f, err := os.Open(ts.MkAbs(name))
+		ts.Check(err)
+		defer f.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		ts.Check(err)
+		return hex.EncodeToString(h.Sum(nil)), n
+	}
+	a, an := sum(args[0])
+	b, bn := sum(args[1])
+	ts.Logf("%s: %d bytes, sha256 %s; %s: %d bytes, sha256 %s", args[0], an, a, args[1], bn, b)
+	if (a == b) == neg {
+		ts.Fatalf("samefile %s %s: sha256 %s vs %s", args[0], args[1], a, b)
+	}
+}
+
+// cmdHTTPServer serves a directory over HTTP on a free loopback port until
+// the script ends, and sets VAR to its port: httpserver DIR VAR. It stands
+// in for python3 -m http.server where there is no python3.
+func cmdHTTPServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: httpserver DIR VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	srv := &http.Server{Handler: http.FileServer(http.Dir(ts.MkAbs(args[0])))}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	ts.Defer(func() {
+		srv.Close()
+		<-done
+	})
+	ts.Setenv(args[1], strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+}
+
+// cmdReadyInlet reads an inlet's bound address from an apply's ready file:
+// readyinlet FILE NODE.INLET VAR.
+func cmdReadyInlet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: readyinlet FILE NODE.INLET VAR")
+	}
+	var info readyInfo
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &info))
+	addr, ok := info.Inlets[args[1]]
+	if !ok {
+		ts.Fatalf("no inlet %s in %s", args[1], args[0])
+	}
+	ts.Setenv(args[2], addr)
 }
