@@ -19,6 +19,12 @@ import (
 // window of it thanks to credits, and written by a goroutine that exists
 // only while there is something to write. An idle stream is one goroutine,
 // its reader, blocked in Read on a small buffer.
+// chunk is received stream data and the buffer it lives in.
+type chunk struct {
+	data []byte
+	buf  *[]byte
+}
+
 type portalStream struct {
 	node *Node
 	addr routing.Address
@@ -35,8 +41,8 @@ type portalStream struct {
 	// credit is how many bytes we may still send.
 	credit int // guarded by mu
 	// queue holds received data not yet written to sock; queued counts it.
-	queue  [][]byte // guarded by mu
-	queued int      // guarded by mu
+	queue  []chunk // guarded by mu
+	queued int     // guarded by mu
 	// writing is true while a writer goroutine runs.
 	writing bool // guarded by mu
 	// peerEOF: the other end half-closed; after the queue, shut our write side.
@@ -110,8 +116,9 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 			return nil
 		}
 		if len(pm.data) > 0 {
-			s.queue = append(s.queue, pm.data)
+			s.queue = append(s.queue, chunk{pm.data, m.buf})
 			s.queued += len(pm.data)
+			m.buf = nil // the writer gives it back
 		}
 		s.kickWriterLocked()
 		s.mu.Unlock()
@@ -163,8 +170,9 @@ func (s *portalStream) writeLoop() {
 				s.wroteEOF = true
 			}
 			finished := s.wroteEOF && s.readEOF
+			peerDone := s.peerEOF
 			s.mu.Unlock()
-			if unacked > 0 {
+			if unacked > 0 && !peerDone { // a peer that has finished sending needs no credit
 				s.send(encodeCredit(unacked))
 			}
 			if shut {
@@ -175,19 +183,21 @@ func (s *portalStream) writeLoop() {
 			}
 			return
 		}
-		b := s.queue[0]
-		s.queue[0] = nil
+		c := s.queue[0]
+		s.queue[0] = chunk{}
 		s.queue = s.queue[1:]
 		s.mu.Unlock()
 
-		if _, err := s.sock.Write(b); err != nil {
+		_, err := s.sock.Write(c.data)
+		putBuffer(c.buf)
+		if err != nil {
 			s.close(fmt.Errorf("write: %w", err), true)
 			return
 		}
 		s.mu.Lock()
-		s.queued -= len(b)
+		s.queued -= len(c.data)
 		s.mu.Unlock()
-		unacked += len(b)
+		unacked += len(c.data)
 		if unacked >= PortalWindow/4 {
 			s.send(encodeCredit(unacked))
 			unacked = 0
@@ -198,7 +208,7 @@ func (s *portalStream) writeLoop() {
 // readLoop reads the socket and sends its data to the other end, within
 // the credit it has.
 func (s *portalStream) readLoop() {
-	size := 4 << 10 // grows while reads fill it, so an idle stream stays small
+	size := 1 << 10 // grows while reads fill it, so an idle stream stays small
 	for {
 		s.mu.Lock()
 		credit, closed := s.credit, s.closed
@@ -215,13 +225,25 @@ func (s *portalStream) readLoop() {
 			continue
 		}
 		n := min(size, credit, MaxPortalChunk)
-		buf := make([]byte, payloadHeadroom+n)
+		var pooled *[]byte
+		var buf []byte
+		if n >= 16<<10 {
+			// A stream in full flow: reuse buffers. An idle one keeps only
+			// its small one.
+			pooled = getBuffer()
+			buf = (*pooled)[:payloadHeadroom+n]
+		} else {
+			buf = make([]byte, payloadHeadroom+n)
+		}
 		k, err := s.sock.Read(buf[payloadHeadroom:])
+		if k == 0 {
+			putBuffer(pooled)
+		}
 		if k > 0 {
 			s.mu.Lock()
 			s.credit -= k
 			s.mu.Unlock()
-			if !s.send(framePayload(buf, k)) {
+			if !s.sendBuf(framePayload(buf, k), pooled) {
 				return
 			}
 			if k == n && size < MaxPortalChunk {
@@ -249,13 +271,16 @@ func (s *portalStream) readLoop() {
 
 // send routes a portal message to the other end. It reports false, having
 // closed the stream, when the route is broken.
-func (s *portalStream) send(payload []byte) bool {
+func (s *portalStream) send(payload []byte) bool { return s.sendBuf(payload, nil) }
+
+// sendBuf sends a payload that lives in a pooled buffer.
+func (s *portalStream) sendBuf(payload []byte, buf *[]byte) bool {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
 	err := s.node.route(context.Background(), &Routed{Message: routing.Message{
 		Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
-	}})
+	}, buf: buf})
 	if err != nil {
 		s.close(fmt.Errorf("send to the other end: %w", err), false)
 		return false
@@ -273,6 +298,9 @@ func (s *portalStream) close(reason error, tell bool) {
 	}
 	s.closed = true
 	remote := s.remote
+	for _, c := range s.queue {
+		putBuffer(c.buf)
+	}
 	s.queue, s.queued = nil, 0
 	s.mu.Unlock()
 

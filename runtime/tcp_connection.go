@@ -61,37 +61,74 @@ type tcpConnection struct {
 	peer string
 	log  hclog.Logger
 
-	bw  *bufio.Writer // used only by the worker goroutine
-	buf []byte        // frame encoding buffer, worker goroutine only
+	// out holds encoded frames not yet written; the worker goroutine
+	// writes it when its mailbox is empty, or when it grows past
+	// ioBufferSize. Worker goroutine only.
+	out []byte
 
 	closeOnce sync.Once
 	closed    chan struct{}
 }
 
-// HandleMessage writes m to the socket. It runs on the worker goroutine.
+// HandleMessage queues m as a frame for the socket. It runs on the worker
+// goroutine; Flush writes the queue out once the mailbox is empty, so
+// messages in flight share system calls.
 func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
 	c.recordRepliers(m.Return)
-	out := m.Message
-	out.Onward = m.Onward[1:] // pop our own address
+	msg := m.Message
+	msg.Onward = m.Onward[1:] // pop our own address
+	if len(msg.Payload) >= directWriteMin {
+		return c.writeDirect(m, &msg)
+	}
+	start := len(c.out)
 	var err error
-	c.buf, err = wire.AppendFrame(c.buf[:0], &out)
+	c.out, err = wire.AppendFrame(c.out, &msg)
 	if err != nil {
+		c.out = c.out[:start]
 		return fmt.Errorf("send to %s: %w", c.conn.RemoteAddr(), err)
 	}
-	if _, err := c.bw.Write(c.buf); err != nil {
-		c.close(fmt.Errorf("write: %w", err))
-		return nil
-	}
-	if cap(c.buf) > 4*ioBufferSize {
-		c.buf = nil // do not keep a large frame's buffer for ever
+	m.release() // the queue holds a copy of the payload
+	if len(c.out) >= ioBufferSize {
+		c.Flush()
 	}
 	return nil
 }
 
-// Flush writes what is buffered once the send queue is empty, so that
-// messages in flight share system calls.
+// directWriteMin is the payload size from which a frame is written with
+// writev around the payload rather than copied into the queue.
+const directWriteMin = 8 << 10
+
+// writeDirect writes the queue and a frame with a large payload in one
+// writev, without copying the payload.
+func (c *tcpConnection) writeDirect(m *Routed, msg *routing.Message) error {
+	start := len(c.out)
+	out, at, err := wire.AppendFrameSplit(c.out, msg)
+	if err != nil {
+		c.out = out[:start]
+		return fmt.Errorf("send to %s: %w", c.conn.RemoteAddr(), err)
+	}
+	bufs := net.Buffers{out[:at], msg.Payload, out[at:]}
+	_, err = bufs.WriteTo(c.conn)
+	m.release()
+	c.out = out[:0]
+	if err != nil {
+		c.close(fmt.Errorf("write: %w", err))
+	}
+	return nil
+}
+
+// Flush writes the queued frames.
 func (c *tcpConnection) Flush() {
-	if err := c.bw.Flush(); err != nil {
+	if len(c.out) == 0 {
+		return
+	}
+	_, err := c.conn.Write(c.out)
+	if cap(c.out) > 4*ioBufferSize {
+		c.out = nil // do not keep a burst's buffer for ever
+	} else {
+		c.out = c.out[:0]
+	}
+	if err != nil {
 		c.close(fmt.Errorf("write: %w", err))
 	}
 }
@@ -132,7 +169,7 @@ func (c *tcpConnection) handshake(timeout time.Duration, br *bufio.Reader) error
 // readLoop reads frames until the connection fails or closes.
 func (c *tcpConnection) readLoop(br *bufio.Reader) {
 	for {
-		body, err := wire.ReadFrame(br, nil)
+		body, buf, err := readBody(br)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = nil // the peer closed between frames: a clean end
@@ -153,7 +190,7 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			return
 		}
 		msg.Return = msg.Return.Prepend(c.w.addr)
-		m := &Routed{Message: msg, flow: c.flow}
+		m := &Routed{Message: msg, flow: c.flow, buf: buf}
 		if err := c.node.route(context.Background(), m); err != nil {
 			if c.node.isClosed() {
 				return
@@ -161,6 +198,29 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			c.log.Warn("dropped a message from the network", "onward", msg.Onward.String(), "return", msg.Return.String(), "error", err)
 		}
 	}
+}
+
+// pooledFrameMin is the body size from which a frame is read into a pooled
+// buffer: portal chunks, not small messages that may sit in a mailbox.
+const pooledFrameMin = 8 << 10
+
+// readBody reads one frame's body, into a pooled buffer when it is large.
+func readBody(br *bufio.Reader) (body []byte, buf *[]byte, err error) {
+	n, err := wire.ReadFrameLength(br)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n >= pooledFrameMin && n <= poolBufferSize {
+		buf = getBuffer()
+		body = (*buf)[:n]
+	} else {
+		body = make([]byte, n)
+	}
+	if err := wire.ReadFrameBody(br, body); err != nil {
+		putBuffer(buf)
+		return nil, nil, err
+	}
+	return body, buf, nil
 }
 
 // close shuts the connection and removes its worker. reason is logged; nil

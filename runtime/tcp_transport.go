@@ -145,7 +145,6 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 		outgoing: outgoing,
 		peer:     peer,
 		log:      t.node.log.With("connection", name, "peer", conn.RemoteAddr().String()),
-		bw:       bufio.NewWriterSize(conn, ioBufferSize),
 		closed:   make(chan struct{}),
 	}
 	c.flow.inbound.Store(inbound || !outgoing)

@@ -29,6 +29,15 @@ type flusher interface {
 type Routed struct {
 	routing.Message
 	flow *flow
+	// buf is the pooled buffer the payload lives in, if any.
+	buf *[]byte
+}
+
+// release gives the payload's buffer back; the payload must not be used
+// after it.
+func (r *Routed) release() {
+	putBuffer(r.buf)
+	r.buf = nil
 }
 
 // FromNetwork reports whether the message arrived through a transport.

@@ -44,6 +44,13 @@ var (
 
 // AppendBody appends the CBOR body of m to dst.
 func AppendBody(dst []byte, m *routing.Message) []byte {
+	dst, _ = appendBody(dst, m, true)
+	return dst
+}
+
+// appendBody appends the body of m, with or without the payload's bytes;
+// at is where they go.
+func appendBody(dst []byte, m *routing.Message, withPayload bool) (out []byte, at int) {
 	n := uint64(3)
 	if m.Tracing != "" {
 		n = 4
@@ -52,12 +59,15 @@ func AppendBody(dst []byte, m *routing.Message) []byte {
 	dst = appendRoute(dst, m.Onward)
 	dst = appendRoute(dst, m.Return)
 	dst = appendHead(dst, majorBytes, uint64(len(m.Payload)))
-	dst = append(dst, m.Payload...)
+	at = len(dst)
+	if withPayload {
+		dst = append(dst, m.Payload...)
+	}
 	if m.Tracing != "" {
 		dst = appendHead(dst, majorText, uint64(len(m.Tracing)))
 		dst = append(dst, m.Tracing...)
 	}
-	return dst
+	return dst, at
 }
 
 func appendRoute(dst []byte, r routing.Route) []byte {
@@ -74,15 +84,30 @@ func appendRoute(dst []byte, r routing.Route) []byte {
 // AppendFrame appends a whole frame, length prefix and body, to dst. It
 // fails if the body would exceed MaxBodySize.
 func AppendFrame(dst []byte, m *routing.Message) ([]byte, error) {
+	dst, _, err := appendFrame(dst, m, true)
+	return dst, err
+}
+
+// AppendFrameSplit appends a frame without its payload's bytes, which
+// belong at index at of the result: a writer sends out[:at], the payload,
+// then out[at:] (one writev, no copy of the payload).
+func AppendFrameSplit(dst []byte, m *routing.Message) (out []byte, at int, err error) {
+	return appendFrame(dst, m, false)
+}
+
+func appendFrame(dst []byte, m *routing.Message, withPayload bool) ([]byte, int, error) {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	dst = AppendBody(dst, m)
+	dst, at := appendBody(dst, m, withPayload)
 	n := len(dst) - start - headerSize
+	if !withPayload {
+		n += len(m.Payload)
+	}
 	if n > MaxBodySize {
-		return dst[:start], fmt.Errorf("encode frame: body of %d bytes: %w (max %d)", n, ErrFrameTooLarge, MaxBodySize)
+		return dst[:start], start, fmt.Errorf("encode frame: body of %d bytes: %w (max %d)", n, ErrFrameTooLarge, MaxBodySize)
 	}
 	binary.BigEndian.PutUint32(dst[start:], uint32(n))
-	return dst, nil
+	return dst, at, nil
 }
 
 // DecodeBody reads a frame body. The returned payload aliases body; address
@@ -198,27 +223,46 @@ func (d *decoder) address() (routing.Address, error) {
 	return routing.Address{Type: routing.TransportType(t), Value: string(v)}, nil
 }
 
+// ReadFrameLength reads a frame's length prefix, refusing a length above
+// MaxBodySize. io.EOF means the peer closed between frames.
+func ReadFrameLength(r io.Reader) (int, error) {
+	var hdr [headerSize]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > MaxBodySize {
+		return 0, fmt.Errorf("read frame: length %d: %w (max %d)", n, ErrFrameTooLarge, MaxBodySize)
+	}
+	return int(n), nil
+}
+
+// ReadFrameBody reads a body of the length ReadFrameLength returned into
+// body, which must have that length.
+func ReadFrameBody(r io.Reader, body []byte) error {
+	if _, err := io.ReadFull(r, body); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("read frame body of %d bytes: %w", len(body), err)
+	}
+	return nil
+}
+
 // ReadFrame reads one frame from r and returns its body. It reuses buf when
 // it is large enough; the caller owns the result until the next call that is
 // given it. A length above MaxBodySize is refused before anything is read.
 func ReadFrame(r io.Reader, buf []byte) ([]byte, error) {
-	var hdr [headerSize]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	n, err := ReadFrameLength(r)
+	if err != nil {
 		return nil, err // io.EOF here is a clean end between frames
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > MaxBodySize {
-		return nil, fmt.Errorf("read frame: length %d: %w (max %d)", n, ErrFrameTooLarge, MaxBodySize)
-	}
-	if cap(buf) < int(n) {
+	if cap(buf) < n {
 		buf = make([]byte, n)
 	}
 	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("read frame body of %d bytes: %w", n, err)
+	if err := ReadFrameBody(r, buf); err != nil {
+		return nil, err
 	}
 	return buf, nil
 }
