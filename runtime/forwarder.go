@@ -25,6 +25,9 @@ func NewForwarder(route routing.Route) (*Forwarder, error) {
 	return &Forwarder{route: route.Clone()}, nil
 }
 
+// Inline says a forwarder runs on its sender's goroutine: it only forwards.
+func (*Forwarder) Inline() bool { return true }
+
 // HandleMessage replaces the forwarder's own address with its route.
 func (f *Forwarder) HandleMessage(ctx *Context, msg *Routed) error {
 	msg.Onward = msg.Onward[1:].Prepend(f.route...)

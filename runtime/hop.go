@@ -11,6 +11,9 @@ type Hop struct{}
 
 var _ Worker = Hop{}
 
+// Inline says a hop runs on its sender's goroutine: it only forwards.
+func (Hop) Inline() bool { return true }
+
 // HandleMessage steps the onward route, prepends itself to the return route
 // and forwards the message.
 func (Hop) HandleMessage(ctx *Context, msg *Routed) error {

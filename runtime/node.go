@@ -109,7 +109,8 @@ func (n *Node) StartService(name string, w Worker) error {
 }
 
 func (n *Node) startWorker(name string, impl Worker, service bool) (*worker, error) {
-	return n.addWorker(name, impl, service, false)
+	in, ok := impl.(inliner)
+	return n.addWorker(name, impl, service, ok && in.Inline())
 }
 
 // startInlineWorker starts a worker whose HandleMessage runs on the
@@ -129,7 +130,7 @@ func (n *Node) addWorker(name string, impl Worker, service, inline bool) (*worke
 		inline: inline,
 	}
 	if inline {
-		w.ctx = &Context{node: n, w: w, log: n.log.With("worker", name)}
+		w.ctx = &Context{node: n, w: w, log: n.log} // no With: inline workers are many
 	} else {
 		w.mailbox = make(chan *Routed, n.opts.MailboxSize)
 	}

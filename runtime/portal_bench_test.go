@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -136,7 +135,7 @@ func BenchmarkPortalIdleStreams(b *testing.B) {
 	}()
 	p := newPortalPath(b, ln.Addr().String())
 	for i := 0; i < b.N; i++ {
-		before := memInUse()
+		h0, s0 := memSplit()
 		clients := make([]net.Conn, 0, streams)
 		for j := 0; j < streams; j++ {
 			c, err := net.Dial("tcp", p.inlet.Addr())
@@ -146,13 +145,20 @@ func BenchmarkPortalIdleStreams(b *testing.B) {
 			clients = append(clients, c)
 		}
 		waitFor(b, "every stream to open", func() bool { return p.outlet.Streams() == streams })
-		after := memInUse()
-		b.ReportMetric(float64(after-before)/float64(streams), "B/stream")
+		h1, s1 := memSplit()
+		b.ReportMetric(float64(h1+s1-h0-s0)/float64(streams), "B/stream")
+		b.ReportMetric(float64(h1-h0)/float64(streams), "heap-B/stream")
+		b.ReportMetric(float64(s1-s0)/float64(streams), "stack-B/stream")
 		b.ReportMetric(float64(streams), "streams")
-		fmt.Fprint(io.Discard, after) // keep the measurement honest: no dead code
 		for _, c := range clients {
 			c.Close()
 		}
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		held = nil
+		mu.Unlock()
 		waitFor(b, "every stream to close", func() bool { return p.outlet.Streams() == 0 && p.inlet.Streams() == 0 })
 	}
 }
@@ -160,9 +166,14 @@ func BenchmarkPortalIdleStreams(b *testing.B) {
 // memInUse is the heap and stacks in use, after two collections (the
 // second empties the buffer pool's victim cache).
 func memInUse() uint64 {
+	h, s := memSplit()
+	return h + s
+}
+
+func memSplit() (heap, stacks uint64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse + ms.StackInuse
+	return ms.HeapInuse, ms.StackInuse
 }

@@ -68,7 +68,7 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger) (*portalStrea
 	}
 	name := RandomAddress()
 	s.addr = routing.LocalAddress(name)
-	s.log = log.With("stream", name)
+	s.log = log // the stream's name is added when it logs: With costs memory per stream
 	if _, err := n.startInlineWorker(name, s); err != nil {
 		return nil, err
 	}
@@ -313,9 +313,9 @@ func (s *portalStream) close(reason error, tell bool) {
 	_ = s.node.StopWorker(s.addr.Value)
 	s.untrack()
 	if reason != nil && !s.node.isClosed() {
-		s.log.Warn("portal stream closed", "reason", reason)
+		s.log.Warn("portal stream closed", "stream", s.addr.Value, "reason", reason)
 	} else {
-		s.log.Debug("portal stream closed")
+		s.log.Debug("portal stream closed", "stream", s.addr.Value)
 	}
 	close(s.done)
 	if s.onDone != nil {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -19,8 +21,9 @@ type Outlet struct {
 	node   *Node
 	name   string
 	target string
-	// DialTimeout bounds the dial of the target (5s).
+	// dialTimeout bounds the dial of the target (5s).
 	dialTimeout time.Duration
+	log         hclog.Logger
 
 	mu      sync.Mutex
 	streams map[*portalStream]struct{} // guarded by mu
@@ -30,7 +33,8 @@ var _ Worker = (*Outlet)(nil)
 
 // StartOutlet starts an outlet at the local address name, to target.
 func (n *Node) StartOutlet(name, target string) (*Outlet, error) {
-	o := &Outlet{node: n, name: name, target: target, dialTimeout: 5 * time.Second, streams: map[*portalStream]struct{}{}}
+	o := &Outlet{node: n, name: name, target: target, dialTimeout: 5 * time.Second, streams: map[*portalStream]struct{}{},
+		log: n.log.With("outlet", name, "target", target)}
 	if err := n.StartService(name, o); err != nil {
 		return nil, fmt.Errorf("outlet %s: %w", name, err)
 	}
@@ -64,7 +68,7 @@ func (o *Outlet) HandleMessage(ctx *Context, m *Routed) error {
 }
 
 func (o *Outlet) open(ctx *Context, remote routing.Route) {
-	log := ctx.Logger().With("outlet", o.name, "target", o.target)
+	log := o.log
 	dctx, cancel := context.WithTimeout(o.node.ctx, o.dialTimeout)
 	d := net.Dialer{KeepAliveConfig: keepAlive}
 	conn, err := d.DialContext(dctx, "tcp", o.target)

@@ -18,6 +18,14 @@ type Worker interface {
 	HandleMessage(ctx *Context, msg *Routed) error
 }
 
+// inliner is implemented by workers whose HandleMessage never blocks
+// longer than a send does, such as hop and forwarders: they run on the
+// sender's goroutine, with no mailbox between, which saves a goroutine
+// switch at every hop.
+type inliner interface {
+	Inline() bool
+}
+
 // flusher is implemented by workers that batch output; Flush is called when
 // their mailbox is empty.
 type flusher interface {
