@@ -30,7 +30,7 @@ func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
 		}
 	}
 	for _, r := range t.Relays {
-		add(graphEdge{r.Owner.Name, r.At.Name, "relay " + r.Name, "dashed"})
+		add(graphEdge{r.Owner.Name, r.At.Name, "relay " + r.Name + ": " + r.RemoteAddress(), "dashed"})
 	}
 	routeEdges := func(hops []Hop) {
 		for _, h := range hops {
