@@ -28,6 +28,10 @@ import (
 //	               receiver shuts down its socket's write side, and the
 //	               stream goes on in the other direction until that one
 //	               ends too (TCP half-close, which Ockam's Disconnect cuts).
+//	06 KeepAlive   nothing: an end that has sent nothing for a while says
+//	               this, and an end that has heard nothing for three times
+//	               as long gives the stream up. A node that dies on the way
+//	               can tell no one, so this is how its streams end.
 //
 // Ockam's Payload may end with an optional packet counter
 // ([has_counter u8][u16 little endian]); ockamtop never sends one and
@@ -42,6 +46,7 @@ const (
 	portalPayload    portalTag = 0x03
 	portalCredit     portalTag = 0x04
 	portalHalfClose  portalTag = 0x05
+	portalKeepAlive  portalTag = 0x06
 )
 
 // MaxPortalChunk is the most stream data one Payload carries: Ockam's
@@ -92,7 +97,7 @@ func decodePortal(b []byte) (portalMessage, error) {
 	rest := b[1:]
 	var err error
 	switch m.tag {
-	case portalPing, portalPong, portalDisconnect, portalHalfClose:
+	case portalPing, portalPong, portalDisconnect, portalHalfClose, portalKeepAlive:
 	case portalPayload:
 		m.data, rest, err = wire.Bytes(rest)
 		if err == nil && len(rest) > 0 {

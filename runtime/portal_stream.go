@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -19,23 +21,18 @@ import (
 // window of it thanks to credits, and written by a goroutine that exists
 // only while there is something to write. An idle stream is one goroutine,
 // its reader, blocked in Read on a small buffer.
-// chunk is received stream data and the buffer it lives in.
-type chunk struct {
-	data []byte
-	buf  *[]byte
-}
-
 type portalStream struct {
 	node *Node
 	addr routing.Address
 	sock *net.TCPConn
 	log  hclog.Logger
-	// onDone runs once when the stream has closed, after its socket.
+	// onDone runs once when the stream has closed, after its socket. Set
+	// before the stream is known to anyone.
 	onDone func()
-	// untrack unregisters the stream from its node's shutdown.
-	untrack func()
 
 	mu sync.Mutex
+	// untrack unregisters the stream from its node's shutdown.
+	untrack func() // guarded by mu
 	// remote is the route to the other end's stream worker.
 	remote routing.Route // guarded by mu
 	// credit is how many bytes we may still send.
@@ -45,22 +42,38 @@ type portalStream struct {
 	queued int     // guarded by mu
 	// writing is true while a writer goroutine runs.
 	writing bool // guarded by mu
-	// peerEOF: the other end half-closed; after the queue, shut our write side.
-	peerEOF bool // guarded by mu
+	// peerEOF: the other end half-closed; after the queue, shut our write
+	// side. disconnect: it said Disconnect; after the queue, close.
+	peerEOF, disconnect bool // guarded by mu
 	// wroteEOF: our write side is shut. readEOF: our socket said EOF and we
 	// told the other end.
 	wroteEOF, readEOF bool // guarded by mu
 	closed            bool // guarded by mu
+	// tombstone: closed, but the worker stays a while to answer whatever
+	// still comes (a late Pong) with Disconnect.
+	tombstone bool // guarded by mu
+
+	// lastSent and lastHeard are UnixNano times, for keepalives.
+	lastSent, lastHeard atomic.Int64
 
 	creditCh    chan struct{} // signalled when credit grows
 	established chan struct{} // closed when the other end is known (Pong)
+	establish   sync.Once
 	done        chan struct{} // closed when the stream has closed
 }
 
-func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger) (*portalStream, error) {
+// chunk is received stream data and the buffer it lives in.
+type chunk struct {
+	data []byte
+	buf  *[]byte
+}
+
+func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, onDone func()) (*portalStream, error) {
 	s := &portalStream{
 		node:        n,
 		sock:        sock,
+		log:         log, // the stream's name is added when it logs: With costs memory per stream
+		onDone:      onDone,
 		credit:      PortalWindow,
 		creditCh:    make(chan struct{}, 1),
 		established: make(chan struct{}),
@@ -68,42 +81,67 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger) (*portalStrea
 	}
 	name := RandomAddress()
 	s.addr = routing.LocalAddress(name)
-	s.log = log // the stream's name is added when it logs: With costs memory per stream
-	if _, err := n.startInlineWorker(name, s); err != nil {
-		return nil, err
-	}
-	untrack, ok := n.atClose(func() { s.close(nil, false) })
+	now := time.Now().UnixNano()
+	s.lastSent.Store(now)
+	s.lastHeard.Store(now)
+	// Registered for the node's shutdown first, so that no shutdown can
+	// miss a stream that has a worker.
+	untrack, ok := n.atClose(func() { s.close(nil, true) })
 	if !ok {
-		_ = n.StopWorker(name)
 		return nil, ErrNodeClosed
 	}
+	s.mu.Lock()
 	s.untrack = untrack
+	s.mu.Unlock()
+	if _, err := n.startInlineWorker(name, s); err != nil {
+		untrack()
+		return nil, err
+	}
 	return s, nil
 }
 
-// setRemote fixes the route to the other end and lets data flow.
+// setRemote fixes the route to the other end and lets data flow. Only the
+// first call counts.
 func (s *portalStream) setRemote(r routing.Route) {
-	s.mu.Lock()
-	s.remote = r.Clone()
-	s.mu.Unlock()
-	close(s.established)
+	s.establish.Do(func() {
+		s.mu.Lock()
+		s.remote = r.Clone()
+		s.mu.Unlock()
+		close(s.established)
+	})
+}
+
+func (s *portalStream) isEstablished() bool {
+	select {
+	case <-s.established:
+		return true
+	default:
+		return false
+	}
 }
 
 // HandleMessage takes a portal message from the other end. It never blocks.
 func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
+	s.lastHeard.Store(time.Now().UnixNano())
 	pm, err := decodePortal(m.Payload)
+	s.mu.Lock()
+	closed, tombstone := s.closed, s.tombstone
+	s.mu.Unlock()
+	if closed {
+		if tombstone && (err != nil || pm.tag != portalDisconnect) {
+			return s.node.route(context.Background(), &Routed{Message: routing.Message{
+				Onward: m.Return, Return: routing.Route{s.addr}, Payload: encodePortal(portalDisconnect),
+			}})
+		}
+		return nil
+	}
 	if err != nil {
 		s.close(err, true)
 		return err
 	}
 	switch pm.tag {
 	case portalPong:
-		select {
-		case <-s.established:
-			return nil // a duplicate: the first one counts
-		default:
-		}
-		s.setRemote(m.Return)
+		s.setRemote(m.Return) // a duplicate changes nothing
 	case portalPayload:
 		s.mu.Lock()
 		if s.closed {
@@ -111,8 +149,9 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 			return nil
 		}
 		if s.queued+len(pm.data) > PortalWindow {
+			queued := s.queued
 			s.mu.Unlock()
-			s.close(fmt.Errorf("peer sent beyond its credit (%d bytes queued)", s.queued), true)
+			s.close(fmt.Errorf("peer sent beyond its credit (%d bytes queued)", queued), true)
 			return nil
 		}
 		if len(pm.data) > 0 {
@@ -136,7 +175,18 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 		s.kickWriterLocked()
 		s.mu.Unlock()
 	case portalDisconnect:
-		s.close(nil, false)
+		// Write out what arrived before it, then close (Ockam ends a stream
+		// with Disconnect right after its last data).
+		s.mu.Lock()
+		s.peerEOF, s.disconnect = true, true
+		idle := !s.writing && len(s.queue) == 0
+		s.kickWriterLocked()
+		s.mu.Unlock()
+		if idle {
+			s.close(nil, false)
+		}
+	case portalKeepAlive:
+		// Heard: that is all it is for.
 	case portalPing:
 		s.close(errors.New("unexpected ping on an open stream"), true)
 	}
@@ -169,7 +219,7 @@ func (s *portalStream) writeLoop() {
 			if shut {
 				s.wroteEOF = true
 			}
-			finished := s.wroteEOF && s.readEOF
+			finished := (s.wroteEOF && s.readEOF) || s.disconnect
 			peerDone := s.peerEOF
 			s.mu.Unlock()
 			if unacked > 0 && !peerDone { // a peer that has finished sending needs no credit
@@ -227,7 +277,7 @@ func (s *portalStream) readLoop() {
 		n := min(size, credit, MaxPortalChunk)
 		var pooled *[]byte
 		var buf []byte
-		if n >= 16<<10 {
+		if n >= pooledFrameMin {
 			// A stream in full flow: reuse buffers. An idle one keeps only
 			// its small one.
 			pooled = getBuffer()
@@ -269,6 +319,22 @@ func (s *portalStream) readLoop() {
 	}
 }
 
+// keepAlive runs from its inlet's or outlet's sweeper: it says something to
+// a quiet other end, and closes a stream whose other end has been silent
+// too long (a node on the way died, and nobody else will tell).
+func (s *portalStream) keepAlive(now time.Time, every, deadAfter time.Duration) {
+	if !s.isEstablished() {
+		return // the inlet's ping timeout covers this
+	}
+	if silent := now.Sub(time.Unix(0, s.lastHeard.Load())); silent > deadAfter {
+		s.close(fmt.Errorf("no word from the other end for %s", silent.Round(time.Second)), true)
+		return
+	}
+	if now.Sub(time.Unix(0, s.lastSent.Load())) > every {
+		s.send(encodePortal(portalKeepAlive))
+	}
+}
+
 // send routes a portal message to the other end. It reports false, having
 // closed the stream, when the route is broken.
 func (s *portalStream) send(payload []byte) bool { return s.sendBuf(payload, nil) }
@@ -278,6 +344,7 @@ func (s *portalStream) sendBuf(payload []byte, buf *[]byte) bool {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
+	s.lastSent.Store(time.Now().UnixNano())
 	err := s.node.route(context.Background(), &Routed{Message: routing.Message{
 		Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
 	}, buf: buf})
@@ -286,6 +353,25 @@ func (s *portalStream) sendBuf(payload []byte, buf *[]byte) bool {
 		return false
 	}
 	return true
+}
+
+// closeTombstone closes a stream that is still waiting for the other end:
+// its worker stays for linger, answering a late Pong with Disconnect, so
+// that the other end keeps no stream nobody will use.
+func (s *portalStream) closeTombstone(reason error, linger time.Duration) {
+	s.mu.Lock()
+	s.tombstone = true
+	s.mu.Unlock()
+	s.close(reason, false)
+	s.node.goroutine(func() {
+		t := time.NewTimer(linger)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.node.closing:
+		}
+		_ = s.node.StopWorker(s.addr.Value)
+	})
 }
 
 // close ends the stream once: the socket, the worker, and if tell, a
@@ -297,7 +383,8 @@ func (s *portalStream) close(reason error, tell bool) {
 		return
 	}
 	s.closed = true
-	remote := s.remote
+	tombstone := s.tombstone
+	remote, untrack := s.remote, s.untrack
 	for _, c := range s.queue {
 		putBuffer(c.buf)
 	}
@@ -310,8 +397,12 @@ func (s *portalStream) close(reason error, tell bool) {
 		}})
 	}
 	_ = s.sock.Close()
-	_ = s.node.StopWorker(s.addr.Value)
-	s.untrack()
+	if !tombstone {
+		_ = s.node.StopWorker(s.addr.Value)
+	}
+	if untrack != nil {
+		untrack()
+	}
 	if reason != nil && !s.node.isClosed() {
 		s.log.Warn("portal stream closed", "stream", s.addr.Value, "reason", reason)
 	} else {
@@ -320,5 +411,73 @@ func (s *portalStream) close(reason error, tell bool) {
 	close(s.done)
 	if s.onDone != nil {
 		s.onDone()
+	}
+}
+
+// streamSet is an inlet's or outlet's open streams, with the sweeper that
+// keeps them alive.
+type streamSet struct {
+	mu      sync.Mutex
+	streams map[*portalStream]struct{} // guarded by mu
+}
+
+func (ss *streamSet) add(s *portalStream) {
+	ss.mu.Lock()
+	if ss.streams == nil {
+		ss.streams = map[*portalStream]struct{}{}
+	}
+	ss.streams[s] = struct{}{}
+	ss.mu.Unlock()
+}
+
+func (ss *streamSet) remove(s *portalStream) {
+	ss.mu.Lock()
+	delete(ss.streams, s)
+	ss.mu.Unlock()
+}
+
+// Len counts the open streams.
+func (ss *streamSet) Len() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.streams)
+}
+
+// KeepAlive is how long a portal stream may go without sending before it
+// sends a KeepAlive; DeadAfter, how long without hearing anything before
+// it gives the other end up.
+type KeepAlive struct {
+	Every, DeadAfter time.Duration
+}
+
+func (k KeepAlive) withDefaults() KeepAlive {
+	if k.Every <= 0 {
+		k.Every = 10 * time.Second
+	}
+	if k.DeadAfter <= 0 {
+		k.DeadAfter = 3 * k.Every
+	}
+	return k
+}
+
+// sweep runs keepalives until the node closes.
+func (ss *streamSet) sweep(n *Node, k KeepAlive) {
+	t := time.NewTicker(k.Every / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.closing:
+			return
+		case now := <-t.C:
+			ss.mu.Lock()
+			streams := make([]*portalStream, 0, len(ss.streams))
+			for s := range ss.streams {
+				streams = append(streams, s)
+			}
+			ss.mu.Unlock()
+			for _, s := range streams {
+				s.keepAlive(now, k.Every, k.DeadAfter)
+			}
+		}
 	}
 }

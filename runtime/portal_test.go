@@ -31,6 +31,11 @@ func newPortalPath(t testing.TB, target string) *portalPath {
 
 // newPortalPathTimeout sets the inlet's ping timeout (0: the default).
 func newPortalPathTimeout(t testing.TB, target string, pingTimeout time.Duration) *portalPath {
+	return newPortalPathOpts(t, target, InletOptions{PingTimeout: pingTimeout})
+}
+
+// newPortalPathOpts sets the inlet's options.
+func newPortalPathOpts(t testing.TB, target string, inletOpts InletOptions) *portalPath {
 	t.Helper()
 	p := &portalPath{}
 	p.n2, _ = testNode(t, "n2", Options{})
@@ -40,7 +45,7 @@ func newPortalPathTimeout(t testing.TB, target string, pingTimeout time.Duration
 		t.Fatal(err)
 	}
 	var err error
-	if p.outlet, err = p.n3.StartOutlet("outlet", target); err != nil {
+	if p.outlet, err = p.n3.StartOutlet("outlet", target, OutletOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rel, err := p.n3.StartRelay("n3", p.n2Addr, RelayOptions{})
@@ -50,7 +55,7 @@ func newPortalPathTimeout(t testing.TB, target string, pingTimeout time.Duration
 	<-rel.Ready()
 	p.n1, p.logs1 = testNode(t, "n1", Options{})
 	route := routing.Route{routing.TCPAddress(p.n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("outlet")}
-	p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{PingTimeout: pingTimeout})
+	p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, inletOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,10 @@ var errRelayStopped = errors.New("relay stopped")
 func (r *Relay) session() (registered bool, err error) {
 	ctx := r.ctx
 	dialCtx, dialCancel := context.WithTimeout(ctx, r.node.opts.DialTimeout)
-	conn, err := r.node.Connect(dialCtx, r.at, ConnectOptions{Inbound: true})
+	// A connection of its own: a failed check closes it without cutting
+	// anyone else's traffic, and nobody else's dial makes it less than
+	// inbound.
+	conn, err := r.node.Connect(dialCtx, r.at, ConnectOptions{Inbound: true, Dedicated: true})
 	dialCancel()
 	if err != nil {
 		return false, err

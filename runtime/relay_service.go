@@ -41,10 +41,16 @@ type relayService struct {
 	// forwarders maps a forwarder's address to its registration's
 	// connection; guarded by mu.
 	forwarders map[string]string
+	// watched counts, per connection with forwarders, how many it has; a
+	// connection has one watcher, which removes them when it closes.
+	watched map[string]int // guarded by mu
 }
 
+// MaxRelaysPerConnection bounds the relays one connection may register.
+const MaxRelaysPerConnection = 64
+
 func newRelayService() *relayService {
-	return &relayService{forwarders: map[string]string{}}
+	return &relayService{forwarders: map[string]string{}, watched: map[string]int{}}
 }
 
 // startRelayService starts the relay service at both its addresses.
@@ -76,10 +82,14 @@ func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 	addr := ForwarderPrefix + name
 
 	s.mu.Lock()
-	_, ours := s.forwarders[addr]
+	prev, ours := s.forwarders[addr]
 	if !ours && n.HasWorker(addr) {
 		s.mu.Unlock()
 		return fmt.Errorf("relay registration %q refused: address %s is taken by a service", name, addr)
+	}
+	if prev != first.Value && s.watched[first.Value] >= MaxRelaysPerConnection {
+		s.mu.Unlock()
+		return fmt.Errorf("relay registration %q refused: connection %s has %d relays, the limit", name, first.Value, MaxRelaysPerConnection)
 	}
 	if ours {
 		// Take over: the newest registration of a name wins, so a node that
@@ -94,30 +104,45 @@ func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 		s.mu.Unlock()
 		return fmt.Errorf("relay registration %q: %w", name, err)
 	}
+	if ours {
+		s.watched[prev]--
+	}
 	s.forwarders[addr] = first.Value
+	s.watched[first.Value]++
+	watch := s.watched[first.Value] == 1 && prev != first.Value
 	s.mu.Unlock()
 
-	// The forwarder lives as long as the connection it sends over.
-	n.goroutine(func() {
-		select {
-		case <-conn.closed:
-		case <-n.closing:
-			return
-		}
-		s.mu.Lock()
-		if s.forwarders[addr] == first.Value {
-			delete(s.forwarders, addr)
-			_ = n.StopWorker(addr)
-			ctx.Logger().Info("relay removed: its connection closed", "relay", addr)
-		}
-		s.mu.Unlock()
-	})
+	// Forwarders live as long as the connection they send over: one watcher
+	// per connection removes them all.
+	if watch {
+		n.goroutine(func() { s.watch(ctx, conn) })
+	}
 	ctx.Logger().Info("relay registered", "relay", addr, "route", msg.Return.String())
 	return n.route(context.Background(), &Routed{Message: routing.Message{
 		Onward:  msg.Return,
 		Return:  routing.Route{routing.LocalAddress(addr)},
 		Payload: wire.EncodeString(addr),
 	}})
+}
+
+// watch removes a connection's forwarders when it closes.
+func (s *relayService) watch(ctx *Context, conn *tcpConnection) {
+	n, id := ctx.Node(), conn.w.addr.Value
+	select {
+	case <-conn.closed:
+	case <-n.closing:
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.watched, id)
+	for addr, c := range s.forwarders {
+		if c == id {
+			delete(s.forwarders, addr)
+			_ = n.StopWorker(addr)
+			ctx.Logger().Info("relay removed: its connection closed", "relay", addr)
+		}
+	}
 }
 
 // Forwarders lists the relay forwarders the node runs, with the connection

@@ -191,7 +191,7 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node, o StartOptio
 	}
 	for _, name := range sortedKeys(tn.Outlets) {
 		to := tn.Outlets[name]
-		o, err := n.StartOutlet(name, to.Target)
+		o, err := n.StartOutlet(name, to.Target, OutletOptions{})
 		if err != nil {
 			return fail(fmt.Sprintf("tcp_outlet %q of node %q", name, tn.Name), to.Decl.DeclRange, err)
 		}

@@ -66,6 +66,11 @@ type tcpConnection struct {
 	// ioBufferSize. Worker goroutine only.
 	out []byte
 
+	// repliers are the workers recorded as consumers of this connection's
+	// flow, to be forgotten when it closes.
+	repliersMu sync.Mutex
+	repliers   map[*worker]struct{} // guarded by repliersMu
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -144,7 +149,16 @@ func (c *tcpConnection) recordRepliers(ret routing.Route) {
 		if w == nil || w.transport {
 			return
 		}
+		if w.flows.has(c.flow.id) {
+			continue
+		}
 		w.flows.add(c.flow.id)
+		c.repliersMu.Lock()
+		if c.repliers == nil {
+			c.repliers = map[*worker]struct{}{}
+		}
+		c.repliers[w] = struct{}{}
+		c.repliersMu.Unlock()
 	}
 }
 
@@ -201,8 +215,9 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 }
 
 // pooledFrameMin is the body size from which a frame is read into a pooled
-// buffer: portal chunks, not small messages that may sit in a mailbox.
-const pooledFrameMin = 8 << 10
+// buffer: full portal chunks, not small messages that may sit in a mailbox.
+// A queued chunk then pins at most twice its size.
+const pooledFrameMin = 32 << 10
 
 // readBody reads one frame's body, into a pooled buffer when it is large.
 func readBody(br *bufio.Reader) (body []byte, buf *[]byte, err error) {
@@ -230,6 +245,12 @@ func (c *tcpConnection) close(reason error) {
 		_ = c.conn.Close()
 		c.node.tcp.remove(c)
 		_ = c.node.StopWorker(c.w.addr.Value)
+		c.repliersMu.Lock()
+		for w := range c.repliers {
+			w.flows.remove(c.flow.id)
+		}
+		c.repliers = nil
+		c.repliersMu.Unlock()
 		if reason != nil && !c.node.isClosed() {
 			c.log.Warn("connection closed", "reason", reason)
 		} else {
@@ -239,9 +260,17 @@ func (c *tcpConnection) close(reason error) {
 	})
 }
 
+// MaxRouteLength bounds the onward and return routes of a message from the
+// network: a route of a million hops costs its node that many steps.
+const MaxRouteLength = 128
+
 // checkTransports refuses a message naming a transport type ockamtop does
-// not know: such a peer does not speak our protocol.
+// not know (such a peer does not speak our protocol), or with a route
+// longer than MaxRouteLength.
 func checkTransports(m *routing.Message) error {
+	if len(m.Onward) > MaxRouteLength || len(m.Return) > MaxRouteLength {
+		return fmt.Errorf("route of %d/%d hops, the limit is %d", len(m.Onward), len(m.Return), MaxRouteLength)
+	}
 	for _, r := range [2]routing.Route{m.Onward, m.Return} {
 		for _, a := range r {
 			if !a.Type.Known() {

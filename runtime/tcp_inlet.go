@@ -1,11 +1,9 @@
 package runtime
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -22,38 +20,39 @@ type Inlet struct {
 	name  string
 	ln    net.Listener
 	route func() (routing.Route, error)
+	opts  InletOptions
 	log   hclog.Logger
-	// pingTimeout bounds the wait for the outlet's Pong.
-	pingTimeout time.Duration
-
-	mu      sync.Mutex
-	streams map[*portalStream]struct{} // guarded by mu
+	streamSet
 }
 
 // InletOptions configure an inlet.
 type InletOptions struct {
-	// PingTimeout bounds the wait for the outlet's answer (5s).
+	// PingTimeout bounds the wait for the outlet's answer (10s: longer than
+	// an outlet's dial of its target).
 	PingTimeout time.Duration
+	// KeepAlive for its streams (10s, dead after 30s).
+	KeepAlive KeepAlive
 }
 
 // StartInlet listens on from and carries every connection along the route
 // that route returns.
 func (n *Node) StartInlet(name, from string, route func() (routing.Route, error), opts InletOptions) (*Inlet, error) {
 	if opts.PingTimeout <= 0 {
-		opts.PingTimeout = 5 * time.Second
+		opts.PingTimeout = 10 * time.Second
 	}
+	opts.KeepAlive = opts.KeepAlive.withDefaults()
 	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
 	ln, err := lc.Listen(n.ctx, "tcp", from)
 	if err != nil {
 		return nil, fmt.Errorf("inlet %s: listen on %s: %w", name, from, err)
 	}
-	in := &Inlet{node: n, name: name, ln: ln, route: route, pingTimeout: opts.PingTimeout,
-		log: n.log.With("inlet", name), streams: map[*portalStream]struct{}{}}
+	in := &Inlet{node: n, name: name, ln: ln, route: route, opts: opts, log: n.log.With("inlet", name)}
 	n.goroutine(func() {
 		<-n.closing
 		in.Close()
 	})
 	n.goroutine(in.acceptLoop)
+	n.goroutine(func() { in.sweep(n, opts.KeepAlive) })
 	return in, nil
 }
 
@@ -61,11 +60,7 @@ func (n *Node) StartInlet(name, from string, route func() (routing.Route, error)
 func (in *Inlet) Addr() string { return in.ln.Addr().String() }
 
 // Streams counts the open streams.
-func (in *Inlet) Streams() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.streams)
-}
+func (in *Inlet) Streams() int { return in.Len() }
 
 // Close stops accepting; open streams go on until they end or the node
 // closes.
@@ -100,27 +95,21 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 		conn.Close()
 		return
 	}
-	s, err := newPortalStream(in.node, conn, in.log)
+	var s *portalStream
+	s, err = newPortalStream(in.node, conn, in.log, func() { in.remove(s) })
 	if err != nil {
 		conn.Close()
 		return
 	}
-	in.mu.Lock()
-	in.streams[s] = struct{}{}
-	in.mu.Unlock()
-	s.onDone = func() {
-		in.mu.Lock()
-		delete(in.streams, s)
-		in.mu.Unlock()
-	}
-	err = in.node.route(context.Background(), &Routed{Message: routing.Message{
+	in.add(s)
+	err = in.node.route(in.node.ctx, &Routed{Message: routing.Message{
 		Onward: route, Return: routing.Route{s.addr}, Payload: encodePortal(portalPing),
 	}})
 	if err != nil {
 		s.close(fmt.Errorf("portal route %s is down: %w", route, err), false)
 		return
 	}
-	t := time.NewTimer(in.pingTimeout)
+	t := time.NewTimer(in.opts.PingTimeout)
 	defer t.Stop()
 	select {
 	case <-s.established:
@@ -129,6 +118,7 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 		// The outlet said Disconnect: its target is down.
 		in.log.Warn("the outlet refused the stream (its target is unreachable); connection closed", "client", conn.RemoteAddr().String())
 	case <-t.C:
-		s.close(fmt.Errorf("portal route %s is down: no answer from the outlet within %s", route, in.pingTimeout), false)
+		s.closeTombstone(fmt.Errorf("portal route %s is down: no answer from the outlet within %s", route, in.opts.PingTimeout),
+			max(2*in.opts.PingTimeout, 10*time.Second))
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -21,32 +20,38 @@ type Outlet struct {
 	node   *Node
 	name   string
 	target string
-	// dialTimeout bounds the dial of the target (5s).
-	dialTimeout time.Duration
-	log         hclog.Logger
-
-	mu      sync.Mutex
-	streams map[*portalStream]struct{} // guarded by mu
+	opts   OutletOptions
+	log    hclog.Logger
+	streamSet
 }
 
 var _ Worker = (*Outlet)(nil)
 
+// OutletOptions configure an outlet.
+type OutletOptions struct {
+	// DialTimeout bounds the dial of the target (5s).
+	DialTimeout time.Duration
+	// KeepAlive for its streams (10s, dead after 30s).
+	KeepAlive KeepAlive
+}
+
 // StartOutlet starts an outlet at the local address name, to target.
-func (n *Node) StartOutlet(name, target string) (*Outlet, error) {
-	o := &Outlet{node: n, name: name, target: target, dialTimeout: 5 * time.Second, streams: map[*portalStream]struct{}{},
+func (n *Node) StartOutlet(name, target string, opts OutletOptions) (*Outlet, error) {
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	opts.KeepAlive = opts.KeepAlive.withDefaults()
+	o := &Outlet{node: n, name: name, target: target, opts: opts,
 		log: n.log.With("outlet", name, "target", target)}
 	if err := n.StartService(name, o); err != nil {
 		return nil, fmt.Errorf("outlet %s: %w", name, err)
 	}
+	n.goroutine(func() { o.sweep(n, opts.KeepAlive) })
 	return o, nil
 }
 
 // Streams counts the open streams.
-func (o *Outlet) Streams() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.streams)
-}
+func (o *Outlet) Streams() int { return o.Len() }
 
 // Target is where the outlet dials.
 func (o *Outlet) Target() string { return o.target }
@@ -63,36 +68,29 @@ func (o *Outlet) HandleMessage(ctx *Context, m *Routed) error {
 	remote := m.Return.Clone()
 	// Dial off the worker's goroutine: one slow target must not hold up
 	// the pings behind it.
-	o.node.goroutine(func() { o.open(ctx, remote) })
+	o.node.goroutine(func() { o.open(ctx.Address(), remote) })
 	return nil
 }
 
-func (o *Outlet) open(ctx *Context, remote routing.Route) {
-	log := o.log
-	dctx, cancel := context.WithTimeout(o.node.ctx, o.dialTimeout)
+func (o *Outlet) open(self routing.Address, remote routing.Route) {
+	dctx, cancel := context.WithTimeout(o.node.ctx, o.opts.DialTimeout)
 	d := net.Dialer{KeepAliveConfig: keepAlive}
 	conn, err := d.DialContext(dctx, "tcp", o.target)
 	cancel()
 	if err != nil {
-		log.Warn("outlet cannot reach its target; the stream is refused", "error", err)
+		o.log.Warn("outlet cannot reach its target; the stream is refused", "error", err)
 		_ = o.node.route(context.Background(), &Routed{Message: routing.Message{
-			Onward: remote, Return: routing.Route{ctx.Address()}, Payload: encodePortal(portalDisconnect),
+			Onward: remote, Return: routing.Route{self}, Payload: encodePortal(portalDisconnect),
 		}})
 		return
 	}
-	s, err := newPortalStream(o.node, conn.(*net.TCPConn), log)
+	var s *portalStream
+	s, err = newPortalStream(o.node, conn.(*net.TCPConn), o.log, func() { o.remove(s) })
 	if err != nil {
 		conn.Close()
 		return
 	}
-	o.mu.Lock()
-	o.streams[s] = struct{}{}
-	o.mu.Unlock()
-	s.onDone = func() {
-		o.mu.Lock()
-		delete(o.streams, s)
-		o.mu.Unlock()
-	}
+	o.add(s)
 	s.setRemote(remote)
 	if !s.send(encodePortal(portalPong)) {
 		return

@@ -22,6 +22,7 @@ type tcpTransport struct {
 	byPeer    map[string]*tcpConnection // guarded by mu; outgoing, by dialed "host:port"
 	dialing   map[string]*dialCall      // guarded by mu
 	listeners []*Listener               // guarded by mu
+	closed    bool                      // guarded by mu: no new connections
 }
 
 // dialCall is a dial in progress, shared by everyone who wants that peer.
@@ -45,6 +46,10 @@ type ConnectOptions struct {
 	// Inbound lets messages from this connection reach the node's services,
 	// as for a listener's connections. A relay's connection is inbound.
 	Inbound bool
+	// Dedicated makes a new connection that no one else shares: routes to
+	// the same peer do not use it, and closing it disturbs nothing else.
+	// A relay has its own.
+	Dedicated bool
 }
 
 // Connect returns the connection to hostport, dialing it if there is none
@@ -85,6 +90,9 @@ func (t *tcpTransport) connectionFor(ctx context.Context, hostport string, fromN
 }
 
 func (t *tcpTransport) connect(ctx context.Context, hostport string, opts ConnectOptions) (*tcpConnection, error) {
+	if opts.Dedicated {
+		return t.dial(ctx, hostport, opts)
+	}
 	t.mu.Lock()
 	if c := t.byPeer[hostport]; c != nil {
 		t.mu.Unlock()
@@ -108,6 +116,9 @@ func (t *tcpTransport) connect(ctx context.Context, hostport string, opts Connec
 	t.mu.Unlock()
 	select {
 	case <-call.done:
+		if call.err == nil && opts.Inbound {
+			call.c.flow.inbound.Store(true)
+		}
 		return call.c, call.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("dial %s: %w", hostport, ctx.Err())
@@ -115,6 +126,11 @@ func (t *tcpTransport) connect(ctx context.Context, hostport string, opts Connec
 }
 
 func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOptions) (*tcpConnection, error) {
+	// The node's shutdown cancels a dial, whatever context the caller had.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(t.node.ctx, cancel)
+	defer stop()
 	d := net.Dialer{Timeout: t.node.opts.DialTimeout, KeepAliveConfig: keepAlive}
 	conn, err := d.DialContext(ctx, "tcp", hostport)
 	if err != nil {
@@ -124,13 +140,18 @@ func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOp
 	if err != nil {
 		return nil, err
 	}
-	if err := c.handshake(t.node.opts.HandshakeTimeout, br); err != nil {
+	stopHandshake := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	err = c.handshake(t.node.opts.HandshakeTimeout, br)
+	stopHandshake()
+	if err != nil {
 		c.close(nil)
 		return nil, fmt.Errorf("node %s: connect to %s: %w", t.node.name, hostport, err)
 	}
-	t.mu.Lock()
-	t.byPeer[hostport] = c // only now may others send through it
-	t.mu.Unlock()
+	if !opts.Dedicated {
+		t.mu.Lock()
+		t.byPeer[hostport] = c // only now may others send through it
+		t.mu.Unlock()
+	}
 	t.node.goroutine(func() { c.readLoop(br) })
 	return c, nil
 }
@@ -155,6 +176,11 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 	}
 	c.w = w
 	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		c.close(nil)
+		return nil, nil, ErrNodeClosed
+	}
 	t.conns[name] = c
 	t.mu.Unlock()
 	return c, bufio.NewReaderSize(conn, ioBufferSize), nil
@@ -179,6 +205,7 @@ func (t *tcpTransport) remove(c *tcpConnection) {
 // close stops the listeners and closes every connection.
 func (t *tcpTransport) close() {
 	t.mu.Lock()
+	t.closed = true
 	ls := t.listeners
 	t.listeners = nil
 	conns := make([]*tcpConnection, 0, len(t.conns))
@@ -188,6 +215,14 @@ func (t *tcpTransport) close() {
 	t.mu.Unlock()
 	for _, l := range ls {
 		_ = l.Close()
+	}
+	// Give the last messages (portal streams' Disconnects) a moment to
+	// leave before the connections go.
+	deadline := time.Now().Add(250 * time.Millisecond)
+	for _, c := range conns {
+		for c.w.pending.Load() > 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
 	}
 	for _, c := range conns {
 		c.close(nil)

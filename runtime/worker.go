@@ -72,6 +72,9 @@ type worker struct {
 	// inline, so that an idle stream costs no goroutine.
 	inline bool
 	ctx    *Context // for inline workers
+	// pending counts messages handed to the mailbox and not yet handled
+	// (and, for batching workers, flushed).
+	pending atomic.Int32
 }
 
 func (w *worker) close() { w.stop.Do(func() { close(w.done) }) }
@@ -91,12 +94,14 @@ func (w *worker) run(n *Node) {
 			if batches && len(w.mailbox) == 0 {
 				f.Flush()
 			}
+			w.pending.Add(-1)
 		}
 	}
 }
 
 // deliver puts m into the worker's mailbox, waiting while it is full.
 func (w *worker) deliver(ctx context.Context, closing <-chan struct{}, m *Routed) error {
+	w.pending.Add(1)
 	select {
 	case w.mailbox <- m:
 		return nil
@@ -106,10 +111,13 @@ func (w *worker) deliver(ctx context.Context, closing <-chan struct{}, m *Routed
 	case w.mailbox <- m:
 		return nil
 	case <-w.done:
+		w.pending.Add(-1)
 		return fmt.Errorf("deliver to %s: %w", w.addr, ErrWorkerStopped)
 	case <-closing:
+		w.pending.Add(-1)
 		return ErrNodeClosed
 	case <-ctx.Done():
+		w.pending.Add(-1)
 		return fmt.Errorf("deliver to %s: %w", w.addr, ctx.Err())
 	}
 }

@@ -1,0 +1,297 @@
+package runtime
+
+import (
+	"context"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// Failures that only show when something dies or misbehaves at the wrong
+// moment: each ends cleanly, with nothing left behind.
+
+// holdServer reads until EOF and never writes.
+func holdServer(c *net.TCPConn) { io.Copy(io.Discard, c) }
+
+// openStream connects a client through the inlet and waits for the outlet's
+// end of its stream.
+func openStream(t *testing.T, p *portalPath) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.Write([]byte("hi"))
+	waitFor(t, "the stream to open", func() bool { return p.outlet.Streams() == 1 })
+	return c
+}
+
+// expectClosed reads from a client whose stream should end.
+func expectClosed(t *testing.T, c net.Conn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); ok && ne.Timeout() || n > 0 {
+		t.Fatalf("client read %d, %v: want its connection closed", n, err)
+	}
+}
+
+// A node that closes tells the other end of its portal streams.
+func TestPortalNodeCloseTellsTheOtherEnd(t *testing.T) {
+	p := newPortalPath(t, serveTCP(t, holdServer))
+	openStream(t, p)
+	p.n1.Close()
+	waitFor(t, "the outlet's stream to close", func() bool { return p.outlet.Streams() == 0 })
+}
+
+// An inlet that gives up waiting for the outlet answers a late Pong with
+// Disconnect, so the outlet keeps no stream nobody uses.
+func TestPortalPingTimeoutLeavesNoOrphan(t *testing.T) {
+	p := newPortalPathTimeout(t, serveTCP(t, holdServer), time.Microsecond)
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	expectClosed(t, c)
+	waitFor(t, "the outlet's late stream to close", func() bool { return p.outlet.Streams() == 0 })
+}
+
+// A node at the end that closes tells the client's end.
+func TestPortalOutletNodeCloses(t *testing.T) {
+	p := newPortalPath(t, serveTCP(t, holdServer))
+	c := openStream(t, p)
+	p.n3.Close()
+	expectClosed(t, c)
+	waitFor(t, "the inlet's stream to close", func() bool { return p.inlet.Streams() == 0 })
+}
+
+// When the node in the middle dies, it tells nobody about the streams
+// through it: keepalives end them, and the client sees its connection
+// closed.
+func TestPortalMiddleNodeDies(t *testing.T) {
+	p := newPortalPathOpts(t, serveTCP(t, holdServer), InletOptions{
+		KeepAlive: KeepAlive{Every: 50 * time.Millisecond, DeadAfter: 300 * time.Millisecond},
+	})
+	c := openStream(t, p)
+	p.n2.Close()
+	expectClosed(t, c)
+	waitFor(t, "the inlet's stream to close", func() bool { return p.inlet.Streams() == 0 })
+}
+
+// Closing a node while clients connect leaves no stream, goroutine or
+// socket behind, and never panics.
+func TestPortalCloseRacesNewStreams(t *testing.T) {
+	target := serveTCP(t, holdServer)
+	for iter := 0; iter < 50; iter++ {
+		n := NewNode("n", Options{})
+		if _, err := n.StartOutlet("outlet", target, OutletOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		in, err := n.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return local("outlet"), nil }, InletOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if c, err := net.Dial("tcp", in.Addr()); err == nil {
+					c.Write([]byte("x"))
+					c.Close()
+				}
+			}()
+		}
+		n.Close()
+		wg.Wait()
+	}
+}
+
+// delayProxy forwards to target, holding back the first bytes that come
+// back for delay: a slow handshake.
+func delayProxy(t *testing.T, target string, delay time.Duration) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			wg.Add(2)
+			go func() { defer wg.Done(); io.Copy(u, c); u.Close() }()
+			go func() {
+				defer wg.Done()
+				time.Sleep(delay) // the slow network this proxy stands for
+				io.Copy(c, u)
+				c.Close()
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A relay started while another dial to the same node is under way still
+// gets an inbound connection (its own): traffic through it reaches n3.
+func TestRelayBesideAnotherDial(t *testing.T) {
+	n2, _ := testNode(t, "n2", Options{})
+	n2Addr := listen(t, n2)
+	proxy := delayProxy(t, n2Addr, 300*time.Millisecond)
+	n3, _ := testNode(t, "n3", Options{})
+	plain := make(chan error, 1)
+	go func() {
+		_, err := n3.Connect(context.Background(), proxy, ConnectOptions{})
+		plain <- err
+	}()
+	rel, err := n3.StartRelay("n3", proxy, RelayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-rel.Ready()
+	if err := <-plain; err != nil {
+		t.Fatal(err)
+	}
+	n1, _ := testNode(t, "n1", Options{})
+	route := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("echo")}
+	if got := sendString(t, n1, route, "hello"); got != "hello" {
+		t.Fatalf("reply %q", got)
+	}
+}
+
+// Registering the same name again and again over one connection costs
+// nothing that stays.
+func TestRelayReregistrationHoldsNothing(t *testing.T) {
+	n2, _ := testNode(t, "n2", Options{})
+	addr := listen(t, n2)
+	n3, _ := testNode(t, "n3", Options{})
+	c := connect(t, n3, addr)
+	route := routing.Route{c.Address(), routing.LocalAddress(StaticRelayServiceAddress)}
+	if _, err := n3.SendAndReceive(context.Background(), route, wire.EncodeString("x")); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	for i := 0; i < 300; i++ {
+		if _, err := n3.SendAndReceive(context.Background(), route, wire.EncodeString("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := runtime.NumGoroutine(); after > before+5 {
+		t.Fatalf("goroutines grew from %d to %d over 300 registrations", before, after)
+	}
+}
+
+// A worker forgets the connections it replied through once they close.
+func TestFlowSetsForgetClosedConnections(t *testing.T) {
+	n2, _ := testNode(t, "n2", Options{})
+	addr := listen(t, n2)
+	for i := 0; i < 50; i++ {
+		n1 := NewNode("n1", Options{})
+		if _, err := trySend(n1, routing.Route{routing.TCPAddress(addr), routing.LocalAddress("echo")}, "x", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		n1.Close()
+	}
+	w := n2.lookup("echo")
+	waitFor(t, "echo to forget closed connections", func() bool {
+		w.flows.mu.RLock()
+		defer w.flows.mu.RUnlock()
+		return len(w.flows.ids) == 0
+	})
+}
+
+// A route of a million hops is refused before a node walks it.
+func TestOverlongRouteRefused(t *testing.T) {
+	n, logs := testNode(t, "n", Options{})
+	if err := n.StartService("hop", Hop{}); err != nil {
+		t.Fatal(err)
+	}
+	p := dialRaw(t, listen(t, n))
+	onward := make(routing.Route, MaxRouteLength+1)
+	for i := range onward {
+		onward[i] = routing.LocalAddress("hop")
+	}
+	p.send(routing.Message{Onward: onward})
+	logs.waitLog(t, "the limit is 128")
+}
+
+// silentListener is a socket whose accept queue is full: connects to it
+// hang.
+func silentListener(t *testing.T) string {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+	syscall.Listen(fd, 0)
+	sa, _ := syscall.Getsockname(fd)
+	a := net.JoinHostPort("127.0.0.1", itoa(int64(sa.(*syscall.SockaddrInet4).Port)))
+	var fill []net.Conn
+	for i := 0; i < 8; i++ {
+		c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		fill = append(fill, c)
+	}
+	t.Cleanup(func() {
+		for _, c := range fill {
+			c.Close()
+		}
+	})
+	return a
+}
+
+// Closing a node cancels its dials: it does not wait for their timeout.
+func TestCloseCancelsDials(t *testing.T) {
+	target := silentListener(t)
+	if c, err := net.DialTimeout("tcp", target, 300*time.Millisecond); err == nil {
+		c.Close()
+		t.Skip("connects to a full accept queue do not hang here")
+	}
+	n1 := NewNode("n1", Options{DialTimeout: 20 * time.Second})
+	route := routing.Route{routing.TCPAddress(target), routing.LocalAddress("outlet")}
+	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", in.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, "the stream to start dialing", func() bool { return in.Streams() == 1 })
+	done := make(chan struct{})
+	go func() {
+		n1.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for a dial")
+	}
+}
