@@ -51,51 +51,43 @@ func Decode(f *hcl.File, overrides Overrides) (*File, hcl.Diagnostics) {
 		}
 	}
 
-	seenVars := map[string]*Variable{}
-	for _, b := range varBlocks {
-		v, d := decodeVariable(b)
+	vars, d := decodeUnique(varBlocks, "variable", func(b *hcl.Block) (*Variable, hcl.Diagnostics) { return decodeVariable(b) },
+		func(v *Variable) (string, hcl.Range) { return v.Name, v.DeclRange })
+	out.Variables = vars
+	diags = append(diags, d...)
+	diags = append(diags, applyOverrides(out.Variables, overrides)...)
+	ev := newEvaluator(out.Variables, f.Bytes)
+
+	out.Nodes, d = decodeUnique(nodeBlocks, "node", func(b *hcl.Block) (*Node, hcl.Diagnostics) { return decodeNode(b, ev) },
+		func(n *Node) (string, hcl.Range) { return n.Name, n.DeclRange })
+	diags = append(diags, d...)
+	out.Checks, d = decodeUnique(checkBlocks, "check", func(b *hcl.Block) (*Check, hcl.Diagnostics) { return decodeCheck(b, ev) },
+		func(c *Check) (string, hcl.Range) { return c.Name, c.DeclRange })
+	diags = append(diags, d...)
+	return out, diags
+}
+
+// decodeUnique decodes blocks of one kind whose names must differ,
+// reporting a second declaration of a name against the first. A block
+// whose decoding failed (nil) is left out.
+func decodeUnique[T any](blocks []*hcl.Block, kind string, decode func(*hcl.Block) (*T, hcl.Diagnostics),
+	id func(*T) (string, hcl.Range)) ([]*T, hcl.Diagnostics) {
+	var out []*T
+	var diags hcl.Diagnostics
+	seen := map[string]hcl.Range{}
+	for _, b := range blocks {
+		v, d := decode(b)
 		diags = append(diags, d...)
 		if v == nil {
 			continue
 		}
-		if prev, ok := seenVars[v.Name]; ok {
-			diags = append(diags, duplicate("variable", v.Name, prev.DeclRange, b.LabelRanges[0]))
+		name, decl := id(v)
+		if first, ok := seen[name]; ok {
+			diags = append(diags, duplicate(kind, name, first, b.LabelRanges[0]))
 			continue
 		}
-		seenVars[v.Name] = v
-		out.Variables = append(out.Variables, v)
-	}
-	diags = append(diags, applyOverrides(out.Variables, overrides)...)
-	ev := newEvaluator(out.Variables, f.Bytes)
-
-	seenNodes := map[string]*Node{}
-	for _, b := range nodeBlocks {
-		n, d := decodeNode(b, ev)
-		diags = append(diags, d...)
-		if n == nil {
-			continue
-		}
-		if prev, ok := seenNodes[n.Name]; ok {
-			diags = append(diags, duplicate("node", n.Name, prev.DeclRange, b.LabelRanges[0]))
-			continue
-		}
-		seenNodes[n.Name] = n
-		out.Nodes = append(out.Nodes, n)
-	}
-
-	seenChecks := map[string]*Check{}
-	for _, b := range checkBlocks {
-		c, d := decodeCheck(b, ev)
-		diags = append(diags, d...)
-		if c == nil {
-			continue
-		}
-		if prev, ok := seenChecks[c.Name]; ok {
-			diags = append(diags, duplicate("check", c.Name, prev.DeclRange, b.LabelRanges[0]))
-			continue
-		}
-		seenChecks[c.Name] = c
-		out.Checks = append(out.Checks, c)
+		seen[name] = decl
+		out = append(out, v)
 	}
 	return out, diags
 }

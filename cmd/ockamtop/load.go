@@ -17,6 +17,9 @@ import (
 type fileFlags struct {
 	vars    []string
 	compact bool
+	// validate, if set, checks the other flags after parsing; false is a
+	// usage error it has reported.
+	validate func() bool
 }
 
 func (f *fileFlags) register(fs *flag.FlagSet) {
@@ -25,6 +28,24 @@ func (f *fileFlags) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.BoolVar(&f.compact, "compact", false, "print diagnostics one a line, as FILE:LINE,COL: SUMMARY; DETAIL")
+}
+
+// parseAndLoad registers the file flags, parses a command line of one FILE
+// and loads it. On nil it returns the exit code to stop with.
+func (c *cli) parseAndLoad(fs *flag.FlagSet, args []string, f *fileFlags) (*topology.Topology, string, int) {
+	f.register(fs)
+	pos, code := parseArgs(c, fs, args, 1, 1)
+	if code >= 0 {
+		return nil, "", code
+	}
+	if f.validate != nil && !f.validate() {
+		return nil, "", exitUsage
+	}
+	t := c.load(pos[0], f)
+	if t == nil {
+		return nil, "", exitInvalid
+	}
+	return t, pos[0], exitOK
 }
 
 // load reads and plans a topology file, printing its diagnostics. It

@@ -12,16 +12,11 @@ var validateCommand = &command{
 	summary: "Check a topology file: its syntax, its references, and that every route can be walked hop by hop.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) int {
 		var ff fileFlags
-		ff.register(fs)
-		pos, code := parseArgs(c, fs, args, 1, 1)
-		if code >= 0 {
+		t, path, code := c.parseAndLoad(fs, args, &ff)
+		if t == nil {
 			return code
 		}
-		t := c.load(pos[0], &ff)
-		if t == nil {
-			return exitInvalid
-		}
-		fmt.Fprintf(c.stdout, "%s is valid: %s.\n", pos[0], t.Summary())
+		fmt.Fprintf(c.stdout, "%s is valid: %s.\n", path, t.Summary())
 		return exitOK
 	},
 }
@@ -32,15 +27,10 @@ var planCommand = &command{
 	summary: "Show what apply would start, in order, with every route resolved hop by hop.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) int {
 		var ff fileFlags
-		ff.register(fs)
 		asJSON := fs.Bool("json", false, "print the plan as JSON")
-		pos, code := parseArgs(c, fs, args, 1, 1)
-		if code >= 0 {
-			return code
-		}
-		t := c.load(pos[0], &ff)
+		t, _, code := c.parseAndLoad(fs, args, &ff)
 		if t == nil {
-			return exitInvalid
+			return code
 		}
 		if *asJSON {
 			enc := json.NewEncoder(c.stdout)
@@ -65,19 +55,17 @@ var graphCommand = &command{
 	summary: "Draw the topology: nodes, relays, connections and portals, as Graphviz dot or Mermaid.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) int {
 		var ff fileFlags
-		ff.register(fs)
 		format := fs.String("format", "dot", "output format: `dot` or mermaid")
-		pos, code := parseArgs(c, fs, args, 1, 1)
-		if code >= 0 {
-			return code
+		ff.validate = func() bool {
+			if *format != "dot" && *format != "mermaid" {
+				fmt.Fprintf(c.stderr, "ockamtop graph: unknown format %q (want dot or mermaid)\n", *format)
+				return false
+			}
+			return true
 		}
-		if *format != "dot" && *format != "mermaid" {
-			fmt.Fprintf(c.stderr, "ockamtop graph: unknown format %q (want dot or mermaid)\n", *format)
-			return exitUsage
-		}
-		t := c.load(pos[0], &ff)
+		t, _, code := c.parseAndLoad(fs, args, &ff)
 		if t == nil {
-			return exitInvalid
+			return code
 		}
 		var err error
 		if *format == "mermaid" {
