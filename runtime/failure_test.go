@@ -119,39 +119,23 @@ func TestPortalCloseRacesNewStreams(t *testing.T) {
 // delayProxy forwards to target, holding back the first bytes that come
 // back for delay: a slow handshake.
 func delayProxy(t *testing.T, target string, delay time.Duration) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			wg.Add(2)
-			go func() { defer wg.Done(); io.Copy(u, c); u.Close() }()
-			go func() {
-				defer wg.Done()
-				time.Sleep(delay) // the slow network this proxy stands for
-				io.Copy(c, u)
-				c.Close()
-			}()
+	return serveTCP(t, func(c *net.TCPConn) {
+		u, err := net.Dial("tcp", target)
+		if err != nil {
+			return
 		}
-	}()
-	return ln.Addr().String()
+		defer u.Close()
+		up := make(chan struct{})
+		go func() {
+			defer close(up)
+			io.Copy(u, c)
+			u.Close() // the client left: so does the upstream, ending the copy back
+		}()
+		time.Sleep(delay) // the slow network this proxy stands for
+		io.Copy(c, u)
+		c.Close()
+		<-up
+	})
 }
 
 // A relay started while another dial to the same node is under way still

@@ -210,8 +210,18 @@ func (e *evaluator) duration(attr *hcl.Attribute) (time.Duration, hcl.Diagnostic
 	return d, diags
 }
 
-// socket checks a "host:port" value. zeroPort allows port 0 (pick one).
-func socket(s String, attr string, zeroPort bool) hcl.Diagnostics {
+// socket evaluates an attribute that must be a "host:port" string.
+// zeroPort allows port 0 (pick one).
+func (e *evaluator) socket(attr *hcl.Attribute, zeroPort bool) (String, hcl.Diagnostics) {
+	s, diags := e.str(attr)
+	if diags.HasErrors() {
+		return s, diags
+	}
+	return s, append(diags, checkSocket(s, attr.Name, zeroPort)...)
+}
+
+// checkSocket checks a "host:port" value.
+func checkSocket(s String, attr string, zeroPort bool) hcl.Diagnostics {
 	host, port, err := net.SplitHostPort(s.Value)
 	if err == nil && host == "" {
 		err = fmt.Errorf("empty host")

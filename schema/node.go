@@ -92,14 +92,10 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 	diags = append(diags, d...)
 
 	if attr, ok := content.Attributes["tcp_listener"]; ok {
-		s, d := ev.str(attr)
+		s, d := ev.socket(attr, true)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
-			if d := socket(s, attr.Name, true); d.HasErrors() {
-				diags = append(diags, d...)
-			} else {
-				n.TCPListener = &s
-			}
+			n.TCPListener = &s
 		}
 	}
 	if attr, ok := content.Attributes["allow"]; ok {
@@ -227,12 +223,9 @@ func decodeOutlet(b *hcl.Block, ev *evaluator) (*Outlet, hcl.Diagnostics) {
 	content, d := b.Body.Content(outletSchema)
 	diags = append(diags, d...)
 	if attr, ok := content.Attributes["to"]; ok {
-		s, d := ev.str(attr)
+		var d hcl.Diagnostics
+		o.To, d = ev.socket(attr, false)
 		diags = append(diags, d...)
-		if !d.HasErrors() {
-			diags = append(diags, socket(s, "to", false)...)
-		}
-		o.To = s
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -246,12 +239,9 @@ func decodeInlet(b *hcl.Block, ev *evaluator) (*Inlet, hcl.Diagnostics) {
 	content, d := b.Body.Content(inletSchema)
 	diags = append(diags, d...)
 	if attr, ok := content.Attributes["from"]; ok {
-		s, d := ev.str(attr)
+		var d hcl.Diagnostics
+		in.From, d = ev.socket(attr, true)
 		diags = append(diags, d...)
-		if !d.HasErrors() {
-			diags = append(diags, socket(s, "from", true)...)
-		}
-		in.From = s
 	}
 	if attr, ok := content.Attributes["to"]; ok {
 		s, d := ev.str(attr)
