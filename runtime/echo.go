@@ -1,8 +1,5 @@
 package runtime
 
-// EchoAddress is where every node runs its echo service.
-const EchoAddress = "echo"
-
 // Echo answers every message with its payload, unchanged, along the
 // message's return route: the seeds' Echoer.
 type Echo struct{}

@@ -172,7 +172,7 @@ func TestRelayReregistrationHoldsNothing(t *testing.T) {
 	addr := listen(t, n2)
 	n3, _ := testNode(t, "n3", Options{})
 	c := connect(t, n3, addr)
-	route := routing.Route{c.Address(), routing.LocalAddress(StaticRelayServiceAddress)}
+	route := routing.Route{c.Address(), routing.LocalAddress(routing.StaticRelayService)}
 	if _, err := n3.SendAndReceive(context.Background(), route, wire.EncodeString("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestOverlongRouteRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := dialRaw(t, listen(t, n))
-	onward := make(routing.Route, MaxRouteLength+1)
+	onward := make(routing.Route, routing.MaxRouteLength+1)
 	for i := range onward {
 		onward[i] = routing.LocalAddress("hop")
 	}

@@ -1,8 +1,5 @@
 package runtime
 
-// HopAddress is the usual address of the hop service.
-const HopAddress = "hop"
-
 // Hop forwards every message to the next address of its onward route,
 // after removing its own address from the front of the onward route and
 // adding it to the front of the return route, so that replies come back

@@ -82,8 +82,8 @@ func NewNode(name string, opts Options) *Node {
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.tcp = newTCPTransport(n)
 	// The default services cannot collide on a new node.
-	_ = n.StartService(EchoAddress, Echo{})
-	_ = n.StartService(UppercaseAddress, Uppercase{})
+	_ = n.StartService(routing.EchoService, Echo{})
+	_ = n.StartService(routing.UppercaseService, Uppercase{})
 	n.startRelayService()
 	return n
 }

@@ -98,7 +98,7 @@ func (n *Node) StartRelay(name, at string, opts RelayOptions) (*Relay, error) {
 }
 
 func (n *Node) startRelay(name, at, atNode string, opts RelayOptions) (*Relay, error) {
-	if err := validRelayName(name); err != nil {
+	if err := routing.ValidRelayName(name); err != nil {
 		return nil, fmt.Errorf("relay %q: %w", name, err)
 	}
 	if opts.PingInterval <= 0 {
@@ -208,7 +208,7 @@ func (r *Relay) session() (registered bool, err error) {
 	for len(r.inbox) > 0 {
 		<-r.inbox
 	}
-	reg := routing.Route{conn.Address(), routing.LocalAddress(StaticRelayServiceAddress)}
+	reg := routing.Route{conn.Address(), routing.LocalAddress(routing.StaticRelayService)}
 	reply, err := r.roundTrip(ctx, conn, reg, wire.EncodeString(r.name))
 	if err != nil {
 		conn.Close()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"unicode"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/wire"
@@ -24,16 +23,6 @@ import (
 //
 // Better than Ockam: the forwarder goes away when its connection does, and a
 // new registration of the same name takes over an old one at once.
-
-// Relay service addresses.
-const (
-	RelayServiceAddress       = "forwarding_service"
-	StaticRelayServiceAddress = "static_forwarding_service"
-	// ForwarderPrefix starts a relay forwarder's address.
-	ForwarderPrefix = "forward_to_"
-	// MaxRelayName is the longest relay name the service accepts.
-	MaxRelayName = 128
-)
 
 // relayService is the worker at forwarding_service and its alias.
 type relayService struct {
@@ -57,8 +46,8 @@ func newRelayService() *relayService {
 func (n *Node) startRelayService() {
 	s := newRelayService()
 	n.relays = s
-	_ = n.StartService(RelayServiceAddress, s)
-	_ = n.StartService(StaticRelayServiceAddress, s)
+	_ = n.StartService(routing.RelayService, s)
+	_ = n.StartService(routing.StaticRelayService, s)
 }
 
 // HandleMessage registers a relay.
@@ -67,7 +56,7 @@ func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 	if err != nil {
 		return fmt.Errorf("relay registration refused: %w", err)
 	}
-	if err := validRelayName(name); err != nil {
+	if err := routing.ValidRelayName(name); err != nil {
 		return fmt.Errorf("relay registration %q refused: %w", name, err)
 	}
 	if len(msg.Return) < 2 {
@@ -79,7 +68,7 @@ func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 	if !first.IsLocal() || conn == nil {
 		return fmt.Errorf("relay registration %q refused: it did not arrive over a connection (return route %s)", name, msg.Return)
 	}
-	addr := ForwarderPrefix + name
+	addr := routing.Forwarder(name)
 
 	s.mu.Lock()
 	prev, ours := s.forwarders[addr]
@@ -158,20 +147,4 @@ func (n *Node) Forwarders() map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-// validRelayName refuses names that are empty, too long or not printable.
-func validRelayName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("empty name")
-	case len(name) > MaxRelayName:
-		return fmt.Errorf("name of %d bytes, the limit is %d", len(name), MaxRelayName)
-	}
-	for _, r := range name {
-		if r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' ' || r == '/' || r == '#' {
-			return fmt.Errorf("name holds %q: only printable ASCII without spaces, '/' or '#'", r)
-		}
-	}
-	return nil
 }

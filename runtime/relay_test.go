@@ -67,7 +67,7 @@ func TestRelayRegistrationBytes(t *testing.T) {
 	n2, _ := testNode(t, "n2", Options{})
 	p := dialRaw(t, listen(t, n2))
 	p.send(routing.Message{
-		Onward:  local(StaticRelayServiceAddress),
+		Onward:  local(routing.StaticRelayService),
 		Return:  local("r"),
 		Payload: []byte{0x02, 'n', '3'},
 	})
@@ -132,10 +132,10 @@ func TestRelayTakeover(t *testing.T) {
 	n2, logs := testNode(t, "n2", Options{})
 	addr := listen(t, n2)
 	a := dialRaw(t, addr)
-	a.send(routing.Message{Onward: local(RelayServiceAddress), Return: local("a"), Payload: wire.EncodeString("n3")})
+	a.send(routing.Message{Onward: local(routing.RelayService), Return: local("a"), Payload: wire.EncodeString("n3")})
 	a.readFrame()
 	b := dialRaw(t, addr)
-	b.send(routing.Message{Onward: local(StaticRelayServiceAddress), Return: local("b"), Payload: wire.EncodeString("n3")})
+	b.send(routing.Message{Onward: local(routing.StaticRelayService), Return: local("b"), Payload: wire.EncodeString("n3")})
 	b.readFrame()
 	logs.waitLog(t, "relay taken over")
 
@@ -161,7 +161,7 @@ func TestRelayBadRegistrations(t *testing.T) {
 	}
 	addr := listen(t, n2)
 	good := dialRaw(t, addr)
-	good.send(routing.Message{Onward: local(StaticRelayServiceAddress), Return: local("g"), Payload: wire.EncodeString("good")})
+	good.send(routing.Message{Onward: local(routing.StaticRelayService), Return: local("g"), Payload: wire.EncodeString("good")})
 	good.readFrame()
 
 	bad := dialRaw(t, addr)
@@ -171,16 +171,16 @@ func TestRelayBadRegistrations(t *testing.T) {
 		reason  string
 	}{
 		{"empty", wire.EncodeString(""), "empty name"},
-		{"over-long", wire.EncodeString(strings.Repeat("a", MaxRelayName+1)), "the limit is 128"},
+		{"over-long", wire.EncodeString(strings.Repeat("a", routing.MaxRelayName+1)), "the limit is 128"},
 		{"non-printable", wire.EncodeString("n\x003"), "only printable ASCII"},
 		{"not BARE", []byte{0x09, 'x'}, "malformed BARE value"},
 		{"taken by a service", wire.EncodeString("taken"), "taken by a service"},
 	} {
-		bad.send(routing.Message{Onward: local(StaticRelayServiceAddress), Return: local("r"), Payload: tc.payload})
+		bad.send(routing.Message{Onward: local(routing.StaticRelayService), Return: local("r"), Payload: tc.payload})
 		logs.waitLog(t, tc.reason)
 	}
 	for _, w := range n2.Workers() {
-		if strings.HasPrefix(w, ForwarderPrefix) && w != "forward_to_good" && w != "forward_to_taken" {
+		if strings.HasPrefix(w, routing.ForwarderPrefix) && w != "forward_to_good" && w != "forward_to_taken" {
 			t.Fatalf("a bad registration made %s", w)
 		}
 	}
@@ -199,7 +199,7 @@ func TestRelayBadRegistrations(t *testing.T) {
 		}
 		defer c.Close()
 		c.Write([]byte{wire.ProtocolVersion})
-		f, _ := wire.AppendFrame(nil, &routing.Message{Onward: local(StaticRelayServiceAddress), Return: local("r"), Payload: wire.EncodeString("sneaky")})
+		f, _ := wire.AppendFrame(nil, &routing.Message{Onward: local(routing.StaticRelayService), Return: local("r"), Payload: wire.EncodeString("sneaky")})
 		c.Write(f)
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		var b [1]byte

@@ -136,14 +136,9 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node, o StartOptio
 		if n.HasWorker(name) {
 			continue // a default service
 		}
-		var w Worker
-		switch tn.Services[name] {
-		case "hop":
-			w = Hop{}
-		case "echo":
-			w = Echo{}
-		case "uppercase":
-			w = Uppercase{}
+		w, err := NewService(routing.ServiceType(tn.Services[name]))
+		if err != nil {
+			return fail(fmt.Sprintf("service %q of node %q", name, tn.Name), tn.Decl.DeclRange, err)
 		}
 		if err := n.StartService(name, w); err != nil {
 			return fail(fmt.Sprintf("service %q of node %q", name, tn.Name), tn.Decl.DeclRange, err)

@@ -260,16 +260,12 @@ func (c *tcpConnection) close(reason error) {
 	})
 }
 
-// MaxRouteLength bounds the onward and return routes of a message from the
-// network: a route of a million hops costs its node that many steps.
-const MaxRouteLength = 128
-
 // checkTransports refuses a message naming a transport type ockamtop does
 // not know (such a peer does not speak our protocol), or with a route
-// longer than MaxRouteLength.
+// longer than routing.MaxRouteLength.
 func checkTransports(m *routing.Message) error {
-	if len(m.Onward) > MaxRouteLength || len(m.Return) > MaxRouteLength {
-		return fmt.Errorf("route of %d/%d hops, the limit is %d", len(m.Onward), len(m.Return), MaxRouteLength)
+	if len(m.Onward) > routing.MaxRouteLength || len(m.Return) > routing.MaxRouteLength {
+		return fmt.Errorf("route of %d/%d hops, the limit is %d", len(m.Onward), len(m.Return), routing.MaxRouteLength)
 	}
 	for _, r := range [2]routing.Route{m.Onward, m.Return} {
 		for _, a := range r {

@@ -7,9 +7,6 @@ import (
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
-// UppercaseAddress is where every node runs its uppercase service.
-const UppercaseAddress = "uppercase"
-
 // Uppercase answers a BARE string with the same string in upper case, as
 // Ockam's uppercase service does ("hello" -> "HELLO").
 type Uppercase struct{}

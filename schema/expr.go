@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,7 +83,7 @@ func (e *evaluator) checkVariables(expr hcl.Expression, what string) hcl.Diagnos
 				continue
 			}
 			name := attrName(tr[1])
-			if !contains(e.vars, name) {
+			if !slices.Contains(e.vars, name) {
 				diags = append(diags, errorAt(rng, "Reference to undeclared variable",
 					"No variable named %q is declared; add a variable %q block.%s", name, name, didYouMean(name, e.vars)))
 			}
@@ -275,13 +276,4 @@ func Suggest(name string, names []string) string {
 		return ""
 	}
 	return best
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

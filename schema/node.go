@@ -2,9 +2,11 @@ package schema
 
 import (
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
 // Node is a `node "NAME" { ... }` block.
@@ -32,9 +34,6 @@ type Service struct {
 	TypeRange hcl.Range
 	DeclRange hcl.Range
 }
-
-// ServiceTypes are the services a `service` block can start.
-var ServiceTypes = []string{"echo", "hop", "uppercase"}
 
 // Relay is a `relay "NAME" { at = node.X }` block: the node dials X and
 // registers NAME, becoming reachable at X as /service/forward_to_NAME.
@@ -183,15 +182,19 @@ func decodeService(b *hcl.Block, ev *evaluator) (*Service, hcl.Diagnostics) {
 		}
 		s.Type, s.TypeRange = t.Value, t.Range
 	}
-	if !contains(ServiceTypes, s.Type) {
-		detail := fmt.Sprintf("There is no service type %q. Service types: %s.", s.Type, quoteList(ServiceTypes))
+	serviceTypes := make([]string, len(routing.ServiceTypes))
+	for i, t := range routing.ServiceTypes {
+		serviceTypes[i] = string(t)
+	}
+	if !slices.Contains(serviceTypes, s.Type) {
+		detail := fmt.Sprintf("There is no service type %q. Service types: %s.", s.Type, quoteList(serviceTypes))
 		if s.TypeRange == s.NameRange {
 			detail += fmt.Sprintf(" To give a service a name of its own, set its type: service %q { type = \"hop\" }.", s.Name)
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Unknown service type",
-			Detail:   detail + didYouMean(s.Type, ServiceTypes),
+			Detail:   detail + didYouMean(s.Type, serviceTypes),
 			Subject:  s.TypeRange.Ptr(),
 		})
 	}
@@ -254,33 +257,22 @@ func decodeInlet(b *hcl.Block, ev *evaluator) (*Inlet, hcl.Diagnostics) {
 	return in, diags
 }
 
-// localName checks a name used as a local worker address.
+// localName checks a name used as a local worker address, with the rule
+// the runtime uses.
 func localName(kind, name string, rng hcl.Range) hcl.Diagnostics {
-	if name == "" || strings.ContainsAny(name, "/# \t\r\n") || !printable(name) {
+	if err := routing.ValidLocalName(name); err != nil {
 		return hcl.Diagnostics{errorAt(rng, "Invalid name",
-			"A %s name is a local address: printable, without spaces, '/' or '#'; %q is not one.", kind, name)}
+			"A %s name is a local address: printable, without spaces, '/' or '#'; %q is not one: %s.", kind, name, err)}
 	}
 	return nil
 }
 
-// MaxRelayName is the longest relay name a relay service accepts.
-const MaxRelayName = 128
-
+// relayName checks a relay name with the rule of the relay service that
+// will take its registration.
 func relayName(name string, rng hcl.Range) hcl.Diagnostics {
-	if d := localName("relay", name, rng); d.HasErrors() {
-		return d
-	}
-	if len(name) > MaxRelayName {
-		return hcl.Diagnostics{errorAt(rng, "Invalid name", "A relay name has at most %d bytes; this one has %d.", MaxRelayName, len(name))}
+	if err := routing.ValidRelayName(name); err != nil {
+		return hcl.Diagnostics{errorAt(rng, "Invalid name",
+			"A relay name is what the relay service registers: printable ASCII without spaces, '/' or '#', at most %d bytes; %q is not one: %s.", routing.MaxRelayName, name, err)}
 	}
 	return nil
-}
-
-func printable(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }

@@ -16,19 +16,6 @@ import (
 	"github.com/ockamtop/ockamtop/schema"
 )
 
-// Well-known local addresses every node has.
-const (
-	EchoService      = "echo"
-	UppercaseService = "uppercase"
-	// RelayService takes relay registrations; StaticRelayService is its
-	// alias, the one Ockam's `relay create` uses.
-	RelayService       = "forwarding_service"
-	StaticRelayService = "static_forwarding_service"
-	// ForwarderPrefix starts the address of a relay's forwarder:
-	// forward_to_n3.
-	ForwarderPrefix = "forward_to_"
-)
-
 // Topology is the model of a valid topology file.
 type Topology struct {
 	// Nodes in the order of the file.
@@ -74,7 +61,7 @@ type Relay struct {
 }
 
 // Forwarder is the relay's forwarder address at its relay node.
-func (r *Relay) Forwarder() string { return ForwarderPrefix + r.Name }
+func (r *Relay) Forwarder() string { return routing.Forwarder(r.Name) }
 
 // RemoteAddress is where the relay makes its owner reachable, as a route
 // from anywhere that can reach the relay node.
@@ -139,7 +126,7 @@ func (n *Node) Addresses() []string {
 		out = append(out, a)
 	}
 	out = append(out, n.Allow...)
-	out = append(out, RelayService, StaticRelayService)
+	out = append(out, routing.RelayService, routing.StaticRelayService)
 	sort.Strings(out)
 	return out
 }
@@ -173,7 +160,7 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 	for _, d := range f.Nodes {
 		n := &Node{
 			Name:       d.Name,
-			Services:   map[string]string{EchoService: "echo", UppercaseService: "uppercase"},
+			Services:   defaultServices(),
 			Forwarders: map[string]*Relay{},
 			Outlets:    map[string]*Outlet{},
 			Decl:       d,
@@ -310,4 +297,13 @@ func sortDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
 		return a.Start.Byte < b.Start.Byte
 	})
 	return diags
+}
+
+// defaultServices maps the services every node runs to their types.
+func defaultServices() map[string]string {
+	out := make(map[string]string, len(routing.DefaultServices))
+	for addr, t := range routing.DefaultServices {
+		out[addr] = string(t)
+	}
+	return out
 }

@@ -197,7 +197,7 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 	hop.Address = name
 	if t, ok := n.Services[name]; ok {
 		hop.Type = t
-		if t == "hop" {
+		if t == string(routing.Hop) {
 			hop.Kind = HopService
 			w.hops = append(w.hops, *hop)
 			return false, nil
@@ -242,7 +242,7 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 			return true, nil // not ours to run: nothing more to check
 		}
 	}
-	if name == RelayService || name == StaticRelayService {
+	if routing.IsRelayService(name) {
 		return true, w.fail(seg, "Route to the relay service",
 			"%q on node %q takes relay registrations; declare a relay block instead of routing to it.", name, n.Name)
 	}

@@ -145,3 +145,15 @@ func TestParseMultiAddrErrors(t *testing.T) {
 		}
 	}
 }
+
+// Every relay name is a local name too: a forwarder's address is one.
+func TestRelayNameIsLocalName(t *testing.T) {
+	for _, name := range []string{"n3", "né", "a b", "a/b", "a#b", "", "\x00", strings.Repeat("a", MaxRelayName), strings.Repeat("a", MaxRelayName+1)} {
+		if ValidRelayName(name) == nil && ValidLocalName(name) != nil {
+			t.Errorf("%q: a valid relay name but not a valid local name", name)
+		}
+	}
+	if ValidRelayName("né") == nil {
+		t.Errorf("né: want refused, the relay service takes ASCII only")
+	}
+}
