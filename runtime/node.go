@@ -33,12 +33,13 @@ type Options struct {
 	MayDial func(hostport string) bool
 }
 
-// Node is one Ockam node: a router with its workers and its TCP transport.
+// Node is one Ockam node: a router with its workers and its transports.
 type Node struct {
 	name string
 	log  hclog.Logger
 	opts Options
-	tcp  *tcpTransport
+	// transports by type; filled by NewNode, then only read.
+	transports map[routing.TransportType]Transport
 	// relays is the relay service; set once by NewNode.
 	relays *relayService
 
@@ -80,7 +81,11 @@ func NewNode(name string, opts Options) *Node {
 		closers: make(map[*func()]bool),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.tcp = newTCPTransport(n)
+	n.transports = make(map[routing.TransportType]Transport, len(transportConstructors))
+	for _, newTransport := range transportConstructors {
+		t := newTransport(n)
+		n.transports[t.Type()] = t
+	}
 	// The default services cannot collide on a new node.
 	_ = n.StartService(routing.EchoService, Echo{})
 	_ = n.StartService(routing.UppercaseService, Uppercase{})
@@ -135,7 +140,7 @@ func (n *Node) addWorker(name string, impl Worker, service, inline bool) (*worke
 		w.mailbox = make(chan *Routed, n.opts.MailboxSize)
 	}
 	w.service.Store(service)
-	_, w.transport = impl.(*tcpConnection)
+	_, w.transport = impl.(Connection)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -210,33 +215,33 @@ func (n *Node) Send(ctx context.Context, msg routing.Message) error {
 }
 
 // route delivers m to the first address of its onward route: a local
-// worker, or for a TCP address the connection to that peer.
+// worker, or for another transport's address the connection to that peer.
 func (n *Node) route(ctx context.Context, m *Routed) error {
 	next, err := m.Onward.Next()
 	if err != nil {
 		return ErrEmptyOnwardRoute
 	}
-	var w *worker
-	switch next.Type {
-	case routing.Local:
-		w = n.lookup(next.Value)
-		if w == nil {
-			if n.isClosed() {
-				return ErrNodeClosed
-			}
-			return fmt.Errorf("route to %s on node %s: %w", next, n.name, ErrNoSuchAddress)
+	if !next.IsLocal() {
+		t := n.transport(next.Type)
+		if t == nil {
+			return fmt.Errorf("route to %s: %w", next, ErrUnsupportedTransport)
 		}
-	case routing.TCP:
-		c, err := n.tcp.connectionFor(ctx, next.Value, m.flow != nil)
+		addr, err := t.Resolve(ctx, next.Value, m.flow != nil)
 		if err != nil {
 			return err
 		}
-		w = c.w
-		// Replace the TCP address with the connection's own, as Ockam's
-		// route resolution does. The onward route may be shared: copy it.
-		m.Onward = m.Onward[1:].Prepend(w.addr)
-	default:
-		return fmt.Errorf("route to %s: %w", next, ErrUnsupportedTransport)
+		// Replace the transport address with the connection's own, as
+		// Ockam's route resolution does. The onward route may be shared:
+		// copy it.
+		m.Onward = m.Onward[1:].Prepend(addr)
+		next = addr
+	}
+	w := n.lookup(next.Value)
+	if w == nil {
+		if n.isClosed() {
+			return ErrNodeClosed
+		}
+		return fmt.Errorf("route to %s on node %s: %w", next, n.name, ErrNoSuchAddress)
 	}
 	if !w.accepts(m.flow) {
 		return fmt.Errorf("message to %s from connection %s (return route %s): %w", w.addr, m.flow.id, m.Return, ErrFlowDenied)
@@ -318,7 +323,9 @@ func (n *Node) Close() error {
 		f()
 	}
 
-	n.tcp.close()
+	for _, t := range n.transports {
+		t.Close()
+	}
 	n.mu.Lock()
 	for name, w := range n.workers {
 		w.close()

@@ -64,8 +64,8 @@ func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 	}
 	first := msg.Return[0]
 	n := ctx.Node()
-	conn := n.tcp.byAddress(first.Value)
-	if !first.IsLocal() || conn == nil {
+	conn, ok := n.connection(first.Value)
+	if !first.IsLocal() || !ok {
 		return fmt.Errorf("relay registration %q refused: it did not arrive over a connection (return route %s)", name, msg.Return)
 	}
 	addr := routing.Forwarder(name)
@@ -115,10 +115,10 @@ func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 }
 
 // watch removes a connection's forwarders when it closes.
-func (s *relayService) watch(ctx *Context, conn *tcpConnection) {
-	n, id := ctx.Node(), conn.w.addr.Value
+func (s *relayService) watch(ctx *Context, conn Connection) {
+	n, id := ctx.Node(), conn.Address().Value
 	select {
-	case <-conn.closed:
+	case <-conn.Done():
 	case <-n.closing:
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -25,34 +26,18 @@ import (
 //     pushed onto its return route, so replies find their way back, and is
 //     routed on with the connection's flow.
 //
-// A connection that fails in any way (handshake, a bad frame, EOF) is closed
-// alone, with the reason logged; the node and its other connections go on.
+// A connection whose stream of frames breaks (handshake, a frame too large,
+// EOF in the middle of one) is closed alone, with the reason logged; the node
+// and its other connections go on. A frame that arrives whole but holds a bad
+// message (undecodable, an unknown transport, a route over the limit) is
+// dropped with a warning, and the connection goes on: one bad message must
+// not cut every stream that shares the connection.
 
 const ioBufferSize = 64 << 10
 
-// Connection is a live TCP connection of a node.
-type Connection struct {
-	c *tcpConnection
-}
-
-// Address is the connection worker's local address: route messages to it to
-// send them to the peer.
-func (c Connection) Address() routing.Address { return c.c.w.addr }
-
-// RemoteAddr is the peer's socket address.
-func (c Connection) RemoteAddr() string { return c.c.conn.RemoteAddr().String() }
-
-// Outgoing reports whether this node dialed the connection.
-func (c Connection) Outgoing() bool { return c.c.outgoing }
-
-// Close closes the connection.
-func (c Connection) Close() { c.c.close(nil) }
-
-// Done is closed when the connection has closed.
-func (c Connection) Done() <-chan struct{} { return c.c.closed }
-
 type tcpConnection struct {
 	node     *Node
+	t        *tcpTransport
 	conn     net.Conn
 	w        *worker
 	flow     *flow
@@ -71,14 +56,50 @@ type tcpConnection struct {
 	repliersMu sync.Mutex
 	repliers   map[*worker]struct{} // guarded by repliersMu
 
+	// received counts the frames read: evidence that the peer is alive.
+	received atomic.Uint64
+
+	// drainMarker is a message that only drain queues: when the worker
+	// reaches it, everything queued before it has been written.
+	drainMarker *Routed
+	drained     chan struct{} // closed when the worker reaches drainMarker
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
+
+var _ Connection = (*tcpConnection)(nil)
+
+// Address is the connection worker's local address.
+func (c *tcpConnection) Address() routing.Address { return c.w.addr }
+
+// Transport is TCP.
+func (c *tcpConnection) Transport() routing.TransportType { return routing.TCP }
+
+// RemoteAddr is the peer's socket address.
+func (c *tcpConnection) RemoteAddr() string { return c.conn.RemoteAddr().String() }
+
+// Outgoing reports whether this node dialed the connection.
+func (c *tcpConnection) Outgoing() bool { return c.outgoing }
+
+// Received counts the frames read from the peer.
+func (c *tcpConnection) Received() uint64 { return c.received.Load() }
+
+// Done is closed when the connection has closed.
+func (c *tcpConnection) Done() <-chan struct{} { return c.closed }
+
+// Close closes the connection.
+func (c *tcpConnection) Close() { c.close(nil) }
 
 // HandleMessage queues m as a frame for the socket. It runs on the worker
 // goroutine; Flush writes the queue out once the mailbox is empty, so
 // messages in flight share system calls.
 func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
+	if m == c.drainMarker {
+		c.Flush()
+		close(c.drained)
+		return nil
+	}
 	c.recordRepliers(m.Return)
 	msg := m.Message
 	msg.Onward = m.Onward[1:] // pop our own address
@@ -138,6 +159,27 @@ func (c *tcpConnection) Flush() {
 	}
 }
 
+// drain waits, at most timeout, until the messages queued on the connection
+// when it is called have been written.
+func (c *tcpConnection) drain(timeout time.Duration) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	// A peer that reads nothing must not hold the node's shutdown.
+	_ = c.conn.SetWriteDeadline(time.Now().Add(timeout))
+	select {
+	case c.w.mailbox <- c.drainMarker:
+	case <-c.closed:
+		return
+	case <-t.C:
+		return
+	}
+	select {
+	case <-c.drained:
+	case <-c.closed:
+	case <-t.C:
+	}
+}
+
 // recordRepliers makes the local workers at the head of a message's return
 // route consumers of this connection's flow: they may get replies through it.
 func (c *tcpConnection) recordRepliers(ret routing.Route) {
@@ -191,17 +233,19 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			c.close(err)
 			return
 		}
+		c.received.Add(1)
 		msg, err := wire.DecodeBody(body)
+		if err == nil {
+			err = checkMessage(&msg)
+		}
 		if err != nil {
-			c.close(err)
-			return
+			putBuffer(buf)
+			c.log.Warn("dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
+			continue
 		}
 		if len(msg.Onward) == 0 {
+			putBuffer(buf)
 			continue // Ockam's heartbeat: an empty frame
-		}
-		if err := checkTransports(&msg); err != nil {
-			c.close(err)
-			return
 		}
 		msg.Return = msg.Return.Prepend(c.w.addr)
 		m := &Routed{Message: msg, flow: c.flow, buf: buf}
@@ -209,7 +253,7 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			if c.node.isClosed() {
 				return
 			}
-			c.log.Warn("dropped a message from the network", "onward", msg.Onward.String(), "return", msg.Return.String(), "error", err)
+			c.log.Warn("dropped a message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
 		}
 	}
 }
@@ -243,7 +287,7 @@ func readBody(br *bufio.Reader) (body []byte, buf *[]byte, err error) {
 func (c *tcpConnection) close(reason error) {
 	c.closeOnce.Do(func() {
 		_ = c.conn.Close()
-		c.node.tcp.remove(c)
+		c.t.remove(c)
 		_ = c.node.StopWorker(c.w.addr.Value)
 		c.repliersMu.Lock()
 		for w := range c.repliers {
@@ -260,10 +304,10 @@ func (c *tcpConnection) close(reason error) {
 	})
 }
 
-// checkTransports refuses a message naming a transport type ockamtop does
-// not know (such a peer does not speak our protocol), or with a route
-// longer than routing.MaxRouteLength.
-func checkTransports(m *routing.Message) error {
+// checkMessage refuses a message naming a transport type ockamtop does not
+// know (such a peer does not speak our protocol), or with a route longer
+// than routing.MaxRouteLength.
+func checkMessage(m *routing.Message) error {
 	if len(m.Onward) > routing.MaxRouteLength || len(m.Return) > routing.MaxRouteLength {
 		return fmt.Errorf("route of %d/%d hops, the limit is %d", len(m.Onward), len(m.Return), routing.MaxRouteLength)
 	}

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -51,7 +50,11 @@ func (n *Node) StartInlet(name, from string, route func() (routing.Route, error)
 		<-n.closing
 		in.Close()
 	})
-	n.goroutine(in.acceptLoop)
+	n.goroutine(func() {
+		acceptLoop(ln, in.log, n.closing, func(conn net.Conn) {
+			n.goroutine(func() { in.serve(conn.(*net.TCPConn)) })
+		})
+	})
 	n.goroutine(func() { in.sweep(n, opts.KeepAlive) })
 	return in, nil
 }
@@ -65,27 +68,6 @@ func (in *Inlet) Streams() int { return in.Len() }
 // Close stops accepting; open streams go on until they end or the node
 // closes.
 func (in *Inlet) Close() error { return in.ln.Close() }
-
-func (in *Inlet) acceptLoop() {
-	var backoff time.Duration
-	for {
-		conn, err := in.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			in.log.Warn("accept failed", "error", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-in.node.closing:
-			}
-			continue
-		}
-		backoff = 0
-		in.node.goroutine(func() { in.serve(conn.(*net.TCPConn)) })
-	}
-}
 
 // serve opens a stream for one client connection.
 func (in *Inlet) serve(conn *net.TCPConn) {

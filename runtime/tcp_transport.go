@@ -4,42 +4,54 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
 // keepAlive is the TCP keepalive of every connection: a dead peer behind a
 // silent network is noticed in about a minute.
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 3}
 
+// drainTimeout bounds how long closing a connection waits for the messages
+// already queued on it to be written.
+const drainTimeout = 2 * time.Second
+
 // tcpTransport is a node's TCP transport: its listeners and connections.
 type tcpTransport struct {
 	node *Node
+	// dials de-duplicates dials of one peer: everyone who wants it while a
+	// dial is under way shares that dial.
+	dials singleflight.Group
 
 	mu        sync.Mutex
 	conns     map[string]*tcpConnection // guarded by mu; by worker address
 	byPeer    map[string]*tcpConnection // guarded by mu; outgoing, by dialed "host:port"
-	dialing   map[string]*dialCall      // guarded by mu
 	listeners []*Listener               // guarded by mu
 	closed    bool                      // guarded by mu: no new connections
 }
 
-// dialCall is a dial in progress, shared by everyone who wants that peer.
-type dialCall struct {
-	done chan struct{}
-	c    *tcpConnection
-	err  error
-}
+var _ Transport = (*tcpTransport)(nil)
 
 func newTCPTransport(n *Node) *tcpTransport {
 	return &tcpTransport{
-		node:    n,
-		conns:   make(map[string]*tcpConnection),
-		byPeer:  make(map[string]*tcpConnection),
-		dialing: make(map[string]*dialCall),
+		node:   n,
+		conns:  make(map[string]*tcpConnection),
+		byPeer: make(map[string]*tcpConnection),
 	}
 }
+
+// tcp is the node's TCP transport.
+func (n *Node) tcp() *tcpTransport { return n.transport(routing.TCP).(*tcpTransport) }
+
+// Type is TCP.
+func (t *tcpTransport) Type() routing.TransportType { return routing.TCP }
 
 // ConnectOptions configure an outgoing connection.
 type ConnectOptions struct {
@@ -52,41 +64,53 @@ type ConnectOptions struct {
 	Dedicated bool
 }
 
-// Connect returns the connection to hostport, dialing it if there is none
-// yet. Connections to the same peer are reused.
+// Connect returns the TCP connection to hostport, dialing it if there is
+// none yet. Connections to the same peer are reused.
 func (n *Node) Connect(ctx context.Context, hostport string, opts ConnectOptions) (Connection, error) {
-	c, err := n.tcp.connect(ctx, hostport, opts)
+	c, err := n.tcp().connect(ctx, hostport, opts)
 	if err != nil {
-		return Connection{}, err
+		return nil, err
 	}
-	return Connection{c}, nil
+	return c, nil
 }
 
-// Connections lists the node's live connections.
-func (n *Node) Connections() []Connection {
-	n.tcp.mu.Lock()
-	defer n.tcp.mu.Unlock()
-	out := make([]Connection, 0, len(n.tcp.conns))
-	for _, c := range n.tcp.conns {
-		out = append(out, Connection{c})
+// Connections lists the live connections.
+func (t *tcpTransport) Connections() []Connection {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]Connection, 0, len(t.conns))
+	for _, c := range t.conns {
+		out = append(out, c)
 	}
 	return out
 }
 
-// connectionFor resolves a TCP address of a route. A message from the
-// network may use an existing connection but dial only the peers the node
-// was told it may dial.
-func (t *tcpTransport) connectionFor(ctx context.Context, hostport string, fromNetwork bool) (*tcpConnection, error) {
+// Connection returns the connection whose worker is at addr.
+func (t *tcpTransport) Connection(addr string) (Connection, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.conns[addr]
+	return c, ok
+}
+
+// Resolve resolves a TCP address of a route. A message from the network
+// may use an existing connection but dial only the peers the node was told
+// it may dial.
+func (t *tcpTransport) Resolve(ctx context.Context, hostport string, fromNetwork bool) (routing.Address, error) {
 	t.mu.Lock()
 	c := t.byPeer[hostport]
 	t.mu.Unlock()
 	if c != nil {
-		return c, nil
+		return c.w.addr, nil
 	}
 	if fromNetwork && (t.node.opts.MayDial == nil || !t.node.opts.MayDial(hostport)) {
-		return nil, fmt.Errorf("dial %s: %w", hostport, ErrDialDenied)
+		return routing.Address{}, fmt.Errorf("dial %s: %w", hostport, ErrDialDenied)
 	}
-	return t.connect(ctx, hostport, ConnectOptions{})
+	c, err := t.connect(ctx, hostport, ConnectOptions{})
+	if err != nil {
+		return routing.Address{}, err
+	}
+	return c.w.addr, nil
 }
 
 func (t *tcpTransport) connect(ctx context.Context, hostport string, opts ConnectOptions) (*tcpConnection, error) {
@@ -94,35 +118,29 @@ func (t *tcpTransport) connect(ctx context.Context, hostport string, opts Connec
 		return t.dial(ctx, hostport, opts)
 	}
 	t.mu.Lock()
-	if c := t.byPeer[hostport]; c != nil {
-		t.mu.Unlock()
-		if opts.Inbound {
-			c.flow.inbound.Store(true)
-		}
-		return c, nil
-	}
-	call, ok := t.dialing[hostport]
-	if !ok {
-		call = &dialCall{done: make(chan struct{})}
-		t.dialing[hostport] = call
-		t.mu.Unlock()
-		call.c, call.err = t.dial(ctx, hostport, opts)
-		t.mu.Lock()
-		delete(t.dialing, hostport)
-		close(call.done)
-		t.mu.Unlock()
-		return call.c, call.err
-	}
+	c := t.byPeer[hostport]
 	t.mu.Unlock()
-	select {
-	case <-call.done:
-		if call.err == nil && opts.Inbound {
-			call.c.flow.inbound.Store(true)
+	if c == nil {
+		// The shared dial does not take the first caller's context: one
+		// caller giving up must not fail the others. The node's shutdown
+		// and the dial timeout bound it.
+		ch := t.dials.DoChan(hostport, func() (any, error) {
+			return t.dial(context.Background(), hostport, ConnectOptions{})
+		})
+		select {
+		case res := <-ch:
+			if res.Err != nil {
+				return nil, res.Err
+			}
+			c = res.Val.(*tcpConnection)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("dial %s: %w", hostport, ctx.Err())
 		}
-		return call.c, call.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("dial %s: %w", hostport, ctx.Err())
 	}
+	if opts.Inbound {
+		c.flow.inbound.Store(true)
+	}
+	return c, nil
 }
 
 func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOptions) (*tcpConnection, error) {
@@ -161,13 +179,16 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 	name := RandomAddress()
 	c := &tcpConnection{
 		node:     t.node,
+		t:        t,
 		conn:     conn,
 		flow:     &flow{id: name},
 		outgoing: outgoing,
 		peer:     peer,
 		log:      t.node.log.With("connection", name, "peer", conn.RemoteAddr().String()),
 		closed:   make(chan struct{}),
+		drained:  make(chan struct{}),
 	}
+	c.drainMarker = &Routed{}
 	c.flow.inbound.Store(inbound || !outgoing)
 	w, err := t.node.startWorker(name, c, false)
 	if err != nil {
@@ -186,13 +207,6 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 	return c, bufio.NewReaderSize(conn, ioBufferSize), nil
 }
 
-// byAddress returns the connection whose worker is at addr, or nil.
-func (t *tcpTransport) byAddress(addr string) *tcpConnection {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.conns[addr]
-}
-
 func (t *tcpTransport) remove(c *tcpConnection) {
 	t.mu.Lock()
 	delete(t.conns, c.w.addr.Value)
@@ -202,28 +216,24 @@ func (t *tcpTransport) remove(c *tcpConnection) {
 	t.mu.Unlock()
 }
 
-// close stops the listeners and closes every connection.
-func (t *tcpTransport) close() {
+// Close stops the listeners and closes every connection once what is
+// queued on it has been written: the portal streams' last Disconnects
+// reach the far ends.
+func (t *tcpTransport) Close() {
 	t.mu.Lock()
 	t.closed = true
 	ls := t.listeners
 	t.listeners = nil
-	conns := make([]*tcpConnection, 0, len(t.conns))
-	for _, c := range t.conns {
-		conns = append(conns, c)
-	}
+	conns := slices.Collect(maps.Values(t.conns))
 	t.mu.Unlock()
 	for _, l := range ls {
 		_ = l.Close()
 	}
-	// Give the last messages (portal streams' Disconnects) a moment to
-	// leave before the connections go.
-	deadline := time.Now().Add(250 * time.Millisecond)
+	var wg sync.WaitGroup
 	for _, c := range conns {
-		for c.w.pending.Load() > 0 && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+		wg.Go(func() { c.drain(drainTimeout) })
 	}
+	wg.Wait()
 	for _, c := range conns {
 		c.close(nil)
 	}

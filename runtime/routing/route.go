@@ -2,6 +2,7 @@ package routing
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -87,4 +88,41 @@ func (r Route) String() string {
 		parts[i] = a.String()
 	}
 	return strings.Join(parts, " => ")
+}
+
+// briefHops is how many hops Brief shows at each end of a long route, and
+// briefValue the longest address value it shows whole.
+const (
+	briefHops  = 3
+	briefValue = 64
+)
+
+// Brief renders the route for a log line: a long route shows its first and
+// last hops and how many it has, a long address value its start, so that no
+// message from the network can make a log line large.
+func (r Route) Brief() string {
+	var b strings.Builder
+	brief := func(a Address) {
+		if b.Len() > 0 {
+			b.WriteString(" => ")
+		}
+		if len(a.Value) > briefValue {
+			a.Value = fmt.Sprintf("%s…(%d bytes)", strings.ToValidUTF8(a.Value[:briefValue], "?"), len(a.Value))
+		}
+		b.WriteString(a.String())
+	}
+	if len(r) <= 2*briefHops+1 {
+		for _, a := range r {
+			brief(a)
+		}
+		return b.String()
+	}
+	for _, a := range r[:briefHops] {
+		brief(a)
+	}
+	fmt.Fprintf(&b, " => …(%d hops in all)…", len(r))
+	for _, a := range r[len(r)-briefHops:] {
+		brief(a)
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -155,5 +156,26 @@ func TestRelayNameIsLocalName(t *testing.T) {
 	}
 	if ValidRelayName("né") == nil {
 		t.Errorf("né: want refused, the relay service takes ASCII only")
+	}
+}
+
+// A long route in a log line shows its ends and its length, never all of it.
+func TestRouteBrief(t *testing.T) {
+	long := make(Route, 1000)
+	for i := range long {
+		long[i] = LocalAddress(strconv.Itoa(i))
+	}
+	got := long.Brief()
+	want := "0#0 => 0#1 => 0#2 => …(1000 hops in all)… => 0#997 => 0#998 => 0#999"
+	if got != want {
+		t.Errorf("Brief() = %q, want %q", got, want)
+	}
+	short := Route{LocalAddress("a"), TCPAddress("127.0.0.1:1")}
+	if got := short.Brief(); got != short.String() {
+		t.Errorf("short route: Brief() = %q, want %q", got, short.String())
+	}
+	huge := Route{LocalAddress(strings.Repeat("x", 100000))}
+	if got := huge.Brief(); len(got) > 200 || !strings.Contains(got, "(100000 bytes)") {
+		t.Errorf("huge value: Brief() = %q", got)
 	}
 }

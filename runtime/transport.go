@@ -1,0 +1,89 @@
+package runtime
+
+import (
+	"context"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// A transport moves routing messages between nodes over one kind of
+// network, as Ockam's transports do: it registers for its transport type
+// (TCP = 1, UDP = 2), owns its connections, and the router hands it every
+// message whose next hop is an address of that type. The router names no
+// concrete transport; a new one plugs in by adding its constructor to
+// transportConstructors.
+//
+// A connection is a worker at a random local address. Routing a message to
+// that address sends it to the peer; a message that arrives from the peer
+// gets that address pushed onto its return route, so replies go back the
+// same way.
+
+// Transport is one kind of network a node reaches other nodes over.
+type Transport interface {
+	// Type is the transport type of the addresses it resolves.
+	Type() routing.TransportType
+	// Resolve returns the local address of the connection to peer (the
+	// address's value, "host:port" for TCP), making the connection if there
+	// is none yet. For a message from the network (fromNetwork), it only
+	// makes connections to peers the node may dial (Options.MayDial).
+	Resolve(ctx context.Context, peer string, fromNetwork bool) (routing.Address, error)
+	// Connection returns the live connection whose worker is at the local
+	// address addr.
+	Connection(addr string) (Connection, bool)
+	// Connections lists the live connections.
+	Connections() []Connection
+	// Close stops the transport's listeners and closes its connections,
+	// after the messages already queued on them have been written.
+	Close()
+}
+
+// Connection is a live connection of a transport.
+type Connection interface {
+	// Address is the connection worker's local address: route messages to
+	// it to send them to the peer.
+	Address() routing.Address
+	// Transport is the connection's transport type.
+	Transport() routing.TransportType
+	// RemoteAddr is the peer's network address.
+	RemoteAddr() string
+	// Outgoing reports whether this node made the connection.
+	Outgoing() bool
+	// Received counts the frames read from the peer: it grows while the
+	// peer is alive and sending.
+	Received() uint64
+	// Done is closed when the connection has closed.
+	Done() <-chan struct{}
+	// Close closes the connection.
+	Close()
+}
+
+// transportConstructors make the transports every node has.
+var transportConstructors = []func(n *Node) Transport{
+	func(n *Node) Transport { return newTCPTransport(n) },
+}
+
+// transport returns the node's transport of type t, or nil.
+func (n *Node) transport(t routing.TransportType) Transport {
+	// The map is filled by NewNode and never changes: no lock.
+	return n.transports[t]
+}
+
+// connection returns the live connection whose worker is at addr, of any
+// transport.
+func (n *Node) connection(addr string) (Connection, bool) {
+	for _, t := range n.transports {
+		if c, ok := t.Connection(addr); ok {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// Connections lists the node's live connections, of every transport.
+func (n *Node) Connections() []Connection {
+	var out []Connection
+	for _, t := range n.transports {
+		out = append(out, t.Connections()...)
+	}
+	return out
+}
