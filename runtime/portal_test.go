@@ -22,6 +22,7 @@ type portalPath struct {
 	n2Addr     string
 	inlet      *Inlet
 	outlet     *Outlet
+	relay      *Relay
 	logs1      *logBuffer
 }
 
@@ -36,6 +37,11 @@ func newPortalPathTimeout(t testing.TB, target string, pingTimeout time.Duration
 
 // newPortalPathOpts sets the inlet's options.
 func newPortalPathOpts(t testing.TB, target string, inletOpts InletOptions) *portalPath {
+	return newPortalPathRelay(t, target, inletOpts, RelayOptions{})
+}
+
+// newPortalPathRelay sets the inlet's and the relay's options.
+func newPortalPathRelay(t testing.TB, target string, inletOpts InletOptions, relayOpts RelayOptions) *portalPath {
 	t.Helper()
 	p := &portalPath{}
 	p.n2, _ = testNode(t, "n2", Options{})
@@ -48,11 +54,11 @@ func newPortalPathOpts(t testing.TB, target string, inletOpts InletOptions) *por
 	if p.outlet, err = p.n3.StartOutlet("outlet", target, OutletOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rel, err := p.n3.StartRelay("n3", p.n2Addr, RelayOptions{})
+	p.relay, err = p.n3.StartRelay("n3", p.n2Addr, relayOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-rel.Ready()
+	<-p.relay.Ready()
 	p.n1, p.logs1 = testNode(t, "n1", Options{})
 	route := routing.Route{routing.TCPAddress(p.n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("outlet")}
 	p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, inletOpts)

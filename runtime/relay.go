@@ -22,6 +22,12 @@ import (
 // the forwarder and back, every PingInterval; when the connection or the
 // relay node dies, the node reconnects with exponential backoff and jitter,
 // capped at MaxBackoff, and registers again.
+//
+// A relay that carries traffic is alive: its check waits in the same queues
+// as the data, and may be late behind it. So a check fails only when its
+// answer is late and the connection has also received nothing for a whole
+// PingTimeout; while frames keep arriving, the check keeps waiting. A busy
+// relay is never torn down, and its streams never cut, for being busy.
 
 // RelayOptions configure a relay. Zero values take the defaults.
 type RelayOptions struct {
@@ -243,10 +249,45 @@ func (r *Relay) session() (registered bool, err error) {
 			return true, errRelayStopped
 		}
 		binary.BigEndian.PutUint64(nonce[:], uint64(time.Now().UnixNano()))
-		if _, err := r.roundTrip(ctx, conn, ping, wire.AppendBytes(nil, nonce[:])); err != nil {
+		if err := r.check(ctx, conn, ping, wire.AppendBytes(nil, nonce[:])); err != nil {
+			if ctx.Err() != nil {
+				return true, errRelayStopped
+			}
 			conn.Close()
 			return true, fmt.Errorf("end-to-end check: %w", err)
 		}
+	}
+}
+
+// check sends one end-to-end check along ping and waits for its answer, for
+// as long as the connection keeps receiving frames.
+func (r *Relay) check(ctx context.Context, conn Connection, ping routing.Route, payload []byte) error {
+	sent := false
+	for {
+		heard := conn.Received()
+		wctx, cancel := context.WithTimeout(ctx, r.opts.PingTimeout)
+		var err error
+		if !sent {
+			// The connection's queue may be full of data: waiting for room
+			// is part of the check.
+			err = r.node.Send(wctx, routing.Message{Onward: ping, Return: routing.Route{r.addr}, Payload: payload})
+			sent = err == nil
+		}
+		if sent {
+			err = r.await(wctx, conn, payload)
+		}
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case wctx.Err() == nil:
+			return err // the connection closed, or the send failed outright
+		case conn.Received() == heard:
+			return fmt.Errorf("no answer within %s, and nothing else heard from the relay node", r.opts.PingTimeout)
+		}
+		// Frames arrived while we waited: the peer is alive and busy.
 	}
 }
 
@@ -259,17 +300,29 @@ func (r *Relay) roundTrip(ctx context.Context, conn Connection, onward routing.R
 	if err != nil {
 		return nil, err
 	}
+	select {
+	case p := <-r.inbox:
+		return p, nil
+	case <-conn.Done():
+		return nil, errors.New("connection closed")
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no answer within %s", r.opts.PingTimeout)
+	}
+}
+
+// await waits for the answer to a check whose payload was want; answers
+// to earlier checks are skipped.
+func (r *Relay) await(ctx context.Context, conn Connection, want []byte) error {
 	for {
 		select {
 		case p := <-r.inbox:
-			if onward[len(onward)-1] == r.addr && string(p) != string(payload) {
-				continue // a late answer to an earlier check
+			if string(p) == string(want) {
+				return nil
 			}
-			return p, nil
 		case <-conn.Done():
-			return nil, errors.New("connection closed")
+			return errors.New("connection closed")
 		case <-ctx.Done():
-			return nil, fmt.Errorf("no answer within %s", r.opts.PingTimeout)
+			return fmt.Errorf("no answer within %s", r.opts.PingTimeout)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -280,4 +282,83 @@ func BenchmarkRelayRecovery(b *testing.B) {
 		total += relayRecovery(b)
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/recovery")
+}
+
+// A relay busy carrying data is alive: its checks, queued behind the data,
+// come back late, and the relay must neither reconnect nor cut the streams
+// it carries. The check's timeout here is shorter than the time a check
+// may wait behind 32 streams' windows of data under the race detector.
+func TestBusyRelayIsNotTornDown(t *testing.T) {
+	p := newPortalPathRelay(t, serveTCP(t, echoServer), InletOptions{PingTimeout: 30 * time.Second},
+		RelayOptions{PingInterval: 10 * time.Millisecond, PingTimeout: time.Second})
+	const streams, size = 32, 4 << 20
+	var wg sync.WaitGroup
+	errs := make(chan error, streams)
+	for range streams {
+		wg.Go(func() { errs <- roundTripStream(p.inlet.Addr(), size) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := p.relay.Status(); st.Registrations != 1 {
+		t.Fatalf("the relay registered %d times (last error %q): a busy relay was torn down", st.Registrations, st.LastError)
+	}
+}
+
+// busyConn is a connection that keeps receiving frames.
+type busyConn struct {
+	Connection
+	received atomic.Uint64
+	done     chan struct{}
+}
+
+func (c *busyConn) Received() uint64         { return c.received.Load() }
+func (c *busyConn) Done() <-chan struct{}    { return c.done }
+func (c *busyConn) Address() routing.Address { return routing.LocalAddress("busy") }
+
+// A check whose answer is late waits as long as the connection receives
+// frames, and fails once it has been silent for a whole timeout.
+func TestRelayCheckWaitsWhileTheConnectionIsBusy(t *testing.T) {
+	n, _ := testNode(t, "n3", Options{})
+	// A sink at the check's route: the check is sent and never answered.
+	if err := n.StartWorker("sink", newSink(-1)); err != nil {
+		t.Fatal(err)
+	}
+	r := &Relay{node: n, opts: RelayOptions{PingTimeout: 5 * time.Millisecond}, addr: routing.LocalAddress("relay"), inbox: make(chan []byte, 4)}
+	conn := &busyConn{done: make(chan struct{})}
+	ping := routing.Route{routing.LocalAddress("sink")}
+	payload := []byte("check")
+
+	// Frames keep arriving for 20 timeouts, then the answer comes.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		deadline := time.Now().Add(100 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			conn.received.Add(1)
+			time.Sleep(time.Millisecond)
+		}
+		r.inbox <- payload
+		<-stop
+	})
+	err := r.check(context.Background(), conn, ping, payload)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("check of a busy connection failed: %v", err)
+	}
+
+	// Silence: the check fails after one timeout.
+	start := time.Now()
+	err = r.check(context.Background(), conn, ping, payload)
+	if err == nil || !strings.Contains(err.Error(), "nothing else heard") {
+		t.Fatalf("check of a silent connection: %v, want a failure", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("check of a silent connection took %s", d)
+	}
 }
