@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -44,6 +45,9 @@ type Node struct {
 	relays *relayService
 
 	closing chan struct{} // closed when Close starts
+	// stopping is set by Stopping and Close: failures from then on are
+	// the shutdown's doing, and are not logged as warnings.
+	stopping atomic.Bool
 	// ctx is cancelled when Close starts, for work that takes a context.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -187,6 +191,28 @@ func (n *Node) StopWorker(name string) error {
 	return nil
 }
 
+// Services lists the local addresses of the running services: the workers
+// the node's inbound flow reaches, connections aside.
+func (n *Node) Services() []string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []string
+	for name, w := range n.workers {
+		if w.service.Load() && !w.transport {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Stopping tells the node that it and its peers are about to close: what
+// fails from then on (a peer resetting a connection) is logged at debug
+// level, not as a warning. Close does it too.
+func (n *Node) Stopping() { n.stopping.Store(true) }
+
+// quiet reports whether failures are the shutdown's doing.
+func (n *Node) quiet() bool { return n.stopping.Load() }
+
 // HasWorker reports whether a worker runs at name.
 func (n *Node) HasWorker(name string) bool { return n.lookup(name) != nil }
 
@@ -311,6 +337,7 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
+	n.stopping.Store(true)
 	close(n.closing)
 	n.cancel()
 	closers := make([]func(), 0, len(n.closers))

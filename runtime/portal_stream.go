@@ -403,7 +403,7 @@ func (s *portalStream) close(reason error, tell bool) {
 	if untrack != nil {
 		untrack()
 	}
-	if reason != nil && !s.node.isClosed() {
+	if reason != nil && !s.node.quiet() {
 		s.log.Warn("portal stream closed", "stream", s.addr.Value, "reason", reason)
 	} else {
 		s.log.Debug("portal stream closed", "stream", s.addr.Value)

@@ -38,6 +38,8 @@ type RelayOptions struct {
 	PingTimeout time.Duration
 	// MaxBackoff caps the wait between reconnection attempts (2s).
 	MaxBackoff time.Duration
+	// AtNode names the relay node, for status; optional.
+	AtNode string
 }
 
 // RelayState is where a relay is in its life.
@@ -100,10 +102,6 @@ func (w relayInbox) HandleMessage(_ *Context, m *Routed) error {
 // StartRelay registers name at the relay node listening on at and keeps the
 // registration alive until the relay or the node is closed.
 func (n *Node) StartRelay(name, at string, opts RelayOptions) (*Relay, error) {
-	return n.startRelay(name, at, "", opts)
-}
-
-func (n *Node) startRelay(name, at, atNode string, opts RelayOptions) (*Relay, error) {
 	if err := routing.ValidRelayName(name); err != nil {
 		return nil, fmt.Errorf("relay %q: %w", name, err)
 	}
@@ -122,7 +120,7 @@ func (n *Node) startRelay(name, at, atNode string, opts RelayOptions) (*Relay, e
 		inbox:  make(chan []byte, 4),
 		ready:  make(chan struct{}),
 		done:   make(chan struct{}),
-		status: RelayStatus{Name: name, At: at, AtNode: atNode, State: RelayConnecting},
+		status: RelayStatus{Name: name, At: at, AtNode: opts.AtNode, State: RelayConnecting},
 	}
 	if _, err := n.startWorker(r.addr.Value, relayInbox{r.inbox}, false); err != nil {
 		return nil, err

@@ -250,8 +250,8 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 		msg.Return = msg.Return.Prepend(c.w.addr)
 		m := &Routed{Message: msg, flow: c.flow, buf: buf}
 		if err := c.node.route(context.Background(), m); err != nil {
-			if c.node.isClosed() {
-				return
+			if c.node.quiet() {
+				continue
 			}
 			c.log.Warn("dropped a message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
 		}
@@ -295,7 +295,7 @@ func (c *tcpConnection) close(reason error) {
 		}
 		c.repliers = nil
 		c.repliersMu.Unlock()
-		if reason != nil && !c.node.isClosed() {
+		if reason != nil && !c.node.quiet() {
 			c.log.Warn("connection closed", "reason", reason)
 		} else {
 			c.log.Debug("connection closed")

@@ -59,6 +59,9 @@ func (n *Node) StartInlet(name, from string, route func() (routing.Route, error)
 	return in, nil
 }
 
+// Name is the inlet's name.
+func (in *Inlet) Name() string { return in.name }
+
 // Addr is the inlet's bound address.
 func (in *Inlet) Addr() string { return in.ln.Addr().String() }
 

@@ -53,6 +53,9 @@ func (n *Node) StartOutlet(name, target string, opts OutletOptions) (*Outlet, er
 // Streams counts the open streams.
 func (o *Outlet) Streams() int { return o.Len() }
 
+// Name is the outlet's local address.
+func (o *Outlet) Name() string { return o.name }
+
 // Target is where the outlet dials.
 func (o *Outlet) Target() string { return o.target }
 

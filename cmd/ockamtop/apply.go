@@ -15,7 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/deploy"
 	"github.com/ockamtop/ockamtop/topology"
 )
 
@@ -56,7 +56,7 @@ func (c *cli) logger(level string) (hclog.Logger, error) {
 
 // start loads a file and starts its nodes. It prints what it starts, and
 // returns a non-negative exit code when it could not.
-func (c *cli) start(ctx context.Context, path string, f *runFlags) (*runtime.Running, *topology.Topology, int) {
+func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Running, *topology.Topology, int) {
 	log, err := c.logger(f.logLevel)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
@@ -71,7 +71,7 @@ func (c *cli) start(ctx context.Context, path string, f *runFlags) (*runtime.Run
 		writeDiagnostics(c.stderr, diags, nil, true)
 		return nil, nil, exitInvalid
 	}
-	run, err := runtime.Start(ctx, t, local, runtime.StartOptions{
+	run, err := deploy.Start(ctx, t, local, deploy.StartOptions{
 		Logger:   log,
 		Progress: func(line string) { fmt.Fprintln(c.stdout, line) },
 	})
@@ -83,7 +83,7 @@ func (c *cli) start(ctx context.Context, path string, f *runFlags) (*runtime.Run
 }
 
 // printChecks prints each check's result and says whether all passed.
-func printChecks(w io.Writer, results []runtime.CheckResult) bool {
+func printChecks(w io.Writer, results []deploy.CheckResult) bool {
 	ok := true
 	for _, r := range results {
 		if r.OK {
@@ -153,7 +153,7 @@ type readyInfo struct {
 	PID    int               `json:"pid"`
 }
 
-func writeReady(path string, run *runtime.Running) error {
+func writeReady(path string, run *deploy.Running) error {
 	info := readyInfo{Nodes: map[string]string{}, Inlets: map[string]string{}, PID: os.Getpid()}
 	for _, n := range run.Status().Nodes {
 		info.Nodes[n.Name] = n.Listener

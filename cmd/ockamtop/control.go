@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/deploy"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -54,7 +54,7 @@ func (c *cli) runDir() (string, error) {
 type controlStatus struct {
 	PID  int    `json:"pid"`
 	File string `json:"file"`
-	runtime.Status
+	deploy.Status
 }
 
 type messageRequest struct {
@@ -77,7 +77,7 @@ type controlServer struct {
 	done chan struct{}
 }
 
-func startControl(dir, file string, run *runtime.Running, down func()) (*controlServer, error) {
+func startControl(dir, file string, run *deploy.Running, down func()) (*controlServer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}

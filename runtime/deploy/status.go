@@ -1,7 +1,10 @@
-package runtime
+package deploy
 
 import (
-	"sort"
+	"slices"
+	"strings"
+
+	"github.com/ockamtop/ockamtop/runtime"
 )
 
 // Status is a snapshot of a running topology, for `ockamtop status`.
@@ -18,10 +21,10 @@ type NodeStatus struct {
 	Connections []ConnectionStatus `json:"connections"`
 	// Forwarders are the relays registered at this node: forwarder
 	// address -> the connection it sends over.
-	Forwarders map[string]string `json:"forwarders"`
-	Relays     []RelayStatus     `json:"relays"`
-	Inlets     []InletStatus     `json:"inlets"`
-	Outlets    []OutletStatus    `json:"outlets"`
+	Forwarders map[string]string     `json:"forwarders"`
+	Relays     []runtime.RelayStatus `json:"relays"`
+	Inlets     []InletStatus         `json:"inlets"`
+	Outlets    []OutletStatus        `json:"outlets"`
 }
 
 // InletStatus is a snapshot of a TCP inlet.
@@ -50,59 +53,46 @@ type ConnectionStatus struct {
 func (r *Running) Status() Status {
 	st := Status{Nodes: []NodeStatus{}}
 	r.mu.Lock()
-	relays := append([]*Relay(nil), r.relays...)
-	inlets := append([]*runningInlet(nil), r.inlets...)
-	outlets := append([]*runningOutlet(nil), r.outlets...)
+	relays := slices.Clone(r.relays)
+	inlets := slices.Clone(r.inlets)
+	outlets := slices.Clone(r.outlets)
 	r.mu.Unlock()
+	listeners := r.Listeners()
 	for _, tn := range r.topo.Order {
 		n := r.Node(tn.Name)
 		if n == nil {
 			continue
 		}
-		ns := NodeStatus{Name: n.Name(), Listener: r.Listeners()[n.Name()], Forwarders: n.Forwarders(), Services: []string{}, Connections: []ConnectionStatus{}, Relays: []RelayStatus{}, Inlets: []InletStatus{}, Outlets: []OutletStatus{}}
-		conns := map[string]bool{}
+		ns := NodeStatus{Name: n.Name(), Listener: listeners[n.Name()], Forwarders: n.Forwarders(), Services: []string{}, Connections: []ConnectionStatus{}, Relays: []runtime.RelayStatus{}, Inlets: []InletStatus{}, Outlets: []OutletStatus{}}
 		for _, c := range n.Connections() {
-			conns[c.Address().Value] = true
 			ns.Connections = append(ns.Connections, ConnectionStatus{Address: c.Address().Value, Peer: c.RemoteAddr(), Outgoing: c.Outgoing()})
 		}
-		sort.Slice(ns.Connections, func(i, j int) bool { return ns.Connections[i].Peer < ns.Connections[j].Peer })
-		for _, w := range n.Workers() {
-			if _, fwd := ns.Forwarders[w]; fwd {
-				continue // listed as a forwarder
-			}
-			if _, outlet := w2outlet(outlets, ns.Name, w); outlet {
-				continue // listed as an outlet
-			}
-			if w2 := n.lookup(w); w2 != nil && w2.service.Load() && !conns[w] {
+		slices.SortFunc(ns.Connections, func(a, b ConnectionStatus) int { return strings.Compare(a.Peer, b.Peer) })
+		outletHere := func(name string) bool {
+			return slices.ContainsFunc(outlets, func(o *runningOutlet) bool { return o.node == ns.Name && o.outlet.Name() == name })
+		}
+		for _, w := range n.Services() {
+			if _, fwd := ns.Forwarders[w]; !fwd && !outletHere(w) { // listed as forwarders and outlets
 				ns.Services = append(ns.Services, w)
 			}
 		}
-		sort.Strings(ns.Services)
+		slices.Sort(ns.Services)
 		for _, rel := range relays {
-			if rel.node == n {
-				ns.Relays = append(ns.Relays, rel.Status())
+			if rel.node == ns.Name {
+				ns.Relays = append(ns.Relays, rel.relay.Status())
 			}
 		}
 		for _, in := range inlets {
 			if in.node == ns.Name {
-				ns.Inlets = append(ns.Inlets, InletStatus{Name: in.name, Address: in.Addr(), Route: in.route, Streams: in.Streams()})
+				ns.Inlets = append(ns.Inlets, InletStatus{Name: in.inlet.Name(), Address: in.inlet.Addr(), Route: in.route, Streams: in.inlet.Streams()})
 			}
 		}
 		for _, o := range outlets {
 			if o.node == ns.Name {
-				ns.Outlets = append(ns.Outlets, OutletStatus{Name: o.name, Target: o.target, Streams: o.Streams()})
+				ns.Outlets = append(ns.Outlets, OutletStatus{Name: o.outlet.Name(), Target: o.outlet.Target(), Streams: o.outlet.Streams()})
 			}
 		}
 		st.Nodes = append(st.Nodes, ns)
 	}
 	return st
-}
-
-func w2outlet(outlets []*runningOutlet, node, name string) (*runningOutlet, bool) {
-	for _, o := range outlets {
-		if o.node == node && o.name == name {
-			return o, true
-		}
-	}
-	return nil, false
 }

@@ -1,0 +1,43 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// CheckResult is the outcome of one check.
+type CheckResult struct {
+	Name  string `json:"name"`
+	OK    bool   `json:"ok"`
+	Reply string `json:"reply,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// RunChecks runs the file's checks whose node runs here, in file order.
+func (r *Running) RunChecks(ctx context.Context) []CheckResult {
+	var out []CheckResult
+	for _, c := range r.topo.Checks {
+		if r.Node(c.From.Name) == nil {
+			continue
+		}
+		res := CheckResult{Name: c.Name}
+		cctx, cancel := context.WithTimeout(ctx, c.Decl.Timeout)
+		reply, err := r.Send(cctx, c.From.Name, c.Route.String(), wire.EncodeString(c.Send))
+		cancel()
+		if err == nil {
+			res.Reply, err = wire.String(reply)
+		}
+		switch {
+		case err != nil:
+			res.Error = err.Error()
+		case c.HasExpect && res.Reply != c.Expect:
+			res.Error = fmt.Sprintf("got %q, want %q", res.Reply, c.Expect)
+		default:
+			res.OK = true
+		}
+		out = append(out, res)
+	}
+	return out
+}

@@ -1,0 +1,378 @@
+// Package deploy starts a plan on the node library: the nodes of a
+// topology the planner (topology) has validated, run in this process, each
+// with its own router, listeners and connections. Nodes in one process talk
+// to each other only through real sockets.
+//
+// The dependency goes one way: deploy uses the planner and the runtime; the
+// runtime (the node library) knows nothing of plans.
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/topology"
+)
+
+// StartOptions configure Start.
+type StartOptions struct {
+	// Logger receives the nodes' logs; nil discards them.
+	Logger hclog.Logger
+	// Progress receives one line per started part ("✔ node n2 listening on
+	// 127.0.0.1:7000"); nil discards them.
+	Progress func(line string)
+	// Node is the base options of every node (timeouts, mailbox size).
+	Node runtime.Options
+	// Relay configures the relays.
+	Relay runtime.RelayOptions
+	// RelayWait bounds how long Start waits for a relay's first
+	// registration (10s).
+	RelayWait time.Duration
+}
+
+// Running is a started topology.
+type Running struct {
+	topo     *topology.Topology
+	local    map[string]bool
+	opts     StartOptions
+	progress func(string)
+
+	mu        sync.Mutex
+	nodes     map[string]*runtime.Node // guarded by mu; the nodes run here
+	listeners map[string]string        // guarded by mu; node -> listener address, bound port for local nodes
+	relays    []*runningRelay          // guarded by mu
+	inlets    []*runningInlet          // guarded by mu
+	outlets   []*runningOutlet         // guarded by mu
+	stopped   bool                     // guarded by mu
+}
+
+// runningRelay is a started relay and the node it belongs to.
+type runningRelay struct {
+	node  string
+	relay *runtime.Relay
+}
+
+// runningInlet is a started inlet, the node it is on and its route.
+type runningInlet struct {
+	node  string
+	route string
+	inlet *runtime.Inlet
+}
+
+// runningOutlet is a started outlet and the node it is on.
+type runningOutlet struct {
+	node   string
+	outlet *runtime.Outlet
+}
+
+// StartError is a part of the topology that failed to start.
+type StartError struct {
+	// Part names it: `node "n2"`, `relay "n3"`.
+	Part string
+	// Where is its declaration in the file.
+	Where string
+	Err   error
+}
+
+func (e *StartError) Error() string {
+	return fmt.Sprintf("%s (%s): %v", e.Part, e.Where, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// startError names a part of node tn that failed to start.
+func startError(part string, tn *topology.Node, rng fmt.Stringer, err error) error {
+	return &StartError{Part: fmt.Sprintf("%s of node %q", part, tn.Name), Where: rng.String(), Err: err}
+}
+
+// Start starts the nodes of t that local names, in plan order. If a part
+// fails to start, everything already started is stopped and the error names
+// the part.
+func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o StartOptions) (*Running, error) {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Progress == nil {
+		o.Progress = func(string) {}
+	}
+	if o.RelayWait <= 0 {
+		o.RelayWait = 10 * time.Second
+	}
+	r := &Running{
+		topo: t, local: local, opts: o, progress: o.Progress,
+		nodes:     map[string]*runtime.Node{},
+		listeners: map[string]string{},
+	}
+	for _, n := range t.Nodes {
+		if n.Listener != "" {
+			r.listeners[n.Name] = n.Listener
+		}
+	}
+	for _, tn := range t.Order {
+		if !local[tn.Name] {
+			continue
+		}
+		if err := r.startNode(ctx, tn); err != nil {
+			r.Stop()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// startNode starts one node and its parts, in the order their dependants
+// need them: services, the listener, relays, outlets, inlets.
+func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
+	opts := r.opts.Node
+	opts.Logger = r.opts.Logger
+	opts.MayDial = r.mayDial
+	n := runtime.NewNode(tn.Name, opts)
+	r.mu.Lock()
+	r.nodes[tn.Name] = n
+	r.mu.Unlock()
+	for _, a := range tn.Allow {
+		n.Allow(a)
+	}
+	steps := []func(context.Context, *runtime.Node, *topology.Node) error{
+		r.startServices, r.startListener, r.startRelays, r.startOutlets, r.startInlets,
+	}
+	for _, step := range steps {
+		if err := step(ctx, n, tn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startServices starts the services the file declares; the default ones
+// run already.
+func (r *Running) startServices(_ context.Context, n *runtime.Node, tn *topology.Node) error {
+	for _, name := range slices.Sorted(maps.Keys(tn.Services)) {
+		if n.HasWorker(name) {
+			continue // a default service
+		}
+		w, err := runtime.NewService(routing.ServiceType(tn.Services[name]))
+		if err == nil {
+			err = n.StartService(name, w)
+		}
+		if err != nil {
+			return startError(fmt.Sprintf("service %q", name), tn, tn.Decl.DeclRange, err)
+		}
+	}
+	return nil
+}
+
+// startListener binds the node's listener, and makes its real port known
+// to whoever references the node.
+func (r *Running) startListener(_ context.Context, n *runtime.Node, tn *topology.Node) error {
+	if tn.Listener == "" {
+		r.progress(fmt.Sprintf("✔ node %s", tn.Name))
+		return nil
+	}
+	l, err := n.Listen(tn.Listener)
+	if err != nil {
+		return &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: tn.Decl.TCPListener.Range.String(), Err: err}
+	}
+	r.mu.Lock()
+	r.listeners[tn.Name] = l.Addr()
+	r.mu.Unlock()
+	r.progress(fmt.Sprintf("✔ node %s listening on %s", tn.Name, l.Addr()))
+	return nil
+}
+
+// startRelays registers the node's relays, each waiting for its first
+// registration.
+func (r *Running) startRelays(ctx context.Context, n *runtime.Node, tn *topology.Node) error {
+	for _, tr := range tn.Relays {
+		opts := r.opts.Relay
+		opts.AtNode = tr.At.Name
+		rel, err := n.StartRelay(tr.Name, r.listenerOf(tr.At.Name), opts)
+		if err != nil {
+			return startError(fmt.Sprintf("relay %q", tr.Name), tn, tr.Decl.DeclRange, err)
+		}
+		r.mu.Lock()
+		r.relays = append(r.relays, &runningRelay{node: tn.Name, relay: rel})
+		r.mu.Unlock()
+		if err := r.waitRelay(ctx, tr, rel); err != nil {
+			return startError(fmt.Sprintf("relay %q", tr.Name), tn, tr.Decl.DeclRange, err)
+		}
+	}
+	return nil
+}
+
+// waitRelay waits for a relay's first registration. A relay at a node run
+// elsewhere may come later: it keeps trying, and Start goes on.
+func (r *Running) waitRelay(ctx context.Context, tr *topology.Relay, rel *runtime.Relay) error {
+	wait := time.NewTimer(r.opts.RelayWait)
+	defer wait.Stop()
+	select {
+	case <-rel.Ready():
+		r.progress(fmt.Sprintf("✔ relay %s at %s: %s", tr.Name, tr.At.Name, tr.RemoteAddress()))
+		return nil
+	case <-wait.C:
+		st := rel.Status()
+		if r.local[tr.At.Name] {
+			return fmt.Errorf("no registration at node %s within %s: %s", tr.At.Name, r.opts.RelayWait, st.LastError)
+		}
+		r.progress(fmt.Sprintf("… relay %s at %s: not up yet (%s), retrying", tr.Name, tr.At.Name, st.LastError))
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// startOutlets starts the node's portal outlets.
+func (r *Running) startOutlets(_ context.Context, n *runtime.Node, tn *topology.Node) error {
+	for _, name := range slices.Sorted(maps.Keys(tn.Outlets)) {
+		to := tn.Outlets[name]
+		o, err := n.StartOutlet(name, to.Target, runtime.OutletOptions{})
+		if err != nil {
+			return startError(fmt.Sprintf("tcp_outlet %q", name), tn, to.Decl.DeclRange, err)
+		}
+		r.mu.Lock()
+		r.outlets = append(r.outlets, &runningOutlet{node: tn.Name, outlet: o})
+		r.mu.Unlock()
+		r.progress(fmt.Sprintf("✔ tcp_outlet /service/%s on %s -> %s", name, tn.Name, to.Target))
+	}
+	return nil
+}
+
+// startInlets starts the node's portal inlets. Each resolves its route for
+// every connection, so that it follows a relay node's listener.
+func (r *Running) startInlets(_ context.Context, n *runtime.Node, tn *topology.Node) error {
+	for _, ti := range tn.Inlets {
+		m := ti.Route
+		route := func() (routing.Route, error) { return m.Route(r.resolveNode) }
+		in, err := n.StartInlet(ti.Name, ti.From, route, runtime.InletOptions{})
+		if err != nil {
+			return &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, tn.Name), Where: ti.Decl.From.Range.String(), Err: err}
+		}
+		r.mu.Lock()
+		r.inlets = append(r.inlets, &runningInlet{node: tn.Name, route: m.String(), inlet: in})
+		r.mu.Unlock()
+		r.progress(fmt.Sprintf("✔ tcp_inlet %s on %s listening on %s -> %s", ti.Name, tn.Name, in.Addr(), m))
+	}
+	return nil
+}
+
+// Inlets maps "node.inlet" to each inlet's bound address.
+func (r *Running) Inlets() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]string{}
+	for _, in := range r.inlets {
+		out[in.node+"."+in.inlet.Name()] = in.inlet.Addr()
+	}
+	return out
+}
+
+func (r *Running) listenerOf(name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.listeners[name]
+}
+
+// mayDial lets a node dial, for a message from the network, the listeners
+// of the file's nodes and nothing else.
+func (r *Running) mayDial(hostport string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(slices.Collect(maps.Values(r.listeners)), hostport)
+}
+
+// resolveNode is the NodeResolver of routes: /node/X is X's listener.
+func (r *Running) resolveNode(name string) (routing.Address, error) {
+	a := r.listenerOf(name)
+	if a == "" {
+		if r.topo.Node(name) == nil {
+			return routing.Address{}, fmt.Errorf("no node %q in the topology", name)
+		}
+		return routing.Address{}, fmt.Errorf("node %q does not listen", name)
+	}
+	return routing.TCPAddress(a), nil
+}
+
+// Node returns the node called name if it runs here.
+func (r *Running) Node(name string) *runtime.Node {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.nodes[name]
+}
+
+// Listeners maps each node run here to its bound listener address.
+func (r *Running) Listeners() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]string{}
+	for name := range r.nodes {
+		if a, ok := r.listeners[name]; ok {
+			out[name] = a
+		}
+	}
+	return out
+}
+
+// Send sends payload from node from along the MultiAddr to and waits for
+// the reply. With from empty, a route that starts /node/X for a node X run
+// here is sent from X (as Ockam's CLI asks node X to send it); otherwise it
+// is sent from the first node run here.
+func (r *Running) Send(ctx context.Context, from, to string, payload []byte) ([]byte, error) {
+	m, err := routing.ParseMultiAddr(to)
+	if err != nil {
+		return nil, err
+	}
+	if from == "" {
+		if len(m) > 1 && m[0].Kind == routing.Node && r.Node(m[0].Name) != nil {
+			from, m = m[0].Name, m[1:]
+		} else {
+			for _, tn := range r.topo.Order {
+				if r.Node(tn.Name) != nil {
+					from = tn.Name
+					break
+				}
+			}
+		}
+	}
+	n := r.Node(from)
+	if n == nil {
+		return nil, fmt.Errorf("node %q does not run here", from)
+	}
+	route, err := m.Route(r.resolveNode)
+	if err != nil {
+		return nil, err
+	}
+	return n.SendAndReceive(ctx, route, payload)
+}
+
+// Stop stops every node run here and waits for them. Every node is told
+// first, so that none logs as a failure a peer that is stopping too.
+func (r *Running) Stop() {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	r.stopped = true
+	relays := r.relays
+	nodes := slices.Collect(maps.Values(r.nodes))
+	r.mu.Unlock()
+	for _, n := range nodes {
+		n.Stopping()
+	}
+	for _, rel := range relays {
+		rel.relay.Close()
+	}
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Go(func() { n.Close() })
+	}
+	wg.Wait()
+}
