@@ -304,7 +304,7 @@ func (n *Node) SendAndReceive(ctx context.Context, onward routing.Route, payload
 	case p := <-inbox.ch:
 		return p, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for a reply from %s: %w", onward, ctx.Err())
+		return nil, fmt.Errorf("wait for a reply from %s: %w", onward.Brief(), ctx.Err())
 	case <-n.closing:
 		return nil, ErrNodeClosed
 	}
