@@ -334,3 +334,59 @@ func TestPortalRouteDownAndBack(t *testing.T) {
 	}
 	waitFor(t, "the portal to serve again", func() bool { return roundTripStream(p.inlet.Addr(), 1024) == nil })
 }
+
+// An inlet at its limit of open streams closes a new client at once, and
+// serves again when a stream ends.
+func TestInletStreamLimit(t *testing.T) {
+	p := newPortalPathOpts(t, serveTCP(t, holdServer), InletOptions{MaxStreams: 2})
+	first := openStream(t, p)
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", p.inlet.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	second := dial()
+	second.Write([]byte("hi"))
+	waitFor(t, "two streams", func() bool { return p.outlet.Streams() == 2 })
+	expectClosed(t, dial())
+	p.logs1.waitLog(t, "inlet is at its limit of open streams")
+	first.Close()
+	waitFor(t, "the first stream to end", func() bool { return p.inlet.Streams() == 1 })
+	third := dial()
+	third.Write([]byte("hi"))
+	waitFor(t, "a new stream", func() bool { return p.outlet.Streams() == 2 })
+}
+
+// A portal that loops back onto its own inlet (the outlet's target is the
+// inlet) opens at most the inlet's limit of streams for one client, not
+// connections until the process runs out of file descriptors.
+func TestPortalLoopIsBounded(t *testing.T) {
+	baseline := openFiles(t)
+	n1, logs := testNode(t, "n1", Options{})
+	in, err := n1.StartInlet("loop", "127.0.0.1:0", func() (routing.Route, error) {
+		return routing.Route{routing.LocalAddress("outlet")}, nil
+	}, InletOptions{MaxStreams: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n1.StartOutlet("outlet", in.Addr(), OutletOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", in.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	logs.waitLog(t, "inlet is at its limit of open streams")
+	if got := in.Streams(); got > 16 {
+		t.Fatalf("%d streams open, the limit is 16", got)
+	}
+	c.Close()
+	// The last stream of the chain was refused: the chain unwinds.
+	waitFor(t, "the loop's streams to end", func() bool { return in.Streams() == 0 })
+	n1.Close()
+	waitFor(t, "files back to the baseline", func() bool { return openFiles(t) <= baseline })
+}

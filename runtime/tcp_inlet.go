@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -21,6 +22,9 @@ type Inlet struct {
 	route func() (routing.Route, error)
 	opts  InletOptions
 	log   hclog.Logger
+	// open counts the connections admitted and not yet done with: from
+	// accept to the end of their stream.
+	open atomic.Int64
 	streamSet
 }
 
@@ -31,13 +35,26 @@ type InletOptions struct {
 	PingTimeout time.Duration
 	// KeepAlive for its streams (10s, dead after 30s).
 	KeepAlive KeepAlive
+	// MaxStreams bounds the streams open at once (DefaultMaxStreams); a
+	// client past it has its connection closed at once. A portal that
+	// loops back onto its own inlet through hosts no planner can see
+	// then stops there, instead of opening connections until the process
+	// runs out of file descriptors.
+	MaxStreams int
 }
+
+// DefaultMaxStreams is an inlet's default bound on open streams: each
+// costs four sockets along the path.
+const DefaultMaxStreams = 1024
 
 // StartInlet listens on from and carries every connection along the route
 // that route returns.
 func (n *Node) StartInlet(name, from string, route func() (routing.Route, error), opts InletOptions) (*Inlet, error) {
 	if opts.PingTimeout <= 0 {
 		opts.PingTimeout = 10 * time.Second
+	}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = DefaultMaxStreams
 	}
 	opts.KeepAlive = opts.KeepAlive.withDefaults()
 	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
@@ -52,6 +69,11 @@ func (n *Node) StartInlet(name, from string, route func() (routing.Route, error)
 	})
 	n.goroutine(func() {
 		acceptLoop(ln, in.log, n.closing, func(conn net.Conn) {
+			if !in.admit() {
+				in.log.Warn("inlet is at its limit of open streams; connection refused", "limit", in.opts.MaxStreams, "client", conn.RemoteAddr().String())
+				_ = conn.Close()
+				return
+			}
 			n.goroutine(func() { in.serve(conn.(*net.TCPConn)) })
 		})
 	})
@@ -72,18 +94,32 @@ func (in *Inlet) Streams() int { return in.Len() }
 // closes.
 func (in *Inlet) Close() error { return in.ln.Close() }
 
-// serve opens a stream for one client connection.
+// admit counts a new connection in, unless the inlet is at its limit.
+func (in *Inlet) admit() bool {
+	if in.open.Add(1) > int64(in.opts.MaxStreams) {
+		in.open.Add(-1)
+		return false
+	}
+	return true
+}
+
+// serve opens a stream for one admitted client connection.
 func (in *Inlet) serve(conn *net.TCPConn) {
 	route, err := in.route()
 	if err != nil {
 		in.log.Warn("portal route is down; connection closed", "client", conn.RemoteAddr().String(), "error", err)
 		conn.Close()
+		in.open.Add(-1)
 		return
 	}
 	var s *portalStream
-	s, err = newPortalStream(in.node, conn, in.log, func() { in.remove(s) })
+	s, err = newPortalStream(in.node, conn, in.log, func() {
+		in.remove(s)
+		in.open.Add(-1)
+	})
 	if err != nil {
 		conn.Close()
+		in.open.Add(-1)
 		return
 	}
 	in.add(s)
