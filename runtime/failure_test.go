@@ -279,3 +279,17 @@ func TestCloseCancelsDials(t *testing.T) {
 		t.Fatal("Close waited for a dial")
 	}
 }
+
+// A stream whose route starts with a connection that closes learns it at
+// once, not after its keepalive runs out (30 s): the client's connection
+// is closed within the test's 5 s.
+func TestPortalStreamLearnsItsConnectionClosed(t *testing.T) {
+	p := newPortalPath(t, serveTCP(t, holdServer))
+	c := openStream(t, p)
+	waitFor(t, "the inlet's stream to be established", func() bool { return p.inlet.Streams() == 1 })
+	for _, conn := range p.n1.Connections() {
+		conn.Close()
+	}
+	expectClosed(t, c)
+	waitFor(t, "the inlet's stream to close", func() bool { return p.inlet.Streams() == 0 })
+}

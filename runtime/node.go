@@ -57,6 +57,8 @@ type Node struct {
 	workers map[string]*worker // guarded by mu; by local address
 	allowed map[string]bool    // guarded by mu; extra consumers of the inbound flow
 	closers map[*func()]bool   // guarded by mu; run by Close, for what holds sockets
+	// connClosed are told of every connection that closes; guarded by mu.
+	connClosed map[*func(routing.Address)]struct{}
 	closed  bool               // guarded by mu
 }
 
@@ -83,6 +85,8 @@ func NewNode(name string, opts Options) *Node {
 		workers: make(map[string]*worker),
 		allowed: make(map[string]bool),
 		closers: make(map[*func()]bool),
+
+		connClosed: make(map[*func(routing.Address)]struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.transports = make(map[routing.TransportType]Transport, len(transportConstructors))

@@ -460,6 +460,24 @@ func (k KeepAlive) withDefaults() KeepAlive {
 	return k
 }
 
+// pathClosed closes the streams whose route to the other end starts with
+// the connection at addr, which has closed: nothing they send can arrive.
+func (ss *streamSet) pathClosed(addr routing.Address) {
+	ss.mu.Lock()
+	var broken []*portalStream
+	for s := range ss.streams {
+		s.mu.Lock()
+		if len(s.remote) > 0 && s.remote[0] == addr {
+			broken = append(broken, s)
+		}
+		s.mu.Unlock()
+	}
+	ss.mu.Unlock()
+	for _, s := range broken {
+		s.close(fmt.Errorf("the connection %s on the way to the other end closed", addr.Value), false)
+	}
+}
+
 // sweep runs keepalives until the node closes.
 func (ss *streamSet) sweep(n *Node, k KeepAlive) {
 	t := time.NewTicker(k.Every / 2)

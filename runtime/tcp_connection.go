@@ -301,6 +301,7 @@ func (c *tcpConnection) close(reason error) {
 			c.log.Debug("connection closed")
 		}
 		close(c.closed)
+		c.node.connectionClosed(c.w.addr)
 	})
 }
 

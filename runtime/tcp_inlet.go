@@ -78,6 +78,7 @@ func (n *Node) StartInlet(name, from string, route func() (routing.Route, error)
 		})
 	})
 	n.goroutine(func() { in.sweep(n, opts.KeepAlive) })
+	n.onConnectionClosed(in.pathClosed)
 	return in, nil
 }
 

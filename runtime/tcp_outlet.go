@@ -47,6 +47,7 @@ func (n *Node) StartOutlet(name, target string, opts OutletOptions) (*Outlet, er
 		return nil, fmt.Errorf("outlet %s: %w", name, err)
 	}
 	n.goroutine(func() { o.sweep(n, opts.KeepAlive) })
+	n.onConnectionClosed(o.pathClosed)
 	return o, nil
 }
 

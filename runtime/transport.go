@@ -87,3 +87,33 @@ func (n *Node) Connections() []Connection {
 	}
 	return out
 }
+
+// onConnectionClosed registers f to run when any connection of the node
+// closes, with the connection's address: a portal stream whose route
+// starts with that connection learns at once that its path is gone. It
+// returns a function that unregisters f.
+func (n *Node) onConnectionClosed(f func(addr routing.Address)) (remove func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := &f
+	n.connClosed[p] = struct{}{}
+	return func() {
+		n.mu.Lock()
+		delete(n.connClosed, p)
+		n.mu.Unlock()
+	}
+}
+
+// connectionClosed tells whoever asked that the connection at addr has
+// closed. Transports call it once per connection.
+func (n *Node) connectionClosed(addr routing.Address) {
+	n.mu.RLock()
+	hooks := make([]func(routing.Address), 0, len(n.connClosed))
+	for f := range n.connClosed {
+		hooks = append(hooks, *f)
+	}
+	n.mu.RUnlock()
+	for _, f := range hooks {
+		f(addr)
+	}
+}
