@@ -59,7 +59,7 @@ type Node struct {
 	closers map[*func()]bool   // guarded by mu; run by Close, for what holds sockets
 	// connClosed are told of every connection that closes; guarded by mu.
 	connClosed map[*func(routing.Address)]struct{}
-	closed  bool               // guarded by mu
+	closed     bool // guarded by mu
 }
 
 // NewNode creates a node named name running the default services echo,
