@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -232,7 +233,7 @@ func silentListener(t *testing.T) string {
 	syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
 	syscall.Listen(fd, 0)
 	sa, _ := syscall.Getsockname(fd)
-	a := net.JoinHostPort("127.0.0.1", itoa(int64(sa.(*syscall.SockaddrInet4).Port)))
+	a := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 	var fill []net.Conn
 	for i := 0; i < 8; i++ {
 		c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)

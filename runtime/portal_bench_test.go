@@ -4,7 +4,7 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"sort"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -77,7 +77,7 @@ func BenchmarkPortalRoundTrip(b *testing.B) {
 			}
 			lat = append(lat, time.Since(start))
 		}
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		slices.Sort(lat)
 		return lat[len(lat)/2], lat[len(lat)*99/100]
 	}
 	for i := 0; i < b.N; i++ {

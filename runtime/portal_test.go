@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -194,18 +195,9 @@ func roundTripStream(addr string, size int) error {
 		return err
 	}
 	if n != int64(size) || !bytes.Equal(h.Sum(nil), want[:]) {
-		return errors.New("stream corrupted: got " + itoa(n) + " bytes with another hash")
+		return errors.New("stream corrupted: got " + strconv.FormatInt(n, 10) + " bytes with another hash")
 	}
 	return nil
-}
-
-func itoa(n int64) string { return string(appendInt(nil, n)) }
-
-func appendInt(b []byte, n int64) []byte {
-	if n >= 10 {
-		b = appendInt(b, n/10)
-	}
-	return append(b, byte('0'+n%10))
 }
 
 // A client that shuts its write side still receives the whole response.

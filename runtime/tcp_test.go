@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
@@ -83,7 +84,7 @@ func TestManyMessagesInFlightOverTCP(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < 20; j++ {
-				got, err := trySend(initiator, routing.Route{conn.Address(), routing.LocalAddress("uppercase")}, "abc", 5e9)
+				got, err := trySend(initiator, routing.Route{conn.Address(), routing.LocalAddress("uppercase")}, "abc", 5*time.Second)
 				if err != nil || got != "ABC" {
 					errs <- errors.Join(err, errors.New("reply "+got))
 					return
