@@ -163,7 +163,8 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 		s.mu.Unlock()
 	case portalCredit:
 		s.mu.Lock()
-		s.credit += int(min(pm.n, PortalWindow))
+		// Never more than a window in flight, whatever a peer claims.
+		s.credit = min(s.credit+int(min(pm.n, PortalWindow)), PortalWindow)
 		s.mu.Unlock()
 		select {
 		case s.creditCh <- struct{}{}:
