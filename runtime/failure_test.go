@@ -294,3 +294,61 @@ func TestPortalStreamLearnsItsConnectionClosed(t *testing.T) {
 	expectClosed(t, c)
 	waitFor(t, "the inlet's stream to close", func() bool { return p.inlet.Streams() == 0 })
 }
+
+// lagProxy forwards to target; what comes back is held for lag first, as
+// by a slow network.
+func lagProxy(t *testing.T, target string, lag time.Duration) string {
+	return serveTCP(t, func(c *net.TCPConn) {
+		u, err := net.Dial("tcp", target)
+		if err != nil {
+			return
+		}
+		defer u.Close()
+		up := make(chan struct{})
+		go func() {
+			defer close(up)
+			io.Copy(u, c)
+			u.Close()
+		}()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := u.Read(buf)
+			if n > 0 {
+				time.Sleep(lag)
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		c.Close()
+		<-up
+	})
+}
+
+// A node that closes while one of its streams waits for its Pong waits for
+// it a moment, then tells the outlet's new stream to go: the outlet keeps no
+// stream until its keepalive runs out (30 s).
+func TestPortalNodeCloseBeforePong(t *testing.T) {
+	p := newPortalPath(t, serveTCP(t, holdServer))
+	slow := lagProxy(t, p.n2Addr, 200*time.Millisecond)
+	route := routing.Route{routing.TCPAddress(slow), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("outlet")}
+	in, err := p.n1.StartInlet("slow", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", in.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The outlet has its stream and has sent its Pong, which is on its way.
+	waitFor(t, "the outlet's stream", func() bool { return p.outlet.Streams() == 1 })
+	if in.Streams() != 1 {
+		t.Fatalf("inlet has %d streams", in.Streams())
+	}
+	p.n1.Close()
+	waitFor(t, "the outlet's stream to close", func() bool { return p.outlet.Streams() == 0 })
+}

@@ -350,9 +350,12 @@ func (n *Node) Close() error {
 	}
 	n.mu.Unlock()
 
+	// Concurrently: a stream may wait a moment to tell its other end.
+	var wg sync.WaitGroup
 	for _, f := range closers {
-		f()
+		wg.Go(f)
 	}
+	wg.Wait()
 
 	for _, t := range n.transports {
 		t.Close()

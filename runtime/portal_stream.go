@@ -53,6 +53,10 @@ type portalStream struct {
 	// still comes (a late Pong) with Disconnect.
 	tombstone bool // guarded by mu
 
+	// pinged is set by the inlet when it sends its Ping: the other end
+	// will exist, and must be told if this end goes.
+	pinged atomic.Bool
+
 	// lastSent and lastHeard are UnixNano times, for keepalives.
 	lastSent, lastHeard atomic.Int64
 
@@ -86,7 +90,7 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, onDone func()
 	s.lastHeard.Store(now)
 	// Registered for the node's shutdown first, so that no shutdown can
 	// miss a stream that has a worker.
-	untrack, ok := n.atClose(func() { s.close(nil, true) })
+	untrack, ok := n.atClose(s.shutdown)
 	if !ok {
 		return nil, ErrNodeClosed
 	}
@@ -354,6 +358,27 @@ func (s *portalStream) sendBuf(payload []byte, buf *[]byte) bool {
 		return false
 	}
 	return true
+}
+
+// shutdownPongWait bounds how long a closing node waits for the Pong of a
+// stream whose Ping is on its way, so that it can tell the outlet's new
+// stream to go rather than leave it to its keepalive.
+const shutdownPongWait = time.Second
+
+// shutdown closes the stream because its node is closing, telling the
+// other end; a stream still waiting for its Pong waits for it first (a
+// little while), since only then does it know the other end's address.
+func (s *portalStream) shutdown() {
+	if s.pinged.Load() && !s.isEstablished() {
+		t := time.NewTimer(shutdownPongWait)
+		select {
+		case <-s.established:
+		case <-s.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	s.close(nil, true)
 }
 
 // closeTombstone closes a stream that is still waiting for the other end:

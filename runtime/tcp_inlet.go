@@ -124,6 +124,7 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 		return
 	}
 	in.add(s)
+	s.pinged.Store(true)
 	err = in.node.route(in.node.ctx, &Routed{Message: routing.Message{
 		Onward: route, Return: routing.Route{s.addr}, Payload: encodePortal(portalPing),
 	}})
@@ -137,6 +138,9 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 	case <-s.established:
 		s.readLoop()
 	case <-s.done:
+		if in.node.quiet() {
+			return // the node is closing
+		}
 		// The outlet said Disconnect: its target is down.
 		in.log.Warn("the outlet refused the stream (its target is unreachable); connection closed", "client", conn.RemoteAddr().String())
 	case <-t.C:
