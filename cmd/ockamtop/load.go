@@ -31,21 +31,21 @@ func (f *fileFlags) register(fs *flag.FlagSet) {
 }
 
 // parseAndLoad registers the file flags, parses a command line of one FILE
-// and loads it. On nil it returns the exit code to stop with.
-func (c *cli) parseAndLoad(fs *flag.FlagSet, args []string, f *fileFlags) (*topology.Topology, string, int) {
+// and loads it. An error ends the command; it has been reported.
+func (c *cli) parseAndLoad(fs *flag.FlagSet, args []string, f *fileFlags) (*topology.Topology, string, error) {
 	f.register(fs)
-	pos, code := parseArgs(c, fs, args, 1, 1)
-	if code >= 0 {
-		return nil, "", code
+	pos, err := parseArgs(c, fs, args, 1, 1)
+	if err != nil {
+		return nil, "", err
 	}
 	if f.validate != nil && !f.validate() {
-		return nil, "", exitUsage
+		return nil, "", errUsage
 	}
 	t := c.load(pos[0], f)
 	if t == nil {
-		return nil, "", exitInvalid
+		return nil, "", errInvalid
 	}
-	return t, pos[0], exitOK
+	return t, pos[0], nil
 }
 
 // load reads and plans a topology file, printing its diagnostics. It
