@@ -6,8 +6,11 @@
 package topology
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -115,19 +118,12 @@ func (t *Topology) NodeNames() []string {
 // sorted: its services, forwarders, outlets and allowed names, and the relay
 // service.
 func (n *Node) Addresses() []string {
-	var out []string
-	for a := range n.Services {
-		out = append(out, a)
-	}
-	for a := range n.Forwarders {
-		out = append(out, a)
-	}
-	for a := range n.Outlets {
-		out = append(out, a)
-	}
+	out := slices.Collect(maps.Keys(n.Services))
+	out = slices.AppendSeq(out, maps.Keys(n.Forwarders))
+	out = slices.AppendSeq(out, maps.Keys(n.Outlets))
 	out = append(out, n.Allow...)
 	out = append(out, routing.RelayService, routing.StaticRelayService)
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
@@ -286,17 +282,24 @@ func errorAt(rng hcl.Range, summary, detail string, args ...any) *hcl.Diagnostic
 // sortDiagnostics orders diagnostics by file position, those without a
 // position first, keeping the order of equals.
 func sortDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
-	sort.SliceStable(diags, func(i, j int) bool {
-		a, b := diags[i].Subject, diags[j].Subject
+	slices.SortStableFunc(diags, func(x, y *hcl.Diagnostic) int {
+		a, b := x.Subject, y.Subject
 		switch {
 		case a == nil || b == nil:
-			return a == nil && b != nil
+			return cmp.Compare(boolInt(a != nil), boolInt(b != nil))
 		case a.Filename != b.Filename:
-			return a.Filename < b.Filename
+			return strings.Compare(a.Filename, b.Filename)
 		}
-		return a.Start.Byte < b.Start.Byte
+		return cmp.Compare(a.Start.Byte, b.Start.Byte)
 	})
 	return diags
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // defaultServices maps the services every node runs to their types.

@@ -3,6 +3,8 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -164,14 +166,11 @@ func (w *walker) endsAt() string {
 }
 
 func (w *walker) outletHint() string {
-	var names []string
-	for name := range w.at.Outlets {
-		names = append(names, name)
-	}
-	if len(names) == 0 {
+	if len(w.at.Outlets) == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" Node %q has the outlet %q.", w.at.Name, names[0])
+	// The first by name, so that the message does not change from run to run.
+	return fmt.Sprintf(" Node %q has the outlet %q.", w.at.Name, slices.Sorted(maps.Keys(w.at.Outlets))[0])
 }
 
 // connect moves the walk across a TCP connection to target's listener.
@@ -235,12 +234,10 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 		}
 		return true, nil
 	}
-	for _, a := range n.Allow {
-		if a == name {
-			hop.Kind = HopAllowed
-			w.hops = append(w.hops, *hop)
-			return true, nil // not ours to run: nothing more to check
-		}
+	if slices.Contains(n.Allow, name) {
+		hop.Kind = HopAllowed
+		w.hops = append(w.hops, *hop)
+		return true, nil // not ours to run: nothing more to check
 	}
 	if routing.IsRelayService(name) {
 		return true, w.fail(seg, "Route to the relay service",

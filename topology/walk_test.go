@@ -2,8 +2,9 @@ package topology
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -189,17 +190,9 @@ node "n6" {
 `
 	_, got := load(t, src)
 	want := wantErrors(src)
-	var lines []int
-	for l := range want {
-		lines = append(lines, l)
-	}
-	for l := range got {
-		if _, ok := want[l]; !ok {
-			lines = append(lines, l)
-		}
-	}
-	sort.Ints(lines)
-	for _, l := range lines {
+	all := maps.Clone(want)
+	maps.Copy(all, got)
+	for _, l := range slices.Sorted(maps.Keys(all)) {
 		if got[l] != want[l] {
 			t.Errorf("line %d: got %q, want %q", l, got[l], want[l])
 		}
