@@ -78,12 +78,37 @@ func (t *Topology) walk(from *Node, route schema.String, p purpose) (routing.Mul
 		}
 		return nil, nil, hcl.Diagnostics{errorAt(rng, "Invalid route", "%s.", err)}
 	}
+	if len(m) > routing.MaxRouteLength {
+		return nil, nil, hcl.Diagnostics{errorAt(route.Range, "Route too long",
+			"This route has %d addresses; the runtime refuses a message whose onward route holds more than %d.",
+			len(m), routing.MaxRouteLength)}
+	}
 	w := walker{t: t, at: from, route: route, m: m, p: p}
 	hops, d := w.run()
 	if d != nil {
 		return m, hops, hcl.Diagnostics{d}
 	}
+	if n := returnLength(hops); n > routing.MaxRouteLength {
+		return m, hops, hcl.Diagnostics{errorAt(route.Range, "Route too long",
+			"A message along this route builds a return route of %d addresses (its sender, then one for each hop service and each connection it crosses); the runtime refuses one of more than %d.",
+			n, routing.MaxRouteLength)}
+	}
 	return m, hops, nil
+}
+
+// returnLength is the length of the return route a message has when it
+// has walked hops: the runtime starts it with the sender's address, and
+// each hop service and each connection the message crosses (a relay's
+// forwarder sends over one) prepends an address.
+func returnLength(hops []Hop) int {
+	n := 1
+	for _, h := range hops {
+		switch h.Kind {
+		case HopService, HopConnect, HopRelay:
+			n++
+		}
+	}
+	return n
 }
 
 type walker struct {
