@@ -29,8 +29,9 @@ type Topology struct {
 	Checks  []*Check
 	// Order is the start order of the nodes: a relay's node after the node
 	// it dials.
-	Order  []*Node
-	byName map[string]*Node
+	Order    []*Node
+	byName   map[string]*Node
+	resolver *resolver
 }
 
 // Node is a node of the topology.
@@ -151,7 +152,7 @@ func Load(filename string, src []byte, o schema.Overrides) (*Topology, *hclparse
 // Build makes the model of a decoded file and validates it: references,
 // port clashes, every route, and the start order.
 func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
-	t := &Topology{byName: map[string]*Node{}}
+	t := &Topology{byName: map[string]*Node{}, resolver: newResolver()}
 	var diags hcl.Diagnostics
 	for _, d := range f.Nodes {
 		n := &Node{
