@@ -150,7 +150,7 @@ func Load(filename string, src []byte, o schema.Overrides) (*Topology, *hclparse
 }
 
 // Build makes the model of a decoded file and validates it: references,
-// port clashes, every route, and the start order.
+// port clashes, every route, portal loops, and the start order.
 func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 	t := &Topology{byName: map[string]*Node{}, resolver: newResolver()}
 	var diags hcl.Diagnostics
@@ -191,6 +191,7 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 			t.Inlets = append(t.Inlets, in)
 		}
 	}
+	diags = append(diags, t.checkPortalLoops()...)
 	for _, d := range f.Checks {
 		c := &Check{Name: d.Name, Send: d.Send.Value, Decl: d}
 		if d.Expect != nil {
