@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/ockamtop/ockamtop/schema"
 )
 
 var fmtCommand = &command{
@@ -45,7 +47,7 @@ var fmtCommand = &command{
 				result = errInvalid
 				continue
 			}
-			if _, diags := parser.ParseHCL(src, path); diags.HasErrors() {
+			if _, diags := schema.Parse(parser, path, src); diags.HasErrors() {
 				writeDiagnostics(c.stderr, diags, parser.Files(), *compact)
 				fmt.Fprintf(c.stderr, "ockamtop fmt: %s has syntax errors; not formatted\n", path)
 				result = errInvalid

@@ -3,11 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"strings"
-
-	"github.com/hashicorp/hcl/v2"
 
 	"github.com/ockamtop/ockamtop/schema"
 	"github.com/ockamtop/ockamtop/topology"
@@ -65,26 +61,4 @@ func (c *cli) load(path string, f *fileFlags) *topology.Topology {
 		return nil
 	}
 	return t
-}
-
-// writeDiagnostics renders diagnostics with file, line, column and a source
-// snippet, or one a line when compact.
-func writeDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.File, compact bool) {
-	if !compact {
-		wr := hcl.NewDiagnosticTextWriter(w, files, 100, false)
-		_ = wr.WriteDiagnostics(diags)
-		return
-	}
-	for _, d := range diags {
-		where := "ockamtop"
-		if d.Subject != nil {
-			where = fmt.Sprintf("%s:%d,%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
-		}
-		sev := "Error"
-		if d.Severity == hcl.DiagWarning {
-			sev = "Warning"
-		}
-		detail := strings.Join(strings.Fields(d.Detail), " ")
-		fmt.Fprintf(w, "%s: %s: %s; %s\n", where, sev, d.Summary, detail)
-	}
 }
