@@ -27,8 +27,13 @@ var fileSchema = &hcl.BodySchema{
 }
 
 // Parse reads HCL source into a file the parser keeps, for diagnostics to
-// show snippets of.
+// show snippets of. Source that is not text, or too large to be a
+// topology file, is refused before parsing (see MaxFileSize): the file is
+// nil then.
 func Parse(p *hclparse.Parser, filename string, src []byte) (*hcl.File, hcl.Diagnostics) {
+	if diags := checkSource(filename, src); diags.HasErrors() {
+		return nil, diags
+	}
 	return p.ParseHCL(src, filename)
 }
 

@@ -3,7 +3,7 @@ package schema
 import (
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -82,7 +82,7 @@ func applyOverrides(vars []*Variable, o Overrides) hcl.Diagnostics {
 		byName[v.Name] = v
 		names = append(names, v.Name)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	set := func(name, text, source string, strict bool) {
 		v, ok := byName[name]
 		if !ok {

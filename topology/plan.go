@@ -3,7 +3,8 @@ package topology
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -75,11 +76,9 @@ func (t *Topology) Plan() *Plan {
 	}
 	for _, n := range t.Order {
 		p.Order = append(p.Order, n.Name)
-		fw := make([]string, 0, len(n.Forwarders))
-		for name := range n.Forwarders {
-			fw = append(fw, name)
-		}
-		sort.Strings(fw)
+		// Not nil when empty: the JSON says [] rather than null.
+		fw := slices.AppendSeq(make([]string, 0, len(n.Forwarders)), maps.Keys(n.Forwarders))
+		slices.Sort(fw)
 		allow := append([]string{}, n.Allow...)
 		p.Nodes = append(p.Nodes, PlanNode{Name: n.Name, Listener: n.Listener, Services: n.Services, Allow: allow, Forwarders: fw})
 		for _, r := range n.Relays {
@@ -104,12 +103,7 @@ func (t *Topology) Plan() *Plan {
 }
 
 func sortedOutlets(n *Node) []*Outlet {
-	out := make([]*Outlet, 0, len(n.Outlets))
-	for _, o := range n.Outlets {
-		out = append(out, o)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return slices.SortedFunc(maps.Values(n.Outlets), func(a, b *Outlet) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // WriteText writes the plan for people: nodes in start order, then checks,
@@ -133,7 +127,7 @@ func (t *Topology) WriteText(w io.Writer) error {
 			}
 			names = append(names, a)
 		}
-		sort.Strings(names)
+		slices.Sort(names)
 		fmt.Fprintf(&b, "  services: %s\n", strings.Join(names, ", "))
 		if len(n.Allow) > 0 {
 			fmt.Fprintf(&b, "  allows: %s\n", strings.Join(n.Allow, ", "))

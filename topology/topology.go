@@ -6,8 +6,11 @@
 package topology
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -26,8 +29,9 @@ type Topology struct {
 	Checks  []*Check
 	// Order is the start order of the nodes: a relay's node after the node
 	// it dials.
-	Order  []*Node
-	byName map[string]*Node
+	Order    []*Node
+	byName   map[string]*Node
+	resolver *resolver
 }
 
 // Node is a node of the topology.
@@ -115,19 +119,12 @@ func (t *Topology) NodeNames() []string {
 // sorted: its services, forwarders, outlets and allowed names, and the relay
 // service.
 func (n *Node) Addresses() []string {
-	var out []string
-	for a := range n.Services {
-		out = append(out, a)
-	}
-	for a := range n.Forwarders {
-		out = append(out, a)
-	}
-	for a := range n.Outlets {
-		out = append(out, a)
-	}
+	out := slices.Collect(maps.Keys(n.Services))
+	out = slices.AppendSeq(out, maps.Keys(n.Forwarders))
+	out = slices.AppendSeq(out, maps.Keys(n.Outlets))
 	out = append(out, n.Allow...)
 	out = append(out, routing.RelayService, routing.StaticRelayService)
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
@@ -153,9 +150,9 @@ func Load(filename string, src []byte, o schema.Overrides) (*Topology, *hclparse
 }
 
 // Build makes the model of a decoded file and validates it: references,
-// port clashes, every route, and the start order.
+// port clashes, every route, portal loops, and the start order.
 func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
-	t := &Topology{byName: map[string]*Node{}}
+	t := &Topology{byName: map[string]*Node{}, resolver: newResolver()}
 	var diags hcl.Diagnostics
 	for _, d := range f.Nodes {
 		n := &Node{
@@ -194,6 +191,7 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 			t.Inlets = append(t.Inlets, in)
 		}
 	}
+	diags = append(diags, t.checkPortalLoops()...)
 	for _, d := range f.Checks {
 		c := &Check{Name: d.Name, Send: d.Send.Value, Decl: d}
 		if d.Expect != nil {
@@ -286,17 +284,24 @@ func errorAt(rng hcl.Range, summary, detail string, args ...any) *hcl.Diagnostic
 // sortDiagnostics orders diagnostics by file position, those without a
 // position first, keeping the order of equals.
 func sortDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
-	sort.SliceStable(diags, func(i, j int) bool {
-		a, b := diags[i].Subject, diags[j].Subject
+	slices.SortStableFunc(diags, func(x, y *hcl.Diagnostic) int {
+		a, b := x.Subject, y.Subject
 		switch {
 		case a == nil || b == nil:
-			return a == nil && b != nil
+			return cmp.Compare(boolInt(a != nil), boolInt(b != nil))
 		case a.Filename != b.Filename:
-			return a.Filename < b.Filename
+			return strings.Compare(a.Filename, b.Filename)
 		}
-		return a.Start.Byte < b.Start.Byte
+		return cmp.Compare(a.Start.Byte, b.Start.Byte)
 	})
 	return diags
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // defaultServices maps the services every node runs to their types.

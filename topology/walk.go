@@ -3,6 +3,8 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -76,12 +78,37 @@ func (t *Topology) walk(from *Node, route schema.String, p purpose) (routing.Mul
 		}
 		return nil, nil, hcl.Diagnostics{errorAt(rng, "Invalid route", "%s.", err)}
 	}
+	if len(m) > routing.MaxRouteLength {
+		return nil, nil, hcl.Diagnostics{errorAt(route.Range, "Route too long",
+			"This route has %d addresses; the runtime refuses a message whose onward route holds more than %d.",
+			len(m), routing.MaxRouteLength)}
+	}
 	w := walker{t: t, at: from, route: route, m: m, p: p}
 	hops, d := w.run()
 	if d != nil {
 		return m, hops, hcl.Diagnostics{d}
 	}
+	if n := returnLength(hops); n > routing.MaxRouteLength {
+		return m, hops, hcl.Diagnostics{errorAt(route.Range, "Route too long",
+			"A message along this route builds a return route of %d addresses (its sender, then one for each hop service and each connection it crosses); the runtime refuses one of more than %d.",
+			n, routing.MaxRouteLength)}
+	}
 	return m, hops, nil
+}
+
+// returnLength is the length of the return route a message has when it
+// has walked hops: the runtime starts it with the sender's address, and
+// each hop service and each connection the message crosses (a relay's
+// forwarder sends over one) prepends an address.
+func returnLength(hops []Hop) int {
+	n := 1
+	for _, h := range hops {
+		switch h.Kind {
+		case HopService, HopConnect, HopRelay:
+			n++
+		}
+	}
+	return n
 }
 
 type walker struct {
@@ -164,14 +191,11 @@ func (w *walker) endsAt() string {
 }
 
 func (w *walker) outletHint() string {
-	var names []string
-	for name := range w.at.Outlets {
-		names = append(names, name)
-	}
-	if len(names) == 0 {
+	if len(w.at.Outlets) == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" Node %q has the outlet %q.", w.at.Name, names[0])
+	// The first by name, so that the message does not change from run to run.
+	return fmt.Sprintf(" Node %q has the outlet %q.", w.at.Name, slices.Sorted(maps.Keys(w.at.Outlets))[0])
 }
 
 // connect moves the walk across a TCP connection to target's listener.
@@ -235,12 +259,10 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 		}
 		return true, nil
 	}
-	for _, a := range n.Allow {
-		if a == name {
-			hop.Kind = HopAllowed
-			w.hops = append(w.hops, *hop)
-			return true, nil // not ours to run: nothing more to check
-		}
+	if slices.Contains(n.Allow, name) {
+		hop.Kind = HopAllowed
+		w.hops = append(w.hops, *hop)
+		return true, nil // not ours to run: nothing more to check
 	}
 	if routing.IsRelayService(name) {
 		return true, w.fail(seg, "Route to the relay service",

@@ -2,11 +2,14 @@ package topology
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/schema"
 )
 
@@ -189,17 +192,9 @@ node "n6" {
 `
 	_, got := load(t, src)
 	want := wantErrors(src)
-	var lines []int
-	for l := range want {
-		lines = append(lines, l)
-	}
-	for l := range got {
-		if _, ok := want[l]; !ok {
-			lines = append(lines, l)
-		}
-	}
-	sort.Ints(lines)
-	for _, l := range lines {
+	all := maps.Clone(want)
+	maps.Copy(all, got)
+	for _, l := range slices.Sorted(maps.Keys(all)) {
 		if got[l] != want[l] {
 			t.Errorf("line %d: got %q, want %q", l, got[l], want[l])
 		}
@@ -254,5 +249,35 @@ node "c" {
 	}
 	if got := strings.Join(names, ","); got != "c,b,a" {
 		t.Fatalf("order %s", got)
+	}
+}
+
+// A route is refused when its onward route, or the return route it builds
+// on the way, is longer than the runtime accepts.
+func TestRouteLength(t *testing.T) {
+	src := func(hops int) string {
+		return fmt.Sprintf(`
+node "n1" {
+  service "hop" {}
+}
+check "long" {
+  from = node.n1
+  to   = "%s/service/echo"
+  send = "x"
+}
+`, strings.Repeat("/service/hop", hops))
+	}
+	if _, diags := load(t, src(routing.MaxRouteLength-1)); len(diags) > 0 {
+		t.Fatalf("a route of %d addresses: %v", routing.MaxRouteLength, diags)
+	}
+	_, _, diags := Load("test.hcl", []byte(src(routing.MaxRouteLength)), schema.Overrides{})
+	if len(diags) != 1 || diags[0].Summary != "Route too long" ||
+		!strings.Contains(diags[0].Detail, strconv.Itoa(routing.MaxRouteLength+1)+" addresses") {
+		t.Fatalf("a route of %d addresses: %v", routing.MaxRouteLength+1, diags)
+	}
+
+	hops := []Hop{{Kind: HopConnect}, {Kind: HopRelay}, {Kind: HopService}, {Kind: HopResponder}}
+	if got := returnLength(hops); got != 4 {
+		t.Fatalf("return length %d, want 4", got)
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -54,22 +56,22 @@ func (c *cli) logger(level string) (hclog.Logger, error) {
 	return hclog.New(&hclog.LoggerOptions{Name: "ockamtop", Level: l, Output: c.stderr}), nil
 }
 
-// start loads a file and starts its nodes. It prints what it starts, and
-// returns a non-negative exit code when it could not.
-func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Running, *topology.Topology, int) {
+// start loads a file and starts its nodes. It prints what it starts; an
+// error, reported, says it could not.
+func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Running, *topology.Topology, error) {
 	log, err := c.logger(f.logLevel)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
-		return nil, nil, exitUsage
+		return nil, nil, errUsage
 	}
 	t := c.load(path, &f.fileFlags)
 	if t == nil {
-		return nil, nil, exitInvalid
+		return nil, nil, errInvalid
 	}
 	local, diags := t.Subset(f.nodes)
 	if len(diags) > 0 {
 		writeDiagnostics(c.stderr, diags, nil, true)
-		return nil, nil, exitInvalid
+		return nil, nil, errInvalid
 	}
 	run, err := deploy.Start(ctx, t, local, deploy.StartOptions{
 		Logger:   log,
@@ -77,9 +79,9 @@ func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Runn
 	})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "✘ %v\nockamtop: nothing was left running\n", err)
-		return nil, nil, exitInvalid
+		return nil, nil, errInvalid
 	}
-	return run, t, -1
+	return run, t, nil
 }
 
 // printChecks prints each check's result and says whether all passed.
@@ -100,19 +102,19 @@ var applyCommand = &command{
 	name:    "apply",
 	args:    "FILE",
 	summary: "Start the topology's nodes, run its checks, and keep it up until SIGINT, SIGTERM or 'ockamtop down'.",
-	run: func(c *cli, fs *flag.FlagSet, args []string) int {
+	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var f runFlags
 		f.register(fs)
 		readyFile := fs.String("ready-file", "", "once everything is up, write the bound addresses as JSON to `PATH`")
-		pos, code := parseArgs(c, fs, args, 1, 1)
-		if code >= 0 {
-			return code
+		pos, err := parseArgs(c, fs, args, 1, 1)
+		if err != nil {
+			return err
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		run, _, code := c.start(ctx, pos[0], &f)
-		if code >= 0 {
-			return code
+		run, _, err := c.start(ctx, pos[0], &f)
+		if err != nil {
+			return err
 		}
 		defer run.Stop()
 		printChecks(c.stdout, run.RunChecks(ctx))
@@ -127,19 +129,19 @@ var applyCommand = &command{
 		}
 		if err != nil {
 			fmt.Fprintf(c.stderr, "✘ %v\n", err)
-			return exitInvalid
+			return errInvalid
 		}
 		if *readyFile != "" {
 			if err := writeReady(*readyFile, run); err != nil {
 				fmt.Fprintf(c.stderr, "✘ ready file: %v\n", err)
-				return exitInvalid
+				return errInvalid
 			}
 		}
 		fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
 		<-ctx.Done()
 		run.Stop()
 		fmt.Fprintln(c.stdout, "✔ stopped")
-		return exitOK
+		return nil
 	},
 }
 
@@ -173,18 +175,18 @@ var checkCommand = &command{
 	name:    "check",
 	args:    "FILE",
 	summary: "Start the topology, run every check, stop; exit 0 only if all pass.",
-	run: func(c *cli, fs *flag.FlagSet, args []string) int {
+	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var f runFlags
 		f.register(fs)
-		pos, code := parseArgs(c, fs, args, 1, 1)
-		if code >= 0 {
-			return code
+		pos, err := parseArgs(c, fs, args, 1, 1)
+		if err != nil {
+			return err
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		run, t, code := c.start(ctx, pos[0], &f)
-		if code >= 0 {
-			return code
+		run, t, err := c.start(ctx, pos[0], &f)
+		if err != nil {
+			return err
 		}
 		results := run.RunChecks(ctx)
 		run.Stop()
@@ -193,9 +195,9 @@ var checkCommand = &command{
 			fmt.Fprintf(c.stdout, "no checks in %s\n", pos[0])
 		}
 		if !ok {
-			return exitInvalid
+			return errInvalid
 		}
-		return exitOK
+		return nil
 	},
 }
 
@@ -203,21 +205,20 @@ var statusCommand = &command{
 	name:    "status",
 	args:    "",
 	summary: "Show the running topologies: nodes, listeners, connections, services, relays.",
-	run: func(c *cli, fs *flag.FlagSet, args []string) int {
+	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		asJSON := fs.Bool("json", false, "print the status as JSON")
-		if _, code := parseArgs(c, fs, args, 0, 0); code >= 0 {
-			return code
+		if _, err := parseArgs(c, fs, args, 0, 0); err != nil {
+			return err
 		}
 		_, statuses, err := c.runningApplies(context.Background())
 		if err != nil {
-			fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
-			return exitInvalid
+			return err
 		}
 		if *asJSON {
 			enc := json.NewEncoder(c.stdout)
 			enc.SetIndent("", "  ")
 			_ = enc.Encode(statuses)
-			return exitOK
+			return nil
 		}
 		for i, st := range statuses {
 			if i > 0 {
@@ -225,7 +226,7 @@ var statusCommand = &command{
 			}
 			writeStatus(c.stdout, st)
 		}
-		return exitOK
+		return nil
 	},
 }
 
@@ -274,28 +275,29 @@ var messageCommand = &command{
 	name:    "message",
 	args:    "send MESSAGE --to ROUTE [--from NODE] [--timeout 10s]",
 	summary: "Send a message along a route from a node of a running topology and print the reply.",
-	run: func(c *cli, fs *flag.FlagSet, args []string) int {
+	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		to := fs.String("to", "", "the route, as a MultiAddr: `/node/n1/service/echo`")
 		from := fs.String("from", "", "the `NODE` that sends it (default: the node of a leading /node/NAME, else the first node)")
 		timeout := fs.Duration("timeout", defaultMessageTimeout, "how long to wait for the reply")
-		pos, code := parseArgs(c, fs, args, 2, 2)
-		if code >= 0 {
-			return code
+		pos, err := parseArgs(c, fs, args, 2, 2)
+		if err != nil {
+			return err
 		}
 		if pos[0] != "send" {
 			fmt.Fprintf(c.stderr, "ockamtop message: unknown subcommand %q (want send)\n", pos[0])
-			return exitUsage
+			return errUsage
 		}
 		if *to == "" {
 			fmt.Fprintf(c.stderr, "ockamtop message send: --to is required\n")
-			return exitUsage
+			return errUsage
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), *timeout+2*1e9)
+		// The control call waits for the reply, plus time to reach the
+		// running apply and hear back.
+		ctx, cancel := context.WithTimeout(context.Background(), *timeout+controlSlack)
 		defer cancel()
 		clients, statuses, err := c.runningApplies(ctx)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
-			return exitInvalid
+			return err
 		}
 		cl := pickApply(clients, statuses, *from, *to)
 		var reply messageReply
@@ -305,14 +307,20 @@ var messageCommand = &command{
 		}
 		if err != nil {
 			fmt.Fprintf(c.stderr, "ockamtop message send: %v\n", err)
-			return exitInvalid
+			return errInvalid
 		}
 		fmt.Fprintln(c.stdout, reply.Reply)
-		return exitOK
+		return nil
 	},
 }
 
-const defaultMessageTimeout = 10e9
+const (
+	// defaultMessageTimeout is how long message send waits for a reply.
+	defaultMessageTimeout = 10 * time.Second
+	// controlSlack is the time a control call may take beyond the wait it
+	// asks the running apply for.
+	controlSlack = 2 * time.Second
+)
 
 // pickApply chooses the running apply that hosts the sending node.
 func pickApply(clients []*controlClient, statuses []controlStatus, from, to string) *controlClient {
@@ -335,15 +343,14 @@ var downCommand = &command{
 	name:    "down",
 	args:    "",
 	summary: "Stop the running topologies cleanly (only the one running NODE with --node).",
-	run: func(c *cli, fs *flag.FlagSet, args []string) int {
+	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		node := fs.String("node", "", "stop only the apply that runs `NODE`")
-		if _, code := parseArgs(c, fs, args, 0, 0); code >= 0 {
-			return code
+		if _, err := parseArgs(c, fs, args, 0, 0); err != nil {
+			return err
 		}
 		clients, statuses, err := c.runningApplies(context.Background())
 		if err != nil {
-			fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
-			return exitInvalid
+			return err
 		}
 		stopped := 0
 		for i, cl := range clients {
@@ -353,24 +360,19 @@ var downCommand = &command{
 			var out map[string]bool
 			if err := cl.call(context.Background(), "POST", "/down", nil, &out); err != nil {
 				fmt.Fprintf(c.stderr, "ockamtop down: %v\n", err)
-				return exitInvalid
+				return errInvalid
 			}
 			fmt.Fprintf(c.stdout, "✔ stopping %s (pid %d)\n", statuses[i].File, statuses[i].PID)
 			stopped++
 		}
 		if stopped == 0 {
 			fmt.Fprintf(c.stderr, "ockamtop down: no running topology runs node %q\n", *node)
-			return exitInvalid
+			return errInvalid
 		}
-		return exitOK
+		return nil
 	},
 }
 
 func runsNode(st controlStatus, name string) bool {
-	for _, n := range st.Nodes {
-		if n.Name == name {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(st.Nodes, func(n runtime.NodeStatus) bool { return n.Name == name })
 }

@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,7 +103,7 @@ func startControl(dir, file string, run *deploy.Running, down func()) (*controlS
 		}
 		timeout, err := time.ParseDuration(req.Timeout)
 		if err != nil || timeout <= 0 {
-			timeout = 10 * time.Second
+			timeout = defaultMessageTimeout
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
@@ -195,7 +195,7 @@ func (c *cli) runningApplies(ctx context.Context) ([]*controlClient, []controlSt
 		return nil, nil, err
 	}
 	socks, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
-	sort.Strings(socks)
+	slices.Sort(socks)
 	var clients []*controlClient
 	var statuses []controlStatus
 	for _, s := range socks {

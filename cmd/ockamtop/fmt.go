@@ -9,25 +9,27 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/ockamtop/ockamtop/schema"
 )
 
 var fmtCommand = &command{
 	name:    "fmt",
 	args:    "FILE|DIR...",
 	summary: "Rewrite topology files in the canonical HCL format. Files with syntax errors are left alone.",
-	run: func(c *cli, fs *flag.FlagSet, args []string) int {
+	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		check := fs.Bool("check", false, "change nothing: list the files that are not formatted and exit 1 if there are any")
 		compact := fs.Bool("compact", false, "print diagnostics one a line")
-		pos, code := parseArgs(c, fs, args, 1, -1)
-		if code >= 0 {
-			return code
+		pos, err := parseArgs(c, fs, args, 1, -1)
+		if err != nil {
+			return err
 		}
 		var files []string
 		for _, p := range pos {
 			st, err := os.Stat(p)
 			if err != nil {
 				fmt.Fprintf(c.stderr, "ockamtop fmt: %v\n", err)
-				return exitInvalid
+				return errInvalid
 			}
 			if !st.IsDir() {
 				files = append(files, p)
@@ -36,19 +38,19 @@ var fmtCommand = &command{
 			matches, _ := filepath.Glob(filepath.Join(p, "*.hcl"))
 			files = append(files, matches...)
 		}
-		result := exitOK
+		var result error
 		parser := hclparse.NewParser()
 		for _, path := range files {
 			src, err := os.ReadFile(path)
 			if err != nil {
 				fmt.Fprintf(c.stderr, "ockamtop fmt: %v\n", err)
-				result = exitInvalid
+				result = errInvalid
 				continue
 			}
-			if _, diags := parser.ParseHCL(src, path); diags.HasErrors() {
+			if _, diags := schema.Parse(parser, path, src); diags.HasErrors() {
 				writeDiagnostics(c.stderr, diags, parser.Files(), *compact)
 				fmt.Fprintf(c.stderr, "ockamtop fmt: %s has syntax errors; not formatted\n", path)
-				result = exitInvalid
+				result = errInvalid
 				continue
 			}
 			out := hclwrite.Format(src)
@@ -57,12 +59,12 @@ var fmtCommand = &command{
 			}
 			fmt.Fprintln(c.stdout, path)
 			if *check {
-				result = exitInvalid
+				result = errInvalid
 				continue
 			}
 			if err := writeFileAtomic(path, out); err != nil {
 				fmt.Fprintf(c.stderr, "ockamtop fmt: %v\n", err)
-				result = exitInvalid
+				result = errInvalid
 			}
 		}
 		return result

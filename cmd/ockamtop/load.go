@@ -3,11 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"strings"
-
-	"github.com/hashicorp/hcl/v2"
 
 	"github.com/ockamtop/ockamtop/schema"
 	"github.com/ockamtop/ockamtop/topology"
@@ -31,21 +27,21 @@ func (f *fileFlags) register(fs *flag.FlagSet) {
 }
 
 // parseAndLoad registers the file flags, parses a command line of one FILE
-// and loads it. On nil it returns the exit code to stop with.
-func (c *cli) parseAndLoad(fs *flag.FlagSet, args []string, f *fileFlags) (*topology.Topology, string, int) {
+// and loads it. An error ends the command; it has been reported.
+func (c *cli) parseAndLoad(fs *flag.FlagSet, args []string, f *fileFlags) (*topology.Topology, string, error) {
 	f.register(fs)
-	pos, code := parseArgs(c, fs, args, 1, 1)
-	if code >= 0 {
-		return nil, "", code
+	pos, err := parseArgs(c, fs, args, 1, 1)
+	if err != nil {
+		return nil, "", err
 	}
 	if f.validate != nil && !f.validate() {
-		return nil, "", exitUsage
+		return nil, "", errUsage
 	}
 	t := c.load(pos[0], f)
 	if t == nil {
-		return nil, "", exitInvalid
+		return nil, "", errInvalid
 	}
-	return t, pos[0], exitOK
+	return t, pos[0], nil
 }
 
 // load reads and plans a topology file, printing its diagnostics. It
@@ -65,26 +61,4 @@ func (c *cli) load(path string, f *fileFlags) *topology.Topology {
 		return nil
 	}
 	return t
-}
-
-// writeDiagnostics renders diagnostics with file, line, column and a source
-// snippet, or one a line when compact.
-func writeDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.File, compact bool) {
-	if !compact {
-		wr := hcl.NewDiagnosticTextWriter(w, files, 100, false)
-		_ = wr.WriteDiagnostics(diags)
-		return
-	}
-	for _, d := range diags {
-		where := "ockamtop"
-		if d.Subject != nil {
-			where = fmt.Sprintf("%s:%d,%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
-		}
-		sev := "Error"
-		if d.Severity == hcl.DiagWarning {
-			sev = "Warning"
-		}
-		detail := strings.Join(strings.Fields(d.Detail), " ")
-		fmt.Fprintf(w, "%s: %s: %s; %s\n", where, sev, d.Summary, detail)
-	}
 }

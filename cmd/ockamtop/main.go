@@ -12,17 +12,55 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 )
 
-// Exit codes.
+// Exit codes. A command returns an error, and main turns it into the exit
+// code in one place, exitCode:
+//
+//   - nil: exitOK;
+//   - an *exitError (errUsage, errInvalid, errHelp): its code; the command
+//     has already told the user what went wrong;
+//   - any other error: printed as "ockamtop: ERROR", then exitInvalid.
+//
+// No function returns a bare int meaning "go on".
 const (
 	exitOK      = 0
 	exitInvalid = 1 // invalid input, a failed check, a failed start
 	exitUsage   = 2 // the command line itself is wrong
 )
+
+// exitError ends a command with an exit code after it has reported why.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+var (
+	// errInvalid ends a command whose problem (invalid input, a failed
+	// check, a failed start) has been reported.
+	errInvalid = &exitError{exitInvalid}
+	// errUsage ends a command whose command line is wrong, reported.
+	errUsage = &exitError{exitUsage}
+	// errHelp ends a command that printed its help as asked: success.
+	errHelp = &exitError{exitOK}
+)
+
+// exitCode maps a command's error to the process's exit code, printing an
+// error that has not been reported yet.
+func (c *cli) exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if ee, ok := errors.AsType[*exitError](err); ok {
+		return ee.code
+	}
+	fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
+	return exitInvalid
+}
 
 // command is one verb of the CLI.
 type command struct {
@@ -30,8 +68,8 @@ type command struct {
 	args    string // the usage line after the verb and [flags]
 	summary string
 	// run parses its own flags from the FlagSet it is given and does the
-	// work. It returns an exit code.
-	run func(c *cli, fs *flag.FlagSet, args []string) int
+	// work. Its error becomes the exit code in main (see exitCode).
+	run func(c *cli, fs *flag.FlagSet, args []string) error
 }
 
 var commands []*command
@@ -56,9 +94,14 @@ func main() {
 }
 
 func (c *cli) main(args []string) int {
+	return c.exitCode(c.dispatch(args))
+}
+
+// dispatch runs the command the arguments name.
+func (c *cli) dispatch(args []string) error {
 	if len(args) == 0 {
 		c.usage(c.stderr)
-		return exitUsage
+		return errUsage
 	}
 	name := args[0]
 	switch name {
@@ -68,20 +111,20 @@ func (c *cli) main(args []string) int {
 				// The command registers its flags, then -h prints them.
 				fs := newFlagSet(c, cmd)
 				fs.SetOutput(c.stdout)
-				cmd.run(c, fs, []string{"-h"})
-				return exitOK
+				_ = cmd.run(c, fs, []string{"-h"})
+				return nil
 			}
 			fmt.Fprintf(c.stderr, "ockamtop: unknown command %q\n", args[1])
-			return exitUsage
+			return errUsage
 		}
 		c.usage(c.stdout)
-		return exitOK
+		return nil
 	}
 	cmd := lookup(name)
 	if cmd == nil {
 		fmt.Fprintf(c.stderr, "ockamtop: unknown command %q\n\n", name)
 		c.usage(c.stderr)
-		return exitUsage
+		return errUsage
 	}
 	return cmd.run(c, newFlagSet(c, cmd), args[1:])
 }
@@ -98,14 +141,11 @@ func lookup(name string) *command {
 func (c *cli) usage(w io.Writer) {
 	fmt.Fprintf(w, "ockamtop runs Ockam-style routing topologies from HCL files.\n\n")
 	fmt.Fprintf(w, "Usage:\n  ockamtop <command> [flags] [arguments]\n\nCommands:\n")
-	names := make([]string, 0, len(commands))
 	byName := map[string]*command{}
 	for _, cmd := range commands {
-		names = append(names, cmd.name)
 		byName[cmd.name] = cmd
 	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(byName)) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, byName[n].summary)
 	}
 	fmt.Fprintf(w, "\nRun 'ockamtop help <command>' for a command's flags.\n")
@@ -148,18 +188,18 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// parseArgs parses flags and checks the number of positional arguments. It
-// returns an exit code other than -1 when the command should stop there.
-func parseArgs(c *cli, fs *flag.FlagSet, args []string, min, max int) ([]string, int) {
+// parseArgs parses flags and checks the number of positional arguments. An
+// error (errHelp or errUsage, reported) ends the command.
+func parseArgs(c *cli, fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return nil, exitOK
+		return nil, errHelp
 	}
 	if err != nil {
-		return nil, exitUsage // the flag package printed the error and usage
+		return nil, errUsage // the flag package printed the error and usage
 	}
 	if len(pos) < min || max >= 0 && len(pos) > max {
-		want := fmt.Sprintf("%d", min)
+		want := strconv.Itoa(min)
 		switch {
 		case max < 0:
 			want = fmt.Sprintf("at least %d", min)
@@ -172,7 +212,7 @@ func parseArgs(c *cli, fs *flag.FlagSet, args []string, min, max int) ([]string,
 		}
 		fmt.Fprintln(c.stderr)
 		fs.Usage()
-		return nil, exitUsage
+		return nil, errUsage
 	}
-	return pos, -1
+	return pos, nil
 }

@@ -10,14 +10,14 @@ var validateCommand = &command{
 	name:    "validate",
 	args:    "FILE",
 	summary: "Check a topology file: its syntax, its references, and that every route can be walked hop by hop.",
-	run: func(c *cli, fs *flag.FlagSet, args []string) int {
+	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
-		t, path, code := c.parseAndLoad(fs, args, &ff)
-		if t == nil {
-			return code
+		t, path, err := c.parseAndLoad(fs, args, &ff)
+		if err != nil {
+			return err
 		}
 		fmt.Fprintf(c.stdout, "%s is valid: %s.\n", path, t.Summary())
-		return exitOK
+		return nil
 	},
 }
 
@@ -25,27 +25,19 @@ var planCommand = &command{
 	name:    "plan",
 	args:    "FILE",
 	summary: "Show what apply would start, in order, with every route resolved hop by hop.",
-	run: func(c *cli, fs *flag.FlagSet, args []string) int {
+	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
 		asJSON := fs.Bool("json", false, "print the plan as JSON")
-		t, _, code := c.parseAndLoad(fs, args, &ff)
-		if t == nil {
-			return code
+		t, _, err := c.parseAndLoad(fs, args, &ff)
+		if err != nil {
+			return err
 		}
 		if *asJSON {
 			enc := json.NewEncoder(c.stdout)
 			enc.SetIndent("", "  ")
-			if err := enc.Encode(t.Plan()); err != nil {
-				fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
-				return exitInvalid
-			}
-			return exitOK
+			return enc.Encode(t.Plan())
 		}
-		if err := t.WriteText(c.stdout); err != nil {
-			fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
-			return exitInvalid
-		}
-		return exitOK
+		return t.WriteText(c.stdout)
 	},
 }
 
@@ -53,7 +45,7 @@ var graphCommand = &command{
 	name:    "graph",
 	args:    "FILE",
 	summary: "Draw the topology: nodes, relays, connections and portals, as Graphviz dot or Mermaid.",
-	run: func(c *cli, fs *flag.FlagSet, args []string) int {
+	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
 		format := fs.String("format", "dot", "output format: `dot` or mermaid")
 		ff.validate = func() bool {
@@ -63,20 +55,13 @@ var graphCommand = &command{
 			}
 			return true
 		}
-		t, _, code := c.parseAndLoad(fs, args, &ff)
-		if t == nil {
-			return code
-		}
-		var err error
-		if *format == "mermaid" {
-			err = t.WriteMermaid(c.stdout)
-		} else {
-			err = t.WriteDot(c.stdout)
-		}
+		t, _, err := c.parseAndLoad(fs, args, &ff)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
-			return exitInvalid
+			return err
 		}
-		return exitOK
+		if *format == "mermaid" {
+			return t.WriteMermaid(c.stdout)
+		}
+		return t.WriteDot(c.stdout)
 	},
 }

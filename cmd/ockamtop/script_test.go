@@ -72,6 +72,8 @@ func TestScripts(t *testing.T) {
 			"samefile":   cmdSameFile,
 			"httpserver": cmdHTTPServer,
 			"readyinlet": cmdReadyInlet,
+			"junktext":   cmdJunkText,
+			"maxbytes":   cmdMaxBytes,
 		},
 	})
 }
@@ -237,4 +239,35 @@ func cmdReadyInlet(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no inlet %s in %s", args[1], args[0])
 	}
 	ts.Setenv(args[2], addr)
+}
+
+// cmdJunkText writes BYTES bytes of reproducible text that is no HCL:
+// junktext PATH BYTES. Lines of letters, quotes, braces and equals signs
+// give the parser an error on nearly every line.
+func cmdJunkText(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: junktext PATH BYTES")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	const alphabet = "abcdefghijklmnopqrstuvwxyz{}=\"  \n"
+	rng := mrand.New(mrand.NewPCG(3, 4))
+	buf := make([]byte, n)
+	for i := range buf {
+		buf[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), buf, 0o644))
+}
+
+// cmdMaxBytes fails if a file, or the last command's stdout or stderr, is
+// larger than N bytes: maxbytes stdout|stderr|PATH N.
+func cmdMaxBytes(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: maxbytes stdout|stderr|PATH N")
+	}
+	limit, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if got := len(ts.ReadFile(args[0])); got > limit {
+		ts.Fatalf("%s has %d bytes, more than %d", args[0], got, limit)
+	}
 }
