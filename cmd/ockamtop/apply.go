@@ -374,5 +374,5 @@ var downCommand = &command{
 }
 
 func runsNode(st controlStatus, name string) bool {
-	return slices.ContainsFunc(st.Nodes, func(n runtime.NodeStatus) bool { return n.Name == name })
+	return slices.ContainsFunc(st.Nodes, func(n deploy.NodeStatus) bool { return n.Name == name })
 }
