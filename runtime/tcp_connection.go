@@ -234,7 +234,7 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			return
 		}
 		c.received.Add(1)
-		msg, err := wire.DecodeBody(body)
+		msg, err := wire.DecodeBodyVia(body, c.w.addr)
 		if err == nil {
 			err = checkMessage(&msg)
 		}
@@ -247,7 +247,6 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			putBuffer(buf)
 			continue // Ockam's heartbeat: an empty frame
 		}
-		msg.Return = msg.Return.Prepend(c.w.addr)
 		m := &Routed{Message: msg, flow: c.flow, buf: buf}
 		if err := c.node.route(context.Background(), m); err != nil {
 			if c.node.quiet() {
@@ -265,7 +264,7 @@ const pooledFrameMin = 32 << 10
 
 // readBody reads one frame's body, into a pooled buffer when it is large.
 func readBody(br *bufio.Reader) (body []byte, buf *[]byte, err error) {
-	n, err := wire.ReadFrameLength(br)
+	n, err := wire.PeekFrameLength(br)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -16,6 +16,7 @@
 package wire
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -113,6 +114,18 @@ func appendFrame(dst []byte, m *routing.Message, withPayload bool) ([]byte, int,
 // DecodeBody reads a frame body. The returned payload aliases body; address
 // values and the tracing context are copied.
 func DecodeBody(body []byte) (routing.Message, error) {
+	return decodeBody(body, nil)
+}
+
+// DecodeBodyVia reads a frame body that arrived over the connection whose
+// worker is at via, and pushes via onto the return route, as the receiving
+// transport does: replies go back over that connection. It costs no second
+// copy of the return route.
+func DecodeBodyVia(body []byte, via routing.Address) (routing.Message, error) {
+	return decodeBody(body, &via)
+}
+
+func decodeBody(body []byte, via *routing.Address) (routing.Message, error) {
 	var m routing.Message
 	d := decoder{b: body}
 	n, err := d.arrayLen("message")
@@ -138,9 +151,9 @@ func DecodeBody(body []byte) (routing.Message, error) {
 		}
 		switch i {
 		case 0:
-			m.Onward, err = d.route("onward_route")
+			m.Onward, err = d.route("onward_route", nil)
 		case 1:
-			m.Return, err = d.route("return_route")
+			m.Return, err = d.route("return_route", via)
 		case 2:
 			m.Payload, err = d.str("payload", majorBytes)
 		case 3:
@@ -164,13 +177,17 @@ func DecodeBody(body []byte) (routing.Message, error) {
 	return m, nil
 }
 
-func (d *decoder) route(what string) (routing.Route, error) {
+// route reads a route; head, if not nil, goes first.
+func (d *decoder) route(what string, head *routing.Address) (routing.Route, error) {
 	n, err := d.arrayLen(what)
 	if err != nil {
 		return nil, err
 	}
 	var r routing.Route
-	if n > 0 {
+	if head != nil {
+		r = make(routing.Route, 1, max(n, 0)+1)
+		r[0] = *head
+	} else if n > 0 {
 		r = make(routing.Route, 0, n)
 	}
 	for i := 0; ; i++ {
@@ -230,7 +247,28 @@ func ReadFrameLength(r io.Reader) (int, error) {
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return 0, err
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	return FrameLength(hdr[:])
+}
+
+// PeekFrameLength reads a frame's length prefix from a buffered reader
+// without copying it, refusing a length above MaxBodySize. io.EOF means the
+// peer closed between frames.
+func PeekFrameLength(br *bufio.Reader) (int, error) {
+	hdr, err := br.Peek(headerSize)
+	if err != nil {
+		if errors.Is(err, io.EOF) && len(hdr) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, err
+	}
+	_, _ = br.Discard(headerSize) // Peek has it buffered
+	return FrameLength(hdr)
+}
+
+// FrameLength decodes a frame's length prefix, refusing a length above
+// MaxBodySize.
+func FrameLength(hdr []byte) (int, error) {
+	n := binary.BigEndian.Uint32(hdr[:headerSize])
 	if n > MaxBodySize {
 		return 0, fmt.Errorf("read frame: length %d: %w (max %d)", n, ErrFrameTooLarge, MaxBodySize)
 	}

@@ -1,9 +1,11 @@
 package wire
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -218,4 +220,48 @@ func normal(m routing.Message) routing.Message {
 		m.Payload = nil
 	}
 	return m
+}
+
+// DecodeBodyVia is DecodeBody with the connection pushed onto the return
+// route, as the receiving transport does.
+func TestDecodeBodyVia(t *testing.T) {
+	via := routing.LocalAddress("conn")
+	for _, m := range []routing.Message{
+		{Onward: routing.Route{routing.LocalAddress("echo")}, Return: routing.Route{routing.LocalAddress("app"), routing.TCPAddress("127.0.0.1:4000")}, Payload: []byte("hi")},
+		{Onward: routing.Route{routing.LocalAddress("echo")}},
+	} {
+		body := AppendBody(nil, &m)
+		got, err := DecodeBodyVia(body, via)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := DecodeBody(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Return = want.Return.Prepend(via)
+		if got.Onward.String() != want.Onward.String() || got.Return.String() != want.Return.String() || string(got.Payload) != string(want.Payload) {
+			t.Errorf("DecodeBodyVia = %+v, want %+v", got, want)
+		}
+	}
+}
+
+// PeekFrameLength reads what ReadFrameLength reads, and tells a clean end
+// from one inside the prefix.
+func TestPeekFrameLength(t *testing.T) {
+	for _, tc := range []struct {
+		in   []byte
+		want int
+		err  error
+	}{
+		{[]byte{0, 0, 1, 0, 0xaa}, 256, nil},
+		{nil, 0, io.EOF},
+		{[]byte{0, 0}, 0, io.ErrUnexpectedEOF},
+		{[]byte{0xff, 0xff, 0xff, 0xff}, 0, ErrFrameTooLarge},
+	} {
+		n, err := PeekFrameLength(bufio.NewReader(bytes.NewReader(tc.in)))
+		if n != tc.want || !errors.Is(err, tc.err) {
+			t.Errorf("%x: got %d, %v; want %d, %v", tc.in, n, err, tc.want, tc.err)
+		}
+	}
 }
