@@ -45,6 +45,9 @@ type Node struct {
 	relays *relayService
 
 	closing chan struct{} // closed when Close starts
+	// trace is whether the log takes trace lines: then every message
+	// routed is logged.
+	trace bool
 	// stopping is set by Stopping and Close: failures from then on are
 	// the shutdown's doing, and are not logged as warnings.
 	stopping atomic.Bool
@@ -88,6 +91,7 @@ func NewNode(name string, opts Options) *Node {
 
 		connClosed: make(map[*func(routing.Address)]struct{}),
 	}
+	n.trace = n.log.IsTrace()
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.transports = make(map[routing.TransportType]Transport, len(transportConstructors))
 	for _, newTransport := range transportConstructors {
@@ -265,6 +269,9 @@ func (n *Node) route(ctx context.Context, m *Routed) error {
 		// copy it.
 		m.Onward = m.Onward[1:].Prepend(addr)
 		next = addr
+	}
+	if n.trace {
+		n.log.Trace("route", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "bytes", len(m.Payload))
 	}
 	w := n.lookup(next.Value)
 	if w == nil {

@@ -384,11 +384,11 @@ func (s *portalStream) shutdown() {
 // closeTombstone closes a stream that is still waiting for the other end:
 // its worker stays for linger, answering a late Pong with Disconnect, so
 // that the other end keeps no stream nobody will use.
-func (s *portalStream) closeTombstone(reason error, linger time.Duration) {
+func (s *portalStream) closeTombstone(linger time.Duration) {
 	s.mu.Lock()
 	s.tombstone = true
 	s.mu.Unlock()
-	s.close(reason, false)
+	s.close(nil, false)
 	s.node.goroutine(func() {
 		t := time.NewTimer(linger)
 		defer t.Stop()

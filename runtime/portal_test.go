@@ -318,13 +318,15 @@ func TestPortalRouteDownAndBack(t *testing.T) {
 		t.Fatalf("read through a dead route = %d, %v", n, err)
 	}
 	c.Close()
-	p.logs1.waitLog(t, "portal route")
+	p.logs1.waitLog(t, "[WARN]  test: portal route is down")
 
 	n2b, _ := testNode(t, "n2b", Options{})
 	if _, err := n2b.Listen(p.n2Addr); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the portal to serve again", func() bool { return roundTripStream(p.inlet.Addr(), 1024) == nil })
+	// The recovery is said at INFO, next to the warning.
+	p.logs1.waitLog(t, "[INFO]  test: portal route is back")
 }
 
 // An inlet at its limit of open streams closes a new client at once, and

@@ -84,6 +84,9 @@ type Relay struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// down is the outage while the relay cannot register.
+	down outage
+
 	mu     sync.Mutex
 	status RelayStatus // guarded by mu
 }
@@ -170,7 +173,11 @@ func (r *Relay) loop() {
 		}
 		backoff = min(max(2*backoff, 50*time.Millisecond), r.opts.MaxBackoff)
 		wait := jitter(backoff)
-		log.Warn("relay down, reconnecting", "error", err, "retry_in", wait)
+		if warn, failures := r.down.failed(time.Now()); warn {
+			log.Warn("relay down, reconnecting", "error", err, "retry_in", wait, "failed_attempts", failures)
+		} else {
+			log.Debug("relay still down, reconnecting", "error", err, "retry_in", wait)
+		}
 		r.update(func(s *RelayStatus) {
 			s.State, s.Connection, s.LastError = RelayConnecting, "", err.Error()
 		})
@@ -232,7 +239,12 @@ func (r *Relay) session() (registered bool, err error) {
 	default:
 		close(r.ready)
 	}
-	r.node.log.Info("relay registered", "relay", r.name, "at", r.at, "forwarder", fwd)
+	if was, lasted, failures := r.down.mended(time.Now()); was {
+		r.node.log.Info("relay is back: registered again", "relay", r.name, "at", r.at, "forwarder", fwd,
+			"down_for", lasted.Round(time.Millisecond), "failed_attempts", failures)
+	} else {
+		r.node.log.Info("relay registered", "relay", r.name, "at", r.at, "forwarder", fwd)
+	}
 
 	ping := routing.Route{conn.Address(), routing.LocalAddress(fwd), r.addr}
 	tick := time.NewTicker(r.opts.PingInterval)

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/hashicorp/go-hclog"
+
 	"context"
 	"errors"
 	"fmt"
@@ -115,3 +117,19 @@ func TestSendAndReceiveTimesOut(t *testing.T) {
 type Forgetter struct{}
 
 func (Forgetter) HandleMessage(*Context, *Routed) error { return nil }
+
+// At trace level a node logs every message it routes: where it goes, how
+// to answer, how large it is.
+func TestTraceLogsEveryMessage(t *testing.T) {
+	logs := &logBuffer{}
+	n := NewNode("n1", Options{Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs})})
+	defer n.Close()
+	if err := n.StartService("hop", Hop{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sendString(t, n, local("hop", "echo"), "hello"); got != "hello" {
+		t.Fatalf("reply %q", got)
+	}
+	logs.waitLog(t, `route: node=n1 onward="0#hop => 0#echo"`)
+	logs.waitLog(t, "bytes=6")
+}

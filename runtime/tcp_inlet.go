@@ -22,6 +22,8 @@ type Inlet struct {
 	route func() (routing.Route, error)
 	opts  InletOptions
 	log   hclog.Logger
+	// down is the outage while the route does not reach the outlet.
+	down outage
 	// open counts the connections admitted and not yet done with: from
 	// accept to the end of their stream.
 	open atomic.Int64
@@ -104,11 +106,28 @@ func (in *Inlet) admit() bool {
 	return true
 }
 
+// routeDown logs that the route failed for a client: a warning at first,
+// then with growing gaps while it stays down.
+func (in *Inlet) routeDown(client net.Addr, err error) {
+	if warn, failures := in.down.failed(time.Now()); warn {
+		in.log.Warn("portal route is down; connection closed", "client", client.String(), "error", err, "failed_connections", failures)
+	} else {
+		in.log.Debug("portal route still down; connection closed", "client", client.String(), "error", err)
+	}
+}
+
+// routeUp logs that the route works again, if it was down.
+func (in *Inlet) routeUp() {
+	if was, lasted, failures := in.down.mended(time.Now()); was {
+		in.log.Info("portal route is back", "down_for", lasted.Round(time.Millisecond), "failed_connections", failures)
+	}
+}
+
 // serve opens a stream for one admitted client connection.
 func (in *Inlet) serve(conn *net.TCPConn) {
 	route, err := in.route()
 	if err != nil {
-		in.log.Warn("portal route is down; connection closed", "client", conn.RemoteAddr().String(), "error", err)
+		in.routeDown(conn.RemoteAddr(), err)
 		conn.Close()
 		in.open.Add(-1)
 		return
@@ -129,13 +148,15 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 		Onward: route, Return: routing.Route{s.addr}, Payload: encodePortal(portalPing),
 	}})
 	if err != nil {
-		s.close(fmt.Errorf("portal route %s is down: %w", route, err), false)
+		in.routeDown(conn.RemoteAddr(), fmt.Errorf("portal route %s: %w", route.Brief(), err))
+		s.close(nil, false)
 		return
 	}
 	t := time.NewTimer(in.opts.PingTimeout)
 	defer t.Stop()
 	select {
 	case <-s.established:
+		in.routeUp()
 		s.readLoop()
 	case <-s.done:
 		if in.node.quiet() {
@@ -144,7 +165,7 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 		// The outlet said Disconnect: its target is down.
 		in.log.Warn("the outlet refused the stream (its target is unreachable); connection closed", "client", conn.RemoteAddr().String())
 	case <-t.C:
-		s.closeTombstone(fmt.Errorf("portal route %s is down: no answer from the outlet within %s", route, in.opts.PingTimeout),
-			max(2*in.opts.PingTimeout, 10*time.Second))
+		in.routeDown(conn.RemoteAddr(), fmt.Errorf("portal route %s: no answer from the outlet within %s", route.Brief(), in.opts.PingTimeout))
+		s.closeTombstone(max(2*in.opts.PingTimeout, 10*time.Second))
 	}
 }
