@@ -26,6 +26,9 @@ type portalStream struct {
 	addr routing.Address
 	sock *net.TCPConn
 	log  hclog.Logger
+	// set is the inlet's or outlet's streams, which hold this one while
+	// it is open.
+	set *streamSet
 	// onDone runs once when the stream has closed, after its socket. Set
 	// before the stream is known to anyone.
 	onDone func()
@@ -72,11 +75,16 @@ type chunk struct {
 	buf  *[]byte
 }
 
-func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, onDone func()) (*portalStream, error) {
+// newPortalStream starts a stream over sock, in set. remote is the route
+// to the other end when it is known already (at the outlet), nil when the
+// other end's Pong will tell it (at the inlet). The stream is in set, and
+// knows its remote, before anything can close it.
+func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSet, remote routing.Route, onDone func()) (*portalStream, error) {
 	s := &portalStream{
 		node:        n,
 		sock:        sock,
 		log:         log, // the stream's name is added when it logs: With costs memory per stream
+		set:         set,
 		onDone:      onDone,
 		credit:      PortalWindow,
 		creditCh:    make(chan struct{}, 1),
@@ -88,10 +96,15 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, onDone func()
 	now := time.Now().UnixNano()
 	s.lastSent.Store(now)
 	s.lastHeard.Store(now)
-	// Registered for the node's shutdown first, so that no shutdown can
-	// miss a stream that has a worker.
+	if remote != nil {
+		s.setRemote(remote)
+	}
+	set.add(s)
+	// Registered for the node's shutdown before it has a worker, so that
+	// no shutdown can miss a stream that has one.
 	untrack, ok := n.atClose(s.shutdown)
 	if !ok {
+		set.remove(s)
 		return nil, ErrNodeClosed
 	}
 	s.mu.Lock()
@@ -99,6 +112,7 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, onDone func()
 	s.mu.Unlock()
 	if _, err := n.startInlineWorker(name, s); err != nil {
 		untrack()
+		set.remove(s)
 		return nil, err
 	}
 	return s, nil
@@ -435,6 +449,7 @@ func (s *portalStream) close(reason error, tell bool) {
 		s.log.Debug("portal stream closed", "stream", s.addr.Value)
 	}
 	close(s.done)
+	s.set.remove(s)
 	if s.onDone != nil {
 		s.onDone()
 	}

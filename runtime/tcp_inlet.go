@@ -132,17 +132,12 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 		in.open.Add(-1)
 		return
 	}
-	var s *portalStream
-	s, err = newPortalStream(in.node, conn, in.log, func() {
-		in.remove(s)
-		in.open.Add(-1)
-	})
+	s, err := newPortalStream(in.node, conn, in.log, &in.streamSet, nil, func() { in.open.Add(-1) })
 	if err != nil {
 		conn.Close()
 		in.open.Add(-1)
 		return
 	}
-	in.add(s)
 	s.pinged.Store(true)
 	err = in.node.route(in.node.ctx, &Routed{Message: routing.Message{
 		Onward: route, Return: routing.Route{s.addr}, Payload: encodePortal(portalPing),

@@ -88,14 +88,11 @@ func (o *Outlet) open(self routing.Address, remote routing.Route) {
 		}})
 		return
 	}
-	var s *portalStream
-	s, err = newPortalStream(o.node, conn.(*net.TCPConn), o.log, func() { o.remove(s) })
+	s, err := newPortalStream(o.node, conn.(*net.TCPConn), o.log, &o.streamSet, remote, nil)
 	if err != nil {
 		conn.Close()
 		return
 	}
-	o.add(s)
-	s.setRemote(remote)
 	if !s.send(encodePortal(portalPong)) {
 		return
 	}
