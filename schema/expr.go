@@ -56,10 +56,10 @@ type Ref struct {
 type evaluator struct {
 	ctx  *hcl.EvalContext
 	vars []string
-	src  []byte // the file's source, to tell literal strings
+	src  map[string][]byte // each file's source by name, to tell literal strings
 }
 
-func newEvaluator(vars []*Variable, src []byte) *evaluator {
+func newEvaluator(vars []*Variable, src map[string][]byte) *evaluator {
 	obj := map[string]cty.Value{}
 	names := make([]string, 0, len(vars))
 	for _, v := range vars {
@@ -143,9 +143,9 @@ func (e *evaluator) str(attr *hcl.Attribute) (String, hcl.Diagnostics) {
 	}
 	out.Value = s.AsString()
 	if lit, ok := attr.Expr.(*hclsyntax.TemplateExpr); ok && lit.IsStringLiteral() {
-		rng := out.Range
-		if rng.End.Byte <= len(e.src) && rng.Start.Byte < rng.End.Byte &&
-			string(e.src[rng.Start.Byte:rng.End.Byte]) == `"`+out.Value+`"` {
+		rng, src := out.Range, e.src[out.Range.Filename]
+		if rng.End.Byte <= len(src) && rng.Start.Byte < rng.End.Byte &&
+			string(src[rng.Start.Byte:rng.End.Byte]) == `"`+out.Value+`"` {
 			out.literal = true
 		}
 	}

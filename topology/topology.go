@@ -132,12 +132,25 @@ func (n *Node) Addresses() []string {
 // holds the file, for diagnostics to show snippets of. The topology is nil
 // when there are errors.
 func Load(filename string, src []byte, o schema.Overrides) (*Topology, *hclparse.Parser, hcl.Diagnostics) {
+	return LoadFiles([]schema.Source{{Filename: filename, Bytes: src}}, o)
+}
+
+// LoadFiles parses, decodes and plans the files of one topology (a
+// directory's .hcl files): their blocks may refer to each other. Every
+// file is parsed, so that the syntax errors of all are reported at once.
+func LoadFiles(srcs []schema.Source, o schema.Overrides) (*Topology, *hclparse.Parser, hcl.Diagnostics) {
 	p := hclparse.NewParser()
-	f, diags := schema.Parse(p, filename, src)
+	var diags hcl.Diagnostics
+	files := make([]*hcl.File, 0, len(srcs))
+	for _, s := range srcs {
+		f, d := schema.Parse(p, s.Filename, s.Bytes)
+		diags = append(diags, d...)
+		files = append(files, f)
+	}
 	if diags.HasErrors() {
 		return nil, p, diags
 	}
-	file, diags := schema.Decode(f, o)
+	file, diags := schema.DecodeFiles(files, o)
 	if diags.HasErrors() {
 		return nil, p, sortDiagnostics(diags)
 	}
@@ -265,7 +278,7 @@ func (t *Topology) resolveRelays() hcl.Diagnostics {
 }
 
 func (t *Topology) undeclaredNode(ref schema.Ref) *hcl.Diagnostic {
-	detail := fmt.Sprintf("No node %q is declared in this file.", ref.Name)
+	detail := fmt.Sprintf("No node %q is declared in the topology.", ref.Name)
 	if s := schema.Suggest(ref.Name, t.NodeNames()); s != "" {
 		detail += fmt.Sprintf(" Did you mean node.%s?", s)
 	}

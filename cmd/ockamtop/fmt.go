@@ -35,7 +35,11 @@ var fmtCommand = &command{
 				files = append(files, p)
 				continue
 			}
-			matches, _ := filepath.Glob(filepath.Join(p, "*.hcl"))
+			matches, err := topologyFiles(p)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "ockamtop fmt: %v\n", err)
+				return errInvalid
+			}
 			files = append(files, matches...)
 		}
 		var result error

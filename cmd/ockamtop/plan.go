@@ -8,7 +8,7 @@ import (
 
 var validateCommand = &command{
 	name:    "validate",
-	args:    "FILE",
+	args:    "FILE|DIR",
 	summary: "Check a topology file: its syntax, its references, and that every route can be walked hop by hop.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
@@ -23,7 +23,7 @@ var validateCommand = &command{
 
 var planCommand = &command{
 	name:    "plan",
-	args:    "FILE",
+	args:    "FILE|DIR",
 	summary: "Show what apply would start, in order, with every route resolved hop by hop.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
@@ -43,7 +43,7 @@ var planCommand = &command{
 
 var graphCommand = &command{
 	name:    "graph",
-	args:    "FILE",
+	args:    "FILE|DIR",
 	summary: "Draw the topology: nodes, relays, connections and portals, as Graphviz dot or Mermaid.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
