@@ -31,21 +31,33 @@ func (f *fileFlags) register(fs *flag.FlagSet) {
 }
 
 // parseAndLoad registers the file flags, parses a command line of one FILE
-// (or DIR: see readSources) and loads it. An error ends the command; it has been reported.
+// (or DIR: see readSources) and loads it. An error ends the command; it
+// has been reported.
 func (c *cli) parseAndLoad(fs *flag.FlagSet, args []string, f *fileFlags) (*topology.Topology, string, error) {
-	f.register(fs)
-	pos, err := parseArgs(c, fs, args, 1, 1)
+	path, err := c.parseFileArgs(fs, args, f)
 	if err != nil {
 		return nil, "", err
 	}
-	if f.validate != nil && !f.validate() {
-		return nil, "", errUsage
-	}
-	t := c.load(pos[0], f)
+	t := c.load(path, f)
 	if t == nil {
 		return nil, "", errInvalid
 	}
-	return t, pos[0], nil
+	return t, path, nil
+}
+
+// parseFileArgs registers the file flags and parses a command line of one
+// FILE or DIR, which it returns. An error ends the command; it has been
+// reported.
+func (c *cli) parseFileArgs(fs *flag.FlagSet, args []string, f *fileFlags) (string, error) {
+	f.register(fs)
+	pos, err := parseArgs(c, fs, args, 1, 1)
+	if err != nil {
+		return "", err
+	}
+	if f.validate != nil && !f.validate() {
+		return "", errUsage
+	}
+	return pos[0], nil
 }
 
 // load reads and plans a topology, a file or a directory (see readSources),

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 var validateCommand = &command{
@@ -12,9 +14,27 @@ var validateCommand = &command{
 	summary: "Check a topology file: its syntax, its references, and that every route can be walked hop by hop.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
-		t, path, err := c.parseAndLoad(fs, args, &ff)
+		asJSON := fs.Bool("json", false, "print the diagnostics and whether the topology is valid as JSON, on stdout")
+		path, err := c.parseFileArgs(fs, args, &ff)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			t, _, diags, err := c.loadDiagnostics(path, &ff)
+			if err != nil {
+				diags = hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Failed to read topology", Detail: err.Error()}}
+			}
+			if err := writeValidateJSON(c.stdout, diags); err != nil {
+				return err
+			}
+			if t == nil {
+				return errInvalid
+			}
+			return nil
+		}
+		t := c.load(path, &ff)
+		if t == nil {
+			return errInvalid
 		}
 		fmt.Fprintf(c.stdout, "%s is valid: %s.\n", path, t.Summary())
 		return nil
