@@ -159,7 +159,29 @@ func LoadFiles(srcs []schema.Source, o schema.Overrides) (*Topology, *hclparse.P
 	if diags.HasErrors() {
 		return nil, p, diags
 	}
+	if len(t.Nodes) == 0 {
+		diags = append(diags, noNodes(srcs))
+	}
 	return t, p, diags
+}
+
+// NoNodesSummary is the summary of the warning a topology without nodes
+// gets: it is valid, but there is nothing to start, and the commands that
+// start nodes refuse it.
+const NoNodesSummary = "No nodes"
+
+// noNodes is the warning for a topology without nodes, at the start of its
+// file when it is one file.
+func noNodes(srcs []schema.Source) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  NoNodesSummary,
+		Detail:   "The topology declares no node, so there is nothing to start: apply and check refuse it. Declare one with node \"NAME\" {}.",
+	}
+	if len(srcs) == 1 {
+		d.Subject = &hcl.Range{Filename: srcs[0].Filename, Start: hcl.InitialPos, End: hcl.InitialPos}
+	}
+	return d
 }
 
 // Build makes the model of a decoded file and validates it: references,

@@ -137,3 +137,27 @@ func topologyFiles(dir string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// loadForRun is load for the commands that start nodes (apply, check): a
+// topology without nodes, valid for validate and plan, is an error here,
+// for there is nothing to start.
+func (c *cli) loadForRun(path string, f *fileFlags) *topology.Topology {
+	t, files, diags, err := c.loadDiagnostics(path, f)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
+		return nil
+	}
+	if t != nil && len(t.Nodes) == 0 {
+		for _, d := range diags {
+			if d.Summary == topology.NoNodesSummary {
+				d.Severity = hcl.DiagError
+				d.Detail = "The topology declares no node: there is nothing to start. Declare one with node \"NAME\" {}."
+			}
+		}
+		t = nil
+	}
+	if len(diags) > 0 {
+		writeDiagnostics(c.stderr, diags, files, f.compact)
+	}
+	return t
+}
