@@ -23,7 +23,14 @@ type String struct {
 	// literal is true when the source text between the quotes is exactly
 	// Value, so that a byte offset into Value is one into the source.
 	literal bool
+	// unknown is true when the value uses a variable that has no value;
+	// that is reported once, at the variable, so checks of the value skip it.
+	unknown bool
 }
+
+// Known reports whether the value is known: false when it uses a variable
+// that has no value (reported at the variable), so Value is meaningless.
+func (s String) Known() bool { return !s.unknown }
 
 // SubRange returns the source range of Value[start:end]: inside the quotes
 // for a plain string literal, the whole expression otherwise (after
@@ -49,10 +56,10 @@ type Ref struct {
 type evaluator struct {
 	ctx  *hcl.EvalContext
 	vars []string
-	src  []byte // the file's source, to tell literal strings
+	src  map[string][]byte // each file's source by name, to tell literal strings
 }
 
-func newEvaluator(vars []*Variable, src []byte) *evaluator {
+func newEvaluator(vars []*Variable, src map[string][]byte) *evaluator {
 	obj := map[string]cty.Value{}
 	names := make([]string, 0, len(vars))
 	for _, v := range vars {
@@ -124,7 +131,10 @@ func (e *evaluator) str(attr *hcl.Attribute) (String, hcl.Diagnostics) {
 		return out, diags
 	}
 	if !val.IsKnown() {
-		return out, diags // an unset variable, reported already
+		// An unset variable, reported at its declaration: no more errors
+		// here, nor in the checks of the value.
+		out.unknown = true
+		return out, diags
 	}
 	s, err := convert.Convert(val, cty.String)
 	if err != nil || s.IsNull() {
@@ -133,9 +143,9 @@ func (e *evaluator) str(attr *hcl.Attribute) (String, hcl.Diagnostics) {
 	}
 	out.Value = s.AsString()
 	if lit, ok := attr.Expr.(*hclsyntax.TemplateExpr); ok && lit.IsStringLiteral() {
-		rng := out.Range
-		if rng.End.Byte <= len(e.src) && rng.Start.Byte < rng.End.Byte &&
-			string(e.src[rng.Start.Byte:rng.End.Byte]) == `"`+out.Value+`"` {
+		rng, src := out.Range, e.src[out.Range.Filename]
+		if rng.End.Byte <= len(src) && rng.Start.Byte < rng.End.Byte &&
+			string(src[rng.Start.Byte:rng.End.Byte]) == `"`+out.Value+`"` {
 			out.literal = true
 		}
 	}
@@ -200,7 +210,7 @@ func ref(attr *hcl.Attribute, kind string) (Ref, hcl.Diagnostics) {
 // duration decodes a string attribute holding a Go duration ("5s").
 func (e *evaluator) duration(attr *hcl.Attribute) (time.Duration, hcl.Diagnostics) {
 	s, diags := e.str(attr)
-	if diags.HasErrors() {
+	if diags.HasErrors() || !s.Known() {
 		return 0, diags
 	}
 	d, err := time.ParseDuration(s.Value)
@@ -215,7 +225,7 @@ func (e *evaluator) duration(attr *hcl.Attribute) (time.Duration, hcl.Diagnostic
 // zeroPort allows port 0 (pick one).
 func (e *evaluator) socket(attr *hcl.Attribute, zeroPort bool) (String, hcl.Diagnostics) {
 	s, diags := e.str(attr)
-	if diags.HasErrors() {
+	if diags.HasErrors() || !s.Known() {
 		return s, diags
 	}
 	return s, append(diags, checkSocket(s, attr.Name, zeroPort)...)

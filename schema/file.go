@@ -41,11 +41,31 @@ func Parse(p *hclparse.Parser, filename string, src []byte) (*hcl.File, hcl.Diag
 // user (--var and OCKAMTOP_VAR_*), as text. Decoding goes on after an error
 // so that every problem is reported at once.
 func Decode(f *hcl.File, overrides Overrides) (*File, hcl.Diagnostics) {
-	content, diags := f.Body.Content(fileSchema)
+	return DecodeFiles([]*hcl.File{f}, overrides)
+}
+
+// DecodeFiles decodes parsed files as one topology, as Terraform reads the
+// .tf files of a directory: the blocks of every file, in the order of the
+// files, share one namespace. A node may be declared in one file and
+// referred to in another; a name declared in two files is reported at the
+// second, naming the first.
+func DecodeFiles(files []*hcl.File, overrides Overrides) (*File, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var blocks hcl.Blocks
+	src := make(map[string][]byte, len(files))
+	for _, f := range files {
+		content, d := f.Body.Content(fileSchema)
+		diags = append(diags, d...)
+		blocks = append(blocks, content.Blocks...)
+		// An hcl.File does not keep its name; the ranges of its body do.
+		if rng := f.Body.MissingItemRange(); rng.Filename != "" {
+			src[rng.Filename] = f.Bytes
+		}
+	}
 	out := &File{}
 
 	var varBlocks, nodeBlocks, checkBlocks []*hcl.Block
-	for _, b := range content.Blocks {
+	for _, b := range blocks {
 		switch b.Type {
 		case "variable":
 			varBlocks = append(varBlocks, b)
@@ -61,7 +81,7 @@ func Decode(f *hcl.File, overrides Overrides) (*File, hcl.Diagnostics) {
 	out.Variables = vars
 	diags = append(diags, d...)
 	diags = append(diags, applyOverrides(out.Variables, overrides)...)
-	ev := newEvaluator(out.Variables, f.Bytes)
+	ev := newEvaluator(out.Variables, src)
 
 	out.Nodes, d = decodeUnique(nodeBlocks, "node", func(b *hcl.Block) (*Node, hcl.Diagnostics) { return decodeNode(b, ev) },
 		func(n *Node) (string, hcl.Range) { return n.Name, n.DeclRange })

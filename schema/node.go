@@ -177,7 +177,7 @@ func decodeService(b *hcl.Block, ev *evaluator) (*Service, hcl.Diagnostics) {
 	if attr, ok := content.Attributes["type"]; ok {
 		t, d := ev.str(attr)
 		diags = append(diags, d...)
-		if d.HasErrors() {
+		if d.HasErrors() || !t.Known() {
 			return nil, diags
 		}
 		s.Type, s.TypeRange = t.Value, t.Range

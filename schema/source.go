@@ -66,3 +66,10 @@ func posRange(filename string, src []byte, off int) hcl.Range {
 	}
 	return hcl.Range{Filename: filename, Start: start, End: end}
 }
+
+// Source is the text of one topology file and its name, as diagnostics
+// will show it.
+type Source struct {
+	Filename string
+	Bytes    []byte
+}

@@ -132,12 +132,25 @@ func (n *Node) Addresses() []string {
 // holds the file, for diagnostics to show snippets of. The topology is nil
 // when there are errors.
 func Load(filename string, src []byte, o schema.Overrides) (*Topology, *hclparse.Parser, hcl.Diagnostics) {
+	return LoadFiles([]schema.Source{{Filename: filename, Bytes: src}}, o)
+}
+
+// LoadFiles parses, decodes and plans the files of one topology (a
+// directory's .hcl files): their blocks may refer to each other. Every
+// file is parsed, so that the syntax errors of all are reported at once.
+func LoadFiles(srcs []schema.Source, o schema.Overrides) (*Topology, *hclparse.Parser, hcl.Diagnostics) {
 	p := hclparse.NewParser()
-	f, diags := schema.Parse(p, filename, src)
+	var diags hcl.Diagnostics
+	files := make([]*hcl.File, 0, len(srcs))
+	for _, s := range srcs {
+		f, d := schema.Parse(p, s.Filename, s.Bytes)
+		diags = append(diags, d...)
+		files = append(files, f)
+	}
 	if diags.HasErrors() {
 		return nil, p, diags
 	}
-	file, diags := schema.Decode(f, o)
+	file, diags := schema.DecodeFiles(files, o)
 	if diags.HasErrors() {
 		return nil, p, sortDiagnostics(diags)
 	}
@@ -146,7 +159,29 @@ func Load(filename string, src []byte, o schema.Overrides) (*Topology, *hclparse
 	if diags.HasErrors() {
 		return nil, p, diags
 	}
+	if len(t.Nodes) == 0 {
+		diags = append(diags, noNodes(srcs))
+	}
 	return t, p, diags
+}
+
+// NoNodesSummary is the summary of the warning a topology without nodes
+// gets: it is valid, but there is nothing to start, and the commands that
+// start nodes refuse it.
+const NoNodesSummary = "No nodes"
+
+// noNodes is the warning for a topology without nodes, at the start of its
+// file when it is one file.
+func noNodes(srcs []schema.Source) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  NoNodesSummary,
+		Detail:   "The topology declares no node, so there is nothing to start: apply and check refuse it. Declare one with node \"NAME\" {}.",
+	}
+	if len(srcs) == 1 {
+		d.Subject = &hcl.Range{Filename: srcs[0].Filename, Start: hcl.InitialPos, End: hcl.InitialPos}
+	}
+	return d
 }
 
 // Build makes the model of a decoded file and validates it: references,
@@ -265,7 +300,7 @@ func (t *Topology) resolveRelays() hcl.Diagnostics {
 }
 
 func (t *Topology) undeclaredNode(ref schema.Ref) *hcl.Diagnostic {
-	detail := fmt.Sprintf("No node %q is declared in this file.", ref.Name)
+	detail := fmt.Sprintf("No node %q is declared in the topology.", ref.Name)
 	if s := schema.Suggest(ref.Name, t.NodeNames()); s != "" {
 		detail += fmt.Sprintf(" Did you mean node.%s?", s)
 	}

@@ -137,7 +137,7 @@ func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
 			target := w.t.byName[seg.Name]
 			if target == nil {
 				return w.hops, w.fail(seg, "Unknown node in route",
-					"No node %q is declared in this file.%s", seg.Name, didYouMean(seg.Name, w.t.NodeNames()))
+					"No node %q is declared in the topology.%s", seg.Name, didYouMean(seg.Name, w.t.NodeNames()))
 			}
 			if d := w.connect(seg, target, &hop); d != nil {
 				return w.hops, d

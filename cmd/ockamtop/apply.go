@@ -64,7 +64,7 @@ func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Runn
 		fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
 		return nil, nil, errUsage
 	}
-	t := c.load(path, &f.fileFlags)
+	t := c.loadForRun(path, &f.fileFlags)
 	if t == nil {
 		return nil, nil, errInvalid
 	}

@@ -87,8 +87,10 @@ func writeSnippet(w io.Writer, d *hcl.Diagnostic, file *hcl.File) {
 		return
 	}
 	src := file.Bytes
+	// A context in another file (the first declaration of a name declared
+	// again here) is named in the detail; only one in this file is shown.
 	snip, highlight := subject, subject
-	if d.Context != nil {
+	if d.Context != nil && d.Context.Filename == subject.Filename {
 		snip = hcl.RangeOver(snip, *d.Context)
 	}
 	// An empty range cannot be shown: make it one byte, as hcl does.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/rogpeppe/go-internal/diff"
 
 	"github.com/ockamtop/ockamtop/schema"
 )
@@ -16,9 +17,10 @@ import (
 var fmtCommand = &command{
 	name:    "fmt",
 	args:    "FILE|DIR...",
-	summary: "Rewrite topology files in the canonical HCL format. Files with syntax errors are left alone.",
+	summary: "Rewrite topology files in the canonical HCL format (or show the changes). Files with syntax errors are left alone.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		check := fs.Bool("check", false, "change nothing: list the files that are not formatted and exit 1 if there are any")
+		showDiff := fs.Bool("diff", false, "change nothing: print a unified diff of what would change (exit 1 with --check if anything would)")
 		compact := fs.Bool("compact", false, "print diagnostics one a line")
 		pos, err := parseArgs(c, fs, args, 1, -1)
 		if err != nil {
@@ -35,7 +37,11 @@ var fmtCommand = &command{
 				files = append(files, p)
 				continue
 			}
-			matches, _ := filepath.Glob(filepath.Join(p, "*.hcl"))
+			matches, err := topologyFiles(p)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "ockamtop fmt: %v\n", err)
+				return errInvalid
+			}
 			files = append(files, matches...)
 		}
 		var result error
@@ -58,9 +64,15 @@ var fmtCommand = &command{
 				continue
 			}
 			fmt.Fprintln(c.stdout, path)
+			if *showDiff {
+				_, _ = c.stdout.Write(diff.Diff("old/"+path, src, "new/"+path, out))
+			}
 			if *check {
 				result = errInvalid
 				continue
+			}
+			if *showDiff {
+				continue // shown, not written
 			}
 			if err := writeFileAtomic(path, out); err != nil {
 				fmt.Fprintf(c.stderr, "ockamtop fmt: %v\n", err)

@@ -79,6 +79,7 @@ func init() {
 	commands = []*command{
 		validateCommand, planCommand, graphCommand, fmtCommand,
 		applyCommand, checkCommand, statusCommand, messageCommand, downCommand,
+		versionCommand,
 	}
 }
 
@@ -105,6 +106,9 @@ func (c *cli) dispatch(args []string) error {
 	}
 	name := args[0]
 	switch name {
+	case "-version", "--version":
+		// As terraform and most tools take it; the same as `ockamtop version`.
+		return versionCommand.run(c, newFlagSet(c, versionCommand), args[1:])
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			if cmd := lookup(args[1]); cmd != nil {

@@ -4,17 +4,37 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 var validateCommand = &command{
 	name:    "validate",
-	args:    "FILE",
+	args:    "FILE|DIR",
 	summary: "Check a topology file: its syntax, its references, and that every route can be walked hop by hop.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
-		t, path, err := c.parseAndLoad(fs, args, &ff)
+		asJSON := fs.Bool("json", false, "print the diagnostics and whether the topology is valid as JSON, on stdout")
+		path, err := c.parseFileArgs(fs, args, &ff)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			t, _, diags, err := c.loadDiagnostics(path, &ff)
+			if err != nil {
+				diags = hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Failed to read topology", Detail: err.Error()}}
+			}
+			if err := writeValidateJSON(c.stdout, diags); err != nil {
+				return err
+			}
+			if t == nil {
+				return errInvalid
+			}
+			return nil
+		}
+		t := c.load(path, &ff)
+		if t == nil {
+			return errInvalid
 		}
 		fmt.Fprintf(c.stdout, "%s is valid: %s.\n", path, t.Summary())
 		return nil
@@ -23,7 +43,7 @@ var validateCommand = &command{
 
 var planCommand = &command{
 	name:    "plan",
-	args:    "FILE",
+	args:    "FILE|DIR",
 	summary: "Show what apply would start, in order, with every route resolved hop by hop.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
@@ -43,7 +63,7 @@ var planCommand = &command{
 
 var graphCommand = &command{
 	name:    "graph",
-	args:    "FILE",
+	args:    "FILE|DIR",
 	summary: "Draw the topology: nodes, relays, connections and portals, as Graphviz dot or Mermaid.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
