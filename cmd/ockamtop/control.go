@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,8 +51,11 @@ func (c *cli) runDir() (string, error) {
 
 // controlStatus is what GET /status answers.
 type controlStatus struct {
-	PID  int    `json:"pid"`
+	PID int `json:"pid"`
+	// File is the topology file as apply was given it; Path is its
+	// absolute path.
 	File string `json:"file"`
+	Path string `json:"path"`
 	deploy.Status
 }
 
@@ -91,9 +93,13 @@ func startControl(dir, file string, run *deploy.Running, down func()) (*controlS
 		ln.Close()
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = file
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, controlStatus{PID: os.Getpid(), File: file, Status: run.Status()})
+		writeJSON(w, controlStatus{PID: os.Getpid(), File: file, Path: abs, Status: run.Status()})
 	})
 	mux.HandleFunc("POST /message", func(w http.ResponseWriter, r *http.Request) {
 		var req messageRequest
@@ -185,37 +191,4 @@ func (c *controlClient) call(ctx context.Context, method, path string, in, out a
 		return fmt.Errorf("control endpoint %s: %s", c.path, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-// runningApplies finds the running applies and their status. Sockets whose
-// process is gone are removed.
-func (c *cli) runningApplies(ctx context.Context) ([]*controlClient, []controlStatus, error) {
-	dir, err := c.runDir()
-	if err != nil {
-		return nil, nil, err
-	}
-	socks, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
-	slices.Sort(socks)
-	var clients []*controlClient
-	var statuses []controlStatus
-	for _, s := range socks {
-		cl := newControlClient(s)
-		var st controlStatus
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := cl.call(cctx, http.MethodGet, "/status", nil, &st)
-		cancel()
-		if err != nil {
-			var op *net.OpError
-			if errors.As(err, &op) {
-				_ = os.Remove(s) // nobody listens: a stale socket
-			}
-			continue
-		}
-		clients = append(clients, cl)
-		statuses = append(statuses, st)
-	}
-	if len(clients) == 0 {
-		return nil, nil, fmt.Errorf("no running topology (looked in %s); start one with 'ockamtop apply FILE'", dir)
-	}
-	return clients, statuses, nil
 }

@@ -11,11 +11,12 @@ import (
 
 var messageCommand = &command{
 	name:    "message",
-	args:    "send MESSAGE --to ROUTE [--from NODE] [--timeout 10s]",
+	args:    "send MESSAGE --to ROUTE [--from NODE] [--file FILE] [--timeout 10s]",
 	summary: "Send a message along a route from a node of a running topology and print the reply.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		to := fs.String("to", "", "the route, as a MultiAddr: `/node/n1/service/echo`")
 		from := fs.String("from", "", "the `NODE` that sends it (default: the node of a leading /node/NAME, else the first node)")
+		file := fs.String("file", "", "send from the apply of `FILE` (its path or its name), when several run the node")
 		timeout := fs.Duration("timeout", defaultMessageTimeout, "how long to wait for the reply")
 		pos, err := parseArgs(c, fs, args, 2, 2)
 		if err != nil {
@@ -29,17 +30,24 @@ var messageCommand = &command{
 			fmt.Fprintf(c.stderr, "ockamtop message send: --to is required\n")
 			return errUsage
 		}
+		if *timeout <= 0 {
+			fmt.Fprintf(c.stderr, "ockamtop message send: --timeout must be more than 0, got %s\n", *timeout)
+			return errUsage
+		}
+		a, err := c.findApplies(context.Background())
+		if err != nil {
+			return err
+		}
+		target, err := c.pickApply(a, *from, *to, *file)
+		if err != nil {
+			return err
+		}
 		// The control call waits for the reply, plus time to reach the
 		// running apply and hear back.
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout+controlSlack)
 		defer cancel()
-		clients, statuses, err := c.runningApplies(ctx)
-		if err != nil {
-			return err
-		}
-		cl := pickApply(clients, statuses, *from, *to)
 		var reply messageReply
-		err = cl.call(ctx, "POST", "/message", messageRequest{From: *from, To: *to, Message: pos[1], Timeout: timeout.String()}, &reply)
+		err = target.client.call(ctx, "POST", "/message", messageRequest{From: *from, To: *to, Message: pos[1], Timeout: timeout.String()}, &reply)
 		if err == nil && reply.Error != "" {
 			err = errors.New(reply.Error)
 		}
@@ -60,19 +68,38 @@ const (
 	controlSlack = 2 * time.Second
 )
 
-// pickApply chooses the running apply that hosts the sending node.
-func pickApply(clients []*controlClient, statuses []controlStatus, from, to string) *controlClient {
-	if from == "" {
+// pickApply chooses the running apply that sends: the one that runs the
+// sending node (--from, or the node of a leading /node/NAME), narrowed by
+// --file. A node that runs in several applies is an error that lists them.
+func (c *cli) pickApply(a *applies, from, to, file string) (runningApply, error) {
+	const cmd = "message send"
+	if len(a.running) == 0 {
+		if len(a.silent) > 0 {
+			c.reportSilent(cmd, a)
+			return runningApply{}, errInvalid
+		}
+		return runningApply{}, a.none()
+	}
+	node := from
+	if node == "" {
 		if rest, ok := strings.CutPrefix(to, "/node/"); ok {
-			from, _, _ = strings.Cut(rest, "/")
+			node, _, _ = strings.Cut(rest, "/")
 		}
 	}
-	for i, st := range statuses {
-		for _, n := range st.Nodes {
-			if n.Name == from {
-				return clients[i]
-			}
-		}
+	cands := a.matching(node, file)
+	if len(cands) == 0 && from == "" && node != "" {
+		// A route to a node run elsewhere: whichever apply is named sends
+		// it over a connection.
+		node = ""
+		cands = a.matching("", file)
 	}
-	return clients[0]
+	switch {
+	case len(cands) == 1:
+		return cands[0], nil
+	case len(cands) == 0:
+		return runningApply{}, c.errNoMatch(cmd, describe(node, file), a)
+	case node == "":
+		return runningApply{}, c.errAmbiguous(cmd, "no --from, and several applies could send", cands)
+	}
+	return runningApply{}, c.errAmbiguous(cmd, "node "+node+" runs", cands)
 }

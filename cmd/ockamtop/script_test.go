@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,6 +75,7 @@ func TestScripts(t *testing.T) {
 			"readyinlet": cmdReadyInlet,
 			"junktext":   cmdJunkText,
 			"maxbytes":   cmdMaxBytes,
+			"signal":     cmdSignal,
 		},
 	})
 }
@@ -239,6 +241,22 @@ func cmdReadyInlet(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no inlet %s in %s", args[1], args[0])
 	}
 	ts.Setenv(args[2], addr)
+}
+
+// cmdSignal sends a signal to the apply whose ready file names its pid:
+// signal STOP|CONT|TERM READYFILE. testscript's kill knows only INT and
+// KILL, and only its own background processes.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: signal STOP|CONT|TERM READYFILE")
+	}
+	sig, ok := map[string]syscall.Signal{"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT, "TERM": syscall.SIGTERM}[args[0]]
+	if !ok {
+		ts.Fatalf("signal: unknown signal %q", args[0])
+	}
+	var info readyInfo
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &info))
+	ts.Check(syscall.Kill(info.PID, sig))
 }
 
 // cmdJunkText writes BYTES bytes of reproducible text that is no HCL:

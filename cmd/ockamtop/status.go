@@ -6,33 +6,55 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+
+	"github.com/ockamtop/ockamtop/runtime/deploy"
 )
 
 var statusCommand = &command{
 	name:    "status",
 	args:    "",
-	summary: "Show the running topologies: nodes, listeners, connections, services, relays.",
+	summary: "Show the running topologies, apply by apply: nodes, listeners, connections, services, relays, portals.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
-		asJSON := fs.Bool("json", false, "print the status as JSON")
+		asJSON := fs.Bool("json", false, "print the status as JSON (an array, one element per apply)")
+		node := fs.String("node", "", "show only node `NAME`")
+		file := fs.String("file", "", "show only the applies of `FILE` (its path or its name)")
 		if _, err := parseArgs(c, fs, args, 0, 0); err != nil {
 			return err
 		}
-		_, statuses, err := c.runningApplies(context.Background())
+		a, err := c.findApplies(context.Background())
 		if err != nil {
 			return err
+		}
+		statuses := []controlStatus{}
+		for _, r := range a.matching(*node, *file) {
+			st := r.status
+			if *node != "" {
+				st.Nodes = slices.DeleteFunc(slices.Clone(st.Nodes), func(n deploy.NodeStatus) bool { return n.Name != *node })
+			}
+			statuses = append(statuses, st)
 		}
 		if *asJSON {
 			enc := json.NewEncoder(c.stdout)
 			enc.SetIndent("", "  ")
 			_ = enc.Encode(statuses)
-			return nil
-		}
-		for i, st := range statuses {
-			if i > 0 {
-				fmt.Fprintln(c.stdout)
+		} else {
+			for i, st := range statuses {
+				if i > 0 {
+					fmt.Fprintln(c.stdout)
+				}
+				writeStatus(c.stdout, st)
 			}
-			writeStatus(c.stdout, st)
+		}
+		switch {
+		case len(statuses) == 0 && (*node != "" || *file != ""):
+			return c.errNoMatch("status", describe(*node, *file), a)
+		case len(a.silent) > 0:
+			c.reportSilent("status", a)
+			return errInvalid
+		case len(statuses) == 0 && !*asJSON:
+			fmt.Fprintf(c.stdout, "no running topology (looked in %s)\n", a.dir)
 		}
 		return nil
 	},
