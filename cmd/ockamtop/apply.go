@@ -107,6 +107,12 @@ var applyCommand = &command{
 		if err != nil {
 			return err
 		}
+		// The control socket's path must fit before anything starts.
+		sock, err := c.controlSocket(os.Getpid())
+		if err != nil {
+			fmt.Fprintf(c.stderr, "ockamtop apply: %v\n", err)
+			return errInvalid
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		run, _, err := c.start(ctx, pos[0], &f)
@@ -116,18 +122,12 @@ var applyCommand = &command{
 		defer run.Stop()
 		printChecks(c.stdout, run.RunChecks(ctx))
 
-		dir, err := c.runDir()
-		if err == nil {
-			var ctl *controlServer
-			ctl, err = startControl(dir, pos[0], run, stop)
-			if err == nil {
-				defer ctl.Close()
-			}
-		}
+		ctl, err := startControl(sock, pos[0], run, stop)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "✘ %v\n", err)
 			return errInvalid
 		}
+		defer ctl.Close()
 		if *readyFile != "" {
 			if err := writeReady(*readyFile, run); err != nil {
 				fmt.Fprintf(c.stderr, "✘ ready file: %v\n", err)

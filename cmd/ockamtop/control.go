@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime/deploy"
@@ -79,11 +80,47 @@ type controlServer struct {
 	done chan struct{}
 }
 
-func startControl(dir, file string, run *deploy.Running, down func()) (*controlServer, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("control endpoint: %w", err)
+// maxSocketPath is the longest path a unix socket may have here: the
+// kernel's sun_path (108 bytes on Linux, 104 on the BSDs and macOS) less
+// its terminating NUL.
+var maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1
+
+// maxPIDDigits is the length of the longest pid (Linux's pid_max is at most
+// 4194304), for a socket whose process is not started yet.
+const maxPIDDigits = 7
+
+// controlSocket is the path of the control socket of process pid (0: any
+// process), made sure to fit a unix socket path, and its directory made.
+// apply calls it before it starts anything, so that a long $OCKAMTOP_HOME
+// is refused at once.
+func (c *cli) controlSocket(pid int) (string, error) {
+	dir, err := c.runDir()
+	if err != nil {
+		return "", err
 	}
-	path := filepath.Join(dir, strconv.Itoa(os.Getpid())+".sock")
+	name := strings.Repeat("9", maxPIDDigits) + ".sock"
+	if pid > 0 {
+		name = strconv.Itoa(pid) + ".sock"
+	}
+	path := filepath.Join(dir, name)
+	if len(path) > maxSocketPath {
+		return "", fmt.Errorf("control socket %s would be %d bytes long, and a unix socket path has at most %d bytes here; set OCKAMTOP_HOME to a directory of at most %d bytes",
+			path, len(path), maxSocketPath, maxSocketPath-len(path)+len(c.mustHome()))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("control endpoint: %w", err)
+	}
+	return path, nil
+}
+
+// mustHome is homeDir for a caller that has already found it.
+func (c *cli) mustHome() string {
+	h, _ := c.homeDir()
+	return h
+}
+
+// startControl serves the control endpoint of run on the socket path.
+func startControl(path, file string, run *deploy.Running, down func()) (*controlServer, error) {
 	_ = os.Remove(path) // a stale socket of an earlier process with our pid
 	ln, err := net.Listen("unix", path)
 	if err != nil {
