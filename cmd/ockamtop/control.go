@@ -70,6 +70,9 @@ type messageRequest struct {
 type messageReply struct {
 	Reply string `json:"reply"`
 	Error string `json:"error,omitempty"`
+	// RouteError is set for a route the plan cannot walk, which the CLI
+	// shows as a diagnostic.
+	RouteError *deploy.RouteError `json:"route_error,omitempty"`
 }
 
 // controlServer serves a running topology's control endpoint.
@@ -151,8 +154,12 @@ func startControl(path, file string, run *deploy.Running, down func()) (*control
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		reply, err := run.Send(ctx, req.From, req.To, wire.EncodeString(req.Message))
+		if re, ok := errors.AsType[*deploy.RouteError](err); ok {
+			writeJSON(w, messageReply{Error: err.Error(), RouteError: re})
+			return
+		}
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
+			if _, ok := errors.AsType[*deploy.HopError](err); !ok && errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("no reply within %s: %w", timeout, err)
 			}
 			writeJSON(w, messageReply{Error: err.Error()})

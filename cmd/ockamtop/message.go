@@ -5,8 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/mitchellh/go-wordwrap"
+	"github.com/ockamtop/ockamtop/runtime/deploy"
 )
 
 var messageCommand = &command{
@@ -48,6 +53,10 @@ var messageCommand = &command{
 		defer cancel()
 		var reply messageReply
 		err = target.client.call(ctx, "POST", "/message", messageRequest{From: *from, To: *to, Message: pos[1], Timeout: timeout.String()}, &reply)
+		if err == nil && reply.RouteError != nil {
+			writeRouteError(c.stderr, reply.RouteError)
+			return errInvalid
+		}
 		if err == nil && reply.Error != "" {
 			err = errors.New(reply.Error)
 		}
@@ -102,4 +111,15 @@ func (c *cli) pickApply(a *applies, from, to, file string) (runningApply, error)
 		return runningApply{}, c.errAmbiguous(cmd, "no --from, and several applies could send", cands)
 	}
 	return runningApply{}, c.errAmbiguous(cmd, "node "+node+" runs", cands)
+}
+
+// writeRouteError shows a route the plan cannot walk as a diagnostic: the
+// summary, the route with the failing segment underlined, the detail.
+func writeRouteError(w io.Writer, e *deploy.RouteError) {
+	fmt.Fprintf(w, "ockamtop message send: %s\n\n  %s\n", e.Summary, e.Route)
+	if 0 <= e.Start && e.Start < e.End && e.End <= len(e.Route) {
+		fmt.Fprintf(w, "  %s%s\n", strings.Repeat(" ", utf8.RuneCountInString(e.Route[:e.Start])),
+			strings.Repeat("^", max(1, utf8.RuneCountInString(e.Route[e.Start:e.End]))))
+	}
+	fmt.Fprintf(w, "\n%s\n", wordwrap.WrapString(e.Detail, detailWidth))
 }
