@@ -120,7 +120,8 @@ var applyCommand = &command{
 			return err
 		}
 		defer run.Stop()
-		printChecks(c.stdout, run.RunChecks(ctx))
+		results := run.RunChecks(ctx)
+		checksOK := printChecks(c.stdout, results)
 
 		ctl, err := startControl(sock, pos[0], run, stop)
 		if err != nil {
@@ -138,8 +139,28 @@ var applyCommand = &command{
 		<-ctx.Done()
 		run.Stop()
 		fmt.Fprintln(c.stdout, "✔ stopped")
+		if !checksOK {
+			// The topology ran as asked, but not as the file expects: a
+			// script or CI job that runs apply must see it.
+			fmt.Fprintf(c.stderr, "ockamtop apply: %s failed when it started\n", countFailed(results))
+			return errInvalid
+		}
 		return nil
 	},
+}
+
+// countFailed says how many checks failed: "1 check", "2 checks".
+func countFailed(results []deploy.CheckResult) string {
+	n := 0
+	for _, r := range results {
+		if !r.OK {
+			n++
+		}
+	}
+	if n == 1 {
+		return "1 check"
+	}
+	return fmt.Sprintf("%d checks", n)
 }
 
 // readyInfo is the ready file's JSON.
