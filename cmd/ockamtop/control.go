@@ -139,7 +139,9 @@ func startControl(path, file string, run *deploy.Running, down func()) (*control
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, controlStatus{PID: os.Getpid(), File: file, Path: abs, Status: run.Status()})
+		st := run.Status()
+		run.MeasureRelays(r.Context(), &st)
+		writeJSON(w, controlStatus{PID: os.Getpid(), File: file, Path: abs, Status: st})
 	})
 	mux.HandleFunc("POST /message", func(w http.ResponseWriter, r *http.Request) {
 		var req messageRequest

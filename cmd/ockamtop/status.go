@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/ockamtop/ockamtop/runtime/deploy"
 )
@@ -60,6 +63,9 @@ var statusCommand = &command{
 	},
 }
 
+// writeStatus shows one apply: each node with its listener, services,
+// connections and the forwarders it runs for other nodes' relays, then
+// tables of the relays, inlets and outlets.
 func writeStatus(w io.Writer, st controlStatus) {
 	fmt.Fprintf(w, "topology %s (pid %d)\n", st.File, st.PID)
 	for _, n := range st.Nodes {
@@ -75,28 +81,60 @@ func writeStatus(w io.Writer, st controlStatus) {
 			}
 			fmt.Fprintf(w, "  connection /worker/%s %s %s\n", cn.Address, dir, cn.Peer)
 		}
-		for fwd, conn := range n.Forwarders {
-			fmt.Fprintf(w, "  forwarder /service/%s over /worker/%s\n", fwd, conn)
-		}
-		for _, in := range n.Inlets {
-			fmt.Fprintf(w, "  tcp_inlet %s on %s -> %s (%d streams)\n", in.Name, in.Address, in.Route, in.Streams)
-		}
-		for _, o := range n.Outlets {
-			fmt.Fprintf(w, "  tcp_outlet /service/%s -> %s (%d streams)\n", o.Name, o.Target, o.Streams)
-		}
-		for _, r := range n.Relays {
-			at := r.At
-			if r.AtNode != "" {
-				at = "node " + r.AtNode + " (" + r.At + ")"
-			}
-			fmt.Fprintf(w, "  relay %s at %s: %s", r.Name, at, r.State)
-			if r.Forwarder != "" {
-				fmt.Fprintf(w, ", remote address /service/%s", r.Forwarder)
-			}
-			if r.LastError != "" {
-				fmt.Fprintf(w, " (last error: %s)", r.LastError)
-			}
-			fmt.Fprintln(w)
+		for _, fwd := range slices.Sorted(maps.Keys(n.Forwarders)) {
+			fmt.Fprintf(w, "  forwarder /service/%s over /worker/%s\n", fwd, n.Forwarders[fwd])
 		}
 	}
+	table(w, []string{"RELAY", "NODE", "AT", "STATE", "ROUND TRIP", "REMOTE ADDRESS", "LAST ERROR"}, func(row func(...string)) {
+		for _, n := range st.Nodes {
+			for _, r := range n.Relays {
+				at, remote := r.At, "/service/"+r.Forwarder
+				if r.AtNode != "" {
+					at = fmt.Sprintf("node %s (%s)", r.AtNode, r.At)
+					remote = fmt.Sprintf("/node/%s/service/%s", r.AtNode, r.Forwarder)
+				}
+				if r.Forwarder == "" {
+					remote = ""
+				}
+				row(r.Name, n.Name, at, string(r.State), r.RoundTrip, remote, r.LastError)
+			}
+		}
+	})
+	table(w, []string{"TCP INLET", "NODE", "LISTENING ON", "ROUTE", "STREAMS"}, func(row func(...string)) {
+		for _, n := range st.Nodes {
+			for _, in := range n.Inlets {
+				row(in.Name, n.Name, in.Address, in.Route, strconv.Itoa(in.Streams))
+			}
+		}
+	})
+	table(w, []string{"TCP OUTLET", "NODE", "ADDRESS", "TARGET", "STREAMS"}, func(row func(...string)) {
+		for _, n := range st.Nodes {
+			for _, o := range n.Outlets {
+				row(o.Name, n.Name, "/service/"+o.Name, o.Target, strconv.Itoa(o.Streams))
+			}
+		}
+	})
+}
+
+// table writes a blank line, a header and aligned rows, or nothing when
+// rows adds none. An empty cell shows as "-".
+func table(w io.Writer, header []string, rows func(row func(...string))) {
+	var lines [][]string
+	rows(func(cells ...string) {
+		for i, c := range cells {
+			if c == "" {
+				cells[i] = "-"
+			}
+		}
+		lines = append(lines, cells)
+	})
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, l := range append([][]string{header}, lines...) {
+		fmt.Fprintln(tw, strings.Join(l, "\t"))
+	}
+	_ = tw.Flush()
 }
