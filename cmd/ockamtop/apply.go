@@ -103,9 +103,14 @@ var applyCommand = &command{
 		var f runFlags
 		f.register(fs)
 		readyFile := fs.String("ready-file", "", "once everything is up, write the bound addresses as JSON to `PATH`")
+		detach := fs.Bool("detach", false, "run in the background: return once everything is up, and keep running until 'ockamtop down'")
+		logFile := fs.String("log-file", "", "with --detach, write the output to `PATH` (default $OCKAMTOP_HOME/run/PID.log)")
 		pos, err := parseArgs(c, fs, args, 1, 1)
 		if err != nil {
 			return err
+		}
+		if *detach {
+			return c.detach(args, *logFile)
 		}
 		// The control socket's path must fit before anything starts.
 		sock, err := c.controlSocket(os.Getpid())
@@ -135,7 +140,14 @@ var applyCommand = &command{
 				return errInvalid
 			}
 		}
-		fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
+		if detached, err := c.notifyDetached(); detached {
+			if err != nil {
+				fmt.Fprintf(c.stderr, "✘ %v\n", err)
+				return errInvalid
+			}
+		} else {
+			fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
+		}
 		<-ctx.Done()
 		run.Stop()
 		fmt.Fprintln(c.stdout, "✔ stopped")

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -61,7 +62,9 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ROOT", root)
 			env.Setenv("EXAMPLES", filepath.Join(root, "examples"))
-			env.Setenv("OCKAMTOP_HOME", filepath.Join(env.WorkDir, ".ockamtop"))
+			home := filepath.Join(env.WorkDir, ".ockamtop")
+			env.Setenv("OCKAMTOP_HOME", home)
+			env.Defer(func() { stopLeftApplies(home) })
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -78,6 +81,18 @@ func TestScripts(t *testing.T) {
 			"signal":     cmdSignal,
 		},
 	})
+}
+
+// stopLeftApplies sends SIGTERM to every apply whose control socket is
+// still in home's run directory when a script ends: one it detached and
+// did not stop, because it failed before its 'ockamtop down'.
+func stopLeftApplies(home string) {
+	socks, _ := filepath.Glob(filepath.Join(home, "run", "*.sock"))
+	for _, s := range socks {
+		if pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(s), ".sock")); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
 }
 
 // cmdExit runs a program and checks its exit code: exit CODE PROGRAM ARGS...
