@@ -161,7 +161,9 @@ func startControl(path, file string, run *deploy.Running, down func()) (*control
 			return
 		}
 		if err != nil {
-			if _, ok := errors.AsType[*deploy.HopError](err); !ok && errors.Is(err, context.DeadlineExceeded) {
+			if he, ok := errors.AsType[*deploy.HopError](err); ok {
+				he.Wait = timeout // what the user asked for, not what was left of it
+			} else if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("no reply within %s: %w", timeout, err)
 			}
 			writeJSON(w, messageReply{Error: err.Error()})

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ockamtop/ockamtop/runtime/wire"
@@ -27,6 +28,9 @@ func (r *Running) RunChecks(ctx context.Context) []CheckResult {
 		cctx, cancel := context.WithTimeout(ctx, c.Decl.Timeout)
 		reply, err := r.sendConfirmed(cctx, n, c.Route, c.Hops, wire.EncodeString(c.Send))
 		cancel()
+		if he, ok := errors.AsType[*HopError](err); ok {
+			he.Wait = c.Decl.Timeout // what the file says, not what was left of it
+		}
 		if err == nil {
 			res.Reply, err = wire.String(reply)
 		}

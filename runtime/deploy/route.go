@@ -55,7 +55,8 @@ func (e *RouteError) Error() string {
 type HopError struct {
 	// Route is the route, from the sending node.
 	Route string
-	// Wait is how long the send had.
+	// Wait is how long the send had: the time left when it began, which
+	// a caller that knows the timeout it set may replace with that.
 	Wait time.Duration
 	// Index is the hop's place in the route, from 1, and Hop the hop.
 	Index int
