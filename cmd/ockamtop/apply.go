@@ -3,17 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -106,9 +103,20 @@ var applyCommand = &command{
 		var f runFlags
 		f.register(fs)
 		readyFile := fs.String("ready-file", "", "once everything is up, write the bound addresses as JSON to `PATH`")
+		detach := fs.Bool("detach", false, "run in the background: return once everything is up, and keep running until 'ockamtop down'")
+		logFile := fs.String("log-file", "", "with --detach, write the output to `PATH` (default $OCKAMTOP_HOME/run/PID.log)")
 		pos, err := parseArgs(c, fs, args, 1, 1)
 		if err != nil {
 			return err
+		}
+		if *detach {
+			return c.detach(args, *logFile)
+		}
+		// The control socket's path must fit before anything starts.
+		sock, err := c.controlSocket(os.Getpid())
+		if err != nil {
+			fmt.Fprintf(c.stderr, "ockamtop apply: %v\n", err)
+			return errInvalid
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -117,32 +125,54 @@ var applyCommand = &command{
 			return err
 		}
 		defer run.Stop()
-		printChecks(c.stdout, run.RunChecks(ctx))
+		results := run.RunChecks(ctx)
+		checksOK := printChecks(c.stdout, results)
 
-		dir, err := c.runDir()
-		if err == nil {
-			var ctl *controlServer
-			ctl, err = startControl(dir, pos[0], run, stop)
-			if err == nil {
-				defer ctl.Close()
-			}
-		}
+		ctl, err := startControl(sock, pos[0], run, stop)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "✘ %v\n", err)
 			return errInvalid
 		}
+		defer ctl.Close()
 		if *readyFile != "" {
 			if err := writeReady(*readyFile, run); err != nil {
 				fmt.Fprintf(c.stderr, "✘ ready file: %v\n", err)
 				return errInvalid
 			}
 		}
-		fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
+		if detached, err := c.notifyDetached(); detached {
+			if err != nil {
+				fmt.Fprintf(c.stderr, "✘ %v\n", err)
+				return errInvalid
+			}
+		} else {
+			fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
+		}
 		<-ctx.Done()
 		run.Stop()
 		fmt.Fprintln(c.stdout, "✔ stopped")
+		if !checksOK {
+			// The topology ran as asked, but not as the file expects: a
+			// script or CI job that runs apply must see it.
+			fmt.Fprintf(c.stderr, "ockamtop apply: %s failed when it started\n", countFailed(results))
+			return errInvalid
+		}
 		return nil
 	},
+}
+
+// countFailed says how many checks failed: "1 check", "2 checks".
+func countFailed(results []deploy.CheckResult) string {
+	n := 0
+	for _, r := range results {
+		if !r.OK {
+			n++
+		}
+	}
+	if n == 1 {
+		return "1 check"
+	}
+	return fmt.Sprintf("%d checks", n)
 }
 
 // readyInfo is the ready file's JSON.
@@ -199,180 +229,4 @@ var checkCommand = &command{
 		}
 		return nil
 	},
-}
-
-var statusCommand = &command{
-	name:    "status",
-	args:    "",
-	summary: "Show the running topologies: nodes, listeners, connections, services, relays.",
-	run: func(c *cli, fs *flag.FlagSet, args []string) error {
-		asJSON := fs.Bool("json", false, "print the status as JSON")
-		if _, err := parseArgs(c, fs, args, 0, 0); err != nil {
-			return err
-		}
-		_, statuses, err := c.runningApplies(context.Background())
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			enc := json.NewEncoder(c.stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(statuses)
-			return nil
-		}
-		for i, st := range statuses {
-			if i > 0 {
-				fmt.Fprintln(c.stdout)
-			}
-			writeStatus(c.stdout, st)
-		}
-		return nil
-	},
-}
-
-func writeStatus(w io.Writer, st controlStatus) {
-	fmt.Fprintf(w, "topology %s (pid %d)\n", st.File, st.PID)
-	for _, n := range st.Nodes {
-		fmt.Fprintf(w, "\nnode %s\n", n.Name)
-		if n.Listener != "" {
-			fmt.Fprintf(w, "  listening on %s\n", n.Listener)
-		}
-		fmt.Fprintf(w, "  services: %s\n", strings.Join(n.Services, ", "))
-		for _, cn := range n.Connections {
-			dir := "accepted from"
-			if cn.Outgoing {
-				dir = "connected to"
-			}
-			fmt.Fprintf(w, "  connection /worker/%s %s %s\n", cn.Address, dir, cn.Peer)
-		}
-		for fwd, conn := range n.Forwarders {
-			fmt.Fprintf(w, "  forwarder /service/%s over /worker/%s\n", fwd, conn)
-		}
-		for _, in := range n.Inlets {
-			fmt.Fprintf(w, "  tcp_inlet %s on %s -> %s (%d streams)\n", in.Name, in.Address, in.Route, in.Streams)
-		}
-		for _, o := range n.Outlets {
-			fmt.Fprintf(w, "  tcp_outlet /service/%s -> %s (%d streams)\n", o.Name, o.Target, o.Streams)
-		}
-		for _, r := range n.Relays {
-			at := r.At
-			if r.AtNode != "" {
-				at = "node " + r.AtNode + " (" + r.At + ")"
-			}
-			fmt.Fprintf(w, "  relay %s at %s: %s", r.Name, at, r.State)
-			if r.Forwarder != "" {
-				fmt.Fprintf(w, ", remote address /service/%s", r.Forwarder)
-			}
-			if r.LastError != "" {
-				fmt.Fprintf(w, " (last error: %s)", r.LastError)
-			}
-			fmt.Fprintln(w)
-		}
-	}
-}
-
-var messageCommand = &command{
-	name:    "message",
-	args:    "send MESSAGE --to ROUTE [--from NODE] [--timeout 10s]",
-	summary: "Send a message along a route from a node of a running topology and print the reply.",
-	run: func(c *cli, fs *flag.FlagSet, args []string) error {
-		to := fs.String("to", "", "the route, as a MultiAddr: `/node/n1/service/echo`")
-		from := fs.String("from", "", "the `NODE` that sends it (default: the node of a leading /node/NAME, else the first node)")
-		timeout := fs.Duration("timeout", defaultMessageTimeout, "how long to wait for the reply")
-		pos, err := parseArgs(c, fs, args, 2, 2)
-		if err != nil {
-			return err
-		}
-		if pos[0] != "send" {
-			fmt.Fprintf(c.stderr, "ockamtop message: unknown subcommand %q (want send)\n", pos[0])
-			return errUsage
-		}
-		if *to == "" {
-			fmt.Fprintf(c.stderr, "ockamtop message send: --to is required\n")
-			return errUsage
-		}
-		// The control call waits for the reply, plus time to reach the
-		// running apply and hear back.
-		ctx, cancel := context.WithTimeout(context.Background(), *timeout+controlSlack)
-		defer cancel()
-		clients, statuses, err := c.runningApplies(ctx)
-		if err != nil {
-			return err
-		}
-		cl := pickApply(clients, statuses, *from, *to)
-		var reply messageReply
-		err = cl.call(ctx, "POST", "/message", messageRequest{From: *from, To: *to, Message: pos[1], Timeout: timeout.String()}, &reply)
-		if err == nil && reply.Error != "" {
-			err = errors.New(reply.Error)
-		}
-		if err != nil {
-			fmt.Fprintf(c.stderr, "ockamtop message send: %v\n", err)
-			return errInvalid
-		}
-		fmt.Fprintln(c.stdout, reply.Reply)
-		return nil
-	},
-}
-
-const (
-	// defaultMessageTimeout is how long message send waits for a reply.
-	defaultMessageTimeout = 10 * time.Second
-	// controlSlack is the time a control call may take beyond the wait it
-	// asks the running apply for.
-	controlSlack = 2 * time.Second
-)
-
-// pickApply chooses the running apply that hosts the sending node.
-func pickApply(clients []*controlClient, statuses []controlStatus, from, to string) *controlClient {
-	if from == "" {
-		if rest, ok := strings.CutPrefix(to, "/node/"); ok {
-			from, _, _ = strings.Cut(rest, "/")
-		}
-	}
-	for i, st := range statuses {
-		for _, n := range st.Nodes {
-			if n.Name == from {
-				return clients[i]
-			}
-		}
-	}
-	return clients[0]
-}
-
-var downCommand = &command{
-	name:    "down",
-	args:    "",
-	summary: "Stop the running topologies cleanly (only the one running NODE with --node).",
-	run: func(c *cli, fs *flag.FlagSet, args []string) error {
-		node := fs.String("node", "", "stop only the apply that runs `NODE`")
-		if _, err := parseArgs(c, fs, args, 0, 0); err != nil {
-			return err
-		}
-		clients, statuses, err := c.runningApplies(context.Background())
-		if err != nil {
-			return err
-		}
-		stopped := 0
-		for i, cl := range clients {
-			if *node != "" && !runsNode(statuses[i], *node) {
-				continue
-			}
-			var out map[string]bool
-			if err := cl.call(context.Background(), "POST", "/down", nil, &out); err != nil {
-				fmt.Fprintf(c.stderr, "ockamtop down: %v\n", err)
-				return errInvalid
-			}
-			fmt.Fprintf(c.stdout, "✔ stopping %s (pid %d)\n", statuses[i].File, statuses[i].PID)
-			stopped++
-		}
-		if stopped == 0 {
-			fmt.Fprintf(c.stderr, "ockamtop down: no running topology runs node %q\n", *node)
-			return errInvalid
-		}
-		return nil
-	},
-}
-
-func runsNode(st controlStatus, name string) bool {
-	return slices.ContainsFunc(st.Nodes, func(n deploy.NodeStatus) bool { return n.Name == name })
 }

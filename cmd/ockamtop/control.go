@@ -11,9 +11,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime/deploy"
@@ -52,8 +52,11 @@ func (c *cli) runDir() (string, error) {
 
 // controlStatus is what GET /status answers.
 type controlStatus struct {
-	PID  int    `json:"pid"`
+	PID int `json:"pid"`
+	// File is the topology file as apply was given it; Path is its
+	// absolute path.
 	File string `json:"file"`
+	Path string `json:"path"`
 	deploy.Status
 }
 
@@ -67,6 +70,9 @@ type messageRequest struct {
 type messageReply struct {
 	Reply string `json:"reply"`
 	Error string `json:"error,omitempty"`
+	// RouteError is set for a route the plan cannot walk, which the CLI
+	// shows as a diagnostic.
+	RouteError *deploy.RouteError `json:"route_error,omitempty"`
 }
 
 // controlServer serves a running topology's control endpoint.
@@ -77,11 +83,47 @@ type controlServer struct {
 	done chan struct{}
 }
 
-func startControl(dir, file string, run *deploy.Running, down func()) (*controlServer, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("control endpoint: %w", err)
+// maxSocketPath is the longest path a unix socket may have here: the
+// kernel's sun_path (108 bytes on Linux, 104 on the BSDs and macOS) less
+// its terminating NUL.
+var maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1
+
+// maxPIDDigits is the length of the longest pid (Linux's pid_max is at most
+// 4194304), for a socket whose process is not started yet.
+const maxPIDDigits = 7
+
+// controlSocket is the path of the control socket of process pid (0: any
+// process), made sure to fit a unix socket path, and its directory made.
+// apply calls it before it starts anything, so that a long $OCKAMTOP_HOME
+// is refused at once.
+func (c *cli) controlSocket(pid int) (string, error) {
+	dir, err := c.runDir()
+	if err != nil {
+		return "", err
 	}
-	path := filepath.Join(dir, strconv.Itoa(os.Getpid())+".sock")
+	name := strings.Repeat("9", maxPIDDigits) + ".sock"
+	if pid > 0 {
+		name = strconv.Itoa(pid) + ".sock"
+	}
+	path := filepath.Join(dir, name)
+	if len(path) > maxSocketPath {
+		return "", fmt.Errorf("control socket %s would be %d bytes long, and a unix socket path has at most %d bytes here; set OCKAMTOP_HOME to a directory of at most %d bytes",
+			path, len(path), maxSocketPath, maxSocketPath-len(path)+len(c.mustHome()))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("control endpoint: %w", err)
+	}
+	return path, nil
+}
+
+// mustHome is homeDir for a caller that has already found it.
+func (c *cli) mustHome() string {
+	h, _ := c.homeDir()
+	return h
+}
+
+// startControl serves the control endpoint of run on the socket path.
+func startControl(path, file string, run *deploy.Running, down func()) (*controlServer, error) {
 	_ = os.Remove(path) // a stale socket of an earlier process with our pid
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -91,9 +133,15 @@ func startControl(dir, file string, run *deploy.Running, down func()) (*controlS
 		ln.Close()
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = file
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, controlStatus{PID: os.Getpid(), File: file, Status: run.Status()})
+		st := run.Status()
+		run.MeasureRelays(r.Context(), &st)
+		writeJSON(w, controlStatus{PID: os.Getpid(), File: file, Path: abs, Status: st})
 	})
 	mux.HandleFunc("POST /message", func(w http.ResponseWriter, r *http.Request) {
 		var req messageRequest
@@ -108,8 +156,14 @@ func startControl(dir, file string, run *deploy.Running, down func()) (*controlS
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		reply, err := run.Send(ctx, req.From, req.To, wire.EncodeString(req.Message))
+		if re, ok := errors.AsType[*deploy.RouteError](err); ok {
+			writeJSON(w, messageReply{Error: err.Error(), RouteError: re})
+			return
+		}
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
+			if he, ok := errors.AsType[*deploy.HopError](err); ok {
+				he.Wait = timeout // what the user asked for, not what was left of it
+			} else if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("no reply within %s: %w", timeout, err)
 			}
 			writeJSON(w, messageReply{Error: err.Error()})
@@ -185,37 +239,4 @@ func (c *controlClient) call(ctx context.Context, method, path string, in, out a
 		return fmt.Errorf("control endpoint %s: %s", c.path, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-// runningApplies finds the running applies and their status. Sockets whose
-// process is gone are removed.
-func (c *cli) runningApplies(ctx context.Context) ([]*controlClient, []controlStatus, error) {
-	dir, err := c.runDir()
-	if err != nil {
-		return nil, nil, err
-	}
-	socks, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
-	slices.Sort(socks)
-	var clients []*controlClient
-	var statuses []controlStatus
-	for _, s := range socks {
-		cl := newControlClient(s)
-		var st controlStatus
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := cl.call(cctx, http.MethodGet, "/status", nil, &st)
-		cancel()
-		if err != nil {
-			var op *net.OpError
-			if errors.As(err, &op) {
-				_ = os.Remove(s) // nobody listens: a stale socket
-			}
-			continue
-		}
-		clients = append(clients, cl)
-		statuses = append(statuses, st)
-	}
-	if len(clients) == 0 {
-		return nil, nil, fmt.Errorf("no running topology (looked in %s); start one with 'ockamtop apply FILE'", dir)
-	}
-	return clients, statuses, nil
 }

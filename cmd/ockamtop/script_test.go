@@ -16,6 +16,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,7 +62,9 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ROOT", root)
 			env.Setenv("EXAMPLES", filepath.Join(root, "examples"))
-			env.Setenv("OCKAMTOP_HOME", filepath.Join(env.WorkDir, ".ockamtop"))
+			home := filepath.Join(env.WorkDir, ".ockamtop")
+			env.Setenv("OCKAMTOP_HOME", home)
+			env.Defer(func() { stopLeftApplies(home) })
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -74,8 +78,21 @@ func TestScripts(t *testing.T) {
 			"readyinlet": cmdReadyInlet,
 			"junktext":   cmdJunkText,
 			"maxbytes":   cmdMaxBytes,
+			"signal":     cmdSignal,
 		},
 	})
+}
+
+// stopLeftApplies sends SIGTERM to every apply whose control socket is
+// still in home's run directory when a script ends: one it detached and
+// did not stop, because it failed before its 'ockamtop down'.
+func stopLeftApplies(home string) {
+	socks, _ := filepath.Glob(filepath.Join(home, "run", "*.sock"))
+	for _, s := range socks {
+		if pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(s), ".sock")); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
 }
 
 // cmdExit runs a program and checks its exit code: exit CODE PROGRAM ARGS...
@@ -239,6 +256,22 @@ func cmdReadyInlet(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no inlet %s in %s", args[1], args[0])
 	}
 	ts.Setenv(args[2], addr)
+}
+
+// cmdSignal sends a signal to the apply whose ready file names its pid:
+// signal STOP|CONT|TERM READYFILE. testscript's kill knows only INT and
+// KILL, and only its own background processes.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: signal STOP|CONT|TERM READYFILE")
+	}
+	sig, ok := map[string]syscall.Signal{"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT, "TERM": syscall.SIGTERM}[args[0]]
+	if !ok {
+		ts.Fatalf("signal: unknown signal %q", args[0])
+	}
+	var info readyInfo
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &info))
+	ts.Check(syscall.Kill(info.PID, sig))
 }
 
 // cmdJunkText writes BYTES bytes of reproducible text that is no HCL:

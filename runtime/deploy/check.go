@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ockamtop/ockamtop/runtime/wire"
@@ -19,13 +20,17 @@ type CheckResult struct {
 func (r *Running) RunChecks(ctx context.Context) []CheckResult {
 	var out []CheckResult
 	for _, c := range r.topo.Checks {
-		if r.Node(c.From.Name) == nil {
+		n := r.Node(c.From.Name)
+		if n == nil {
 			continue
 		}
 		res := CheckResult{Name: c.Name}
 		cctx, cancel := context.WithTimeout(ctx, c.Decl.Timeout)
-		reply, err := r.Send(cctx, c.From.Name, c.Route.String(), wire.EncodeString(c.Send))
+		reply, err := r.sendConfirmed(cctx, n, c.Route, c.Hops, wire.EncodeString(c.Send))
 		cancel()
+		if he, ok := errors.AsType[*HopError](err); ok {
+			he.Wait = c.Decl.Timeout // what the file says, not what was left of it
+		}
 		if err == nil {
 			res.Reply, err = wire.String(reply)
 		}

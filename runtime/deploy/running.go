@@ -9,6 +9,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -323,10 +324,16 @@ func (r *Running) Listeners() map[string]string {
 // Send sends payload from node from along the MultiAddr to and waits for
 // the reply. With from empty, a route that starts /node/X for a node X run
 // here is sent from X (as Ockam's CLI asks node X to send it); otherwise it
-// is sent from the first node run here.
+// is sent from the first node run here. The route is walked by the planner
+// first (a *RouteError if it cannot be), and confirmed hop by hop until
+// ctx ends (a *HopError names the hop that was not); see route.go.
 func (r *Running) Send(ctx context.Context, from, to string, payload []byte) ([]byte, error) {
 	m, err := routing.ParseMultiAddr(to)
 	if err != nil {
+		var me *routing.MultiAddrError
+		if errors.As(err, &me) {
+			return nil, &RouteError{Route: to, Summary: "Invalid route", Detail: me.Reason + ".", Start: me.Start, End: me.End}
+		}
 		return nil, err
 	}
 	if from == "" {
@@ -345,11 +352,15 @@ func (r *Running) Send(ctx context.Context, from, to string, payload []byte) ([]
 	if n == nil {
 		return nil, fmt.Errorf("node %q does not run here", from)
 	}
-	route, err := m.Route(r.resolveNode)
+	offset := 0
+	if len(m) > 0 {
+		offset = m[0].Start
+	}
+	hops, err := r.walk(from, to[offset:], to, offset)
 	if err != nil {
 		return nil, err
 	}
-	return n.SendAndReceive(ctx, route, payload)
+	return r.sendConfirmed(ctx, n, m, hops, payload)
 }
 
 // Stop stops every node run here and waits for them. Every node is told

@@ -1,10 +1,14 @@
 package deploy
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
 // Status is a snapshot of a running topology, for `ockamtop status`.
@@ -21,10 +25,19 @@ type NodeStatus struct {
 	Connections []ConnectionStatus `json:"connections"`
 	// Forwarders are the relays registered at this node: forwarder
 	// address -> the connection it sends over.
-	Forwarders map[string]string     `json:"forwarders"`
-	Relays     []runtime.RelayStatus `json:"relays"`
-	Inlets     []InletStatus         `json:"inlets"`
-	Outlets    []OutletStatus        `json:"outlets"`
+	Forwarders map[string]string `json:"forwarders"`
+	Relays     []RelayStatus     `json:"relays"`
+	Inlets     []InletStatus     `json:"inlets"`
+	Outlets    []OutletStatus    `json:"outlets"`
+}
+
+// RelayStatus is a snapshot of a relay this node registered, with the
+// round trip through it when MeasureRelays measured one.
+type RelayStatus struct {
+	runtime.RelayStatus
+	// RoundTrip is the time an echo took from the node, through the
+	// relay node's forwarder and back ("1.2ms"); "" if unknown.
+	RoundTrip string `json:"round_trip,omitempty"`
 }
 
 // InletStatus is a snapshot of a TCP inlet.
@@ -63,7 +76,7 @@ func (r *Running) Status() Status {
 		if n == nil {
 			continue
 		}
-		ns := NodeStatus{Name: n.Name(), Listener: listeners[n.Name()], Forwarders: n.Forwarders(), Services: []string{}, Connections: []ConnectionStatus{}, Relays: []runtime.RelayStatus{}, Inlets: []InletStatus{}, Outlets: []OutletStatus{}}
+		ns := NodeStatus{Name: n.Name(), Listener: listeners[n.Name()], Forwarders: n.Forwarders(), Services: []string{}, Connections: []ConnectionStatus{}, Relays: []RelayStatus{}, Inlets: []InletStatus{}, Outlets: []OutletStatus{}}
 		for _, c := range n.Connections() {
 			ns.Connections = append(ns.Connections, ConnectionStatus{Address: c.Address().Value, Peer: c.RemoteAddr(), Outgoing: c.Outgoing()})
 		}
@@ -79,7 +92,7 @@ func (r *Running) Status() Status {
 		slices.Sort(ns.Services)
 		for _, rel := range relays {
 			if rel.node == ns.Name {
-				ns.Relays = append(ns.Relays, rel.relay.Status())
+				ns.Relays = append(ns.Relays, RelayStatus{RelayStatus: rel.relay.Status()})
 			}
 		}
 		for _, in := range inlets {
@@ -95,4 +108,46 @@ func (r *Running) Status() Status {
 		st.Nodes = append(st.Nodes, ns)
 	}
 	return st
+}
+
+// relayProbeWait bounds how long MeasureRelays waits for an echo.
+const relayProbeWait = 500 * time.Millisecond
+
+// MeasureRelays fills in the round trip of every relay of st that is up:
+// an echo from its node, to the relay node's forwarder and back over the
+// relay's connection. The relays are measured at once; one that does not
+// answer within relayProbeWait is left unknown.
+func (r *Running) MeasureRelays(ctx context.Context, st *Status) {
+	var wg sync.WaitGroup
+	for i := range st.Nodes {
+		ns := &st.Nodes[i]
+		n := r.Node(ns.Name)
+		for j := range ns.Relays {
+			rs := &ns.Relays[j]
+			if n == nil || rs.State != runtime.RelayUp || rs.Forwarder == "" {
+				continue
+			}
+			route := routing.Route{routing.TCPAddress(rs.At), routing.LocalAddress(rs.Forwarder), routing.LocalAddress(routing.EchoService)}
+			wg.Go(func() {
+				pctx, cancel := context.WithTimeout(ctx, relayProbeWait)
+				defer cancel()
+				start := time.Now()
+				if _, err := n.SendAndReceive(pctx, route, probePayload); err == nil {
+					rs.RoundTrip = roundTrip(time.Since(start))
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// roundTrip shows a duration to two or three significant digits.
+func roundTrip(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
 }
