@@ -31,7 +31,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 		f.nodes = append(f.nodes, s)
 		return nil
 	})
-	fs.StringVar(&f.logLevel, "log-level", "", "log level: trace, debug, info, warn or error (default warn, or $OCKAMTOP_LOG)")
+	fs.StringVar(&f.logLevel, "log-level", "", "log level: trace, debug, info, warn or error (default info, or $OCKAMTOP_LOG)")
 }
 
 // logger builds the nodes' logger, on stderr.
@@ -44,7 +44,7 @@ func (c *cli) logger(level string) (hclog.Logger, error) {
 		}
 	}
 	if level == "" {
-		level = "warn"
+		level = "info"
 	}
 	l := hclog.LevelFromString(level)
 	if l == hclog.NoLevel {
