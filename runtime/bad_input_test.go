@@ -101,8 +101,9 @@ func TestBadMessageKeepsTheConnection(t *testing.T) {
 	}{
 		{"invalid CBOR", []byte{0, 0, 0, 2, 0xff, 0xff}, "malformed frame body"},
 		{"unknown transport type", frame(&routing.Message{Onward: routing.Route{{Type: 7, Value: "x"}}}), "unsupported transport: address 7#x"},
-		{"onward route over the limit", frame(&routing.Message{Onward: append(long, routing.LocalAddress("echo"))}), "(130 hops in all)"},
-		{"return route over the limit", frame(&routing.Message{Onward: routing.Route{routing.LocalAddress("echo")}, Return: long}), "the limit is 128"},
+		{"onward route over the limit", frame(&routing.Message{Onward: append(long, routing.LocalAddress("echo"))}), "onward_route of 130 addresses: route too long"},
+		{"return route over the limit", frame(&routing.Message{Onward: routing.Route{routing.LocalAddress("echo")}, Return: long}), "return_route of 129 addresses: route too long"},
+		{"return route at the limit, and the connection's address", frame(&routing.Message{Onward: routing.Route{routing.LocalAddress("echo")}, Return: long[1:]}), "route of 1/129 hops, the limit is 128"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

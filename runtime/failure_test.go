@@ -219,7 +219,7 @@ func TestOverlongRouteRefused(t *testing.T) {
 		onward[i] = routing.LocalAddress("hop")
 	}
 	p.send(routing.Message{Onward: onward})
-	logs.waitLog(t, "the limit is 128")
+	logs.waitLog(t, "onward_route of 129 addresses: route too long")
 }
 
 // silentListener is a socket whose accept queue is full: connects to it

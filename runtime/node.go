@@ -349,20 +349,22 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	n.stopping.Store(true)
-	close(n.closing)
-	n.cancel()
 	closers := make([]func(), 0, len(n.closers))
 	for f := range n.closers {
 		closers = append(closers, *f)
 	}
 	n.mu.Unlock()
 
-	// Concurrently: a stream may wait a moment to tell its other end.
+	// The streams go first, while the connections still take messages:
+	// each tells its other end. Concurrently: a stream may wait a moment
+	// for its Pong.
 	var wg sync.WaitGroup
 	for _, f := range closers {
 		wg.Go(f)
 	}
 	wg.Wait()
+	close(n.closing)
+	n.cancel()
 
 	for _, t := range n.transports {
 		t.Close()

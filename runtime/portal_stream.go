@@ -432,9 +432,13 @@ func (s *portalStream) close(reason error, tell bool) {
 	s.mu.Unlock()
 
 	if tell && remote != nil {
-		_ = s.node.route(context.Background(), &Routed{Message: routing.Message{
+		// A full connection queue is waited for, a while: the other end
+		// must hear of it, even from a busy or closing node.
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		_ = s.node.route(ctx, &Routed{Message: routing.Message{
 			Onward: remote, Return: routing.Route{s.addr}, Payload: encodePortal(portalDisconnect),
 		}})
+		cancel()
 	}
 	_ = s.sock.Close()
 	if !tombstone {

@@ -256,11 +256,13 @@ func (r *Relay) session() (registered bool, err error) {
 		case <-conn.Done():
 			return true, errors.New("connection closed")
 		case <-ctx.Done():
+			conn.Close() // the relay node forgets the forwarder at once
 			return true, errRelayStopped
 		}
 		binary.BigEndian.PutUint64(nonce[:], uint64(time.Now().UnixNano()))
 		if err := r.check(ctx, conn, ping, wire.AppendBytes(nil, nonce[:])); err != nil {
 			if ctx.Err() != nil {
+				conn.Close()
 				return true, errRelayStopped
 			}
 			conn.Close()

@@ -334,7 +334,7 @@ func TestRelayCheckWaitsWhileTheConnectionIsBusy(t *testing.T) {
 	if err := n.StartWorker("sink", newSink(-1)); err != nil {
 		t.Fatal(err)
 	}
-	r := &Relay{node: n, opts: RelayOptions{PingTimeout: 5 * time.Millisecond}, addr: routing.LocalAddress("relay"), inbox: make(chan []byte, 4)}
+	r := &Relay{node: n, opts: RelayOptions{PingTimeout: 50 * time.Millisecond}, addr: routing.LocalAddress("relay"), inbox: make(chan []byte, 4)}
 	conn := &busyConn{done: make(chan struct{})}
 	ping := routing.Route{routing.LocalAddress("sink")}
 	payload := []byte("check")
@@ -343,7 +343,7 @@ func TestRelayCheckWaitsWhileTheConnectionIsBusy(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		deadline := time.Now().Add(100 * time.Millisecond)
+		deadline := time.Now().Add(time.Second)
 		for time.Now().Before(deadline) {
 			conn.received.Add(1)
 			time.Sleep(time.Millisecond)
@@ -367,4 +367,22 @@ func TestRelayCheckWaitsWhileTheConnectionIsBusy(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("check of a silent connection took %s", d)
 	}
+}
+
+// A relay that is closed lets its relay node know at once: the forwarder
+// goes with the relay's own connection, while the node runs on.
+func TestRelayCloseRemovesTheForwarder(t *testing.T) {
+	n2, _ := testNode(t, "n2", Options{})
+	addr := listen(t, n2)
+	n3, _ := testNode(t, "n3", Options{})
+	rel, err := n3.StartRelay("n3", addr, RelayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-rel.Ready()
+	if len(n2.Forwarders()) != 1 {
+		t.Fatalf("forwarders %v", n2.Forwarders())
+	}
+	rel.Close()
+	waitFor(t, "the forwarder to go", func() bool { return len(n2.Forwarders()) == 0 })
 }

@@ -165,10 +165,15 @@ func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOp
 		c.close(nil)
 		return nil, fmt.Errorf("node %s: connect to %s: %w", t.node.name, hostport, err)
 	}
-	if !opts.Dedicated {
-		t.mu.Lock()
+	t.mu.Lock()
+	closed := t.closed
+	if !closed && !opts.Dedicated {
 		t.byPeer[hostport] = c // only now may others send through it
-		t.mu.Unlock()
+	}
+	t.mu.Unlock()
+	if closed { // the node closed during the handshake
+		c.close(nil)
+		return nil, ErrNodeClosed
 	}
 	t.node.goroutine(func() { c.readLoop(br) })
 	return c, nil

@@ -41,6 +41,9 @@ var (
 	ErrFrameTooLarge = errors.New("frame too large")
 	// ErrMalformedBody is a body that is not a routing message.
 	ErrMalformedBody = errors.New("malformed frame body")
+	// ErrRouteTooLong is a route of more than routing.MaxRouteLength
+	// addresses; it comes wrapped in ErrMalformedBody.
+	ErrRouteTooLong = errors.New("route too long")
 )
 
 // AppendBody appends the CBOR body of m to dst.
@@ -177,11 +180,16 @@ func decodeBody(body []byte, via *routing.Address) (routing.Message, error) {
 	return m, nil
 }
 
-// route reads a route; head, if not nil, goes first.
+// route reads a route; head, if not nil, goes first. A route over
+// routing.MaxRouteLength addresses is refused before it is read: a 16 MiB
+// frame of tiny addresses must not cost millions of them.
 func (d *decoder) route(what string, head *routing.Address) (routing.Route, error) {
 	n, err := d.arrayLen(what)
 	if err != nil {
 		return nil, err
+	}
+	if n > routing.MaxRouteLength {
+		return nil, fmt.Errorf("%s of %d addresses: %w", what, n, ErrRouteTooLong)
 	}
 	var r routing.Route
 	if head != nil {
@@ -197,6 +205,9 @@ func (d *decoder) route(what string, head *routing.Address) (routing.Route, erro
 		}
 		if !ok {
 			return r, nil
+		}
+		if i == routing.MaxRouteLength {
+			return nil, fmt.Errorf("%s of more than %d addresses: %w", what, i, ErrRouteTooLong)
 		}
 		a, err := d.address()
 		if err != nil {

@@ -265,3 +265,24 @@ func TestPeekFrameLength(t *testing.T) {
 		}
 	}
 }
+
+// A route over the limit is refused before it is read: a frame of tiny
+// addresses costs no memory for them, whether its length is given or not.
+func TestDecodeRefusesLongRoutesEarly(t *testing.T) {
+	// [[x 200 times] , [], h''], with each address [0, h'']: 3 bytes.
+	addr := []byte{0x82, 0x00, 0x40}
+	definite := append([]byte{0x83, 0x98, 200}, bytes.Repeat(addr, 200)...)
+	definite = append(definite, 0x80, 0x40)
+	indefinite := append([]byte{0x83, 0x9f}, bytes.Repeat(addr, 200)...)
+	indefinite = append(indefinite, 0xff, 0x80, 0x40)
+	for name, body := range map[string][]byte{"definite": definite, "indefinite": indefinite} {
+		allocs := testing.AllocsPerRun(10, func() { _, _ = DecodeBody(body) })
+		_, err := DecodeBody(body)
+		if !errors.Is(err, ErrRouteTooLong) || !errors.Is(err, ErrMalformedBody) {
+			t.Errorf("%s: %v, want ErrRouteTooLong", name, err)
+		}
+		if allocs > 140 { // the error's, and at most the limit's addresses
+			t.Errorf("%s: %v allocations", name, allocs)
+		}
+	}
+}
