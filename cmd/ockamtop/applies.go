@@ -115,6 +115,11 @@ func probeApply(ctx context.Context, sock string) (*runningApply, *silentApply) 
 	conn, err := d.DialContext(ctx, "unix", sock)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
+			if alive(pidOfSocket(sock)) {
+				// Alive: an apply between binding its socket and
+				// listening on it. It is not up yet; leave its socket.
+				return nil, nil
+			}
 			_ = os.Remove(sock) // left by a process that died
 		}
 		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrNotExist) {

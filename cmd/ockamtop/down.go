@@ -35,7 +35,10 @@ var downCommand = &command{
 		failed := false
 		for _, r := range sel {
 			var out map[string]bool
-			if err := r.client.call(context.Background(), "POST", "/down", nil, &out); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), answerTimeout)
+			err := r.client.call(ctx, "POST", "/down", nil, &out)
+			cancel()
+			if err != nil {
 				fmt.Fprintf(c.stderr, "ockamtop down: %s: %v\n", r, err)
 				failed = true
 				continue

@@ -91,6 +91,7 @@ func stopLeftApplies(home string) {
 	for _, s := range socks {
 		if pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(s), ".sock")); err == nil && pid > 0 {
 			_ = syscall.Kill(pid, syscall.SIGTERM)
+			_ = syscall.Kill(pid, syscall.SIGCONT) // one left stopped by a script
 		}
 	}
 }

@@ -18,3 +18,6 @@ func terminate(pid int) error {
 	}
 	return syscall.Kill(pid, syscall.SIGCONT)
 }
+
+// alive reports whether a process with that pid exists.
+func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }

@@ -124,10 +124,12 @@ func (r *Running) MeasureRelays(ctx context.Context, st *Status) {
 		n := r.Node(ns.Name)
 		for j := range ns.Relays {
 			rs := &ns.Relays[j]
-			if n == nil || rs.State != runtime.RelayUp || rs.Forwarder == "" {
+			if n == nil || rs.State != runtime.RelayUp || rs.Forwarder == "" || rs.Connection == "" {
 				continue
 			}
-			route := routing.Route{routing.TCPAddress(rs.At), routing.LocalAddress(rs.Forwarder), routing.LocalAddress(routing.EchoService)}
+			// Over the relay's own connection: a route to its address would
+			// dial a new one.
+			route := routing.Route{routing.LocalAddress(rs.Connection), routing.LocalAddress(rs.Forwarder), routing.LocalAddress(routing.EchoService)}
 			wg.Go(func() {
 				pctx, cancel := context.WithTimeout(ctx, relayProbeWait)
 				defer cancel()
