@@ -2,6 +2,8 @@ package topology
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -95,9 +97,27 @@ func (t *Topology) inletsAt(target string) []*Inlet {
 		if !ok || from.port == "0" {
 			continue // its port is known only at run time
 		}
-		if same, _ := sameSocket(to, from); same {
+		if dialReaches(to, from) {
 			out = append(out, in)
 		}
 	}
 	return out
+}
+
+// dialReaches reports whether a connection to target reaches a socket
+// bound at bind. A bind to every address (0.0.0.0, ::) is reached by a dial
+// to this host only, which the planner knows by its loopback and
+// unspecified addresses; a dial to another IP is not a loop.
+func dialReaches(target, bind socket) bool {
+	if target.port != bind.port {
+		return false
+	}
+	if unspecified(bind) && !unspecified(target) {
+		if target.addrs == nil {
+			return strings.EqualFold(target.host, "localhost")
+		}
+		return slices.ContainsFunc(target.addrs, func(a netip.Addr) bool { return a.IsLoopback() || a.IsUnspecified() })
+	}
+	same, _ := sameSocket(target, bind)
+	return same
 }

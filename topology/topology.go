@@ -204,6 +204,16 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 			n.Allow = append(n.Allow, a.Value)
 		}
 		for _, s := range d.Services {
+			if def, ok := routing.DefaultServices[s.Name]; ok && string(def) != s.Type {
+				// Every node runs it already, as what it is.
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Default service redefined",
+					Detail:   fmt.Sprintf("Every node runs the %s service at %q already; a service of type %s needs another name.", def, s.Name, s.Type),
+					Subject:  s.TypeRange.Ptr(),
+				})
+				continue
+			}
 			n.Services[s.Name] = s.Type
 		}
 		for _, o := range d.Outlets {
