@@ -75,6 +75,10 @@ func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Runn
 		Progress: func(line string) { fmt.Fprintln(c.stdout, line) },
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(c.stderr, "ockamtop: interrupted while starting; nothing was left running\n")
+			return nil, nil, errInvalid
+		}
 		fmt.Fprintf(c.stderr, "✘ %v\nockamtop: nothing was left running\n", err)
 		return nil, nil, errInvalid
 	}
@@ -126,6 +130,11 @@ var applyCommand = &command{
 		}
 		defer run.Stop()
 		results := run.RunChecks(ctx)
+		if ctx.Err() != nil {
+			// Interrupted while the checks ran: they did not fail.
+			fmt.Fprintf(c.stderr, "ockamtop: interrupted while running the checks\n")
+			return errInvalid
+		}
 		checksOK := printChecks(c.stdout, results)
 
 		ctl, err := startControl(sock, pos[0], run, stop)
