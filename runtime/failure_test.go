@@ -120,6 +120,18 @@ func TestPortalCloseRacesNewStreams(t *testing.T) {
 // delayProxy forwards to target, holding back the first bytes that come
 // back for delay: a slow handshake.
 func delayProxy(t *testing.T, target string, delay time.Duration) string {
+	return slowProxy(t, target, delay, false)
+}
+
+// lagProxy forwards to target; everything that comes back is held for lag
+// first, as by a slow network.
+func lagProxy(t *testing.T, target string, lag time.Duration) string {
+	return slowProxy(t, target, lag, true)
+}
+
+// slowProxy forwards to target, holding back what comes back for delay:
+// the first bytes only, or every read when each is set.
+func slowProxy(t *testing.T, target string, delay time.Duration, each bool) string {
 	return serveTCP(t, func(c *net.TCPConn) {
 		u, err := net.Dial("tcp", target)
 		if err != nil {
@@ -132,8 +144,21 @@ func delayProxy(t *testing.T, target string, delay time.Duration) string {
 			io.Copy(u, c)
 			u.Close() // the client left: so does the upstream, ending the copy back
 		}()
-		time.Sleep(delay) // the slow network this proxy stands for
-		io.Copy(c, u)
+		buf := make([]byte, 64<<10)
+		for first := true; ; first = false {
+			n, err := u.Read(buf)
+			if n > 0 {
+				if first || each {
+					time.Sleep(delay) // the slow network this proxy stands for
+				}
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		c.Close()
 		<-up
 	})
@@ -293,39 +318,6 @@ func TestPortalStreamLearnsItsConnectionClosed(t *testing.T) {
 	}
 	expectClosed(t, c)
 	waitFor(t, "the inlet's stream to close", func() bool { return p.inlet.Streams() == 0 })
-}
-
-// lagProxy forwards to target; what comes back is held for lag first, as
-// by a slow network.
-func lagProxy(t *testing.T, target string, lag time.Duration) string {
-	return serveTCP(t, func(c *net.TCPConn) {
-		u, err := net.Dial("tcp", target)
-		if err != nil {
-			return
-		}
-		defer u.Close()
-		up := make(chan struct{})
-		go func() {
-			defer close(up)
-			io.Copy(u, c)
-			u.Close()
-		}()
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := u.Read(buf)
-			if n > 0 {
-				time.Sleep(lag)
-				if _, werr := c.Write(buf[:n]); werr != nil {
-					break
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		c.Close()
-		<-up
-	})
 }
 
 // A node that closes while one of its streams waits for its Pong waits for
