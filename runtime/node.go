@@ -256,19 +256,10 @@ func (n *Node) route(ctx context.Context, m *Routed) error {
 		return ErrEmptyOnwardRoute
 	}
 	if !next.IsLocal() {
-		t := n.transport(next.Type)
-		if t == nil {
-			return fmt.Errorf("route to %s: %w", next, ErrUnsupportedTransport)
-		}
-		addr, err := t.Resolve(ctx, next.Value, m.flow != nil)
-		if err != nil {
+		if m.Onward, err = n.resolveNext(ctx, m.Onward, m.flow != nil); err != nil {
 			return err
 		}
-		// Replace the transport address with the connection's own, as
-		// Ockam's route resolution does. The onward route may be shared:
-		// copy it.
-		m.Onward = m.Onward[1:].Prepend(addr)
-		next = addr
+		next = m.Onward[0]
 	}
 	if n.trace {
 		n.log.Trace("route", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "bytes", len(m.Payload))
@@ -292,6 +283,29 @@ func (n *Node) route(ctx context.Context, m *Routed) error {
 		return w.impl.HandleMessage(w.ctx, m)
 	}
 	return w.deliver(ctx, n.closing, m)
+}
+
+// resolveNext replaces a transport address at the head of onward with the
+// local address of the connection to that peer, making the connection if
+// there is none, as Ockam's route resolution does. onward may be shared:
+// the result is a copy when it differs.
+func (n *Node) resolveNext(ctx context.Context, onward routing.Route, fromNetwork bool) (routing.Route, error) {
+	next, err := onward.Next()
+	if err != nil {
+		return nil, ErrEmptyOnwardRoute
+	}
+	if next.IsLocal() {
+		return onward, nil
+	}
+	t := n.transport(next.Type)
+	if t == nil {
+		return nil, fmt.Errorf("route to %s: %w", next, ErrUnsupportedTransport)
+	}
+	addr, err := t.Resolve(ctx, next.Value, fromNetwork)
+	if err != nil {
+		return nil, err
+	}
+	return onward[1:].Prepend(addr), nil
 }
 
 // SendAndReceive sends payload along onward and waits for the first reply,

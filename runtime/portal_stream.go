@@ -38,6 +38,9 @@ type portalStream struct {
 	untrack func() // guarded by mu
 	// remote is the route to the other end's stream worker.
 	remote routing.Route // guarded by mu
+	// via is the first hop of the inlet's Ping, while its Pong is awaited:
+	// if that connection closes, no Pong will come.
+	via routing.Address // guarded by mu
 	// credit is how many bytes we may still send.
 	credit int // guarded by mu
 	// queue holds received data not yet written to sock; queued counts it.
@@ -512,7 +515,7 @@ func (ss *streamSet) pathClosed(addr routing.Address) {
 	var broken []*portalStream
 	for s := range ss.streams {
 		s.mu.Lock()
-		if len(s.remote) > 0 && s.remote[0] == addr {
+		if len(s.remote) > 0 && s.remote[0] == addr || len(s.remote) == 0 && s.via == addr {
 			broken = append(broken, s)
 		}
 		s.mu.Unlock()

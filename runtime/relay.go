@@ -173,7 +173,7 @@ func (r *Relay) loop() {
 		}
 		backoff = min(max(2*backoff, 50*time.Millisecond), r.opts.MaxBackoff)
 		wait := jitter(backoff)
-		if warn, failures := r.down.failed(time.Now()); warn {
+		if warn, failures := r.down.failed(time.Now()); warn && !r.node.quiet() {
 			log.Warn("relay down, reconnecting", "error", err, "retry_in", wait, "failed_attempts", failures)
 		} else {
 			log.Debug("relay still down, reconnecting", "error", err, "retry_in", wait)
@@ -256,18 +256,28 @@ func (r *Relay) session() (registered bool, err error) {
 		case <-conn.Done():
 			return true, errors.New("connection closed")
 		case <-ctx.Done():
-			conn.Close() // the relay node forgets the forwarder at once
+			r.closeConn(conn)
 			return true, errRelayStopped
 		}
 		binary.BigEndian.PutUint64(nonce[:], uint64(time.Now().UnixNano()))
 		if err := r.check(ctx, conn, ping, wire.AppendBytes(nil, nonce[:])); err != nil {
 			if ctx.Err() != nil {
-				conn.Close()
+				r.closeConn(conn)
 				return true, errRelayStopped
 			}
 			conn.Close()
 			return true, fmt.Errorf("end-to-end check: %w", err)
 		}
+	}
+}
+
+// closeConn closes the relay's connection when the relay is closed, so
+// that the relay node forgets the forwarder at once. When the whole node
+// closes, its transport closes the connection, after the streams over it
+// have said Disconnect.
+func (r *Relay) closeConn(conn Connection) {
+	if r.node.ctx.Err() == nil {
+		conn.Close()
 	}
 }
 

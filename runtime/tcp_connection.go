@@ -88,7 +88,7 @@ func (c *tcpConnection) Received() uint64 { return c.received.Load() }
 // Done is closed when the connection has closed.
 func (c *tcpConnection) Done() <-chan struct{} { return c.closed }
 
-// Close closes the connection.
+// Close closes the connection at once.
 func (c *tcpConnection) Close() { c.close(nil) }
 
 // HandleMessage queues m as a frame for the socket. It runs on the worker

@@ -138,6 +138,17 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 		in.open.Add(-1)
 		return
 	}
+	// The connection the Ping goes over, known before it goes: if it
+	// closes before the Pong comes, the stream learns it at once.
+	route, err = in.node.resolveNext(in.node.ctx, route, false)
+	if err != nil {
+		in.routeDown(conn.RemoteAddr(), err)
+		s.close(nil, false)
+		return
+	}
+	s.mu.Lock()
+	s.via = route[0]
+	s.mu.Unlock()
 	s.pinged.Store(true)
 	err = in.node.route(in.node.ctx, &Routed{Message: routing.Message{
 		Onward: route, Return: routing.Route{s.addr}, Payload: encodePortal(portalPing),
@@ -154,11 +165,16 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 		in.routeUp()
 		s.readLoop()
 	case <-s.done:
-		if in.node.quiet() {
-			return // the node is closing
+		s.mu.Lock()
+		refused := s.disconnect
+		s.mu.Unlock()
+		switch {
+		case in.node.quiet(): // the node is closing
+		case refused: // the outlet said Disconnect: its target is down
+			in.log.Warn("the outlet refused the stream (its target is unreachable); connection closed", "client", conn.RemoteAddr().String())
+		default: // the connection the Ping went over closed
+			in.routeDown(conn.RemoteAddr(), fmt.Errorf("portal route %s: the connection to the next node closed", route.Brief()))
 		}
-		// The outlet said Disconnect: its target is down.
-		in.log.Warn("the outlet refused the stream (its target is unreachable); connection closed", "client", conn.RemoteAddr().String())
 	case <-t.C:
 		in.routeDown(conn.RemoteAddr(), fmt.Errorf("portal route %s: no answer from the outlet within %s", route.Brief(), in.opts.PingTimeout))
 		s.closeTombstone(max(2*in.opts.PingTimeout, 10*time.Second))

@@ -53,7 +53,7 @@ type Connection interface {
 	Received() uint64
 	// Done is closed when the connection has closed.
 	Done() <-chan struct{}
-	// Close closes the connection.
+	// Close closes the connection at once.
 	Close()
 }
 

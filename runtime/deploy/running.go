@@ -372,15 +372,13 @@ func (r *Running) Stop() {
 		return
 	}
 	r.stopped = true
-	relays := r.relays
 	nodes := slices.Collect(maps.Values(r.nodes))
 	r.mu.Unlock()
 	for _, n := range nodes {
 		n.Stopping()
 	}
-	for _, rel := range relays {
-		rel.relay.Close()
-	}
+	// Each node stops its relays, after its streams have said Disconnect
+	// over them.
 	var wg sync.WaitGroup
 	for _, n := range nodes {
 		wg.Go(func() { n.Close() })
