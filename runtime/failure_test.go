@@ -283,16 +283,7 @@ func TestCloseCancelsDials(t *testing.T) {
 		t.Skip("connects to a full accept queue do not hang here")
 	}
 	n1 := NewNode("n1", Options{DialTimeout: 20 * time.Second})
-	route := routing.Route{routing.TCPAddress(target), routing.LocalAddress("outlet")}
-	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", in.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	in, _ := inletWithClient(t, n1, routing.Route{routing.TCPAddress(target), routing.LocalAddress("outlet")})
 	waitFor(t, "the stream to start dialing", func() bool { return in.Streams() == 1 })
 	done := make(chan struct{})
 	go func() {
@@ -326,16 +317,7 @@ func TestPortalStreamLearnsItsConnectionClosed(t *testing.T) {
 func TestPortalNodeCloseBeforePong(t *testing.T) {
 	p := newPortalPath(t, serveTCP(t, holdServer))
 	slow := lagProxy(t, p.n2Addr, 200*time.Millisecond)
-	route := routing.Route{routing.TCPAddress(slow), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("outlet")}
-	in, err := p.n1.StartInlet("slow", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", in.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	in, _ := inletWithClient(t, p.n1, routing.Route{routing.TCPAddress(slow), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("outlet")})
 	// The outlet has its stream and has sent its Pong, which is on its way.
 	waitFor(t, "the outlet's stream", func() bool { return p.outlet.Streams() == 1 })
 	if in.Streams() != 1 {
@@ -343,4 +325,20 @@ func TestPortalNodeCloseBeforePong(t *testing.T) {
 	}
 	p.n1.Close()
 	waitFor(t, "the outlet's stream to close", func() bool { return p.outlet.Streams() == 0 })
+}
+
+// inletWithClient starts an inlet on n along route and connects a client to
+// it; the client is closed when the test ends.
+func inletWithClient(t *testing.T, n *Node, route routing.Route) (*Inlet, net.Conn) {
+	t.Helper()
+	in, err := n.StartInlet("in-"+RandomAddress()[:8], "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", in.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return in, c
 }
