@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"math/big"
 	"net"
 	"slices"
 	"strconv"
@@ -219,6 +220,29 @@ func (e *evaluator) duration(attr *hcl.Attribute) (time.Duration, hcl.Diagnostic
 			"%q is not a positive duration such as \"5s\" or \"250ms\".", s.Value))
 	}
 	return d, diags
+}
+
+// whole evaluates an attribute that must be a whole number from lo to hi.
+func (e *evaluator) whole(attr *hcl.Attribute, lo, hi int) (int, hcl.Diagnostics) {
+	rng := attr.Expr.Range()
+	if diags := e.checkVariables(attr.Expr, fmt.Sprintf("The attribute %q", attr.Name)); diags.HasErrors() {
+		return 0, diags
+	}
+	val, diags := attr.Expr.Value(e.ctx)
+	if diags.HasErrors() || !val.IsKnown() {
+		return 0, diags
+	}
+	bad := errorAt(rng, "Invalid number",
+		"The attribute %q needs a whole number from %d to %d.", attr.Name, lo, hi)
+	n, err := convert.Convert(val, cty.Number)
+	if err != nil || n.IsNull() {
+		return 0, append(diags, bad)
+	}
+	i, acc := n.AsBigFloat().Int64()
+	if acc != big.Exact || i < int64(lo) || i > int64(hi) {
+		return 0, append(diags, bad)
+	}
+	return int(i), diags
 }
 
 // socket evaluates an attribute that must be a "host:port" string.

@@ -56,12 +56,19 @@ type Outlet struct {
 // Inlet is a `tcp_inlet "NAME" { from = "host:port"  to = ROUTE }` block:
 // TCP connections accepted at From are carried along the route To.
 type Inlet struct {
-	Name      string
-	From      String
-	To        String
-	NameRange hcl.Range
-	DeclRange hcl.Range
+	Name string
+	From String
+	To   String
+	// MaxStreams bounds the streams open at once; 0 means the runtime's
+	// default.
+	MaxStreams int
+	NameRange  hcl.Range
+	DeclRange  hcl.Range
 }
+
+// MaxInletStreams is the most max_streams may say: each stream holds two
+// file descriptors.
+const MaxInletStreams = 1 << 20
 
 var nodeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
@@ -82,6 +89,7 @@ var outletSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "to"
 var inletSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "from", Required: true},
 	{Name: "to", Required: true},
+	{Name: "max_streams"},
 }}
 
 func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
@@ -250,6 +258,11 @@ func decodeInlet(b *hcl.Block, ev *evaluator) (*Inlet, hcl.Diagnostics) {
 		s, d := ev.str(attr)
 		diags = append(diags, d...)
 		in.To = s
+	}
+	if attr, ok := content.Attributes["max_streams"]; ok {
+		var d hcl.Diagnostics
+		in.MaxStreams, d = ev.whole(attr, 1, MaxInletStreams)
+		diags = append(diags, d...)
 	}
 	if diags.HasErrors() {
 		return nil, diags

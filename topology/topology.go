@@ -184,6 +184,17 @@ func noNodes(srcs []schema.Source) *hcl.Diagnostic {
 	return d
 }
 
+// wellKnown says what holds a well-known address every node has, or "".
+func wellKnown(name string) string {
+	if t, ok := routing.DefaultServices[name]; ok {
+		return fmt.Sprintf("the %s service", t)
+	}
+	if routing.IsRelayService(name) {
+		return "the relay service"
+	}
+	return ""
+}
+
 // Build makes the model of a decoded file and validates it: references,
 // port clashes, every route, portal loops, and the start order.
 func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
@@ -217,6 +228,11 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 			n.Services[s.Name] = s.Type
 		}
 		for _, o := range d.Outlets {
+			if taken := wellKnown(o.Name); taken != "" {
+				diags = append(diags, errorAt(o.NameRange, "Outlet name taken",
+					"Every node has %s at %q; this tcp_outlet needs another name.", taken, o.Name))
+				continue
+			}
 			out := &Outlet{Name: o.Name, Node: n, Target: o.To.Value, Decl: o}
 			n.Outlets[o.Name] = out
 			t.Outlets = append(t.Outlets, out)

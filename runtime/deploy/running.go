@@ -252,7 +252,7 @@ func (r *Running) startInlets(_ context.Context, n *runtime.Node, tn *topology.N
 	for _, ti := range tn.Inlets {
 		m := ti.Route
 		route := func() (routing.Route, error) { return m.Route(r.resolveNode) }
-		in, err := n.StartInlet(ti.Name, ti.From, route, runtime.InletOptions{})
+		in, err := n.StartInlet(ti.Name, ti.From, route, runtime.InletOptions{MaxStreams: ti.Decl.MaxStreams})
 		if err != nil {
 			return &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, tn.Name), Where: ti.Decl.From.Range.String(), Err: err}
 		}

@@ -1,0 +1,459 @@
+// Command portalbench measures ockamtop's portals as users see them: the
+// real ockamtop binary runs the portal, and the client, the sink and the
+// echo server are processes of their own. It prints each path next to a
+// direct loopback baseline measured in the same run:
+//
+//	go run ./cmd/portalbench
+//
+// The paths:
+//
+//   - direct: the client talks to the sink and echo server itself;
+//   - io.Copy chain xN: N plain forwarders chained in one process, the
+//     floor of carrying a TCP stream through as many socket crossings as
+//     the portal below it;
+//   - ockamtop 3 nodes: the seeds' portal, inlet on n1 -> n2 -> n3's relay
+//     -> hop -> outlet on n3;
+//   - ockamtop 2 nodes: a reverse tunnel's shape, the inlet on the relay
+//     node n2 -> n3's relay -> outlet on n3.
+//
+// Throughput is one stream of -size MiB; the round trip is 64 bytes to an
+// echo server, p50 and p99 over -trips; CPU is ockamtop's user+sys seconds
+// per GiB carried. -streams N then holds N idle streams open on one inlet
+// and reports ockamtop's memory per stream.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		if role, ok := roles[os.Args[1]]; ok {
+			if err := role(os.Args[2:]); err != nil {
+				fmt.Fprintf(os.Stderr, "portalbench %s: %v\n", os.Args[1], err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "portalbench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	ockamtop string
+	sizeMiB  int
+	write    int
+	trips    int
+	rounds   int
+	streams  int
+	keep     bool
+}
+
+func run(args []string, out io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("portalbench", flag.ContinueOnError)
+	fs.StringVar(&o.ockamtop, "ockamtop", "", "the ockamtop binary to measure (default: build ./cmd/ockamtop)")
+	fs.IntVar(&o.sizeMiB, "size", 1024, "MiB per throughput run")
+	fs.IntVar(&o.write, "write", 256<<10, "the client's write size in bytes")
+	fs.IntVar(&o.trips, "trips", 20000, "64-byte round trips per run")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each path's figure is the median over them")
+	fs.IntVar(&o.streams, "streams", 9000, "idle streams to hold open on one inlet for the memory figure (0: skip)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (topology, ockamtop's log)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || o.sizeMiB < 1 || o.write < 1 || o.trips < 1 || o.rounds < 1 || o.streams < 0 {
+		return errors.New("usage: portalbench [-size MiB] [-write BYTES] [-trips N] [-rounds N] [-streams N] [-ockamtop PATH]")
+	}
+	work, err := os.MkdirTemp("", "portalbench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintln(out, "work directory:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	b := &bench{opts: o, work: work, out: out}
+	defer b.stop()
+	return b.run()
+}
+
+// bench is one run: its processes and its results.
+type bench struct {
+	opts  options
+	work  string
+	out   io.Writer
+	procs []*proc
+	ockam *proc
+}
+
+// A path is one way from the client to the sink and the echo server.
+type path struct {
+	name       string
+	sink, echo string
+	ockamtop   bool // ockamtop carries it: measure its CPU
+}
+
+// figures are one path's results over the rounds.
+type figures struct {
+	secs, cpu []float64 // seconds per throughput run, ockamtop CPU seconds
+	p50, p99  []float64 // nanoseconds
+}
+
+func (b *bench) run() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	bin := b.opts.ockamtop
+	if bin == "" {
+		if bin, err = buildOckamtop(b.work); err != nil {
+			return err
+		}
+	}
+	_, addrs, err := b.start(self, "target")
+	if err != nil {
+		return err
+	}
+	sink, echo := addrs[0], addrs[1]
+	_, chain3, err := b.start(self, "chain", "3", sink, echo)
+	if err != nil {
+		return err
+	}
+	_, chain2, err := b.start(self, "chain", "2", sink, echo)
+	if err != nil {
+		return err
+	}
+	inlets, err := b.startOckamtop(bin, sink, echo)
+	if err != nil {
+		return err
+	}
+	paths := []path{
+		{name: "direct", sink: sink, echo: echo},
+		{name: "io.Copy chain x3", sink: chain3[0], echo: chain3[1]},
+		{name: "ockamtop 3 nodes", sink: inlets["n1.sink"], echo: inlets["n1.echo"], ockamtop: true},
+		{name: "io.Copy chain x2", sink: chain2[0], echo: chain2[1]},
+		{name: "ockamtop 2 nodes", sink: inlets["n2.sink"], echo: inlets["n2.echo"], ockamtop: true},
+	}
+	size := int64(b.opts.sizeMiB) << 20
+	fmt.Fprintf(b.out, "portalbench: %d MiB a stream, writes of %d bytes, %d round trips of 64 bytes, %d rounds (medians)\n",
+		b.opts.sizeMiB, b.opts.write, b.opts.trips, b.opts.rounds)
+	results := make([]figures, len(paths))
+	for range b.opts.rounds {
+		for i, p := range paths {
+			cpu0, err := b.ockamCPU()
+			if err != nil {
+				return err
+			}
+			out, err := b.client(self, "send", p.sink, strconv.FormatInt(size, 10), strconv.Itoa(b.opts.write))
+			if err != nil {
+				return fmt.Errorf("%s: throughput: %w", p.name, err)
+			}
+			secs, err := strconv.ParseFloat(out, 64)
+			if err != nil {
+				return fmt.Errorf("%s: throughput: %q", p.name, out)
+			}
+			cpu1, err := b.ockamCPU()
+			if err != nil {
+				return err
+			}
+			results[i].secs = append(results[i].secs, secs)
+			results[i].cpu = append(results[i].cpu, cpu1-cpu0)
+			out, err = b.client(self, "echo", p.echo, strconv.Itoa(b.opts.trips))
+			if err != nil {
+				return fmt.Errorf("%s: round trips: %w", p.name, err)
+			}
+			var p50, p99 float64
+			if _, err := fmt.Sscan(out, &p50, &p99); err != nil {
+				return fmt.Errorf("%s: round trips: %q", p.name, out)
+			}
+			results[i].p50 = append(results[i].p50, p50)
+			results[i].p99 = append(results[i].p99, p99)
+		}
+	}
+	b.report(paths, results, size)
+	if b.opts.streams > 0 {
+		return b.idleStreams(self, inlets["n1.echo"])
+	}
+	return nil
+}
+
+func (b *bench) report(paths []path, results []figures, size int64) {
+	w := b.out
+	fmt.Fprintf(w, "%-18s %9s %9s %9s %9s %9s %11s\n", "path", "MB/s", "x direct", "p50 µs", "x direct", "p99 µs", "CPU s/GiB")
+	direct := results[0]
+	dMBs := float64(size) / median(direct.secs) / 1e6
+	dP50 := median(direct.p50)
+	for i, p := range paths {
+		r := results[i]
+		mbs := float64(size) / median(r.secs) / 1e6
+		cpu := "-"
+		if p.ockamtop {
+			cpu = fmt.Sprintf("%.2f", median(r.cpu)*float64(1<<30)/float64(size))
+		}
+		fmt.Fprintf(w, "%-18s %9.0f %9.2f %9.1f %9.2f %9.1f %11s\n", p.name,
+			mbs, mbs/dMBs, median(r.p50)/1e3, median(r.p50)/dP50, median(r.p99)/1e3, cpu)
+	}
+}
+
+// idleStreams holds N established streams open on one inlet and reports
+// what they cost ockamtop: its resident memory, and Go's heap and stacks
+// when its metrics say so.
+func (b *bench) idleStreams(self, inlet string) error {
+	rss0, err := procRSS(b.ockam.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	idle, lines, err := b.start(self, "idle", inlet, strconv.Itoa(b.opts.streams))
+	if err != nil {
+		return fmt.Errorf("idle streams: %w", err)
+	}
+	if len(lines) != 1 || lines[0] != "ready" {
+		return fmt.Errorf("idle streams: %q", lines)
+	}
+	rss1, err := procRSS(b.ockam.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	idle.close()
+	per := float64(rss1-rss0) / float64(b.opts.streams) / 1024
+	fmt.Fprintf(b.out, "idle streams: %d open on one inlet: ockamtop RSS %.1f -> %.1f MiB, %.1f KiB a stream\n",
+		b.opts.streams, float64(rss0)/(1<<20), float64(rss1)/(1<<20), per)
+	return nil
+}
+
+// buildOckamtop builds ./cmd/ockamtop of the module in the working
+// directory.
+func buildOckamtop(dir string) (string, error) {
+	bin := filepath.Join(dir, "ockamtop")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ockamtop")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build ockamtop (run from the repository, or pass -ockamtop): %w", err)
+	}
+	return bin, nil
+}
+
+// topology is the file ockamtop applies: both portal paths, to the sink
+// and to the echo server.
+const topology = `
+node "n2" {
+  tcp_listener = "127.0.0.1:0"
+  tcp_inlet "sink" {
+    from = "127.0.0.1:0"
+    to   = "/service/forward_to_n3/service/to_sink"
+  }
+  tcp_inlet "echo" {
+    from = "127.0.0.1:0"
+    to   = "/service/forward_to_n3/service/to_echo"
+  }
+}
+
+node "n3" {
+  service "hop" {}
+  relay "n3" {
+    at = node.n2
+  }
+  tcp_outlet "to_sink" {
+    to = %q
+  }
+  tcp_outlet "to_echo" {
+    to = %q
+  }
+}
+
+node "n1" {
+  tcp_inlet "sink" {
+    from = "127.0.0.1:0"
+    to   = "/node/n2/service/forward_to_n3/service/hop/service/to_sink"
+  }
+  tcp_inlet "echo" {
+    from        = "127.0.0.1:0"
+    to          = "/node/n2/service/forward_to_n3/service/hop/service/to_echo"
+    max_streams = %d
+  }
+}
+`
+
+// startOckamtop applies the topology with the real binary and returns its
+// inlets' addresses, "node.inlet" -> address, once it is up.
+func (b *bench) startOckamtop(bin, sink, echo string) (map[string]string, error) {
+	file := filepath.Join(b.work, "portal.hcl")
+	hcl := fmt.Sprintf(topology, sink, echo, max(b.opts.streams+16, 1024))
+	if err := os.WriteFile(file, []byte(hcl), 0o644); err != nil {
+		return nil, err
+	}
+	ready := filepath.Join(b.work, "ready.json")
+	logPath := filepath.Join(b.work, "ockamtop.log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	cmd := exec.Command(bin, "apply", "--log-level", "warn", "--ready-file", ready, file)
+	cmd.Env = append(os.Environ(), "OCKAMTOP_HOME="+filepath.Join(b.work, "home"))
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	b.ockam = p
+	deadline := time.After(30 * time.Second)
+	for {
+		if data, err := os.ReadFile(ready); err == nil {
+			var info struct {
+				Inlets map[string]string `json:"inlets"`
+			}
+			if err := json.Unmarshal(data, &info); err != nil {
+				return nil, fmt.Errorf("ready file: %w", err)
+			}
+			return info.Inlets, nil
+		}
+		select {
+		case <-p.exited:
+			logText, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("ockamtop apply exited: %v\n%s", p.err, logText)
+		case <-deadline:
+			return nil, fmt.Errorf("ockamtop apply not up after 30s; its log is %s", logPath)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// ockamCPU is ockamtop's user+sys CPU time so far, in seconds.
+func (b *bench) ockamCPU() (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.ockam.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("ockamtop's CPU time: %w", err)
+	}
+	// The fields after the command's closing parenthesis start at field 3;
+	// utime and stime are fields 14 and 15, in clock ticks (100 a second).
+	_, rest, ok := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("ockamtop's CPU time: unexpected /proc stat %q", data)
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("ockamtop's CPU time: %w", err)
+	}
+	return (utime + stime) / 100, nil
+}
+
+// procRSS is a process's resident memory in bytes.
+func procRSS(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc status")
+}
+
+// A proc is a process of the benchmark's; closing its stdin ends it.
+type proc struct {
+	cmd    *exec.Cmd
+	stdin  io.Closer
+	exited chan struct{}
+	err    error
+}
+
+func (p *proc) close() {
+	if p.stdin != nil {
+		p.stdin.Close()
+	}
+}
+
+// start runs a role that serves until its stdin closes, and returns the
+// words of its first line.
+func (b *bench) start(self string, args ...string) (*proc, []string, error) {
+	cmd := exec.Command(self, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	p := &proc{cmd: cmd, stdin: stdin, exited: make(chan struct{})}
+	b.procs = append(b.procs, p)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	go func() { io.Copy(io.Discard, stdout); p.err = cmd.Wait(); close(p.exited) }()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: no first line: %w", args[0], err)
+	}
+	return p, strings.Fields(line), nil
+}
+
+// client runs a role to its end and returns its output.
+func (b *bench) client(self string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self, args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), err
+}
+
+// stop ends every process of the benchmark: the roles by closing their
+// stdin, ockamtop by an interrupt, as Ctrl-C would.
+func (b *bench) stop() {
+	for _, p := range b.procs {
+		p.close()
+	}
+	if b.ockam != nil {
+		b.ockam.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-b.ockam.exited:
+		case <-time.After(10 * time.Second):
+			b.ockam.cmd.Process.Kill()
+			<-b.ockam.exited
+		}
+	}
+	for _, p := range b.procs {
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.exited
+		}
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the test binary play the roles, as the benchmark's own
+// binary does.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 {
+		if role, ok := roles[os.Args[1]]; ok {
+			if err := role(os.Args[2:]); err != nil {
+				fmt.Fprintf(os.Stderr, "portalbench %s: %v\n", os.Args[1], err)
+				os.Exit(1)
+			}
+			os.Exit(0)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// TestPortalbenchRuns runs the whole benchmark, small, against a freshly
+// built ockamtop: every path carries its bytes and its round trips, and
+// the idle streams are held. The figures themselves are not asserted.
+func TestPortalbenchRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds ockamtop and runs five paths")
+	}
+	bin := filepath.Join(t.TempDir(), "ockamtop")
+	build := exec.Command("go", "build", "-o", bin, "../ockamtop")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build ockamtop: %v\n%s", err, out)
+	}
+	var out strings.Builder
+	err := run([]string{"-ockamtop", bin, "-size", "4", "-trips", "200", "-rounds", "1", "-streams", "50"}, &out)
+	if err != nil {
+		t.Fatalf("portalbench: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"direct ", "io.Copy chain x3", "ockamtop 3 nodes", "io.Copy chain x2", "ockamtop 2 nodes", "idle streams: 50 open"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in the output:\n%s", want, out.String())
+		}
+	}
+}
