@@ -48,6 +48,9 @@ type portalStream struct {
 	queued int     // guarded by mu
 	// writing is true while a writer goroutine runs.
 	writing bool // guarded by mu
+	// unacked counts bytes written to sock and not yet given back as
+	// credit. Only the writer goroutine uses it; writers hand over under mu.
+	unacked int
 	// peerEOF: the other end half-closed; after the queue, shut our write
 	// side. disconnect: it said Disconnect; after the queue, close.
 	peerEOF, disconnect bool // guarded by mu
@@ -224,10 +227,18 @@ func (s *portalStream) kickWriterLocked() {
 	s.node.goroutine(s.writeLoop)
 }
 
+// creditThreshold is how many written bytes a stream gives back at once.
+// Credit goes back only in such lumps, not each time the queue empties: a
+// sender whose bytes have all been written but not yet acknowledged still
+// has PortalWindow-creditThreshold of credit, so it never stalls for want
+// of a small Credit, and a stream in full flow sends one Credit for every
+// few chunks rather than one for each (each Credit costs a frame on every
+// connection of the path).
+const creditThreshold = PortalWindow / 2
+
 // writeLoop writes the queue to the socket and gives the bytes back to the
 // sender as credit.
 func (s *portalStream) writeLoop() {
-	var unacked int
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -242,11 +253,7 @@ func (s *portalStream) writeLoop() {
 				s.wroteEOF = true
 			}
 			finished := (s.wroteEOF && s.readEOF) || s.disconnect
-			peerDone := s.peerEOF
 			s.mu.Unlock()
-			if unacked > 0 && !peerDone { // a peer that has finished sending needs no credit
-				s.send(encodeCredit(unacked))
-			}
 			if shut {
 				_ = s.sock.CloseWrite()
 			}
@@ -269,10 +276,10 @@ func (s *portalStream) writeLoop() {
 		s.mu.Lock()
 		s.queued -= len(c.data)
 		s.mu.Unlock()
-		unacked += len(c.data)
-		if unacked >= PortalWindow/4 {
-			s.send(encodeCredit(unacked))
-			unacked = 0
+		s.unacked += len(c.data)
+		if s.unacked >= creditThreshold {
+			s.send(encodeCredit(s.unacked))
+			s.unacked = 0
 		}
 	}
 }

@@ -18,7 +18,7 @@
 //
 // Throughput is one stream of -size MiB; the round trip is 64 bytes to an
 // echo server, p50 and p99 over -trips; CPU is ockamtop's user+sys seconds
-// per GiB carried. -streams N then holds N idle streams open on one inlet
+// per GiB carried (and the chain's). -streams N then holds N idle streams open on one inlet
 // and reports ockamtop's memory per stream.
 package main
 
@@ -64,6 +64,7 @@ type options struct {
 	rounds   int
 	streams  int
 	keep     bool
+	paths    string
 }
 
 func run(args []string, out io.Writer) error {
@@ -76,6 +77,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each path's figure is the median over them")
 	fs.IntVar(&o.streams, "streams", 9000, "idle streams to hold open on one inlet for the memory figure (0: skip)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (topology, ockamtop's log)")
+	fs.StringVar(&o.paths, "paths", "direct,chain3,portal3,chain2,portal2", "the paths to measure, in order; direct is always measured first")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -107,9 +109,12 @@ type bench struct {
 
 // A path is one way from the client to the sink and the echo server.
 type path struct {
+	key        string // its name in -paths
 	name       string
 	sink, echo string
-	ockamtop   bool // ockamtop carries it: measure its CPU
+	// pid is the process that carries it, whose CPU time is measured; 0
+	// for the direct path.
+	pid int
 }
 
 // figures are one path's results over the rounds.
@@ -134,11 +139,11 @@ func (b *bench) run() error {
 		return err
 	}
 	sink, echo := addrs[0], addrs[1]
-	_, chain3, err := b.start(self, "chain", "3", sink, echo)
+	c3, chain3, err := b.start(self, "chain", "3", sink, echo)
 	if err != nil {
 		return err
 	}
-	_, chain2, err := b.start(self, "chain", "2", sink, echo)
+	c2, chain2, err := b.start(self, "chain", "2", sink, echo)
 	if err != nil {
 		return err
 	}
@@ -147,11 +152,14 @@ func (b *bench) run() error {
 		return err
 	}
 	paths := []path{
-		{name: "direct", sink: sink, echo: echo},
-		{name: "io.Copy chain x3", sink: chain3[0], echo: chain3[1]},
-		{name: "ockamtop 3 nodes", sink: inlets["n1.sink"], echo: inlets["n1.echo"], ockamtop: true},
-		{name: "io.Copy chain x2", sink: chain2[0], echo: chain2[1]},
-		{name: "ockamtop 2 nodes", sink: inlets["n2.sink"], echo: inlets["n2.echo"], ockamtop: true},
+		{key: "direct", name: "direct", sink: sink, echo: echo},
+		{key: "chain3", name: "io.Copy chain x3", sink: chain3[0], echo: chain3[1], pid: c3.cmd.Process.Pid},
+		{key: "portal3", name: "ockamtop 3 nodes", sink: inlets["n1.sink"], echo: inlets["n1.echo"], pid: b.ockam.cmd.Process.Pid},
+		{key: "chain2", name: "io.Copy chain x2", sink: chain2[0], echo: chain2[1], pid: c2.cmd.Process.Pid},
+		{key: "portal2", name: "ockamtop 2 nodes", sink: inlets["n2.sink"], echo: inlets["n2.echo"], pid: b.ockam.cmd.Process.Pid},
+	}
+	if paths, err = choose(paths, b.opts.paths); err != nil {
+		return err
 	}
 	size := int64(b.opts.sizeMiB) << 20
 	fmt.Fprintf(b.out, "portalbench: %d MiB a stream, writes of %d bytes, %d round trips of 64 bytes, %d rounds (medians)\n",
@@ -159,7 +167,7 @@ func (b *bench) run() error {
 	results := make([]figures, len(paths))
 	for range b.opts.rounds {
 		for i, p := range paths {
-			cpu0, err := b.ockamCPU()
+			cpu0, err := procCPU(p.pid)
 			if err != nil {
 				return err
 			}
@@ -171,7 +179,7 @@ func (b *bench) run() error {
 			if err != nil {
 				return fmt.Errorf("%s: throughput: %q", p.name, out)
 			}
-			cpu1, err := b.ockamCPU()
+			cpu1, err := procCPU(p.pid)
 			if err != nil {
 				return err
 			}
@@ -206,7 +214,7 @@ func (b *bench) report(paths []path, results []figures, size int64) {
 		r := results[i]
 		mbs := float64(size) / median(r.secs) / 1e6
 		cpu := "-"
-		if p.ockamtop {
+		if p.pid != 0 {
 			cpu = fmt.Sprintf("%.2f", median(r.cpu)*float64(1<<30)/float64(size))
 		}
 		fmt.Fprintf(w, "%-18s %9.0f %9.2f %9.1f %9.2f %9.1f %11s\n", p.name,
@@ -340,23 +348,26 @@ func (b *bench) startOckamtop(bin, sink, echo string) (map[string]string, error)
 	}
 }
 
-// ockamCPU is ockamtop's user+sys CPU time so far, in seconds.
-func (b *bench) ockamCPU() (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.ockam.cmd.Process.Pid))
+// procCPU is a process's user+sys CPU time so far, in seconds; 0 for pid 0.
+func procCPU(pid int) (float64, error) {
+	if pid == 0 {
+		return 0, nil
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("ockamtop's CPU time: %w", err)
+		return 0, fmt.Errorf("CPU time: %w", err)
 	}
 	// The fields after the command's closing parenthesis start at field 3;
 	// utime and stime are fields 14 and 15, in clock ticks (100 a second).
 	_, rest, ok := strings.Cut(string(data), ") ")
 	f := strings.Fields(rest)
 	if !ok || len(f) < 13 {
-		return 0, fmt.Errorf("ockamtop's CPU time: unexpected /proc stat %q", data)
+		return 0, fmt.Errorf("CPU time: unexpected /proc stat %q", data)
 	}
 	utime, err1 := strconv.ParseFloat(f[11], 64)
 	stime, err2 := strconv.ParseFloat(f[12], 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("ockamtop's CPU time: %w", err)
+		return 0, fmt.Errorf("CPU time: %w", err)
 	}
 	return (utime + stime) / 100, nil
 }
@@ -450,6 +461,24 @@ func (b *bench) stop() {
 			<-p.exited
 		}
 	}
+}
+
+// choose keeps the paths named in list, comma-separated, in that order,
+// after direct, the baseline of every ratio.
+func choose(all []path, list string) ([]path, error) {
+	out := all[:1]
+	for key := range strings.SplitSeq(list, ",") {
+		key = strings.TrimSpace(key)
+		if key == "" || key == "direct" {
+			continue
+		}
+		i := slices.IndexFunc(all, func(p path) bool { return p.key == key })
+		if i < 0 {
+			return nil, fmt.Errorf("-paths: no path %q; the paths are direct, chain3, portal3, chain2 and portal2", key)
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
 }
 
 func median(xs []float64) float64 {
