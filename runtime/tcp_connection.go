@@ -58,6 +58,10 @@ type tcpConnection struct {
 
 	// received counts the frames read: evidence that the peer is alive.
 	received atomic.Uint64
+	// bytesIn, bytesOut and framesOut count the traffic (counters.go);
+	// the writer adds unflushed frames to framesOut when it writes them.
+	bytesIn, bytesOut, framesOut atomic.Uint64
+	unflushed                    uint64 // worker goroutine only
 
 	// drainMarker is a message that only drain queues: when the worker
 	// reaches it, everything queued before it has been written.
@@ -91,6 +95,14 @@ func (c *tcpConnection) Done() <-chan struct{} { return c.closed }
 // Close closes the connection at once.
 func (c *tcpConnection) Close() { c.close(nil) }
 
+// Counters returns a snapshot of the connection's traffic.
+func (c *tcpConnection) Counters() ConnectionCounters {
+	return ConnectionCounters{
+		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		FramesIn: c.received.Load(), FramesOut: c.framesOut.Load(),
+	}
+}
+
 // HandleMessage queues m as a frame for the socket. It runs on the worker
 // goroutine; Flush writes the queue out once the mailbox is empty, so
 // messages in flight share system calls.
@@ -114,6 +126,7 @@ func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
 		return fmt.Errorf("send to %s: %w", c.conn.RemoteAddr(), err)
 	}
 	m.release() // the queue holds a copy of the payload
+	c.unflushed++
 	if len(c.out) >= ioBufferSize {
 		c.Flush()
 	}
@@ -134,9 +147,12 @@ func (c *tcpConnection) writeDirect(m *Routed, msg *routing.Message) error {
 		return fmt.Errorf("send to %s: %w", c.conn.RemoteAddr(), err)
 	}
 	bufs := net.Buffers{out[:at], msg.Payload, out[at:]}
-	_, err = bufs.WriteTo(c.conn)
+	written, err := bufs.WriteTo(c.conn)
 	m.release()
 	c.out = out[:0]
+	c.bytesOut.Add(uint64(written))
+	c.framesOut.Add(c.unflushed + 1)
+	c.unflushed = 0
 	if err != nil {
 		c.close(fmt.Errorf("write: %w", err))
 	}
@@ -148,7 +164,10 @@ func (c *tcpConnection) Flush() {
 	if len(c.out) == 0 {
 		return
 	}
-	_, err := c.conn.Write(c.out)
+	written, err := c.conn.Write(c.out)
+	c.bytesOut.Add(uint64(written))
+	c.framesOut.Add(c.unflushed)
+	c.unflushed = 0
 	if cap(c.out) > 4*ioBufferSize {
 		c.out = nil // do not keep a burst's buffer for ever
 	} else {
@@ -224,9 +243,15 @@ func (c *tcpConnection) handshake(timeout time.Duration, br *bufio.Reader) error
 
 // readLoop reads frames until the connection fails or closes.
 func (c *tcpConnection) readLoop(br *bufio.Reader) {
+	var bytesIn uint64 // added to c.bytesIn before the reader may block
 	for {
+		if br.Buffered() == 0 && bytesIn > 0 {
+			c.bytesIn.Add(bytesIn)
+			bytesIn = 0
+		}
 		body, buf, err := readBody(br)
 		if err != nil {
+			c.bytesIn.Add(bytesIn)
 			if errors.Is(err, io.EOF) {
 				err = nil // the peer closed between frames: a clean end
 			}
@@ -234,12 +259,14 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			return
 		}
 		c.received.Add(1)
+		bytesIn += uint64(len(body)) + 4 // and the length prefix
 		msg, err := wire.DecodeBodyVia(body, c.w.addr)
 		if err == nil {
 			err = checkMessage(&msg)
 		}
 		if err != nil {
 			putBuffer(buf)
+			c.node.counters.dropped[dropBadFrame].Add(1)
 			c.log.Warn("dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
 			continue
 		}
