@@ -102,6 +102,7 @@ func LiveGraph(run *deploy.Running) Live {
 				if in.Node == e.Node && in.Inlet.Name() == e.Name {
 					c := in.Inlet.Counters()
 					pc = &c
+					end.Label = "tcp_inlet " + e.Name + "\n" + in.Inlet.Addr() // the bound port
 				}
 			}
 		} else {

@@ -40,12 +40,18 @@ function rateOf(key, bytes, now) {
 function draw(live) {
   const svg = document.getElementById("graph");
   svg.replaceChildren();
+  // Nodes on an ellipse: no straight edge between two of them crosses a
+  // third.
   const n = live.nodes.length;
-  const width = Math.max(900, 220 * n);
+  const width = Math.max(1000, 160 * n), height = Math.max(480, 60 * n);
   svg.setAttribute("width", width);
+  svg.setAttribute("height", height);
+  const cx = width / 2, cy = height / 2;
   const pos = {};
   live.nodes.forEach((node, i) => {
-    pos[node.name] = { x: (i + 0.5) * width / n, y: 210 };
+    const angle = Math.PI + 2 * Math.PI * i / n;
+    pos[node.name] = n === 1 ? { x: cx, y: cy } :
+      { x: cx + (width / 2 - 290) * Math.cos(angle), y: cy + (height / 2 - 110) * Math.sin(angle) };
   });
   const bytes = {};
   const rows = [];
@@ -56,11 +62,15 @@ function draw(live) {
   live.edges.forEach((e) => {
     const a = pos[e.from], b = pos[e.to];
     if (!a || !b) return;
+    // Bend along the normal of the pair's line, each edge of a pair its
+    // own way, so that each keeps its label.
+    const [p, q] = e.from < e.to ? [a, b] : [b, a];
     const pair = [e.from, e.to].sort().join("\u0000");
     const k = pairs[pair] = (pairs[pair] || 0) + 1;
-    const sign = e.from < e.to ? 1 : -1;
-    const bend = sign * (40 + 45 * (k - 1)) * (Math.abs(b.x - a.x) > 230 ? 1.6 : 1);
-    const mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2 - bend;
+    const len = Math.hypot(q.x - p.x, q.y - p.y) || 1;
+    const nx = -(q.y - p.y) / len, ny = (q.x - p.x) / len;
+    const bend = (k % 2 ? 1 : -1) * (35 + 45 * Math.floor((k - 1) / 2));
+    const mx = (a.x + b.x) / 2 + nx * bend * 2, my = (a.y + b.y) / 2 + ny * bend * 2;
     const key = "edge:" + e.kind + ":" + e.from + ":" + e.to + ":" + (e.name || "");
     bytes[key] = e.bytes;
     const r = rateOf(key, e.bytes, live.time);
@@ -73,32 +83,37 @@ function draw(live) {
     rows.push([e.label, e.from + " → " + e.to, e.state, e.state === "up" ? rate(r) : "", e.round_trip ? "rtt " + e.round_trip : ""]);
   });
 
-  live.nodes.forEach((node) => {
-    const p = pos[node.name];
-    const g = el("g", { class: "node" + (node.local ? "" : " remote"), "data-node": node.name }, svg);
-    el("rect", { x: p.x - 75, y: p.y - 24, width: 150, height: 48, rx: 6 }, g);
-    text(g, p.x, p.y - 4, node.name, "name");
-    text(g, p.x, p.y + 14, node.listener || (node.local ? "no listener" : "runs elsewhere"));
-  });
-
-  // Portal ends: inlets above their node, outlets below.
+  // Portal ends: outward from the middle, along the node's spoke, inlets
+  // turned one way and outlets the other.
   const stack = {};
   live.ends.forEach((end) => {
     const p = pos[end.node];
     if (!p) return;
     const side = end.inlet ? -1 : 1;
     const k = stack[end.node + side] = (stack[end.node + side] || 0) + 1;
-    const x = p.x + (k - 1) * 30, y = p.y + side * (95 + (k - 1) * 20);
+    let angle = n === 1 ? -Math.PI / 2 : Math.atan2((p.y - cy) * 2, p.x - cx);
+    angle += side * (0.35 + 0.5 * (k - 1));
+    const x = Math.min(Math.max(p.x + 230 * Math.cos(angle), 100), width - 100);
+    const y = Math.min(Math.max(p.y + 100 * Math.sin(angle), 30), height - 30);
     const key = "end:" + end.id;
     bytes[key] = end.bytes;
     const r = rateOf(key, end.bytes, live.time);
     const g = el("g", { class: "end " + end.state, "data-end": end.id, "data-state": end.state }, svg);
-    el("line", { x1: x, y1: y - side * 22, x2: p.x, y2: p.y + side * 24, stroke: "#555" }, g);
-    el("ellipse", { cx: x, cy: y, rx: 95, ry: 24 }, g);
+    el("line", { x1: x, y1: y, x2: p.x, y2: p.y, stroke: "#555" }, g);
+    el("ellipse", { cx: x, cy: y, rx: 125, ry: 26 }, g);
     const [first, second] = end.label.split("\n");
     text(g, x, y - 3, first);
     text(g, x, y + 12, (second || "") + " · " + end.streams + " streams · " + rate(r));
     rows.push([first, end.node, end.state, rate(r), end.streams + " open streams"]);
+  });
+
+  // Nodes last, over the lines.
+  live.nodes.forEach((node) => {
+    const p = pos[node.name];
+    const g = el("g", { class: "node" + (node.local ? "" : " remote"), "data-node": node.name }, svg);
+    el("rect", { x: p.x - 75, y: p.y - 24, width: 150, height: 48, rx: 6 }, g);
+    text(g, p.x, p.y - 4, node.name, "name");
+    text(g, p.x, p.y + 14, node.listener || (node.local ? "no listener" : "runs elsewhere"));
   });
 
   const tbody = document.querySelector("#parts tbody");
