@@ -50,6 +50,11 @@ type tcpConnection struct {
 	// writes it when its mailbox is empty, or when it grows past
 	// ioBufferSize. Worker goroutine only.
 	out []byte
+	// bytesOut and framesOut count what was written (counters.go): the
+	// writer's, apart from the reader's counters; unflushed is the frames
+	// queued in out, added to framesOut when they are written.
+	bytesOut, framesOut atomic.Uint64
+	unflushed           uint64 // worker goroutine only
 
 	// repliers are the workers recorded as consumers of this connection's
 	// flow, to be forgotten when it closes.
@@ -57,11 +62,9 @@ type tcpConnection struct {
 	repliers   map[*worker]struct{} // guarded by repliersMu
 
 	// received counts the frames read: evidence that the peer is alive.
-	received atomic.Uint64
-	// bytesIn, bytesOut and framesOut count the traffic (counters.go);
-	// the writer adds unflushed frames to framesOut when it writes them.
-	bytesIn, bytesOut, framesOut atomic.Uint64
-	unflushed                    uint64 // worker goroutine only
+	// bytesIn counts their bytes (counters.go); the reader adds them
+	// before it may block.
+	received, bytesIn atomic.Uint64
 
 	// drainMarker is a message that only drain queues: when the worker
 	// reaches it, everything queued before it has been written.
