@@ -44,7 +44,7 @@ func freePort(t *testing.T) int {
 
 // The live page in a real browser: the nodes of a relay topology appear,
 // the relay edge is up, and turns down when n3 (which runs elsewhere, here
-// in a second Running) stops.
+// in a second Running) stops its relay.
 func TestPageInBrowser(t *testing.T) {
 	browser := findBrowser(t)
 	src := fmt.Sprintf(`
@@ -105,8 +105,8 @@ node "n1" {
 	}
 	t.Logf("relay edge: %s", label)
 
-	// n3 stops: its relay's connection closes, and n2 drops the forwarder.
-	n3.Stop()
+	// n3's relay stops: its connection closes, and n2 drops the forwarder.
+	n3.Parts().Relays[0].Relay.Close()
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](edge+`?.dataset.state === "down"`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
 		t.Fatalf("the relay edge down after n3 stopped: %v", err)
 	}
