@@ -3,11 +3,13 @@ package observe
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,6 +106,45 @@ node "n1" {
 		t.Fatal(err)
 	}
 	t.Logf("relay edge: %s", label)
+
+	// Traffic through the portal: the inlet and the relay edge show a rate.
+	client, err := net.Dial("tcp", here.Inlets()["n1.web"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var traffic sync.WaitGroup
+	traffic.Go(func() { _, _ = io.Copy(io.Discard, client) })
+	traffic.Go(func() {
+		chunk := make([]byte, 32<<10)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := client.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	stopTraffic := sync.OnceFunc(func() {
+		close(stop)
+		client.Close() // ends the reader, and a writer blocked in Write
+		traffic.Wait()
+	})
+	defer stopTraffic()
+	inlet := `document.querySelector('g.end[data-end="inlet_n1_web"]')`
+	for what, expr := range map[string]string{
+		"the inlet's rate and stream": inlet + `?.dataset.streams === "1" && Number(` + inlet + `.dataset.rate) > 0`,
+		"the relay edge's rate":       `Number(` + edge + `?.dataset.rate) > 0`,
+		"a rate in the relay's label": `/· [0-9.]+ [KMG]?B\/s/.test(` + edge + `?.textContent) && !/· 0 B\/s/.test(` + edge + `.textContent)`,
+	} {
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	stopTraffic()
 
 	// n3's relay stops: its connection closes, and n2 drops the forwarder.
 	n3.Parts().Relays[0].Relay.Close()

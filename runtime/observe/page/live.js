@@ -74,7 +74,7 @@ function draw(live) {
     const key = "edge:" + e.kind + ":" + e.from + ":" + e.to + ":" + (e.name || "");
     bytes[key] = e.bytes;
     const r = rateOf(key, e.bytes, live.time);
-    const g = el("g", { class: "edge " + e.kind + " " + e.state, "data-kind": e.kind, "data-from": e.from, "data-to": e.to, "data-name": e.name || "", "data-state": e.state }, svg);
+    const g = el("g", { class: "edge " + e.kind + " " + e.state, "data-kind": e.kind, "data-from": e.from, "data-to": e.to, "data-name": e.name || "", "data-state": e.state, "data-rate": Math.round(r) }, svg);
     el("path", { d: `M ${a.x} ${a.y} Q ${mx} ${my} ${b.x} ${b.y}` }, g);
     const lx = (a.x + 2 * mx + b.x) / 4, ly = (a.y + 2 * my + b.y) / 4;
     text(g, lx, ly - 4, e.label);
@@ -98,7 +98,7 @@ function draw(live) {
     const key = "end:" + end.id;
     bytes[key] = end.bytes;
     const r = rateOf(key, end.bytes, live.time);
-    const g = el("g", { class: "end " + end.state, "data-end": end.id, "data-state": end.state }, svg);
+    const g = el("g", { class: "end " + end.state, "data-end": end.id, "data-state": end.state, "data-streams": end.streams, "data-rate": Math.round(r) }, svg);
     el("line", { x1: x, y1: y, x2: p.x, y2: p.y, stroke: "#555" }, g);
     el("ellipse", { cx: x, cy: y, rx: 125, ry: 26 }, g);
     const [first, second] = end.label.split("\n");
