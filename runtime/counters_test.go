@@ -197,3 +197,35 @@ func TestDurationHistogramBuckets(t *testing.T) {
 		t.Errorf("sum %s, want %s", got, want)
 	}
 }
+
+// A frame's bytes are counted before the reader waits for more: a peer
+// that stops in the middle of the next frame does not hide them.
+func TestBytesInCountedBeforeTheReaderBlocks(t *testing.T) {
+	t.Parallel()
+	node, _ := testNode(t, "n", Options{})
+	addr := listen(t, node)
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	frame, err := wire.AppendFrame(nil, &routing.Message{Onward: local("nobody")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The version byte, a whole frame, and the first bytes of another, at
+	// once: they arrive in one read.
+	send := append([]byte{wire.ProtocolVersion}, frame...)
+	send = append(send, frame[:len(frame)-1]...)
+	if _, err := raw.Write(send); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the whole frame counted", func() bool {
+		for _, c := range node.Connections() {
+			if cc := c.(CountedConnection).Counters(); cc.FramesIn == 1 && cc.BytesIn == uint64(len(frame)) {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -267,14 +267,7 @@ func (r *Relay) session() (registered bool, err error) {
 		}
 		start := time.Now()
 		binary.BigEndian.PutUint64(nonce[:], uint64(start.UnixNano()))
-		err := r.check(ctx, conn, ping, wire.AppendBytes(nil, nonce[:]))
-		if err == nil {
-			// The answer is here: the round trip, off the data path.
-			rtt := time.Since(start)
-			r.count.lastRoundTrip.Store(int64(rtt))
-			r.count.roundTrip.observe(rtt)
-		}
-		if err != nil {
+		if err := r.check(ctx, conn, ping, wire.AppendBytes(nil, nonce[:])); err != nil {
 			if ctx.Err() != nil {
 				r.closeConn(conn)
 				return true, errRelayStopped
@@ -282,6 +275,10 @@ func (r *Relay) session() (registered bool, err error) {
 			conn.Close()
 			return true, fmt.Errorf("end-to-end check: %w", err)
 		}
+		// The answer is here: the round trip, off the data path.
+		rtt := time.Since(start)
+		r.count.lastRoundTrip.Store(int64(rtt))
+		r.count.roundTrip.observe(rtt)
 	}
 }
 

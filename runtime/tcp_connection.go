@@ -3,6 +3,7 @@ package runtime
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -248,7 +249,7 @@ func (c *tcpConnection) handshake(timeout time.Duration, br *bufio.Reader) error
 func (c *tcpConnection) readLoop(br *bufio.Reader) {
 	var bytesIn uint64 // added to c.bytesIn before the reader may block
 	for {
-		if br.Buffered() == 0 && bytesIn > 0 {
+		if bytesIn > 0 && !frameBuffered(br) {
 			c.bytesIn.Add(bytesIn)
 			bytesIn = 0
 		}
@@ -285,6 +286,16 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			c.log.Warn("dropped a message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
 		}
 	}
+}
+
+// frameBuffered reports whether br holds the whole next frame: reading it
+// does not block.
+func frameBuffered(br *bufio.Reader) bool {
+	if br.Buffered() < 4 {
+		return false
+	}
+	prefix, _ := br.Peek(4) // buffered: no read
+	return uint64(br.Buffered()) >= 4+uint64(binary.BigEndian.Uint32(prefix))
 }
 
 // pooledFrameMin is the body size from which a frame is read into a pooled
