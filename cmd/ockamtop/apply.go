@@ -178,7 +178,11 @@ var applyCommand = &command{
 				return errInvalid
 			}
 		} else {
-			fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
+			if f.logFormat == "json" {
+				f.log.Info("up; stop with Ctrl-C or 'ockamtop down'") // stderr stays JSON for log shippers
+			} else {
+				fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
+			}
 		}
 		<-ctx.Done()
 		run.Stop()
