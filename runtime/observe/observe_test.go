@@ -362,6 +362,18 @@ func TestAPI(t *testing.T) {
 			t.Errorf("edge %s is %q, want %q (edges %v)", k, kinds[k], v, kinds)
 		}
 	}
+	// A route opens n1's connection to n2: the edge is up, with traffic.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := run.Send(ctx, "n1", "/node/n2/service/echo", wire.EncodeString("hi")); err != nil {
+		t.Fatal(err)
+	}
+	getJSON(t, url+"/api/graph", &live)
+	for _, e := range live.Edges {
+		if e.Kind == topology.EdgeConnection && e.From == "n1" && e.To == "n2" && (e.State != StateUp || e.Bytes == 0) {
+			t.Errorf("edge n1 -> n2 after an echo: %+v", e)
+		}
+	}
 	resp, err := http.Get(url + "/")
 	if err != nil {
 		t.Fatal(err)
