@@ -96,7 +96,7 @@ func serve(t *testing.T, run *deploy.Running) string {
 }
 
 // echoTarget is a TCP echo server for the outlet, until the test ends.
-func echoTarget(t *testing.T) string {
+func echoTarget(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -61,6 +61,8 @@ func Handler(run *deploy.Running, o Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: log.New(o.Logger.StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}), "metrics: ", 0),
+		// One bad series (logged) must not blank the others.
+		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	mux.HandleFunc("GET /api/graph", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, LiveGraph(run))
