@@ -2,7 +2,6 @@ package observe
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -146,45 +145,8 @@ node "responder" {
 
 func BenchmarkPortalThroughputScraped(b *testing.B) {
 	const size = 1 << 30
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer ln.Close()
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				_, _ = io.Copy(io.Discard, c)
-				c.Close()
-			})
-		}
-	})
-	run := startBench(b, fmt.Sprintf(`
-node "n2" {
-  tcp_listener = "127.0.0.1:0"
-}
-node "n3" {
-  service "hop" {}
-  relay "n3" {
-    at = node.n2
-  }
-  tcp_outlet "outlet" {
-    to = %q
-  }
-}
-node "n1" {
-  tcp_inlet "web" {
-    from = "127.0.0.1:0"
-    to   = "/node/n2/service/forward_to_n3/service/hop/service/outlet"
-  }
-}
-`, ln.Addr().String()))
+	sink := serveTCP(b, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	run := startBench(b, relayTopology(sink))
 	inlet := run.Inlets()["n1.web"]
 	buf := make([]byte, 256<<10)
 	withScrapes(b, run, func(b *testing.B) {

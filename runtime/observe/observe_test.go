@@ -95,8 +95,9 @@ func serve(t *testing.T, run *deploy.Running) string {
 	return srv.URL
 }
 
-// echoTarget is a TCP echo server for the outlet, until the test ends.
-func echoTarget(t testing.TB) string {
+// serveTCP runs handle for every connection to a new loopback listener
+// until the test ends, and closes the connection after it.
+func serveTCP(t testing.TB, handle func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,11 +116,16 @@ func echoTarget(t testing.TB) string {
 			}
 			wg.Go(func() {
 				defer c.Close()
-				_, _ = io.Copy(c, c)
+				handle(c)
 			})
 		}
 	})
 	return ln.Addr().String()
+}
+
+// echoTarget is a TCP echo server for the outlet, until the test ends.
+func echoTarget(t testing.TB) string {
+	return serveTCP(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 func relayTopology(target string) string {
