@@ -55,6 +55,8 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// counters are read by Counters; see counters.go.
+	counters nodeCounters
 
 	mu      sync.RWMutex
 	workers map[string]*worker // guarded by mu; by local address
@@ -253,10 +255,12 @@ func (n *Node) Send(ctx context.Context, msg routing.Message) error {
 func (n *Node) route(ctx context.Context, m *Routed) error {
 	next, err := m.Onward.Next()
 	if err != nil {
+		n.counters.drop(ErrEmptyOnwardRoute)
 		return ErrEmptyOnwardRoute
 	}
 	if !next.IsLocal() {
 		if m.Onward, err = n.resolveNext(ctx, m.Onward, m.flow != nil); err != nil {
+			n.counters.drop(err)
 			return err
 		}
 		next = m.Onward[0]
@@ -267,22 +271,32 @@ func (n *Node) route(ctx context.Context, m *Routed) error {
 	w := n.lookup(next.Value)
 	if w == nil {
 		if n.isClosed() {
+			n.counters.drop(ErrNodeClosed)
 			return ErrNodeClosed
 		}
+		n.counters.drop(ErrNoSuchAddress)
 		return fmt.Errorf("route to %s on node %s: %w", next, n.name, ErrNoSuchAddress)
 	}
 	if !w.accepts(m.flow) {
+		n.counters.drop(ErrFlowDenied)
 		return fmt.Errorf("message to %s from connection %s (return route %s): %w", w.addr, m.flow.id, m.Return, ErrFlowDenied)
 	}
 	if w.inline {
 		select {
 		case <-w.done:
+			n.counters.drop(ErrWorkerStopped)
 			return fmt.Errorf("deliver to %s: %w", w.addr, ErrWorkerStopped)
 		default:
 		}
+		n.counters.routed.Add(1)
 		return w.impl.HandleMessage(w.ctx, m)
 	}
-	return w.deliver(ctx, n.closing, m)
+	if err := w.deliver(ctx, n.closing, m); err != nil {
+		n.counters.drop(err)
+		return err
+	}
+	n.counters.routed.Add(1)
+	return nil
 }
 
 // resolveNext replaces a transport address at the head of onward with the

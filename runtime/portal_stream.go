@@ -106,6 +106,7 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSe
 		s.setRemote(remote)
 	}
 	set.add(s)
+	set.count.streams.Add(1)
 	// Registered for the node's shutdown before it has a worker, so that
 	// no shutdown can miss a stream that has one.
 	untrack, ok := n.atClose(s.shutdown)
@@ -267,7 +268,8 @@ func (s *portalStream) writeLoop() {
 		s.queue = s.queue[1:]
 		s.mu.Unlock()
 
-		_, err := s.sock.Write(c.data)
+		written, err := s.sock.Write(c.data)
+		s.set.count.bytesOut.Add(uint64(written))
 		putBuffer(c.buf)
 		if err != nil {
 			s.close(fmt.Errorf("write: %w", err), true)
@@ -296,6 +298,7 @@ func (s *portalStream) readLoop() {
 			return
 		}
 		if credit <= 0 {
+			s.set.count.creditStalls.Add(1)
 			select {
 			case <-s.creditCh:
 			case <-s.done:
@@ -322,6 +325,7 @@ func (s *portalStream) readLoop() {
 			s.mu.Lock()
 			s.credit -= k
 			s.mu.Unlock()
+			s.set.count.bytesIn.Add(uint64(k))
 			if !s.sendBuf(framePayload(buf, k), pooled) {
 				return
 			}
@@ -474,6 +478,8 @@ func (s *portalStream) close(reason error, tell bool) {
 type streamSet struct {
 	mu      sync.Mutex
 	streams map[*portalStream]struct{} // guarded by mu
+	// count is what the streams did (counters.go).
+	count portalCounters
 }
 
 func (ss *streamSet) add(s *portalStream) {

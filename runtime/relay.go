@@ -86,6 +86,8 @@ type Relay struct {
 
 	// down is the outage while the relay cannot register.
 	down outage
+	// count is what the relay did (counters.go).
+	count relayCounters
 
 	mu     sync.Mutex
 	status RelayStatus // guarded by mu
@@ -170,6 +172,9 @@ func (r *Relay) loop() {
 		}
 		if registered {
 			backoff = 0
+			r.count.reconnects.Add(1)
+		} else {
+			r.count.failedAttempts.Add(1)
 		}
 		backoff = min(max(2*backoff, 50*time.Millisecond), r.opts.MaxBackoff)
 		wait := jitter(backoff)
@@ -234,6 +239,7 @@ func (r *Relay) session() (registered bool, err error) {
 		s.State, s.Forwarder, s.Connection, s.LastError = RelayUp, fwd, conn.Address().Value, ""
 		s.Registrations++
 	})
+	r.count.registrations.Add(1)
 	select {
 	case <-r.ready:
 	default:
@@ -259,7 +265,8 @@ func (r *Relay) session() (registered bool, err error) {
 			r.closeConn(conn)
 			return true, errRelayStopped
 		}
-		binary.BigEndian.PutUint64(nonce[:], uint64(time.Now().UnixNano()))
+		start := time.Now()
+		binary.BigEndian.PutUint64(nonce[:], uint64(start.UnixNano()))
 		if err := r.check(ctx, conn, ping, wire.AppendBytes(nil, nonce[:])); err != nil {
 			if ctx.Err() != nil {
 				r.closeConn(conn)
@@ -268,6 +275,10 @@ func (r *Relay) session() (registered bool, err error) {
 			conn.Close()
 			return true, fmt.Errorf("end-to-end check: %w", err)
 		}
+		// The answer is here: the round trip, off the data path.
+		rtt := time.Since(start)
+		r.count.lastRoundTrip.Store(int64(rtt))
+		r.count.roundTrip.observe(rtt)
 	}
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,11 @@ type tcpConnection struct {
 	// writes it when its mailbox is empty, or when it grows past
 	// ioBufferSize. Worker goroutine only.
 	out []byte
+	// bytesOut and framesOut count what was written (counters.go): the
+	// writer's, apart from the reader's counters; unflushed is the frames
+	// queued in out, added to framesOut when they are written.
+	bytesOut, framesOut atomic.Uint64
+	unflushed           uint64 // worker goroutine only
 
 	// repliers are the workers recorded as consumers of this connection's
 	// flow, to be forgotten when it closes.
@@ -57,7 +63,9 @@ type tcpConnection struct {
 	repliers   map[*worker]struct{} // guarded by repliersMu
 
 	// received counts the frames read: evidence that the peer is alive.
-	received atomic.Uint64
+	// bytesIn counts their bytes (counters.go); the reader adds them
+	// before it may block.
+	received, bytesIn atomic.Uint64
 
 	// drainMarker is a message that only drain queues: when the worker
 	// reaches it, everything queued before it has been written.
@@ -91,6 +99,14 @@ func (c *tcpConnection) Done() <-chan struct{} { return c.closed }
 // Close closes the connection at once.
 func (c *tcpConnection) Close() { c.close(nil) }
 
+// Counters returns a snapshot of the connection's traffic.
+func (c *tcpConnection) Counters() ConnectionCounters {
+	return ConnectionCounters{
+		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		FramesIn: c.received.Load(), FramesOut: c.framesOut.Load(),
+	}
+}
+
 // HandleMessage queues m as a frame for the socket. It runs on the worker
 // goroutine; Flush writes the queue out once the mailbox is empty, so
 // messages in flight share system calls.
@@ -114,6 +130,7 @@ func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
 		return fmt.Errorf("send to %s: %w", c.conn.RemoteAddr(), err)
 	}
 	m.release() // the queue holds a copy of the payload
+	c.unflushed++
 	if len(c.out) >= ioBufferSize {
 		c.Flush()
 	}
@@ -134,9 +151,12 @@ func (c *tcpConnection) writeDirect(m *Routed, msg *routing.Message) error {
 		return fmt.Errorf("send to %s: %w", c.conn.RemoteAddr(), err)
 	}
 	bufs := net.Buffers{out[:at], msg.Payload, out[at:]}
-	_, err = bufs.WriteTo(c.conn)
+	written, err := bufs.WriteTo(c.conn)
 	m.release()
 	c.out = out[:0]
+	c.bytesOut.Add(uint64(written))
+	c.framesOut.Add(c.unflushed + 1)
+	c.unflushed = 0
 	if err != nil {
 		c.close(fmt.Errorf("write: %w", err))
 	}
@@ -148,7 +168,10 @@ func (c *tcpConnection) Flush() {
 	if len(c.out) == 0 {
 		return
 	}
-	_, err := c.conn.Write(c.out)
+	written, err := c.conn.Write(c.out)
+	c.bytesOut.Add(uint64(written))
+	c.framesOut.Add(c.unflushed)
+	c.unflushed = 0
 	if cap(c.out) > 4*ioBufferSize {
 		c.out = nil // do not keep a burst's buffer for ever
 	} else {
@@ -224,9 +247,15 @@ func (c *tcpConnection) handshake(timeout time.Duration, br *bufio.Reader) error
 
 // readLoop reads frames until the connection fails or closes.
 func (c *tcpConnection) readLoop(br *bufio.Reader) {
+	var bytesIn uint64 // added to c.bytesIn before the reader may block
 	for {
+		if bytesIn > 0 && !frameBuffered(br) {
+			c.bytesIn.Add(bytesIn)
+			bytesIn = 0
+		}
 		body, buf, err := readBody(br)
 		if err != nil {
+			c.bytesIn.Add(bytesIn)
 			if errors.Is(err, io.EOF) {
 				err = nil // the peer closed between frames: a clean end
 			}
@@ -234,12 +263,14 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			return
 		}
 		c.received.Add(1)
+		bytesIn += uint64(len(body)) + 4 // and the length prefix
 		msg, err := wire.DecodeBodyVia(body, c.w.addr)
 		if err == nil {
 			err = checkMessage(&msg)
 		}
 		if err != nil {
 			putBuffer(buf)
+			c.node.counters.dropped[dropBadFrame].Add(1)
 			c.log.Warn("dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
 			continue
 		}
@@ -255,6 +286,16 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			c.log.Warn("dropped a message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
 		}
 	}
+}
+
+// frameBuffered reports whether br holds the whole next frame: reading it
+// does not block.
+func frameBuffered(br *bufio.Reader) bool {
+	if br.Buffered() < 4 {
+		return false
+	}
+	prefix, _ := br.Peek(4) // buffered: no read
+	return uint64(br.Buffered()) >= 4+uint64(binary.BigEndian.Uint32(prefix))
 }
 
 // pooledFrameMin is the body size from which a frame is read into a pooled

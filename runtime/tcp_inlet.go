@@ -72,6 +72,7 @@ func (n *Node) StartInlet(name, from string, route func() (routing.Route, error)
 	n.goroutine(func() {
 		acceptLoop(ln, in.log, n.closing, func(conn net.Conn) {
 			if !in.admit() {
+				in.count.refused.Add(1)
 				in.log.Warn("inlet is at its limit of open streams; connection refused", "limit", in.opts.MaxStreams, "client", conn.RemoteAddr().String())
 				_ = conn.Close()
 				return
@@ -109,6 +110,7 @@ func (in *Inlet) admit() bool {
 // routeDown logs that the route failed for a client: a warning at first,
 // then with growing gaps while it stays down.
 func (in *Inlet) routeDown(client net.Addr, err error) {
+	in.count.refused.Add(1)
 	if warn, failures := in.down.failed(time.Now()); warn {
 		in.log.Warn("portal route is down; connection closed", "client", client.String(), "error", err, "failed_connections", failures)
 	} else {
@@ -171,6 +173,7 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 		switch {
 		case in.node.quiet(): // the node is closing
 		case refused: // the outlet said Disconnect: its target is down
+			in.count.refused.Add(1)
 			in.log.Warn("the outlet refused the stream (its target is unreachable); connection closed", "client", conn.RemoteAddr().String())
 		default: // the connection the Ping went over closed
 			in.routeDown(conn.RemoteAddr(), fmt.Errorf("portal route %s: the connection to the next node closed", route.Brief()))

@@ -82,6 +82,7 @@ func (o *Outlet) open(self routing.Address, remote routing.Route) {
 	conn, err := d.DialContext(dctx, "tcp", o.target)
 	cancel()
 	if err != nil {
+		o.count.refused.Add(1)
 		o.log.Warn("outlet cannot reach its target; the stream is refused", "error", err)
 		_ = o.node.route(context.Background(), &Routed{Message: routing.Message{
 			Onward: remote, Return: routing.Route{self}, Payload: encodePortal(portalDisconnect),

@@ -209,6 +209,7 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 	}
 	t.conns[name] = c
 	t.mu.Unlock()
+	t.node.counters.connsOpened.Add(1)
 	return c, bufio.NewReaderSize(conn, ioBufferSize), nil
 }
 

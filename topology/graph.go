@@ -13,12 +13,16 @@ import (
 type graphEdge struct {
 	from, to, label string
 	style           string // "solid", "dashed" (relay registration), "dotted" (forwarding)
+	// name is the relay's name (dashed) or the forwarder's address
+	// (dotted); "" for a connection.
+	name string
 }
 
 type graphEnd struct {
 	id, label string
 	node      string
 	inlet     bool
+	name      string // the inlet's or outlet's name
 }
 
 func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
@@ -30,27 +34,27 @@ func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
 		}
 	}
 	for _, r := range t.Relays {
-		add(graphEdge{r.Owner.Name, r.At.Name, "relay " + r.Name + ": " + r.RemoteAddress(), "dashed"})
+		add(graphEdge{r.Owner.Name, r.At.Name, "relay " + r.Name + ": " + r.RemoteAddress(), "dashed", r.Name})
 	}
 	routeEdges := func(hops []Hop) {
 		for _, h := range hops {
 			switch h.Kind {
 			case HopConnect:
-				add(graphEdge{h.Node, h.To, "tcp", "solid"})
+				add(graphEdge{h.Node, h.To, "tcp", "solid", ""})
 			case HopRelay:
-				add(graphEdge{h.Node, h.To, h.Address, "dotted"})
+				add(graphEdge{h.Node, h.To, h.Address, "dotted", h.Address})
 			}
 		}
 	}
 	for _, in := range t.Inlets {
 		routeEdges(in.Hops)
-		ends = append(ends, graphEnd{id: "inlet_" + in.Node.Name + "_" + in.Name, label: "tcp_inlet " + in.Name + "\n" + in.From, node: in.Node.Name, inlet: true})
+		ends = append(ends, graphEnd{id: "inlet_" + in.Node.Name + "_" + in.Name, label: "tcp_inlet " + in.Name + "\n" + in.From, node: in.Node.Name, inlet: true, name: in.Name})
 	}
 	for _, c := range t.Checks {
 		routeEdges(c.Hops)
 	}
 	for _, o := range t.Outlets {
-		ends = append(ends, graphEnd{id: "outlet_" + o.Node.Name + "_" + o.Name, label: "tcp_outlet " + o.Name + "\n" + o.Target, node: o.Node.Name})
+		ends = append(ends, graphEnd{id: "outlet_" + o.Node.Name + "_" + o.Name, label: "tcp_outlet " + o.Name + "\n" + o.Target, node: o.Node.Name, name: o.Name})
 	}
 	return edges, ends
 }

@@ -15,14 +15,18 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ockamtop/ockamtop/runtime/deploy"
+	"github.com/ockamtop/ockamtop/runtime/observe"
 	"github.com/ockamtop/ockamtop/topology"
 )
 
 // runFlags are the flags of the commands that start nodes.
 type runFlags struct {
 	fileFlags
-	nodes    []string
-	logLevel string
+	nodes     []string
+	logLevel  string
+	logFormat string
+	// log is the nodes' logger, once start has made it.
+	log hclog.Logger
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -32,10 +36,14 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&f.logLevel, "log-level", "", "log level: trace, debug, info, warn or error (default info, or $OCKAMTOP_LOG)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text, or json (one JSON object a line, for log shippers)")
 }
 
 // logger builds the nodes' logger, on stderr.
-func (c *cli) logger(level string) (hclog.Logger, error) {
+func (c *cli) logger(level, format string) (hclog.Logger, error) {
+	if format != "text" && format != "json" {
+		return nil, fmt.Errorf("unknown log format %q (want text or json)", format)
+	}
 	if level == "" {
 		for _, kv := range c.env {
 			if v, ok := strings.CutPrefix(kv, "OCKAMTOP_LOG="); ok {
@@ -50,17 +58,18 @@ func (c *cli) logger(level string) (hclog.Logger, error) {
 	if l == hclog.NoLevel {
 		return nil, fmt.Errorf("unknown log level %q (want trace, debug, info, warn or error)", level)
 	}
-	return hclog.New(&hclog.LoggerOptions{Name: "ockamtop", Level: l, Output: c.stderr}), nil
+	return hclog.New(&hclog.LoggerOptions{Name: "ockamtop", Level: l, Output: c.stderr, JSONFormat: format == "json"}), nil
 }
 
 // start loads a file and starts its nodes. It prints what it starts; an
 // error, reported, says it could not.
 func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Running, *topology.Topology, error) {
-	log, err := c.logger(f.logLevel)
+	log, err := c.logger(f.logLevel, f.logFormat)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
 		return nil, nil, errUsage
 	}
+	f.log = log
 	t := c.loadForRun(path, &f.fileFlags)
 	if t == nil {
 		return nil, nil, errInvalid
@@ -109,6 +118,7 @@ var applyCommand = &command{
 		readyFile := fs.String("ready-file", "", "once everything is up, write the bound addresses as JSON to `PATH`")
 		detach := fs.Bool("detach", false, "run in the background: return once everything is up, and keep running until 'ockamtop down'")
 		logFile := fs.String("log-file", "", "with --detach, write the output to `PATH` (default $OCKAMTOP_HOME/run/PID.log)")
+		httpAddr := fs.String("http", "", "serve Prometheus metrics (/metrics), a live page of the topology (/) and the status JSON (/api/status) on `ADDR` (host:port; port 0 picks one)")
 		pos, err := parseArgs(c, fs, args, 1, 1)
 		if err != nil {
 			return err
@@ -122,6 +132,14 @@ var applyCommand = &command{
 			fmt.Fprintf(c.stderr, "ockamtop apply: %v\n", err)
 			return errInvalid
 		}
+		// So is --http's address: one in use fails before anything starts.
+		web, err := c.listenHTTP(*httpAddr)
+		if err != nil {
+			return err
+		}
+		if web != nil {
+			defer web.Close()
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		run, _, err := c.start(ctx, pos[0], &f)
@@ -129,6 +147,11 @@ var applyCommand = &command{
 			return err
 		}
 		defer run.Stop()
+		if web != nil {
+			if err := c.serveHTTP(web, run, pos[0], f.log); err != nil {
+				return err
+			}
+		}
 		results := run.RunChecks(ctx)
 		if ctx.Err() != nil {
 			// Interrupted while the checks ran: they did not fail.
@@ -144,7 +167,7 @@ var applyCommand = &command{
 		}
 		defer ctl.Close()
 		if *readyFile != "" {
-			if err := writeReady(*readyFile, run); err != nil {
+			if err := writeReady(*readyFile, run, web); err != nil {
 				fmt.Fprintf(c.stderr, "✘ ready file: %v\n", err)
 				return errInvalid
 			}
@@ -155,7 +178,11 @@ var applyCommand = &command{
 				return errInvalid
 			}
 		} else {
-			fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
+			if f.logFormat == "json" {
+				f.log.Info("up; stop with Ctrl-C or 'ockamtop down'") // stderr stays JSON for log shippers
+			} else {
+				fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
+			}
 		}
 		<-ctx.Done()
 		run.Stop()
@@ -192,10 +219,15 @@ type readyInfo struct {
 	// Inlets maps "node.inlet" to the inlet's bound address.
 	Inlets map[string]string `json:"inlets"`
 	PID    int               `json:"pid"`
+	// HTTP is --http's bound address, when it was given.
+	HTTP string `json:"http,omitempty"`
 }
 
-func writeReady(path string, run *deploy.Running) error {
+func writeReady(path string, run *deploy.Running, web *observe.Server) error {
 	info := readyInfo{Nodes: map[string]string{}, Inlets: map[string]string{}, PID: os.Getpid()}
+	if web != nil {
+		info.HTTP = web.Addr()
+	}
 	for _, n := range run.Status().Nodes {
 		info.Nodes[n.Name] = n.Listener
 	}

@@ -133,15 +133,9 @@ func startControl(path, file string, run *deploy.Running, down func()) (*control
 		ln.Close()
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		abs = file
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		st := run.Status()
-		run.MeasureRelays(r.Context(), &st)
-		writeJSON(w, controlStatus{PID: os.Getpid(), File: file, Path: abs, Status: st})
+		writeJSON(w, applyStatus(r.Context(), run, file))
 	})
 	mux.HandleFunc("POST /message", func(w http.ResponseWriter, r *http.Request) {
 		var req messageRequest

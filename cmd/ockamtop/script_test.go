@@ -79,6 +79,7 @@ func TestScripts(t *testing.T) {
 			"junktext":   cmdJunkText,
 			"maxbytes":   cmdMaxBytes,
 			"signal":     cmdSignal,
+			"readyhttp":  cmdReadyHTTP,
 		},
 	})
 }
@@ -257,6 +258,20 @@ func cmdReadyInlet(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no inlet %s in %s", args[1], args[0])
 	}
 	ts.Setenv(args[2], addr)
+}
+
+// cmdReadyHTTP reads the address --http bound from an apply's ready file:
+// readyhttp FILE VAR.
+func cmdReadyHTTP(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: readyhttp FILE VAR")
+	}
+	var info readyInfo
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &info))
+	if info.HTTP == "" {
+		ts.Fatalf("no http address in %s", args[0])
+	}
+	ts.Setenv(args[1], info.HTTP)
 }
 
 // cmdSignal sends a signal to the apply whose ready file names its pid:

@@ -63,11 +63,12 @@ var statusCommand = &command{
 	},
 }
 
-// writeStatus shows one apply: each node with its listener, services,
-// connections and the forwarders it runs for other nodes' relays, then
-// tables of the relays, inlets and outlets.
+// writeStatus shows one apply: a table of its nodes, then each node with
+// its listener, services, connections and the forwarders it runs for other
+// nodes' relays, then tables of the relays, inlets and outlets.
 func writeStatus(w io.Writer, st controlStatus) {
 	fmt.Fprintf(w, "topology %s (pid %d)\n", st.File, st.PID)
+	writeNodeTable(w, st)
 	for _, n := range st.Nodes {
 		fmt.Fprintf(w, "\nnode %s\n", n.Name)
 		if n.Listener != "" {
@@ -137,4 +138,23 @@ func table(w io.Writer, header []string, rows func(row func(...string))) {
 		fmt.Fprintln(tw, strings.Join(l, "\t"))
 	}
 	_ = tw.Flush()
+}
+
+// writeNodeTable shows the nodes at a glance: listener, connections,
+// forwarders run for other nodes' relays, portal ends, and the streams
+// open through them. (The relays have a table of their own.)
+func writeNodeTable(w io.Writer, st controlStatus) {
+	table(w, []string{"NODE", "LISTENING ON", "CONNECTIONS", "FORWARDERS", "INLETS", "OUTLETS", "OPEN STREAMS"}, func(row func(...string)) {
+		for _, n := range st.Nodes {
+			streams := 0
+			for _, in := range n.Inlets {
+				streams += in.Streams
+			}
+			for _, o := range n.Outlets {
+				streams += o.Streams
+			}
+			row(n.Name, n.Listener, strconv.Itoa(len(n.Connections)), strconv.Itoa(len(n.Forwarders)),
+				strconv.Itoa(len(n.Inlets)), strconv.Itoa(len(n.Outlets)), strconv.Itoa(streams))
+		}
+	})
 }

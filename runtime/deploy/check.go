@@ -44,5 +44,8 @@ func (r *Running) RunChecks(ctx context.Context) []CheckResult {
 		}
 		out = append(out, res)
 	}
+	r.mu.Lock()
+	r.checks = out
+	r.mu.Unlock()
 	return out
 }

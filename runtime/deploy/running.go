@@ -52,6 +52,7 @@ type Running struct {
 	relays    []*runningRelay          // guarded by mu
 	inlets    []*runningInlet          // guarded by mu
 	outlets   []*runningOutlet         // guarded by mu
+	checks    []CheckResult            // guarded by mu; the last RunChecks
 	stopped   bool                     // guarded by mu
 }
 

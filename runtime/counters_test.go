@@ -1,0 +1,231 @@
+package runtime
+
+import (
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+func dropped(n *Node, reason string) uint64 {
+	for i, r := range DropReasons {
+		if r == reason {
+			return n.Counters().Dropped[i]
+		}
+	}
+	panic("no drop reason " + reason)
+}
+
+// Messages routed and dropped are counted by node and reason; traffic by
+// connection.
+func TestNodeAndConnectionCounters(t *testing.T) {
+	t.Parallel()
+	responder, logs := testNode(t, "responder", Options{})
+	addr := listen(t, responder)
+	initiator, _ := testNode(t, "initiator", Options{})
+	conn := connect(t, initiator, addr)
+
+	for range 3 {
+		sendString(t, initiator, routing.Route{conn.Address(), routing.LocalAddress("echo")}, "hello")
+	}
+	// Each echo is routed on both nodes: to the connection and the inbox
+	// at the initiator, to echo and the connection at the responder.
+	// (A message is counted once its worker has it: maybe after the reply.)
+	waitFor(t, "six messages routed at the initiator", func() bool { return initiator.Counters().Routed >= 6 })
+	waitFor(t, "six messages routed at the responder", func() bool { return responder.Counters().Routed >= 6 })
+	// A frame is counted once written, maybe after it has been read.
+	waitFor(t, "3 frames each way counted", func() bool {
+		cc := conn.(CountedConnection).Counters()
+		return cc.FramesOut == 3 && cc.FramesIn == 3 && cc.BytesOut > 0 && cc.BytesIn > 0
+	})
+	if got := initiator.Counters().ConnectionsOpened; got != 1 {
+		t.Errorf("initiator opened %d connections, want 1", got)
+	}
+
+	// A message to nobody, and one that flow control refuses.
+	if err := initiator.Send(t.Context(), routing.Message{Onward: routing.Route{conn.Address(), routing.LocalAddress("nobody")}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a no_worker drop", func() bool { return dropped(responder, "no_worker") == 1 })
+	if err := responder.StartWorker("private", newRecorder()); err != nil {
+		t.Fatal(err)
+	}
+	if err := initiator.Send(t.Context(), routing.Message{Onward: routing.Route{conn.Address(), routing.LocalAddress("private")}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a flow_control drop", func() bool { return dropped(responder, "flow_control") == 1 })
+
+	// A bad frame from the network.
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Write([]byte{wire.ProtocolVersion, 0, 0, 0, 2, 0xff, 0xff}); err != nil {
+		t.Fatal(err)
+	}
+	logs.waitLog(t, "malformed frame body")
+	if got := dropped(responder, "bad_frame"); got != 1 {
+		t.Errorf("bad_frame drops = %d, want 1", got)
+	}
+	// A local send to nobody counts too.
+	if err := initiator.Send(t.Context(), routing.Message{Onward: local("nobody")}); !errors.Is(err, ErrNoSuchAddress) {
+		t.Fatalf("send to nobody: %v", err)
+	}
+	if got := dropped(initiator, "no_worker"); got != 1 {
+		t.Errorf("initiator no_worker drops = %d, want 1", got)
+	}
+}
+
+// Portal counters: streams, bytes each way, refused streams, credit stalls.
+func TestPortalCounters(t *testing.T) {
+	t.Parallel()
+	p := newPortalPath(t, serveTCP(t, echoServer))
+	const size = 1 << 20
+	if err := roundTripStream(p.inlet.Addr(), size); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream to end at both ends", func() bool {
+		return p.inlet.Counters().StreamsOpen == 0 && p.outlet.Counters().StreamsOpen == 0
+	})
+	in, out := p.inlet.Counters(), p.outlet.Counters()
+	if in.Streams != 1 || out.Streams != 1 {
+		t.Errorf("streams: inlet %d, outlet %d; want 1 each", in.Streams, out.Streams)
+	}
+	if in.BytesIn != size || in.BytesOut != size || out.BytesIn != size || out.BytesOut != size {
+		t.Errorf("bytes: inlet %+v, outlet %+v; want %d each way", in, out, size)
+	}
+	if in.Refused != 0 || out.Refused != 0 {
+		t.Errorf("refused: inlet %d, outlet %d; want 0", in.Refused, out.Refused)
+	}
+}
+
+// A stream whose target does not read stalls for credit once it has sent
+// a window, and the stall is counted.
+func TestPortalCreditStallCounted(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	p := newPortalPath(t, serveTCP(t, func(c *net.TCPConn) {
+		<-release
+		io.Copy(io.Discard, c)
+	}))
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Far more than a window and the sockets' buffers can hold.
+	go c.Write(make([]byte, 16<<20))
+	waitFor(t, "a credit stall at the inlet", func() bool { return p.inlet.Counters().CreditStalls > 0 })
+	close(release)
+}
+
+func TestPortalRefusedCounted(t *testing.T) {
+	t.Parallel()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := ln.Addr().String()
+	ln.Close()
+	p := newPortalPath(t, dead)
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("read: %v; want the connection closed", err)
+	}
+	waitFor(t, "the refusals counted", func() bool {
+		return p.inlet.Counters().Refused == 1 && p.outlet.Counters().Refused == 1
+	})
+}
+
+// A relay counts its registrations, its reconnects when its connection
+// dies, and the round trip of each check.
+func TestRelayCounters(t *testing.T) {
+	t.Parallel()
+	n2, _ := testNode(t, "n2", Options{})
+	addr := listen(t, n2)
+	n3, _ := testNode(t, "n3", Options{})
+	r, err := n3.StartRelay("n3", addr, RelayOptions{PingInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-r.Ready()
+	waitFor(t, "a round trip", func() bool { return r.Counters().RoundTrip.Count >= 2 })
+	c := r.Counters()
+	if c.Registrations != 1 || c.Reconnects != 0 || c.LastRoundTrip <= 0 {
+		t.Errorf("counters %+v, want 1 registration, no reconnect, a round trip", c)
+	}
+	h := c.RoundTrip
+	if h.Cumulative[len(h.Cumulative)-1] > h.Count || h.Sum <= 0 {
+		t.Errorf("histogram %+v is inconsistent", h)
+	}
+	// Cut the relay's connection: it reconnects and registers again.
+	conn, ok := n3.connection(r.Status().Connection)
+	if !ok {
+		t.Fatal("no relay connection")
+	}
+	conn.Close()
+	waitFor(t, "the relay registered again", func() bool { return r.Counters().Registrations == 2 })
+	if got := r.Counters().Reconnects; got != 1 {
+		t.Errorf("reconnects = %d, want 1", got)
+	}
+}
+
+func TestDurationHistogramBuckets(t *testing.T) {
+	var h durationHistogram
+	for _, d := range []time.Duration{50 * time.Microsecond, 100 * time.Microsecond, 3 * time.Millisecond, 10 * time.Second} {
+		h.observe(d)
+	}
+	s := h.snapshot()
+	if s.Count != 4 {
+		t.Fatalf("count %d, want 4", s.Count)
+	}
+	// ≤100µs: two (the bound is inclusive); ≤5ms: three; +Inf: four.
+	want := map[float64]uint64{0.0001: 2, 0.0025: 2, 0.005: 3, 2.5: 3}
+	for i, b := range RoundTripBuckets {
+		if w, ok := want[b]; ok && s.Cumulative[i] != w {
+			t.Errorf("bucket ≤%gs = %d, want %d", b, s.Cumulative[i], w)
+		}
+	}
+	if got, want := s.Sum, 50*time.Microsecond+100*time.Microsecond+3*time.Millisecond+10*time.Second; got != want {
+		t.Errorf("sum %s, want %s", got, want)
+	}
+}
+
+// A frame's bytes are counted before the reader waits for more: a peer
+// that stops in the middle of the next frame does not hide them.
+func TestBytesInCountedBeforeTheReaderBlocks(t *testing.T) {
+	t.Parallel()
+	node, _ := testNode(t, "n", Options{})
+	addr := listen(t, node)
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	frame, err := wire.AppendFrame(nil, &routing.Message{Onward: local("nobody")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The version byte, a whole frame, and the first bytes of another, at
+	// once: they arrive in one read.
+	send := append([]byte{wire.ProtocolVersion}, frame...)
+	send = append(send, frame[:len(frame)-1]...)
+	if _, err := raw.Write(send); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the whole frame counted", func() bool {
+		for _, c := range node.Connections() {
+			if cc := c.(CountedConnection).Counters(); cc.FramesIn == 1 && cc.BytesIn == uint64(len(frame)) {
+				return true
+			}
+		}
+		return false
+	})
+}

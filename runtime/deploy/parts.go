@@ -1,0 +1,73 @@
+package deploy
+
+import (
+	"slices"
+
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/topology"
+)
+
+// Parts is what runs here, for observers that read the parts' counters
+// and state (runtime/observe): the nodes in start order, and the relays,
+// inlets and outlets with the node each is on.
+type Parts struct {
+	Nodes   []*runtime.Node
+	Relays  []RelayPart
+	Inlets  []InletPart
+	Outlets []OutletPart
+}
+
+// RelayPart is a relay and the node that registers it.
+type RelayPart struct {
+	Node  string
+	Relay *runtime.Relay
+}
+
+// InletPart is an inlet, its node and its route as the file writes it.
+type InletPart struct {
+	Node  string
+	Route string
+	Inlet *runtime.Inlet
+}
+
+// OutletPart is an outlet and its node.
+type OutletPart struct {
+	Node   string
+	Outlet *runtime.Outlet
+}
+
+// Parts lists what runs here.
+func (r *Running) Parts() Parts {
+	var p Parts
+	for _, tn := range r.topo.Order {
+		if n := r.Node(tn.Name); n != nil {
+			p.Nodes = append(p.Nodes, n)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rel := range r.relays {
+		p.Relays = append(p.Relays, RelayPart{Node: rel.node, Relay: rel.relay})
+	}
+	for _, in := range r.inlets {
+		p.Inlets = append(p.Inlets, InletPart{Node: in.node, Route: in.route, Inlet: in.inlet})
+	}
+	for _, o := range r.outlets {
+		p.Outlets = append(p.Outlets, OutletPart{Node: o.node, Outlet: o.outlet})
+	}
+	return p
+}
+
+// Topology is the plan the topology was started from.
+func (r *Running) Topology() *topology.Topology { return r.topo }
+
+// CheckResults are the results of the last RunChecks, nil before it.
+func (r *Running) CheckResults() []CheckResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.checks)
+}
+
+// ListenerOf is node name's listener address: the bound one for a node
+// run here, the file's for one run elsewhere; "" if it does not listen.
+func (r *Running) ListenerOf(name string) string { return r.listenerOf(name) }
