@@ -59,7 +59,7 @@ func appendHead(dst []byte, major byte, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(dst, m|27), n)
 }
 
-func appendArray(dst []byte, n int) []byte { return appendHead(dst, cborArray, uint64(n)) }
+func appendArray(dst []byte, n int) []byte   { return appendHead(dst, cborArray, uint64(n)) }
 func appendUint(dst []byte, n uint64) []byte { return appendHead(dst, cborUint, n) }
 func appendBytes(dst, b []byte) []byte {
 	return append(appendHead(dst, cborBytes, uint64(len(b))), b...)
