@@ -282,3 +282,41 @@ func (d *decoder) end(what string) error {
 	}
 	return nil
 }
+
+// maxSkipDepth bounds the nesting of items skipped unread.
+const maxSkipDepth = 16
+
+// skip reads one item of any definite-length type and discards it: the
+// fields a peer may send that ockamtop does not read (credentials, fields
+// added by a later Ockam).
+func (d *decoder) skip(depth int) error {
+	if depth > maxSkipDepth {
+		return fmt.Errorf("cbor: items nested deeper than %d", maxSkipDepth)
+	}
+	major, n, err := d.head()
+	if err != nil {
+		return err
+	}
+	switch major {
+	case 2, 3: // byte and text strings
+		if n > uint64(len(d.b)-d.off) {
+			return errTruncated
+		}
+		d.off += int(n)
+	case 4, 5: // arrays and maps
+		if n > uint64(len(d.b)-d.off) {
+			return errTruncated
+		}
+		if major == 5 {
+			n *= 2
+		}
+		for i := uint64(0); i < n; i++ {
+			if err := d.skip(depth + 1); err != nil {
+				return err
+			}
+		}
+	case 6: // a tag and its item
+		return d.skip(depth + 1)
+	}
+	return nil
+}
