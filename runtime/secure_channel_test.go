@@ -1,0 +1,356 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/secure"
+)
+
+// tap is a TCP proxy in front of a node's listener that keeps every byte
+// that crosses it, both ways: what the node in the middle sees.
+type tap struct {
+	addr string
+	mu   sync.Mutex
+	seen bytes.Buffer // guarded by mu
+}
+
+func newTap(t testing.TB, target string) *tap {
+	tp := &tap{}
+	tp.addr = serveTCP(t, func(c *net.TCPConn) {
+		u, err := net.Dial("tcp", target)
+		if err != nil {
+			return
+		}
+		defer u.Close()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tp.copy(u, c)
+			u.Close()
+		}()
+		tp.copy(c, u)
+		c.Close()
+		<-done
+	})
+	return tp
+}
+
+// copy copies from src to dst, keeping what passes.
+func (tp *tap) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			tp.mu.Lock()
+			tp.seen.Write(buf[:n])
+			tp.mu.Unlock()
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (tp *tap) saw(s string) bool {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return bytes.Contains(tp.seen.Bytes(), []byte(s))
+}
+
+// securePath is n1 -> n2 <- n3 (relay), with a listener "api" on n3.
+// Every connection to n2 crosses a tap.
+type securePath struct {
+	n1, n2, n3   *Node
+	logs1, logs3 *logBuffer
+	tap          *tap
+	relay        *Relay
+	// toAPI is the route from n1 to the listener.
+	toAPI routing.Route
+}
+
+func newSecurePath(t testing.TB, opts SecureChannelListenerOptions) *securePath {
+	t.Helper()
+	p := &securePath{}
+	p.n2, _ = testNode(t, "n2", Options{})
+	p.tap = newTap(t, listen(t, p.n2))
+	p.n3, p.logs3 = testNode(t, "n3", Options{})
+	if err := p.n3.StartSecureChannelListener("api", opts); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if p.relay, err = p.n3.StartRelay("n3", p.tap.addr, RelayOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	<-p.relay.Ready()
+	p.n1, p.logs1 = testNode(t, "n1", Options{})
+	p.toAPI = routing.Route{routing.TCPAddress(p.tap.addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("api")}
+	return p
+}
+
+func (p *securePath) channel(t testing.TB) routing.Address {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	enc, err := p.n1.SecureChannel(ctx, p.toAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc
+}
+
+// The relay node sees ciphertext only: a secret sent through the channel
+// never crosses n2's connections in clear, and it does without the
+// channel.
+func TestSecureChannelRelaySeesCiphertext(t *testing.T) {
+	p := newSecurePath(t, SecureChannelListenerOptions{})
+	enc := p.channel(t)
+	const secret = "the-secret-through-the-channel"
+	if got := sendString(t, p.n1, routing.Route{enc, routing.LocalAddress("uppercase")}, secret); got != strings.ToUpper(secret) {
+		t.Fatalf("got %q", got)
+	}
+	if p.tap.saw(secret) || p.tap.saw(strings.ToUpper(secret)) {
+		t.Fatal("the relay node's connections carried the plaintext")
+	}
+	// The same route without the channel carries it in clear.
+	const plain = "the-secret-without-the-channel"
+	sendString(t, p.n1, append(p.toAPI[:2:2], routing.LocalAddress("uppercase")), plain)
+	if !p.tap.saw(plain) {
+		t.Fatal("the tap did not see a plaintext message: it taps nothing")
+	}
+	// The channel is reused, and both sides list it with the peer's
+	// identifier.
+	if again := p.channel(t); again != enc {
+		t.Fatalf("second open made a new channel %s, want %s", again, enc)
+	}
+	id1, _ := p.n1.Identifier()
+	id3, _ := p.n3.Identifier()
+	if cs := p.n1.SecureChannels(); len(cs) != 1 || cs[0].Peer != id3.String() || !cs[0].Initiator {
+		t.Fatalf("n1 channels: %+v", cs)
+	}
+	if cs := p.n3.SecureChannels(); len(cs) != 1 || cs[0].Peer != id1.String() || cs[0].Route != "api" {
+		t.Fatalf("n3 channels: %+v", cs)
+	}
+}
+
+func TestSecureChannelUntrustedRefused(t *testing.T) {
+	other, err := secure.NewIdentity(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newSecurePath(t, SecureChannelListenerOptions{Trust: []secure.Identifier{other.Identifier}})
+	enc := p.channel(t) // the initiator is done after message 3, as in Ockam
+	if _, err := trySend(p.n1, routing.Route{enc, routing.LocalAddress("echo")}, "hi", 300*time.Millisecond); err == nil {
+		t.Fatal("an untrusted initiator got an answer")
+	}
+	id1, _ := p.n1.Identifier()
+	p.logs3.waitLog(t, "identifier="+id1.String())
+	if !strings.Contains(p.logs3.String(), "not trusted") {
+		t.Fatalf("no refusal in n3's log:\n%s", p.logs3)
+	}
+	if cs := p.n3.SecureChannels(); len(cs) != 0 {
+		t.Fatalf("n3 keeps a refused channel: %+v", cs)
+	}
+}
+
+func TestSecureChannelTrusted(t *testing.T) {
+	id1, err := secure.NewIdentity(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newSecurePath(t, SecureChannelListenerOptions{Trust: []secure.Identifier{id1.Identifier}})
+	p.n1.Close()
+	p.n1, p.logs1 = testNode(t, "n1", Options{Identity: id1})
+	enc := p.channel(t)
+	if got := sendString(t, p.n1, routing.Route{enc, routing.LocalAddress("echo")}, "hi"); got != "hi" {
+		t.Fatal(got)
+	}
+}
+
+// initiatorOf returns n1's side of the channel at enc.
+func initiatorOf(t testing.TB, n *Node, enc routing.Address) *secureChannel {
+	n.secure.mu.Lock()
+	defer n.secure.mu.Unlock()
+	c := n.secure.channels[enc.Value]
+	if c == nil {
+		t.Fatalf("no channel at %s", enc)
+	}
+	return c
+}
+
+// sealTo encrypts a Payload for onward with c's encryptor, as the
+// encryptor worker does, and returns the encrypted message.
+func sealTo(c *secureChannel, onward, ret routing.Route, body string) []byte {
+	c.encMu.Lock()
+	defer c.encMu.Unlock()
+	sealed, _ := c.enc.Seal(nil, secure.AppendPayload(nil, onward, ret, []byte(body)))
+	return sealed
+}
+
+// A tampered message is dropped and logged, and the channel goes on; a
+// replayed one is refused.
+func TestSecureChannelTamperAndReplay(t *testing.T) {
+	p := newSecurePath(t, SecureChannelListenerOptions{})
+	enc := p.channel(t)
+	c := initiatorOf(t, p.n1, enc)
+	rec := newRecorder()
+	if err := p.n3.StartService("recorder", rec); err != nil {
+		t.Fatal(err)
+	}
+	send := func(sealed []byte) {
+		t.Helper()
+		err := p.n1.Send(context.Background(), routing.Message{Onward: c.remoteRoute(), Return: routing.Route{}, Payload: sealed})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tampered := sealTo(c, local("recorder"), nil, "tampered")
+	tampered[len(tampered)-1] ^= 1
+	send(tampered)
+	p.logs3.waitLog(t, "secure channel message dropped")
+	if got := sendString(t, p.n1, routing.Route{enc, routing.LocalAddress("echo")}, "after"); got != "after" {
+		t.Fatalf("channel broken after a tampered message: %q", got)
+	}
+
+	once := sealTo(c, local("recorder"), nil, "once")
+	send(once)
+	if m := <-rec.ch; string(m.Payload) != "once" {
+		t.Fatalf("recorder got %q", m.Payload)
+	}
+	send(once)
+	p.logs3.waitLog(t, "replayed")
+	if got := sendString(t, p.n1, routing.Route{enc, routing.LocalAddress("echo")}, "still"); got != "still" {
+		t.Fatalf("channel broken after a replay: %q", got)
+	}
+	select {
+	case m := <-rec.ch:
+		t.Fatalf("the replayed message was delivered: %q", m.Payload)
+	default:
+	}
+}
+
+// 10,000 messages cross the rekey boundary (every 32) both ways.
+func TestSecureChannelManyMessages(t *testing.T) {
+	p := newSecurePath(t, SecureChannelListenerOptions{})
+	enc := p.channel(t)
+	route := routing.Route{enc, routing.LocalAddress("echo")}
+	const n, window = 10000, 16
+	var wg sync.WaitGroup
+	errs := make(chan error, window)
+	for w := range window {
+		wg.Go(func() {
+			for i := w; i < n; i += window {
+				want := strings.Repeat("x", i%300) + string(rune('a'+i%26))
+				got, err := trySend(p.n1, route, want, 10*time.Second)
+				if err == nil && got != want {
+					err = errorf("message %d: got %q", i, got)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	c := initiatorOf(t, p.n1, enc)
+	c.encMu.Lock()
+	sent := c.enc.Nonce()
+	c.encMu.Unlock()
+	if sent < n {
+		t.Fatalf("only %d messages went through the channel", sent)
+	}
+}
+
+// A Close from either side ends the channel on both.
+func TestSecureChannelClose(t *testing.T) {
+	p := newSecurePath(t, SecureChannelListenerOptions{})
+	enc := p.channel(t)
+	if err := p.n1.CloseSecureChannel(enc.Value); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n3 to close its side", func() bool { return len(p.n3.SecureChannels()) == 0 })
+	if len(p.n1.SecureChannels()) != 0 || p.n1.HasWorker(enc.Value) {
+		t.Fatal("n1 keeps its side")
+	}
+	enc2 := p.channel(t)
+	if enc2 == enc {
+		t.Fatal("a closed channel was reused")
+	}
+	waitFor(t, "n3's side of the new channel", func() bool { return len(p.n3.SecureChannels()) == 1 })
+	if err := p.n3.CloseSecureChannel(p.n3.SecureChannels()[0].Encryptor); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n1 to close its side", func() bool { return len(p.n1.SecureChannels()) == 0 })
+	p.logs1.waitLog(t, "the other side closed it")
+}
+
+// When the relay node restarts mid-channel, the next open of the route
+// makes a new channel, with a new handshake; n1 is not restarted.
+func TestSecureChannelRelayRestart(t *testing.T) {
+	n2, _ := testNode(t, "n2", Options{})
+	addr := listen(t, n2)
+	n3, _ := testNode(t, "n3", Options{})
+	if err := n3.StartSecureChannelListener("api", SecureChannelListenerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := n3.StartRelay("n3", addr, RelayOptions{PingInterval: 100 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-relay.Ready()
+	n1, _ := testNode(t, "n1", Options{})
+	toAPI := routing.Route{routing.TCPAddress(addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("api")}
+	open := func() (routing.Address, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return n1.SecureChannel(ctx, toAPI)
+	}
+	enc, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sendString(t, n1, routing.Route{enc, routing.LocalAddress("echo")}, "before"); got != "before" {
+		t.Fatal(got)
+	}
+	n2.Close()
+	n2b, _ := testNode(t, "n2", Options{})
+	if _, err := n2b.Listen(addr); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		enc2, err := open()
+		if err == nil {
+			got, err2 := trySend(n1, routing.Route{enc2, routing.LocalAddress("echo")}, "after", time.Second)
+			if err2 == nil && got == "after" {
+				if enc2 == enc {
+					t.Fatal("the old channel answered after the relay node restarted")
+				}
+				break
+			}
+			err = err2
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new channel after the relay restart: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a route that comes back
+	}
+	waitFor(t, "n3 to forget the old channel", func() bool { return len(n3.SecureChannels()) == 1 })
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
