@@ -115,8 +115,8 @@ func returnLength(hops []Hop) int {
 }
 
 type walker struct {
-	t     *Topology
-	at    *Node
+	t  *Topology
+	at *Node
 	// start is the node the route starts at, which opens its secure
 	// channels.
 	start *Node
