@@ -29,6 +29,10 @@ type NodeStatus struct {
 	Relays     []RelayStatus     `json:"relays"`
 	Inlets     []InletStatus     `json:"inlets"`
 	Outlets    []OutletStatus    `json:"outlets"`
+	// Identifier is the node's identity's identifier.
+	Identifier string `json:"identifier"`
+	// SecureChannels are the node's open secure channels, both sides.
+	SecureChannels []runtime.SecureChannelInfo `json:"secure_channels"`
 }
 
 // RelayStatus is a snapshot of a relay this node registered, with the
@@ -77,6 +81,10 @@ func (r *Running) Status() Status {
 			continue
 		}
 		ns := NodeStatus{Name: n.Name(), Listener: listeners[n.Name()], Forwarders: n.Forwarders(), Services: []string{}, Connections: []ConnectionStatus{}, Relays: []RelayStatus{}, Inlets: []InletStatus{}, Outlets: []OutletStatus{}}
+		if id, err := n.Identifier(); err == nil {
+			ns.Identifier = id.String()
+		}
+		ns.SecureChannels = n.SecureChannels()
 		for _, c := range n.Connections() {
 			ns.Connections = append(ns.Connections, ConnectionStatus{Address: c.Address().Value, Peer: c.RemoteAddr(), Outgoing: c.Outgoing()})
 		}
