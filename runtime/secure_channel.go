@@ -46,6 +46,11 @@ import (
 // DefaultSecureChannelListener is the listener name Ockam uses by default.
 const DefaultSecureChannelListener = "api"
 
+// maxPendingHandshakes bounds the handshakes under way on a node: each
+// holds a worker until it finishes or times out, and message 1 costs a
+// peer nothing.
+const maxPendingHandshakes = 1024
+
 // Errors of secure channels.
 var (
 	// ErrSecureChannelClosed is a message to a closed channel.
@@ -71,6 +76,9 @@ type secureState struct {
 	byRoute  map[string]*secureChannel
 	// unhook removes the node's connection-closed hook; guarded by mu.
 	unhook func()
+	// pending are the channel sides whose handshake is under way;
+	// guarded by mu.
+	pending map[*secureChannel]struct{}
 }
 
 // secureInit makes the node's identity (Options.Identity, or a new one
@@ -91,6 +99,7 @@ func (n *Node) secureInit() (*secureState, error) {
 		s.channels = map[string]*secureChannel{}
 		s.byRoute = map[string]*secureChannel{}
 		s.opening = map[string]*opening{}
+		s.pending = map[*secureChannel]struct{}{}
 		s.unhook = n.onConnectionClosed(n.secureConnectionClosed)
 	})
 	return s, s.err
@@ -213,9 +222,29 @@ func (n *Node) CloseSecureChannel(addr string) error {
 	return nil
 }
 
+// addPending records a handshake under way; false when there are too
+// many.
+func (s *secureState) addPending(c *secureChannel) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) >= maxPendingHandshakes {
+		return false
+	}
+	s.pending[c] = struct{}{}
+	return true
+}
+
+// removePending forgets a handshake that failed.
+func (s *secureState) removePending(c *secureChannel) {
+	s.mu.Lock()
+	delete(s.pending, c)
+	s.mu.Unlock()
+}
+
 // register records an established channel.
 func (s *secureState) register(c *secureChannel) {
 	s.mu.Lock()
+	delete(s.pending, c)
 	s.channels[c.encAddr] = c
 	if c.initiator {
 		s.byRoute[c.label] = c
@@ -263,7 +292,14 @@ func (n *Node) closeSecureChannels() {
 	}
 	unhook := s.unhook
 	s.unhook = nil
+	pending := make([]*secureChannel, 0, len(s.pending))
+	for c := range s.pending {
+		pending = append(pending, c)
+	}
 	s.mu.Unlock()
+	for _, c := range pending {
+		c.fail(ErrNodeClosed)
+	}
 	for _, c := range all {
 		c.close(true, "node closing")
 	}

@@ -411,17 +411,31 @@ func TestSecurePortalTap(t *testing.T) {
 		io.Copy(io.Discard, c)
 	})
 	in, _ := p.secureInlet(t, target)
-	c, err := net.Dial("tcp", in.Addr())
+	fetch := func(addr string) {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.(*net.TCPConn).CloseWrite()
+		got, err := io.ReadAll(c)
+		if err != nil || !strings.Contains(string(got), secret) {
+			t.Fatalf("read %d bytes: %v", len(got), err)
+		}
+	}
+	fetch(in.Addr())
+	if p.tap.saw(secret) {
+		t.Fatal("the relay node's connections carried the secret in clear")
+	}
+	// The same portal without /secure: the tap finds the secret.
+	plain := append(p.toAPI[:2:2], routing.LocalAddress("outlet"))
+	pin, err := p.n1.StartInlet("plain", "127.0.0.1:0", func() (routing.Route, error) { return plain, nil }, InletOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	c.(*net.TCPConn).CloseWrite()
-	got, err := io.ReadAll(c)
-	if err != nil || !strings.Contains(string(got), secret) {
-		t.Fatalf("read %d bytes: %v", len(got), err)
-	}
-	if p.tap.saw(secret) {
-		t.Fatal("the relay node's connections carried the secret in clear")
+	fetch(pin.Addr())
+	if !p.tap.saw(secret) {
+		t.Fatal("the tap did not find the secret of a plain portal: it taps nothing")
 	}
 }

@@ -80,7 +80,11 @@ func (n *Node) newSecureChannel(initiator bool, label string, hs *secure.Handsha
 		role = "initiator"
 	}
 	c.log = n.log.With("secure_channel", c.encAddr, "role", role)
+	if !n.secure.addPending(c) {
+		return nil, fmt.Errorf("secure channel: %d handshakes under way already", maxPendingHandshakes)
+	}
 	if _, err := n.startWorker(c.decAddr, &secureDecryptor{c: c}, false); err != nil {
+		n.secure.removePending(c)
 		return nil, fmt.Errorf("start secure channel decryptor: %w", err)
 	}
 	c.timer = time.AfterFunc(secureHandshakeTimeout, func() {
@@ -145,6 +149,7 @@ func (c *secureChannel) fail(err error) {
 	c.closed = true
 	c.mu.Unlock()
 	c.timer.Stop()
+	c.node.secure.removePending(c)
 	_ = c.node.StopWorker(c.decAddr)
 	c.log.Debug("secure channel handshake failed", "error", err)
 	select {

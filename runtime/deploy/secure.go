@@ -2,9 +2,7 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -21,9 +19,11 @@ import (
 const secureOpenTimeout = 10 * time.Second
 
 // identityOf returns node name's identity: its identity file, or the one
-// kept for it in StartOptions.IdentityDir (created there for a node run
-// here), or, without an IdentityDir, one made for this process. Every
-// call for a node returns the same identity.
+// kept for it in StartOptions.IdentityDir (created there on first use, by
+// whichever process of this host needs it first: one that runs the node,
+// or one that trusts it), or, without an IdentityDir, one made for this
+// process. Every call for a node returns the same identity. A node that
+// runs on another host needs an identity file to be trusted by reference.
 func (r *Running) identityOf(name string) (*secure.Identity, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -41,13 +41,8 @@ func (r *Running) identityOf(name string) (*secure.Identity, error) {
 			return nil, fmt.Errorf("node %s runs elsewhere and has no identity file, so its identifier is not known here: give it one with identity = FILE", name)
 		}
 		id, err = secure.NewIdentity(time.Now())
-	case r.local[name]:
-		id, err = secure.LoadOrCreateIdentity(filepath.Join(r.opts.IdentityDir, name+".identity"), time.Now())
 	default:
-		id, err = secure.LoadIdentity(filepath.Join(r.opts.IdentityDir, name+".identity"))
-		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("node %s runs elsewhere and has no identity file, so its identifier is not known here: give it one with identity = FILE", name)
-		}
+		id, err = secure.LoadOrCreateIdentity(filepath.Join(r.opts.IdentityDir, name+".identity"), time.Now())
 	}
 	if err != nil {
 		return nil, err
