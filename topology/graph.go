@@ -12,7 +12,7 @@ import (
 
 type graphEdge struct {
 	from, to, label string
-	style           string // "solid", "dashed" (relay registration), "dotted" (forwarding)
+	style           string // "solid", "dashed" (relay registration), "dotted" (forwarding), "bold" (secure channel)
 }
 
 type graphEnd struct {
@@ -39,6 +39,8 @@ func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
 				add(graphEdge{h.Node, h.To, "tcp", "solid"})
 			case HopRelay:
 				add(graphEdge{h.Node, h.To, h.Address, "dotted"})
+			case HopSecure:
+				add(graphEdge{h.Node, h.To, "secure channel " + h.Address, "bold"})
 			}
 		}
 	}
@@ -109,7 +111,11 @@ func (t *Topology) WriteMermaid(w io.Writer) error {
 	}
 	for _, e := range edges {
 		arrow := "-->"
-		if e.style != "solid" {
+		switch e.style {
+		case "bold":
+			arrow = "==>"
+		case "solid":
+		default:
 			arrow = "-.->"
 		}
 		fmt.Fprintf(&b, "  %s %s|%s| %s\n", id("node_"+e.from), arrow, mermaidString(e.label), id("node_"+e.to))
