@@ -94,7 +94,30 @@ func (n *Node) newSecureChannel(initiator bool, label string, hs *secure.Handsha
 }
 
 // openSecureChannel runs the initiator's side of a handshake over route.
+//
+// Message 1 may be lost on the way (a relay not registered again yet
+// drops it), and nothing tells the initiator: an attempt that gets no
+// answer is given up after a wait that doubles from firstHandshakeWait,
+// and a new one starts, until ctx ends. An answer that comes late goes to
+// a decryptor that is gone, and the responder's side times out.
 func (n *Node) openSecureChannel(ctx context.Context, route routing.Route, label string) (*secureChannel, error) {
+	for wait := firstHandshakeWait; ; wait = min(2*wait, secureHandshakeTimeout) {
+		actx, cancel := context.WithTimeout(ctx, wait)
+		c, err := n.handshake(actx, route, label)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return c, err
+		}
+		n.log.Debug("no answer to a secure channel handshake; trying again", "route", label, "waited", wait)
+	}
+}
+
+// firstHandshakeWait is how long the first attempt at a handshake waits
+// for message 2.
+const firstHandshakeWait = time.Second
+
+// handshake makes one attempt at opening a channel over route.
+func (n *Node) handshake(ctx context.Context, route routing.Route, label string) (*secureChannel, error) {
 	s := &n.secure
 	hs, err := secure.NewHandshake(true, s.static)
 	if err != nil {
