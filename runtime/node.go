@@ -36,6 +36,9 @@ type Options struct {
 	// Identity is the node's identity in secure channels; nil makes one,
 	// kept in memory for the node's life.
 	Identity *secure.Identity
+	// SecureChannelKeepAlive paces the keepalives of secure channels
+	// (10s, dead after 30s).
+	SecureChannelKeepAlive KeepAlive
 }
 
 // Node is one Ockam node: a router with its workers and its transports.

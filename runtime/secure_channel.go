@@ -86,6 +86,10 @@ type secureState struct {
 func (n *Node) secureInit() (*secureState, error) {
 	s := &n.secure
 	s.once.Do(func() {
+		if n.isClosed() {
+			s.err = ErrNodeClosed
+			return
+		}
 		s.id = n.opts.Identity
 		if s.id == nil {
 			if s.id, s.err = secure.NewIdentity(time.Now()); s.err != nil {
@@ -101,6 +105,12 @@ func (n *Node) secureInit() (*secureState, error) {
 		s.opening = map[string]*opening{}
 		s.pending = map[*secureChannel]struct{}{}
 		s.unhook = n.onConnectionClosed(n.secureConnectionClosed)
+		sink := RandomAddress()
+		if _, s.err = n.startInlineWorker(sink, keepAliveSink{}); s.err != nil {
+			return
+		}
+		k := n.opts.SecureChannelKeepAlive.withDefaults()
+		n.goroutine(func() { n.secureKeepAlive(k, sink) })
 	})
 	return s, s.err
 }
@@ -264,14 +274,17 @@ func (s *secureState) unregister(c *secureChannel) {
 	s.mu.Unlock()
 }
 
-// secureConnectionClosed closes the channels whose messages leave by the
-// connection that closed: the way to the other side is gone.
+// secureConnectionClosed closes the initiators whose messages leave by
+// the connection that closed: the way to the other side is gone, and the
+// next user of the route makes a new channel. A responder stays: it
+// learns its way back from the next message, which a relay that
+// registered again brings; its keepalive ends it if none comes.
 func (n *Node) secureConnectionClosed(addr routing.Address) {
 	s := &n.secure
 	s.mu.Lock()
 	var gone []*secureChannel
 	for _, c := range s.channels {
-		if first, err := c.remoteRoute().Next(); err == nil && first == addr {
+		if first, err := c.remoteRoute().Next(); err == nil && first == addr && c.initiator {
 			gone = append(gone, c)
 		}
 	}

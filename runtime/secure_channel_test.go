@@ -90,7 +90,11 @@ func newSecurePath(t testing.TB, opts SecureChannelListenerOptions) *securePath 
 		t.Fatal(err)
 	}
 	var err error
-	if p.relay, err = p.n3.StartRelay("n3", p.tap.addr, RelayOptions{}); err != nil {
+	// A lenient end-to-end check: the relay's counts only what it
+	// receives, and under the race detector on a loaded machine, 200
+	// streams echoing back through n3 queue its check behind their data
+	// for more than the default 2s.
+	if p.relay, err = p.n3.StartRelay("n3", p.tap.addr, RelayOptions{PingTimeout: 20 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	<-p.relay.Ready()
@@ -305,7 +309,7 @@ func TestSecureChannelClose(t *testing.T) {
 func TestSecureChannelRelayRestart(t *testing.T) {
 	n2, _ := testNode(t, "n2", Options{})
 	addr := listen(t, n2)
-	n3, _ := testNode(t, "n3", Options{})
+	n3, _ := testNode(t, "n3", Options{SecureChannelKeepAlive: fastKeepAlive})
 	if err := n3.StartSecureChannelListener("api", SecureChannelListenerOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +318,7 @@ func TestSecureChannelRelayRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-relay.Ready()
-	n1, _ := testNode(t, "n1", Options{})
+	n1, _ := testNode(t, "n1", Options{SecureChannelKeepAlive: fastKeepAlive})
 	toAPI := routing.Route{routing.TCPAddress(addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("api")}
 	open := func() (routing.Address, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -437,5 +441,85 @@ func TestSecurePortalTap(t *testing.T) {
 	fetch(pin.Addr())
 	if !p.tap.saw(secret) {
 		t.Fatal("the tap did not find the secret of a plain portal: it taps nothing")
+	}
+}
+
+// fastKeepAlive makes a dead channel end within the tests' waits.
+var fastKeepAlive = KeepAlive{Every: 200 * time.Millisecond, DeadAfter: 2 * time.Second}
+
+// When the relay registers again (its connection to n2 dropped, n2 and
+// n1's connection to it stayed), the channel carries on: the initiator
+// sends along the route to the listener, and the responder learns its new
+// way back. No new handshake.
+func TestSecureChannelRelayReconnect(t *testing.T) {
+	p := newSecurePath(t, SecureChannelListenerOptions{})
+	enc := p.channel(t)
+	if got := sendString(t, p.n1, routing.Route{enc, routing.LocalAddress("echo")}, "before"); got != "before" {
+		t.Fatal(got)
+	}
+	old := p.n2.Forwarders()["forward_to_n3"]
+	for _, c := range p.n2.Connections() {
+		if c.Address().Value == old {
+			c.Close()
+		}
+	}
+	waitFor(t, "the relay to register again", func() bool {
+		now, ok := p.n2.Forwarders()["forward_to_n3"]
+		return ok && now != old
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := trySend(p.n1, routing.Route{enc, routing.LocalAddress("echo")}, "after", 500*time.Millisecond)
+		if err == nil && got == "after" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the channel does not carry messages after the relay registered again: %v", err)
+		}
+	}
+	if again := p.channel(t); again != enc {
+		t.Fatal("a new channel was made")
+	}
+}
+
+// When the responder's node restarts, the initiator's keepalive finds the
+// channel dead, and the next open makes a new one.
+func TestSecureChannelResponderRestart(t *testing.T) {
+	n3, _ := testNode(t, "n3", Options{SecureChannelKeepAlive: fastKeepAlive})
+	addr := listen(t, n3)
+	if err := n3.StartSecureChannelListener("api", SecureChannelListenerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n1, logs1 := testNode(t, "n1", Options{SecureChannelKeepAlive: fastKeepAlive})
+	toAPI := routing.Route{routing.TCPAddress(addr), routing.LocalAddress("api")}
+	open := func() (routing.Address, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return n1.SecureChannel(ctx, toAPI)
+	}
+	enc, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Idle, the channel stays: keepalives hold it.
+	time.Sleep(3 * fastKeepAlive.DeadAfter / 2) // idle time is what is under test
+	if again, err := open(); err != nil || again != enc {
+		t.Fatalf("an idle channel was replaced: %v", err)
+	}
+	// The responder's side goes without a word (as when its node dies).
+	n3.secure.mu.Lock()
+	var resp *secureChannel
+	for _, c := range n3.secure.channels {
+		resp = c
+	}
+	n3.secure.mu.Unlock()
+	resp.close(false, "test: gone without a word")
+	logs1.waitLog(t, "no word from the other side")
+	enc2, err := open()
+	if err != nil || enc2 == enc {
+		t.Fatalf("no new channel: %v", err)
+	}
+	if got := sendString(t, n1, routing.Route{enc2, routing.LocalAddress("echo")}, "x"); got != "x" {
+		t.Fatal(got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,6 +27,10 @@ type secureChannel struct {
 	// label is the route to the listener (initiator) or the listener's
 	// name (responder).
 	label string
+	// toListener is the initiator's route to the listener.
+	toListener routing.Route
+	// heard is when the other side was last heard from (UnixNano).
+	heard atomic.Int64
 	log   hclog.Logger
 	// flow is what decrypted messages carry (see secure_channel.go).
 	flow *flow
@@ -41,9 +46,14 @@ type secureChannel struct {
 	// timer ends a handshake that takes too long.
 	timer *time.Timer
 
-	// dec is used by the decryptor's goroutine only.
-	dec *secure.Decryptor
+	// decMu serializes the decryptor: the handshake, then dec. The
+	// decryptor runs on the goroutines of the connections that bring
+	// its messages, usually one.
+	decMu sync.Mutex
+	dec   *secure.Decryptor // guarded by decMu
 
+	// encMu is held from sealing a message to handing it to the next
+	// hop, so that the nonces leave in order.
 	encMu sync.Mutex
 	enc   *secure.Encryptor // guarded by encMu
 
@@ -51,6 +61,7 @@ type secureChannel struct {
 	remote routing.Route // guarded by mu: where encrypted messages go
 	newest uint64        // guarded by mu: the nonce remote was learnt from
 	closed bool          // guarded by mu
+	up     bool          // guarded by mu: the handshake is done
 }
 
 func (c *secureChannel) remoteRoute() routing.Route {
@@ -74,6 +85,7 @@ func (n *Node) newSecureChannel(initiator bool, label string, hs *secure.Handsha
 		trusted:     trusted,
 	}
 	c.flow.id = c.decAddr
+	c.heard.Store(time.Now().UnixNano())
 	c.flow.inbound.Store(!initiator)
 	role := "responder"
 	if initiator {
@@ -83,7 +95,10 @@ func (n *Node) newSecureChannel(initiator bool, label string, hs *secure.Handsha
 	if !n.secure.addPending(c) {
 		return nil, fmt.Errorf("secure channel: %d handshakes under way already", maxPendingHandshakes)
 	}
-	if _, err := n.startWorker(c.decAddr, &secureDecryptor{c: c}, false); err != nil {
+	// A responder's decryptor takes what comes through the node's
+	// listeners and relays, as the listener does: the initiator's next
+	// message may come over a relay connection made since the handshake.
+	if _, err := n.startWorker(c.decAddr, &secureDecryptor{c: c}, !initiator); err != nil {
 		n.secure.removePending(c)
 		return nil, fmt.Errorf("start secure channel decryptor: %w", err)
 	}
@@ -131,6 +146,7 @@ func (n *Node) handshake(ctx context.Context, route routing.Route, label string)
 	if err != nil {
 		return nil, err
 	}
+	c.toListener = route
 	err = n.route(ctx, &Routed{Message: routing.Message{
 		Onward:  route,
 		Return:  routing.Route{routing.LocalAddress(c.decAddr)},
@@ -159,13 +175,8 @@ func (n *Node) handshake(ctx context.Context, route routing.Route, label string)
 
 // fail ends a channel whose handshake did not finish.
 func (c *secureChannel) fail(err error) {
-	select {
-	case <-c.established:
-		return
-	default:
-	}
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || c.up {
 		c.mu.Unlock()
 		return
 	}
@@ -191,13 +202,18 @@ func (c *secureChannel) establish(peer *secure.PeerIdentity, remote routing.Rout
 	c.peer = peer.Identifier
 	c.dec = secure.NewDecryptor(keys.Decrypt)
 	c.enc = secure.NewEncryptor(keys.Encrypt)
-	if !c.timer.Stop() {
-		return errors.New("handshake timed out")
-	}
 	c.mu.Lock()
-	c.remote = remote
+	if c.closed {
+		c.mu.Unlock()
+		return errors.New("handshake abandoned")
+	}
+	c.remote, c.up = remote, true
 	c.mu.Unlock()
+	c.timer.Stop()
 	if _, err := c.node.startWorker(c.encAddr, &secureEncryptor{c: c}, false); err != nil {
+		c.mu.Lock()
+		c.up = false // so that fail ends it
+		c.mu.Unlock()
 		return fmt.Errorf("start secure channel encryptor: %w", err)
 	}
 	c.node.secure.register(c)
@@ -231,10 +247,15 @@ func (c *secureChannel) close(tell bool, why string) {
 	c.log.Info("secure channel closed", "peer", c.peer.String(), "reason", why)
 }
 
-// secureEncryptor is the worker at a channel's encryptor address.
+// secureEncryptor is the worker at a channel's encryptor address. It is
+// inline: it runs on its senders' goroutines (portal streams, which are
+// inline too), as a hop does, with no mailbox between.
 type secureEncryptor struct{ c *secureChannel }
 
 var _ Worker = (*secureEncryptor)(nil)
+
+// Inline says the encryptor runs on its sender's goroutine.
+func (*secureEncryptor) Inline() bool { return true }
 
 // HandleMessage encrypts msg, its onward route past the encryptor
 // included, and sends it to the other side's decryptor.
@@ -245,22 +266,30 @@ func (e *secureEncryptor) HandleMessage(ctx *Context, msg *Routed) error {
 	msg.release()
 	c.encMu.Lock()
 	sealed, err := c.enc.Seal(make([]byte, 0, len(plain)+secure.Overhead), plain)
+	if err == nil {
+		err = c.node.route(context.Background(), &Routed{Message: routing.Message{
+			Onward:  c.remoteRoute(),
+			Return:  routing.Route{},
+			Payload: sealed,
+		}})
+	}
 	c.encMu.Unlock()
-	if err != nil {
+	if errors.Is(err, secure.ErrNonceExhausted) {
 		c.close(false, err.Error())
 		return err
 	}
-	err = c.node.route(context.Background(), &Routed{Message: routing.Message{
-		Onward:  c.remoteRoute(),
-		Return:  routing.Route{},
-		Payload: sealed,
-	}})
-	if errors.Is(err, ErrNoSuchAddress) || errors.Is(err, ErrWorkerStopped) {
-		// The connection to the other side is gone: so is the channel.
+	if c.initiator && (errors.Is(err, ErrNoSuchAddress) || errors.Is(err, ErrWorkerStopped)) {
+		// The connection to the other side is gone: so is the channel,
+		// and the next user of the route makes a new one. A responder
+		// waits to learn its new way back from the initiator's next
+		// message; what it sends until then is lost.
 		c.close(false, "its route is gone")
 		return fmt.Errorf("secure channel %s: %w", c.encAddr, ErrSecureChannelClosed)
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("secure channel %s: %w", c.encAddr, err)
+	}
+	return nil
 }
 
 // recordRepliers makes the local workers at the head of ret consumers of
@@ -279,19 +308,38 @@ func (c *secureChannel) recordRepliers(ret routing.Route) {
 }
 
 // secureDecryptor is the worker at a channel's decryptor address: it runs
-// the handshake, then decrypts.
+// the handshake, then decrypts. It is inline: it runs on the goroutine of
+// the connection that brings the message, as a forwarder does, so that a
+// busy channel never stops that connection from reading.
 type secureDecryptor struct{ c *secureChannel }
 
 var _ Worker = (*secureDecryptor)(nil)
 
+// Inline says the decryptor runs on its sender's goroutine.
+func (*secureDecryptor) Inline() bool { return true }
+
 func (d *secureDecryptor) HandleMessage(ctx *Context, msg *Routed) error {
 	c := d.c
+	c.decMu.Lock()
 	select {
 	case <-c.established:
-		return c.decrypt(msg)
+		out, closed := c.decrypt(msg)
+		c.decMu.Unlock()
+		if closed {
+			c.close(false, "the other side closed it")
+		}
+		if out == nil {
+			return nil
+		}
+		if err := c.node.route(context.Background(), out); err != nil {
+			return fmt.Errorf("secure channel %s: deliver: %w", c.encAddr, err)
+		}
+		return nil
 	default:
 	}
-	if err := c.handshake(ctx, msg); err != nil {
+	err := c.handshake(ctx, msg)
+	c.decMu.Unlock()
+	if err != nil {
 		c.fail(err)
 		return err
 	}
@@ -315,9 +363,21 @@ func (c *secureChannel) handshake(ctx *Context, msg *Routed) error {
 		if err != nil {
 			return err
 		}
+		// The way to the responder's decryptor is the way to its
+		// listener: it follows a relay that registers again, where the
+		// return route of message 2 names the relay node's end of the
+		// relay's connection of the moment. Its first hop is resolved
+		// now, so that the channel ends with that connection.
+		if len(msg.Return) == 0 {
+			return errors.New("handshake message 2 has an empty return route")
+		}
+		remote := append(c.toListener[:len(c.toListener)-1:len(c.toListener)-1], msg.Return[len(msg.Return)-1])
+		remote, err = c.node.resolveNext(c.node.ctx, remote, false)
+		if err != nil {
+			return fmt.Errorf("route to the responder: %w", err)
+		}
 		// Message 3 goes before anything the channel carries can: the
 		// responder takes the first message after 2 as 3.
-		remote := msg.Return.Clone()
 		if err := ctx.Send(remote, m3); err != nil {
 			return fmt.Errorf("send handshake message 3: %w", err)
 		}
@@ -342,30 +402,31 @@ func (c *secureChannel) handshake(ctx *Context, msg *Routed) error {
 	return nil
 }
 
-// decrypt takes an encrypted message. One that fails is dropped and
-// logged; the channel goes on.
-func (c *secureChannel) decrypt(msg *Routed) error {
+// decrypt takes an encrypted message and returns the message to route
+// on, if any, and whether the other side closed the channel. A message
+// that fails is dropped and logged; the channel goes on. c.decMu is held.
+func (c *secureChannel) decrypt(msg *Routed) (out *Routed, closed bool) {
 	plain, nonce, err := c.dec.Open(nil, msg.Payload)
 	if err != nil {
 		c.log.Warn("secure channel message dropped", "error", err)
-		return nil
+		return nil, false
 	}
 	msg.release()
+	c.heard.Store(time.Now().UnixNano())
 	m, err := secure.DecodeMessage(plain)
 	if err != nil {
 		c.log.Warn("secure channel message dropped: bad plaintext", "nonce", nonce, "error", err)
-		return nil
+		return nil, false
 	}
 	switch m.Kind {
 	case secure.Close:
-		c.close(false, "the other side closed it")
-		return nil
+		return nil, true
 	case secure.RefreshCredentials:
 		p, err := secure.VerifyChangeHistory(m.ChangeHistory)
 		if err != nil || p.Identifier != c.peer {
 			c.log.Warn("secure channel: refused a credentials refresh", "error", err)
 		}
-		return nil
+		return nil, false
 	}
 	if !c.initiator {
 		// Ockam's responder re-learns its way back from every newer
@@ -379,18 +440,14 @@ func (c *secureChannel) decrypt(msg *Routed) error {
 	}
 	if len(m.Onward) == 0 {
 		c.log.Warn("secure channel message dropped: empty onward route", "nonce", nonce)
-		return nil
+		return nil, false
 	}
-	out := &Routed{
+	return &Routed{
 		Message: routing.Message{
 			Onward:  m.Onward,
 			Return:  m.Return.Prepend(routing.LocalAddress(c.encAddr)),
 			Payload: m.Body,
 		},
 		flow: c.flow,
-	}
-	if err := c.node.route(context.Background(), out); err != nil {
-		return fmt.Errorf("secure channel %s: deliver: %w", c.encAddr, err)
-	}
-	return nil
+	}, false
 }

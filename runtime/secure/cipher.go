@@ -19,11 +19,19 @@ import (
 //     n > 0 and n % 32 == 0, the key is replaced by REKEY(key): the first
 //     32 bytes of AES-GCM(key, nonce = u64::MAX, 32 zero bytes).
 //   - The receiver keeps the current and the previous key: a nonce in the
-//     current 32-interval uses the current key, one in the next interval a
-//     key rekeyed from it (kept once a message decrypts with it), one in
-//     the interval before the previous key; anything else is refused.
+//     current 32-interval uses the current key, one in a later interval a
+//     key rekeyed from it as many times (kept once a message decrypts with
+//     it), one in the interval before the previous key; older ones are
+//     refused.
 //   - A 64-bit window refuses a nonce seen before, or one more than 32
-//     behind or ahead of the highest seen.
+//     behind the highest seen.
+//
+// One deliberate difference, on the receiving side only: Ockam refuses a
+// nonce more than 32 ahead of the highest seen (one interval ahead for its
+// key), which ends a channel for good once 33 messages in a row are lost
+// on the way. A relay that registers again loses what was in flight, so
+// ockamtop accepts nonces up to MaxNonceGap ahead. What ockamtop sends is
+// exactly what Ockam sends, so an Ockam peer is not affected.
 //
 // A message that fails any of this is dropped; the channel goes on. What
 // could not be checked without a running Ockam node: interoperation of the
@@ -33,7 +41,10 @@ import (
 const (
 	// RekeyInterval is Ockam's KEY_RENEWAL_INTERVAL.
 	RekeyInterval = 32
-	nonceSize     = 8
+	// MaxNonceGap is how far ahead of the highest nonce seen a message is
+	// accepted: at most 2048 rekeys to find its key.
+	MaxNonceGap = 1 << 16
+	nonceSize   = 8
 	// Overhead is what encryption adds to a plaintext.
 	Overhead = nonceSize + tagSize
 )
@@ -128,8 +139,11 @@ func NewDecryptor(key [keySize]byte) *Decryptor {
 func (d *Decryptor) mark(n uint64) (highest, seen uint64, err error) {
 	if n > d.highest {
 		shift := n - d.highest
-		if shift > RekeyInterval {
+		switch {
+		case shift > MaxNonceGap:
 			return 0, 0, ErrReplay
+		case shift >= 64:
+			return n, 1, nil
 		}
 		return n, d.seen<<shift | 1, nil
 	}
@@ -144,25 +158,34 @@ func (d *Decryptor) mark(n uint64) (highest, seen uint64, err error) {
 	return d.highest, d.seen | bit, nil
 }
 
-// key picks the key for nonce n as Ockam's KeyTracker::get_key does;
-// fresh is true when it is a rekey of the current one.
-func (d *Decryptor) key(n uint64) (g cipher.AEAD, fresh bool, err error) {
-	if d.rekeys > math.MaxUint64/RekeyInterval-1 {
-		return nil, false, ErrReplay
-	}
-	start := d.rekeys * RekeyInterval
+// candidate is a key found for a later interval, kept if its message
+// decrypts.
+type candidate struct {
+	g, prev cipher.AEAD
+	rekeys  uint64
+}
+
+// key picks the key for nonce n as Ockam's KeyTracker::get_key does, and
+// for later intervals rekeys as many times as it takes (see above); next
+// is set when the key is a new one.
+func (d *Decryptor) key(n uint64) (g cipher.AEAD, next *candidate, err error) {
+	interval := n / RekeyInterval
 	switch {
-	case n >= start && n-start < RekeyInterval:
-		return d.current, false, nil
-	case n >= start && n-start < 2*RekeyInterval:
-		k := rekey(d.current)
-		g := newGCM(&k)
-		clear(k[:])
-		return g, true, nil
-	case n < start && start-n <= RekeyInterval && d.previous != nil:
-		return d.previous, false, nil
+	case interval == d.rekeys:
+		return d.current, nil, nil
+	case interval+1 == d.rekeys && d.previous != nil:
+		return d.previous, nil, nil
+	case interval < d.rekeys:
+		return nil, nil, ErrReplay
 	}
-	return nil, false, ErrReplay
+	c := &candidate{g: d.current, rekeys: d.rekeys}
+	for c.rekeys < interval {
+		k := rekey(c.g)
+		c.prev, c.g = c.g, newGCM(&k)
+		clear(k[:])
+		c.rekeys++
+	}
+	return c.g, c, nil
 }
 
 // Open decrypts the encrypted message msg, appending the plaintext to dst.
@@ -176,7 +199,7 @@ func (d *Decryptor) Open(dst, msg []byte) ([]byte, uint64, error) {
 	if err != nil {
 		return nil, n, fmt.Errorf("nonce %d: %w", n, err)
 	}
-	g, fresh, err := d.key(n)
+	g, next, err := d.key(n)
 	if err != nil {
 		return nil, n, fmt.Errorf("nonce %d: no key: %w", n, err)
 	}
@@ -185,9 +208,8 @@ func (d *Decryptor) Open(dst, msg []byte) ([]byte, uint64, error) {
 		return nil, n, fmt.Errorf("nonce %d: %w", n, ErrDecrypt)
 	}
 	d.highest, d.seen = highest, seen
-	if fresh {
-		d.previous, d.current = d.current, g
-		d.rekeys++
+	if next != nil {
+		d.previous, d.current, d.rekeys = next.prev, next.g, next.rekeys
 	}
 	return out, n, nil
 }
