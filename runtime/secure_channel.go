@@ -128,6 +128,8 @@ func (n *Node) Identifier() (secure.Identifier, error) {
 type SecureChannelInfo struct {
 	// Encryptor is the local address to route messages into the channel.
 	Encryptor string `json:"encryptor"`
+	// Decryptor is the address the other side sends to.
+	Decryptor string `json:"decryptor"`
 	// Initiator is true on the side that opened the channel.
 	Initiator bool `json:"initiator"`
 	// Peer is the other side's identifier.
@@ -143,7 +145,7 @@ func (n *Node) SecureChannels() []SecureChannelInfo {
 	s.mu.Lock()
 	out := make([]SecureChannelInfo, 0, len(s.channels))
 	for _, c := range s.channels {
-		out = append(out, SecureChannelInfo{Encryptor: c.encAddr, Initiator: c.initiator, Peer: c.peer.String(), Route: c.label})
+		out = append(out, SecureChannelInfo{Encryptor: c.encAddr, Decryptor: c.decAddr, Initiator: c.initiator, Peer: c.peer.String(), Route: c.label})
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b SecureChannelInfo) int {

@@ -92,8 +92,12 @@ func (r *Running) Status() Status {
 		outletHere := func(name string) bool {
 			return slices.ContainsFunc(outlets, func(o *runningOutlet) bool { return o.node == ns.Name && o.outlet.Name() == name })
 		}
+		decryptor := func(name string) bool {
+			return slices.ContainsFunc(ns.SecureChannels, func(c runtime.SecureChannelInfo) bool { return c.Decryptor == name })
+		}
 		for _, w := range n.Services() {
-			if _, fwd := ns.Forwarders[w]; !fwd && !outletHere(w) { // listed as forwarders and outlets
+			// Forwarders, outlets and secure channels are listed as such.
+			if _, fwd := ns.Forwarders[w]; !fwd && !outletHere(w) && !decryptor(w) {
 				ns.Services = append(ns.Services, w)
 			}
 		}
