@@ -23,8 +23,14 @@ import (
 //     decryptor at a random address, which sends message 2 back along the
 //     message's return route and takes message 3.
 //   - The initiator starts its decryptor at a random address and sends
-//     message 1 from it along the route to the listener; message 2's
-//     return route is then the way to the responder's decryptor.
+//     message 1 from it along the route to the listener; message 2 comes
+//     back from the responder's decryptor, whose address ends its return
+//     route. The initiator sends message 3, and everything after, along
+//     its route to the listener with the listener's address replaced by
+//     the responder's decryptor (Ockam uses message 2's return route,
+//     which names the relay node's end of the relay's connection of the
+//     moment; the route to the listener follows a relay that registers
+//     again). Its first hop is resolved once, to a connection.
 //   - Once the handshake is done each side has a decryptor (the handshake
 //     address, which takes encrypted messages) and an encryptor (another
 //     random address). A message routed to the encryptor has the
@@ -33,15 +39,18 @@ import (
 //     route, to the other side's decryptor, which routes the plaintext on
 //     with its own encryptor pushed onto the return route, so that replies
 //     go back encrypted. Nodes in between see the nonce and ciphertext.
+//     Both run inline, on their senders' goroutines.
 //   - The responder learns its way back from each message with a newer
 //     nonce: its return route, plus the initiator's decryptor.
-//   - Flow control: what the responder decrypts may reach the node's
-//     services (as the listener can); what the initiator decrypts reaches
-//     only the workers that sent through its encryptor.
+//   - Flow control: a responder's decryptor takes messages from the
+//     node's inbound flows, as the listener does; what the responder
+//     decrypts may reach the node's services. What the initiator
+//     decrypts reaches only the workers that sent through its encryptor.
 //   - A channel closes when either side sends Close, when its node closes
-//     (it sends Close then), or when the connection its messages leave by
-//     closes: then no Close can be sent, and the next user of the route
-//     makes a new channel, with a new handshake.
+//     (it sends Close then), when the initiator's first connection closes
+//     (the next user of the route then makes a new channel, with a new
+//     handshake), or when a side hears nothing, keepalives included, for
+//     KeepAlive.DeadAfter (secure_channel_keepalive.go).
 
 // DefaultSecureChannelListener is the listener name Ockam uses by default.
 const DefaultSecureChannelListener = "api"
