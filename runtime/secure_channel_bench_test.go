@@ -19,7 +19,7 @@ import (
 // securePaths is one relay path n1 -> n2 <- n3 with two inlets on n1: one
 // through a secure channel to n3's listener, one plain.
 func securePaths(b *testing.B, target string) (secureInlet, plainInlet string) {
-	p := newSecurePath(b, SecureChannelListenerOptions{})
+	p := newSecurePathTapped(b, SecureChannelListenerOptions{}, false)
 	in, _ := p.secureInlet(b, target)
 	plain := append(p.toAPI[:2:2], routing.LocalAddress("outlet"))
 	pin, err := p.n1.StartInlet("plain", "127.0.0.1:0", func() (routing.Route, error) { return plain, nil }, InletOptions{})
@@ -101,7 +101,7 @@ func BenchmarkSecurePortalRoundTrip(b *testing.B) {
 // after the other: handshakes per second, identities verified on both
 // sides, three messages through n2 each.
 func BenchmarkSecureChannelHandshake(b *testing.B) {
-	p := newSecurePath(b, SecureChannelListenerOptions{})
+	p := newSecurePathTapped(b, SecureChannelListenerOptions{}, false)
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {

@@ -81,10 +81,19 @@ type securePath struct {
 }
 
 func newSecurePath(t testing.TB, opts SecureChannelListenerOptions) *securePath {
+	return newSecurePathTapped(t, opts, true)
+}
+
+// newSecurePathTapped is newSecurePath, with the tap in front of n2 or
+// not (a benchmark's gigabytes are not to be kept).
+func newSecurePathTapped(t testing.TB, opts SecureChannelListenerOptions, tapped bool) *securePath {
 	t.Helper()
 	p := &securePath{}
 	p.n2, _ = testNode(t, "n2", Options{})
-	p.tap = newTap(t, listen(t, p.n2))
+	p.tap = &tap{addr: listen(t, p.n2)}
+	if tapped {
+		p.tap = newTap(t, p.tap.addr)
+	}
 	p.n3, p.logs3 = testNode(t, "n3", Options{})
 	if err := p.n3.StartSecureChannelListener("api", opts); err != nil {
 		t.Fatal(err)

@@ -262,16 +262,27 @@ func (*secureEncryptor) Inline() bool { return true }
 func (e *secureEncryptor) HandleMessage(ctx *Context, msg *Routed) error {
 	c := e.c
 	c.recordRepliers(msg.Return)
-	plain := secure.AppendPayload(make([]byte, 0, len(msg.Payload)+64), msg.Onward[1:], msg.Return, msg.Payload)
+	// The plaintext goes at buf[8:], and is sealed in place: the nonce
+	// before it, the ciphertext over it. A portal chunk fits a pooled
+	// buffer, which the connection gives back once it has sent it.
+	var pooled *[]byte
+	var buf []byte
+	if need := secure.Overhead + secure.PayloadRoom(msg.Onward, msg.Return, len(msg.Payload)); need <= poolBufferSize {
+		pooled = getBuffer()
+		buf = (*pooled)[:8]
+	} else {
+		buf = make([]byte, 8, need)
+	}
+	buf = secure.AppendPayload(buf, msg.Onward[1:], msg.Return, msg.Payload)
 	msg.release()
 	c.encMu.Lock()
-	sealed, err := c.enc.Seal(make([]byte, 0, len(plain)+secure.Overhead), plain)
+	sealed, err := c.enc.Seal(buf[:0], buf[8:])
 	if err == nil {
 		err = c.node.route(context.Background(), &Routed{Message: routing.Message{
 			Onward:  c.remoteRoute(),
 			Return:  routing.Route{},
 			Payload: sealed,
-		}})
+		}, buf: pooled})
 	}
 	c.encMu.Unlock()
 	if errors.Is(err, secure.ErrNonceExhausted) {
@@ -406,12 +417,13 @@ func (c *secureChannel) handshake(ctx *Context, msg *Routed) error {
 // on, if any, and whether the other side closed the channel. A message
 // that fails is dropped and logged; the channel goes on. c.decMu is held.
 func (c *secureChannel) decrypt(msg *Routed) (out *Routed, closed bool) {
-	plain, nonce, err := c.dec.Open(nil, msg.Payload)
+	// In place: the plaintext, and the payload it holds, stay in the
+	// frame's buffer, which goes on with the message.
+	plain, nonce, err := c.dec.OpenInPlace(msg.Payload)
 	if err != nil {
 		c.log.Warn("secure channel message dropped", "error", err)
 		return nil, false
 	}
-	msg.release()
 	c.heard.Store(time.Now().UnixNano())
 	m, err := secure.DecodeMessage(plain)
 	if err != nil {
@@ -442,12 +454,15 @@ func (c *secureChannel) decrypt(msg *Routed) (out *Routed, closed bool) {
 		c.log.Warn("secure channel message dropped: empty onward route", "nonce", nonce)
 		return nil, false
 	}
-	return &Routed{
+	out = &Routed{
 		Message: routing.Message{
 			Onward:  m.Onward,
 			Return:  m.Return.Prepend(routing.LocalAddress(c.encAddr)),
 			Payload: m.Body,
 		},
 		flow: c.flow,
-	}, false
+		buf:  msg.buf,
+	}
+	msg.buf = nil
+	return out, false
 }

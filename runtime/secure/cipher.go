@@ -102,7 +102,10 @@ func NewEncryptor(key [keySize]byte) *Encryptor {
 // Nonce is the nonce the next message gets.
 func (e *Encryptor) Nonce() uint64 { return e.nonce }
 
-// Seal appends the encrypted message of plaintext to dst.
+// Seal appends the encrypted message of plaintext to dst. To encrypt in
+// place, put the plaintext at buf[8:] and pass buf[:0] as dst: the nonce
+// goes before it, and the ciphertext over it (cap(buf) must hold the
+// tag).
 func (e *Encryptor) Seal(dst, plaintext []byte) ([]byte, error) {
 	n := e.nonce
 	if n == math.MaxUint64 {
@@ -188,7 +191,17 @@ func (d *Decryptor) key(n uint64) (g cipher.AEAD, next *candidate, err error) {
 	return c.g, c, nil
 }
 
+// OpenInPlace decrypts msg over itself: the plaintext it returns is
+// msg[Overhead-tagSize:], shortened. msg is clobbered even when it fails.
+func (d *Decryptor) OpenInPlace(msg []byte) ([]byte, uint64, error) {
+	if len(msg) < Overhead {
+		return nil, 0, fmt.Errorf("%w: %d bytes, want at least %d", ErrDecrypt, len(msg), Overhead)
+	}
+	return d.Open(msg[nonceSize:nonceSize], msg)
+}
+
 // Open decrypts the encrypted message msg, appending the plaintext to dst.
+// dst may be msg[8:8], to decrypt in place.
 // It returns the message's nonce. A message that fails leaves d as it was.
 func (d *Decryptor) Open(dst, msg []byte) ([]byte, uint64, error) {
 	if len(msg) < Overhead {

@@ -59,6 +59,18 @@ func AppendPayload(dst []byte, onward, ret routing.Route, body []byte) []byte {
 	return appendBytes(dst, nil) // padding
 }
 
+// PayloadRoom bounds the size of the plaintext AppendPayload makes, for
+// a buffer that must hold it.
+func PayloadRoom(onward, ret routing.Route, body int) int {
+	n := body + 32
+	for _, r := range []routing.Route{onward, ret} {
+		for _, a := range r {
+			n += len(a.Value) + 12
+		}
+	}
+	return n
+}
+
 // AppendClose appends the plaintext of a Close message.
 func AppendClose(dst []byte) []byte {
 	dst = appendArray(dst, 2)
