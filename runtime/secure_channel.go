@@ -185,6 +185,9 @@ func (n *Node) SecureChannel(ctx context.Context, route routing.Route) (routing.
 	if err != nil {
 		return routing.Address{}, err
 	}
+	if n.isClosed() {
+		return routing.Address{}, ErrNodeClosed
+	}
 	key := route.String()
 	s.mu.Lock()
 	if c := s.byRoute[key]; c != nil {
