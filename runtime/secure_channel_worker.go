@@ -95,16 +95,17 @@ func (n *Node) newSecureChannel(initiator bool, label string, hs *secure.Handsha
 	if !n.secure.addPending(c) {
 		return nil, fmt.Errorf("secure channel: %d handshakes under way already", maxPendingHandshakes)
 	}
+	c.timer = time.AfterFunc(secureHandshakeTimeout, func() {
+		c.fail(errors.New("handshake timed out"))
+	})
 	// A responder's decryptor takes what comes through the node's
 	// listeners and relays, as the listener does: the initiator's next
 	// message may come over a relay connection made since the handshake.
 	if _, err := n.startWorker(c.decAddr, &secureDecryptor{c: c}, !initiator); err != nil {
+		c.timer.Stop()
 		n.secure.removePending(c)
 		return nil, fmt.Errorf("start secure channel decryptor: %w", err)
 	}
-	c.timer = time.AfterFunc(secureHandshakeTimeout, func() {
-		c.fail(errors.New("handshake timed out"))
-	})
 	return c, nil
 }
 
@@ -234,12 +235,12 @@ func (c *secureChannel) close(tell bool, why string) {
 	if tell {
 		c.encMu.Lock()
 		sealed, err := c.enc.Seal(nil, secure.AppendClose(nil))
-		c.encMu.Unlock()
 		if err == nil {
 			ctx, cancel := context.WithTimeout(c.node.ctx, time.Second)
 			_ = c.node.route(ctx, &Routed{Message: routing.Message{Onward: remote, Return: routing.Route{}, Payload: sealed}})
 			cancel()
 		}
+		c.encMu.Unlock()
 	}
 	c.node.secure.unregister(c)
 	_ = c.node.StopWorker(c.encAddr)
