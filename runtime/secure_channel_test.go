@@ -539,3 +539,29 @@ func TestSecureChannelResponderRestart(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// A channel inside a channel: /secure/api/secure/inner opens the second
+// over the first, and a message crosses both.
+func TestSecureChannelNested(t *testing.T) {
+	p := newSecurePath(t, SecureChannelListenerOptions{})
+	if err := p.n3.StartSecureChannelListener("inner", SecureChannelListenerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := routing.ParseMultiAddr("/node/n2/service/forward_to_n3/secure/api/secure/inner/service/uppercase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	route, err := m.RouteSecure(func(string) (routing.Address, error) { return routing.TCPAddress(p.tap.addr), nil },
+		func(to routing.Route) (routing.Address, error) { return p.n1.SecureChannel(ctx, to) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sendString(t, p.n1, route, "nested"); got != "NESTED" {
+		t.Fatal(got)
+	}
+	if n := len(p.n1.SecureChannels()); n != 2 {
+		t.Fatalf("%d channels on n1, want 2", n)
+	}
+}

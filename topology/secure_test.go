@@ -165,3 +165,29 @@ check "c" {
 	}
 	_ = top
 }
+
+// A channel inside a channel: the inner one starts where the outer one
+// ends, and crosses no node of its own.
+func TestWalkNestedSecureRoute(t *testing.T) {
+	src := secureTopology + `
+check "c" {
+  from = node.n1
+  to   = "/node/n2/service/forward_to_n3/secure/api/secure/open/service/echo"
+  send = "x"
+}
+`
+	top, diags := load(t, src)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	var got []string
+	for _, h := range top.Checks[0].Hops {
+		got = append(got, h.Describe())
+	}
+	want := "n1 -> n2  tcp connection to 127.0.0.1:7000\nn2 -> n3  relay forwarder forward_to_n3\n" +
+		"n1 -> n3  secure channel to listener api; node n2 sees ciphertext only\n" +
+		"n1 -> n3  secure channel to listener open\nn3  echo answers"
+	if strings.Join(got, "\n") != want {
+		t.Fatalf("hops:\n%s", strings.Join(got, "\n"))
+	}
+}
