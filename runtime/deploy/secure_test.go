@@ -80,7 +80,10 @@ node "n1" {}
 	if _, err := c.Send(sctx2, "n1", route, wire.EncodeString("hi")); err == nil {
 		t.Fatal("an n1 with another identity got an answer")
 	}
-	if !strings.Contains(logs.String(), "identifier="+other) {
-		t.Fatalf("n3 did not name the refused identifier %s:\n%s", other, logs)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "identifier="+other); {
+		if time.Now().After(deadline) {
+			t.Fatalf("n3 did not name the refused identifier %s:\n%s", other, logs)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the log
 	}
 }
