@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/secure"
 )
 
 // Options configure a node. The zero value is usable.
@@ -32,6 +33,12 @@ type Options struct {
 	// this node dial "host:port". Nil allows none: a node is no open proxy.
 	// Connections that already exist are used either way.
 	MayDial func(hostport string) bool
+	// Identity is the node's identity in secure channels; nil makes one,
+	// kept in memory for the node's life.
+	Identity *secure.Identity
+	// SecureChannelKeepAlive paces the keepalives of secure channels
+	// (10s, dead after 30s).
+	SecureChannelKeepAlive KeepAlive
 }
 
 // Node is one Ockam node: a router with its workers and its transports.
@@ -65,6 +72,9 @@ type Node struct {
 	// connClosed are told of every connection that closes; guarded by mu.
 	connClosed map[*func(routing.Address)]struct{}
 	closed     bool // guarded by mu
+
+	// secure is the node's identity and secure channels.
+	secure secureState
 }
 
 // NewNode creates a node named name running the default services echo,
@@ -391,6 +401,7 @@ func (n *Node) Close() error {
 		wg.Go(f)
 	}
 	wg.Wait()
+	n.closeSecureChannels()
 	close(n.closing)
 	n.cancel()
 

@@ -23,6 +23,11 @@ type Node struct {
 	Relays   []*Relay
 	Outlets  []*Outlet
 	Inlets   []*Inlet
+	// Identity is the path of the node's identity file, nil when the node
+	// uses the one kept for it under $OCKAMTOP_HOME.
+	Identity *String
+	// SecureChannelListeners are the node's secure channel listeners.
+	SecureChannelListeners []*SecureChannelListener
 }
 
 // Service is a `service "NAME" { type = "hop" }` block: a worker started at
@@ -74,12 +79,14 @@ var nodeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "tcp_listener"},
 		{Name: "allow"},
+		{Name: "identity"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "service", LabelNames: []string{"name"}},
 		{Type: "relay", LabelNames: []string{"name"}},
 		{Type: "tcp_outlet", LabelNames: []string{"name"}},
 		{Type: "tcp_inlet", LabelNames: []string{"name"}},
+		{Type: "secure_channel_listener", LabelNames: []string{"name"}},
 	},
 }
 
@@ -112,6 +119,18 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 			diags = append(diags, localName("allowed address", s.Value, s.Range)...)
 		}
 		n.Allow = list
+	}
+	if attr, ok := content.Attributes["identity"]; ok {
+		s, d := ev.str(attr)
+		diags = append(diags, d...)
+		if !d.HasErrors() && s.Known() {
+			if s.Value == "" {
+				diags = append(diags, errorAt(s.Range, "Empty identity path",
+					"The attribute \"identity\" names an identity file, such as \"n1.identity\"; create one with `ockamtop identity create FILE`, or leave the attribute out to use the identity ockamtop keeps for the node."))
+			} else {
+				n.Identity = &s
+			}
+		}
 	}
 
 	// Services, outlets and relays' forwarders share the node's local
@@ -172,6 +191,12 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 			}
 			inlets[name] = blk.DefRange
 			n.Inlets = append(n.Inlets, in)
+		case "secure_channel_listener":
+			l, d := decodeSecureChannelListener(blk, ev)
+			diags = append(diags, d...)
+			if l != nil && claim("secure_channel_listener", l.Name, nameRange) {
+				n.SecureChannelListeners = append(n.SecureChannelListeners, l)
+			}
 		}
 	}
 	return n, diags

@@ -12,9 +12,9 @@ import (
 
 type graphEdge struct {
 	from, to, label string
-	style           string // "solid", "dashed" (relay registration), "dotted" (forwarding)
-	// name is the relay's name (dashed) or the forwarder's address
-	// (dotted); "" for a connection.
+	style           string // "solid", "dashed" (relay registration), "dotted" (forwarding), "bold" (secure channel)
+	// name is the relay's name (dashed), the forwarder's address (dotted)
+	// or the listener's (bold); "" for a connection.
 	name string
 }
 
@@ -43,6 +43,8 @@ func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
 				add(graphEdge{h.Node, h.To, "tcp", "solid", ""})
 			case HopRelay:
 				add(graphEdge{h.Node, h.To, h.Address, "dotted", h.Address})
+			case HopSecure:
+				add(graphEdge{h.Node, h.To, "secure channel " + h.Address, "bold", h.Address})
 			}
 		}
 	}
@@ -113,7 +115,11 @@ func (t *Topology) WriteMermaid(w io.Writer) error {
 	}
 	for _, e := range edges {
 		arrow := "-->"
-		if e.style != "solid" {
+		switch e.style {
+		case "bold":
+			arrow = "==>"
+		case "solid":
+		default:
 			arrow = "-.->"
 		}
 		fmt.Fprintf(&b, "  %s %s|%s| %s\n", id("node_"+e.from), arrow, mermaidString(e.label), id("node_"+e.to))

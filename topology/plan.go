@@ -29,6 +29,20 @@ type PlanNode struct {
 	Allow    []string          `json:"allow"`
 	// Forwarders are the relay forwarders this node runs.
 	Forwarders []string `json:"forwarders"`
+	// Identity is the node's identity file, if it has one.
+	Identity string `json:"identity,omitempty"`
+	// Identifier is that file's identifier.
+	Identifier string `json:"identifier,omitempty"`
+	// SecureChannelListeners are the node's listeners.
+	SecureChannelListeners []PlanSecureListener `json:"secure_channel_listeners,omitempty"`
+}
+
+// PlanSecureListener is a secure channel listener of the plan.
+type PlanSecureListener struct {
+	Name string `json:"name"`
+	// Trust is nil when anyone may open a channel; otherwise the trusted
+	// node names and identifiers.
+	Trust []string `json:"trust"`
 }
 
 // PlanRelay is a relay of the plan.
@@ -80,7 +94,20 @@ func (t *Topology) Plan() *Plan {
 		fw := slices.AppendSeq(make([]string, 0, len(n.Forwarders)), maps.Keys(n.Forwarders))
 		slices.Sort(fw)
 		allow := append([]string{}, n.Allow...)
-		p.Nodes = append(p.Nodes, PlanNode{Name: n.Name, Listener: n.Listener, Services: n.Services, Allow: allow, Forwarders: fw})
+		pn := PlanNode{Name: n.Name, Listener: n.Listener, Services: n.Services, Allow: allow, Forwarders: fw, Identity: n.Identity, Identifier: n.Identifier}
+		for _, name := range slices.Sorted(maps.Keys(n.SecureListeners)) {
+			l := n.SecureListeners[name]
+			pl := PlanSecureListener{Name: name}
+			if !l.TrustAnyone {
+				pl.Trust = []string{}
+				for _, tn := range l.TrustNodes {
+					pl.Trust = append(pl.Trust, "node."+tn.Name)
+				}
+				pl.Trust = append(pl.Trust, l.TrustIdentifiers...)
+			}
+			pn.SecureChannelListeners = append(pn.SecureChannelListeners, pl)
+		}
+		p.Nodes = append(p.Nodes, pn)
 		for _, r := range n.Relays {
 			p.Relays = append(p.Relays, PlanRelay{Name: r.Name, Node: n.Name, At: r.At.Name, Forwarder: r.Forwarder(), RemoteAddress: r.RemoteAddress()})
 		}
@@ -131,6 +158,12 @@ func (t *Topology) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  services: %s\n", strings.Join(names, ", "))
 		if len(n.Allow) > 0 {
 			fmt.Fprintf(&b, "  allows: %s\n", strings.Join(n.Allow, ", "))
+		}
+		if n.Identity != "" {
+			fmt.Fprintf(&b, "  identity %s (%s)\n", n.Identity, n.Identifier)
+		}
+		for _, l := range n.SecureChannelListeners {
+			fmt.Fprintf(&b, "  secure_channel_listener %s, trusts %s\n", l.Name, t.Node(n.Name).SecureListeners[l.Name].trustText())
 		}
 		for _, f := range n.Forwarders {
 			r := t.Node(n.Name).Forwarders[f]
@@ -187,6 +220,8 @@ func (h Hop) Describe() string {
 		return fmt.Sprintf("%s  %s (tcp_outlet) -> %s", h.Node, h.Address, h.Type)
 	case HopAllowed:
 		return fmt.Sprintf("%s  %s (allowed, not checked further)", h.Node, h.Address)
+	case HopSecure:
+		return h.describeSecure()
 	case HopSocket:
 		return fmt.Sprintf("%s -> %s  outside this file, not checked further", h.Node, h.Address)
 	}

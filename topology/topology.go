@@ -52,6 +52,12 @@ type Node struct {
 	Forwarders map[string]*Relay
 	Outlets    map[string]*Outlet
 	Inlets     []*Inlet
+	// SecureListeners are the node's secure channel listeners, by name.
+	SecureListeners map[string]*SecureListener
+	// Identity is the path of the node's identity file, "" for the one
+	// ockamtop keeps for it; Identifier is that file's identifier.
+	Identity   string
+	Identifier string
 	Decl       *schema.Node
 }
 
@@ -123,6 +129,7 @@ func (n *Node) Addresses() []string {
 	out = slices.AppendSeq(out, maps.Keys(n.Forwarders))
 	out = slices.AppendSeq(out, maps.Keys(n.Outlets))
 	out = append(out, n.Allow...)
+	out = slices.AppendSeq(out, maps.Keys(n.SecureListeners))
 	out = append(out, routing.RelayService, routing.StaticRelayService)
 	slices.Sort(out)
 	return out
@@ -241,6 +248,7 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 		t.byName[n.Name] = n
 	}
 	diags = append(diags, t.resolveRelays()...)
+	diags = append(diags, t.resolveSecure()...)
 	diags = append(diags, t.checkPorts()...)
 	for _, n := range t.Nodes {
 		for _, d := range n.Decl.Inlets {

@@ -52,6 +52,9 @@ type Hop struct {
 	Type string `json:"type,omitempty"`
 	// Segment is the route text of this hop.
 	Segment string `json:"segment"`
+	// Ciphertext lists, for a secure hop, the nodes between the channel's
+	// ends: they carry its messages and see ciphertext only.
+	Ciphertext []string `json:"ciphertext,omitempty"`
 }
 
 type purpose int
@@ -83,7 +86,7 @@ func (t *Topology) walk(from *Node, route schema.String, p purpose) (routing.Mul
 			"This route has %d addresses; the runtime refuses a message whose onward route holds more than %d.",
 			len(m), routing.MaxRouteLength)}
 	}
-	w := walker{t: t, at: from, route: route, m: m, p: p}
+	w := walker{t: t, at: from, start: from, route: route, m: m, p: p}
 	hops, d := w.run()
 	if d != nil {
 		return m, hops, hcl.Diagnostics{d}
@@ -112,8 +115,11 @@ func returnLength(hops []Hop) int {
 }
 
 type walker struct {
-	t     *Topology
-	at    *Node
+	t  *Topology
+	at *Node
+	// start is the node the route starts at, which opens its secure
+	// channels.
+	start *Node
 	route schema.String
 	m     routing.MultiAddr
 	p     purpose
@@ -158,6 +164,10 @@ func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
 			hop.Kind, hop.Address = HopSocket, seg.HostPort()
 			w.hops = append(w.hops, hop)
 			return w.hops, nil // outside the file: nothing more to check
+		case routing.Secure:
+			if d := w.secure(seg, &hop); d != nil {
+				return w.hops, d
+			}
 		case routing.UDPSocket:
 			return w.hops, w.fail(seg, "Unsupported transport", "ockamtop has no UDP transport yet; use /tcp/.")
 		case routing.Service, routing.Worker:
@@ -258,6 +268,10 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 				"A check's route must end at a service that answers, such as echo or uppercase; %q on node %q is a tcp_outlet, which carries portal streams.", name, n.Name)
 		}
 		return true, nil
+	}
+	if _, ok := n.SecureListeners[name]; ok {
+		return true, w.fail(seg, "Route to a secure channel listener",
+			"%q on node %q is a secure_channel_listener, which takes handshakes only; write /secure/%s to open a channel to it and send the rest of the route through the channel.", name, n.Name, name)
 	}
 	if slices.Contains(n.Allow, name) {
 		hop.Kind = HopAllowed

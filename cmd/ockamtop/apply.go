@@ -79,9 +79,15 @@ func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Runn
 		writeDiagnostics(c.stderr, diags, nil, true)
 		return nil, nil, errInvalid
 	}
+	home, err := c.homeDir()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
+		return nil, nil, errInvalid
+	}
 	run, err := deploy.Start(ctx, t, local, deploy.StartOptions{
-		Logger:   log,
-		Progress: func(line string) { fmt.Fprintln(c.stdout, line) },
+		Logger:      log,
+		Progress:    func(line string) { fmt.Fprintln(c.stdout, line) },
+		IdentityDir: filepath.Join(home, "identities"),
 	})
 	if err != nil {
 		if ctx.Err() != nil {

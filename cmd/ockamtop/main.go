@@ -79,7 +79,7 @@ func init() {
 	commands = []*command{
 		validateCommand, planCommand, graphCommand, fmtCommand,
 		applyCommand, checkCommand, statusCommand, messageCommand, downCommand,
-		versionCommand,
+		identityCommand, versionCommand,
 	}
 }
 

@@ -75,6 +75,9 @@ func writeStatus(w io.Writer, st controlStatus) {
 			fmt.Fprintf(w, "  listening on %s\n", n.Listener)
 		}
 		fmt.Fprintf(w, "  services: %s\n", strings.Join(n.Services, ", "))
+		if n.Identifier != "" {
+			fmt.Fprintf(w, "  identifier %s\n", n.Identifier)
+		}
 		for _, cn := range n.Connections {
 			dir := "accepted from"
 			if cn.Outgoing {
@@ -98,6 +101,17 @@ func writeStatus(w io.Writer, st controlStatus) {
 					remote = ""
 				}
 				row(r.Name, n.Name, at, string(r.State), r.RoundTrip, remote, r.LastError)
+			}
+		}
+	})
+	table(w, []string{"SECURE CHANNEL", "NODE", "ROLE", "PEER", "ROUTE"}, func(row func(...string)) {
+		for _, n := range st.Nodes {
+			for _, sc := range n.SecureChannels {
+				role := "responder"
+				if sc.Initiator {
+					role = "initiator"
+				}
+				row("/worker/"+sc.Encryptor, n.Name, role, sc.Peer, sc.Route)
 			}
 		}
 	})

@@ -158,7 +158,16 @@ var probePayload = wire.EncodeString("ockamtop: probe")
 // the other, each retried until the deadline.
 func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.MultiAddr, hops []topology.Hop, payload []byte) ([]byte, error) {
 	start := time.Now()
-	route, err := m.Route(r.resolveNode)
+	// A route with a secure channel is confirmed up to its first
+	// listener; the channel is opened (or reused) with each send.
+	plain, secured := m, m.HasSecure()
+	for i, s := range m {
+		if s.Kind == routing.Secure {
+			plain = m[:i]
+			break
+		}
+	}
+	route, err := plain.Route(r.resolveNode)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +182,7 @@ func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.
 	// a probe to that node's echo service along the route so far.
 	var moves []int
 	for i, h := range hops {
-		if (h.Kind == topology.HopConnect || h.Kind == topology.HopRelay) && i+1 < len(route) {
+		if (h.Kind == topology.HopConnect || h.Kind == topology.HopRelay) && (i+1 < len(route) || secured && i < len(route)) {
 			moves = append(moves, i)
 		}
 	}
@@ -215,7 +224,13 @@ func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.
 	// Only an error that says "not there yet" is retried.
 	var reply []byte
 	for pause := retryFirstPause; ; pause = min(2*pause, retryMaxPause) {
-		reply, err = n.SendAndReceive(ctx, route, payload)
+		full := route
+		if secured {
+			full, err = r.routeFrom(ctx, n, m)
+		}
+		if err == nil {
+			reply, err = n.SendAndReceive(ctx, full, payload)
+		}
 		if err == nil || permanent(err) || ctx.Err() != nil {
 			break
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/secure"
 	"github.com/ockamtop/ockamtop/topology"
 )
 
@@ -37,6 +38,10 @@ type StartOptions struct {
 	// RelayWait bounds how long Start waits for a relay's first
 	// registration (10s).
 	RelayWait time.Duration
+	// IdentityDir keeps the identities of the nodes without an identity
+	// file, one NAME.identity file each, created on first use; empty makes
+	// them anew in memory for each Start.
+	IdentityDir string
 }
 
 // Running is a started topology.
@@ -54,6 +59,8 @@ type Running struct {
 	outlets   []*runningOutlet         // guarded by mu
 	checks    []CheckResult            // guarded by mu; the last RunChecks
 	stopped   bool                     // guarded by mu
+	// identities are the nodes' identities, by node; guarded by mu.
+	identities map[string]*secure.Identity
 }
 
 // runningRelay is a started relay and the node it belongs to.
@@ -110,8 +117,9 @@ func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o S
 	}
 	r := &Running{
 		topo: t, local: local, opts: o, progress: o.Progress,
-		nodes:     map[string]*runtime.Node{},
-		listeners: map[string]string{},
+		nodes:      map[string]*runtime.Node{},
+		listeners:  map[string]string{},
+		identities: map[string]*secure.Identity{},
 	}
 	for _, n := range t.Nodes {
 		if n.Listener != "" {
@@ -136,6 +144,11 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
 	opts := r.opts.Node
 	opts.Logger = r.opts.Logger
 	opts.MayDial = r.mayDial
+	id, err := r.identityOf(tn.Name)
+	if err != nil {
+		return startError("identity", tn, tn.Decl.DeclRange, err)
+	}
+	opts.Identity = id
 	n := runtime.NewNode(tn.Name, opts)
 	r.mu.Lock()
 	r.nodes[tn.Name] = n
@@ -144,7 +157,7 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
 		n.Allow(a)
 	}
 	steps := []func(context.Context, *runtime.Node, *topology.Node) error{
-		r.startServices, r.startListener, r.startRelays, r.startOutlets, r.startInlets,
+		r.startServices, r.startSecureListeners, r.startListener, r.startRelays, r.startOutlets, r.startInlets,
 	}
 	for _, step := range steps {
 		if err := step(ctx, n, tn); err != nil {
@@ -252,7 +265,7 @@ func (r *Running) startOutlets(_ context.Context, n *runtime.Node, tn *topology.
 func (r *Running) startInlets(_ context.Context, n *runtime.Node, tn *topology.Node) error {
 	for _, ti := range tn.Inlets {
 		m := ti.Route
-		route := func() (routing.Route, error) { return m.Route(r.resolveNode) }
+		route := func() (routing.Route, error) { return r.routeFrom(context.Background(), n, m) }
 		in, err := n.StartInlet(ti.Name, ti.From, route, runtime.InletOptions{MaxStreams: ti.Decl.MaxStreams})
 		if err != nil {
 			return &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, tn.Name), Where: ti.Decl.From.Range.String(), Err: err}

@@ -29,6 +29,10 @@ type NodeStatus struct {
 	Relays     []RelayStatus     `json:"relays"`
 	Inlets     []InletStatus     `json:"inlets"`
 	Outlets    []OutletStatus    `json:"outlets"`
+	// Identifier is the node's identity's identifier.
+	Identifier string `json:"identifier"`
+	// SecureChannels are the node's open secure channels, both sides.
+	SecureChannels []runtime.SecureChannelInfo `json:"secure_channels"`
 }
 
 // RelayStatus is a snapshot of a relay this node registered, with the
@@ -77,6 +81,10 @@ func (r *Running) Status() Status {
 			continue
 		}
 		ns := NodeStatus{Name: n.Name(), Listener: listeners[n.Name()], Forwarders: n.Forwarders(), Services: []string{}, Connections: []ConnectionStatus{}, Relays: []RelayStatus{}, Inlets: []InletStatus{}, Outlets: []OutletStatus{}}
+		if id, err := n.Identifier(); err == nil {
+			ns.Identifier = id.String()
+		}
+		ns.SecureChannels = n.SecureChannels()
 		for _, c := range n.Connections() {
 			ns.Connections = append(ns.Connections, ConnectionStatus{Address: c.Address().Value, Peer: c.RemoteAddr(), Outgoing: c.Outgoing()})
 		}
@@ -84,8 +92,12 @@ func (r *Running) Status() Status {
 		outletHere := func(name string) bool {
 			return slices.ContainsFunc(outlets, func(o *runningOutlet) bool { return o.node == ns.Name && o.outlet.Name() == name })
 		}
+		decryptor := func(name string) bool {
+			return slices.ContainsFunc(ns.SecureChannels, func(c runtime.SecureChannelInfo) bool { return c.Decryptor == name })
+		}
 		for _, w := range n.Services() {
-			if _, fwd := ns.Forwarders[w]; !fwd && !outletHere(w) { // listed as forwarders and outlets
+			// Forwarders, outlets and secure channels are listed as such.
+			if _, fwd := ns.Forwarders[w]; !fwd && !outletHere(w) && !decryptor(w) {
 				ns.Services = append(ns.Services, w)
 			}
 		}

@@ -25,6 +25,11 @@ const (
 	TCPSocket
 	// UDPSocket is "/ip4|ip6|dnsaddr/HOST/udp/PORT"; reserved, no transport yet.
 	UDPSocket
+	// Secure is "/secure/NAME": a secure channel, opened (or reused) by the
+	// node where the route starts, to the secure channel listener NAME at
+	// the end of the route so far; the rest of the route travels inside
+	// it, so the nodes in between see ciphertext only.
+	Secure
 )
 
 // String returns the protocol word of the kind.
@@ -40,6 +45,8 @@ func (k SegmentKind) String() string {
 		return "tcp"
 	case UDPSocket:
 		return "udp"
+	case Secure:
+		return "secure"
 	}
 	return "segment(" + strconv.Itoa(int(k)) + ")"
 }
@@ -138,12 +145,12 @@ func ParseMultiAddr(s string) (MultiAddr, error) {
 			return nil, fail(start, w.end, "empty segment")
 		}
 		switch w.text {
-		case "service", "worker", "node":
+		case "service", "worker", "node", "secure":
 			if k+1 >= len(words) || words[k+1].text == "" {
 				return nil, fail(start, w.end, "/%s needs a name", w.text)
 			}
 			name := words[k+1]
-			kind := map[string]SegmentKind{"service": Service, "worker": Worker, "node": Node}[w.text]
+			kind := map[string]SegmentKind{"service": Service, "worker": Worker, "node": Node, "secure": Secure}[w.text]
 			out = append(out, Segment{Kind: kind, Name: name.text, Start: start, End: name.end})
 			k += 2
 		case "ip4", "ip6", "dnsaddr":
@@ -182,7 +189,7 @@ func ParseMultiAddr(s string) (MultiAddr, error) {
 			out = append(out, seg)
 			k += 4
 		default:
-			return nil, fail(start, w.end, "unknown protocol %q (want service, worker, node, ip4, ip6 or dnsaddr)", w.text)
+			return nil, fail(start, w.end, "unknown protocol %q (want service, worker, node, secure, ip4, ip6 or dnsaddr)", w.text)
 		}
 	}
 	return out, nil
@@ -192,9 +199,32 @@ func ParseMultiAddr(s string) (MultiAddr, error) {
 // from the node the message is at.
 type NodeResolver func(name string) (Address, error)
 
+// SecureOpener opens, or reuses, a secure channel over toListener, a
+// route that ends at a secure channel listener, and returns the local
+// address of the channel's encryptor.
+type SecureOpener func(toListener Route) (Address, error)
+
 // Route turns the MultiAddr into a route of addresses. Node segments are
-// resolved with resolve; a nil resolver makes them an error.
+// resolved with resolve; a nil resolver makes them an error, and so are
+// secure segments: use RouteSecure.
 func (m MultiAddr) Route(resolve NodeResolver) (Route, error) {
+	return m.RouteSecure(resolve, nil)
+}
+
+// HasSecure reports whether the MultiAddr has a /secure segment.
+func (m MultiAddr) HasSecure() bool {
+	for _, s := range m {
+		if s.Kind == Secure {
+			return true
+		}
+	}
+	return false
+}
+
+// RouteSecure is Route, with each /secure/NAME segment replaced by the
+// channel that open makes over the route so far, ended by NAME: the route
+// then starts again at that channel's encryptor.
+func (m MultiAddr) RouteSecure(resolve NodeResolver, open SecureOpener) (Route, error) {
 	r := make(Route, 0, len(m))
 	for _, s := range m {
 		switch s.Kind {
@@ -213,6 +243,15 @@ func (m MultiAddr) Route(resolve NodeResolver) (Route, error) {
 				return nil, fmt.Errorf("%s: %w", s, err)
 			}
 			r = append(r, a)
+		case Secure:
+			if open == nil {
+				return nil, fmt.Errorf("%s: a secure channel needs a node to open it", s)
+			}
+			enc, err := open(append(r, LocalAddress(s.Name)))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s, err)
+			}
+			r = Route{enc}
 		}
 	}
 	return r, nil

@@ -131,7 +131,8 @@ func TestParseMultiAddrErrors(t *testing.T) {
 		{"/ip4/127.0.0.1/tcp/0", "/0", "not a port"},
 		{"/ip4/127.0.0.1/tcp/99999", "/99999", "not a port"},
 		{"/ip4/127.0.0.1/tcp", "/ip4/127.0.0.1/tcp", "needs a host, a protocol and a port"},
-		{"/node/n1/secure/api", "/secure", `unknown protocol "secure"`},
+		{"/node/n1/secure", "/secure", "/secure needs a name"},
+		{"/node/n1/sekure/api", "/sekure", `unknown protocol "sekure"`},
 	} {
 		_, err := ParseMultiAddr(tc.in)
 		var me *MultiAddrError
@@ -177,5 +178,31 @@ func TestRouteBrief(t *testing.T) {
 	huge := Route{LocalAddress(strings.Repeat("x", 100000))}
 	if got := huge.Brief(); len(got) > 200 || !strings.Contains(got, "(100000 bytes)") {
 		t.Errorf("huge value: Brief() = %q", got)
+	}
+}
+
+// /secure/NAME opens a channel over the route so far, ended by NAME, and
+// the route goes on from its encryptor.
+func TestRouteSecure(t *testing.T) {
+	m, err := ParseMultiAddr("/node/n2/service/forward_to_n3/secure/api/service/outlet")
+	if err != nil || !m.HasSecure() || m[2].Kind != Secure || m[2].String() != "/secure/api" {
+		t.Fatalf("%v %v", m, err)
+	}
+	if _, err := m.Route(func(string) (Address, error) { return TCPAddress("n2:1"), nil }); err == nil {
+		t.Fatal("Route made a route with a secure segment")
+	}
+	var opened Route
+	r, err := m.RouteSecure(func(string) (Address, error) { return TCPAddress("n2:1"), nil }, func(to Route) (Address, error) {
+		opened = to
+		return LocalAddress("enc"), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := opened.String(); got != "1#n2:1 => 0#forward_to_n3 => 0#api" {
+		t.Errorf("opened over %s", got)
+	}
+	if got := r.String(); got != "0#enc => 0#outlet" {
+		t.Errorf("route %s", got)
 	}
 }
