@@ -32,6 +32,10 @@ type Options struct {
 	// this node dial "host:port". Nil allows none: a node is no open proxy.
 	// Connections that already exist are used either way.
 	MayDial func(hostport string) bool
+	// MayDialUDP is MayDial for UDP peers: whether a message from the
+	// network may make this node send datagrams to a "host:port" it has
+	// not heard from. Nil allows none.
+	MayDialUDP func(hostport string) bool
 }
 
 // Node is one Ockam node: a router with its workers and its transports.

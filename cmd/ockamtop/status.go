@@ -73,11 +73,17 @@ func writeStatus(w io.Writer, st controlStatus) {
 		if n.Listener != "" {
 			fmt.Fprintf(w, "  listening on %s\n", n.Listener)
 		}
+		if n.UDPListener != "" {
+			fmt.Fprintf(w, "  listening on udp %s\n", n.UDPListener)
+		}
 		fmt.Fprintf(w, "  services: %s\n", strings.Join(n.Services, ", "))
 		for _, cn := range n.Connections {
 			dir := "accepted from"
 			if cn.Outgoing {
 				dir = "connected to"
+			}
+			if cn.Transport == "udp" {
+				dir = "udp peer"
 			}
 			fmt.Fprintf(w, "  connection /worker/%s %s %s\n", cn.Address, dir, cn.Peer)
 		}
