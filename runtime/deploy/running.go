@@ -51,10 +51,10 @@ type Running struct {
 	listeners map[string]string        // guarded by mu; node -> listener address, bound port for local nodes
 	// udpListeners is listeners for the nodes' UDP listeners.
 	udpListeners map[string]string // guarded by mu
-	relays    []*runningRelay          // guarded by mu
-	inlets    []*runningInlet          // guarded by mu
-	outlets   []*runningOutlet         // guarded by mu
-	stopped   bool                     // guarded by mu
+	relays       []*runningRelay   // guarded by mu
+	inlets       []*runningInlet   // guarded by mu
+	outlets      []*runningOutlet  // guarded by mu
+	stopped      bool              // guarded by mu
 }
 
 // runningRelay is a started relay and the node it belongs to.
