@@ -25,11 +25,11 @@ func TestUDPBadInput(t *testing.T) {
 		[]byte("garbage, not CBOR"),
 		nil,
 		bytes.Repeat([]byte{0xff}, 2000),
-		[]byte{0x85, 0x02, 0x00, 0x00, 0x01, 0x40},                   // version 2
-		[]byte{0x85, 0x01, 0x00, 0x00, 0x19, 0xff, 0xff, 0x41, 0x00}, // total of 65,535
-		part(wire.UDPPart{RoutingNumber: 1, Total: 1, Payload: []byte{0x83, 0x80}}), // not a message
-		part(wire.UDPPart{RoutingNumber: 2, Offset: 0, Total: 2, Payload: []byte{1}}),     // never completes
-		part(wire.UDPPart{RoutingNumber: 3, Total: 1, Payload: body[:len(body)-1]}),      // truncated body
+		[]byte{0x85, 0x02, 0x00, 0x00, 0x01, 0x40},                                    // version 2
+		[]byte{0x85, 0x01, 0x00, 0x00, 0x19, 0xff, 0xff, 0x41, 0x00},                  // total of 65,535
+		part(wire.UDPPart{RoutingNumber: 1, Total: 1, Payload: []byte{0x83, 0x80}}),   // not a message
+		part(wire.UDPPart{RoutingNumber: 2, Offset: 0, Total: 2, Payload: []byte{1}}), // never completes
+		part(wire.UDPPart{RoutingNumber: 3, Total: 1, Payload: body[:len(body)-1]}),   // truncated body
 	)
 	logs.waitLog(t, "dropped a bad datagram")
 	if got := sendString(t, good, echo, "still here"); got != "still here" {
@@ -89,7 +89,7 @@ func TestUDPListenerFull(t *testing.T) {
 	ping := wire.AppendUDPPart(nil, wire.UDPPart{RoutingNumber: 1, Total: 1, Payload: wire.AppendBody(nil, &routing.Message{})})
 	l := n.udp().listeners[0]
 	for i := range udpMaxPeers + 10 {
-		sendDatagrams(t, addr, ping) // each from a port of its own, open until the test ends
+		sendDatagrams(t, addr, ping)         // each from a port of its own, open until the test ends
 		if i%64 == 63 && i < udpMaxPeers-1 { // do not outrun the socket's buffer
 			waitFor(t, "the listener to take the peers", func() bool { return l.peerCount() >= i })
 		}
