@@ -209,8 +209,9 @@ func (t *udpTransport) adopt(sock *net.UDPConn, from netip.AddrPort, key string,
 	if _, ok := t.byPeer[key]; !ok {
 		t.byPeer[key] = c
 	}
-	t.mu.Unlock()
+	// Started while the transport is open, so that the node's Close joins it.
 	t.housekeeping.Do(func() { t.node.goroutine(t.sweep) })
+	t.mu.Unlock()
 	return c, nil
 }
 
