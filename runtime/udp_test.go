@@ -191,3 +191,25 @@ func sendDatagrams(t testing.TB, addr string, ds ...[]byte) *net.UDPConn {
 	}
 	return c.(*net.UDPConn)
 }
+
+// A portal whose first hop is UDP carries a stream whole over a clean
+// network, both ways, with a half-close.
+func TestUDPPortal(t *testing.T) {
+	target := serveTCP(t, echoServer)
+	n2, _ := testNode(t, "n2", Options{})
+	n2Addr := listenUDP(t, n2)
+	if _, err := n2.StartOutlet("outlet", target, OutletOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n1, _ := testNode(t, "n1", Options{})
+	route := routing.Route{routing.UDPAddress(n2Addr), routing.LocalAddress("outlet")}
+	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{1, 100 << 10, 4 << 20} {
+		if err := roundTripStream(in.Addr(), size); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+	}
+}
