@@ -123,3 +123,35 @@ node "n7" {
 		}
 	}
 }
+
+// Running a subset of the nodes: a remote node a UDP hop reaches needs a
+// udp_listener with a fixed port.
+func TestSubsetUDP(t *testing.T) {
+	src := `
+node "n2" {
+  udp_listener = "127.0.0.1:0"
+}
+node "n3" {
+  udp_listener = "127.0.0.1:5003"
+}
+node "n1" {}
+check "a" {
+  from = node.n1
+  to   = "/node/n2/udp/service/echo"
+  send = "x"
+}
+check "b" {
+  from = node.n1
+  to   = "/node/n3/udp/service/echo"
+  send = "x"
+}
+`
+	top, got := load(t, src)
+	if len(got) != 0 {
+		t.Fatalf("diagnostics: %v", got)
+	}
+	_, diags := top.Subset([]string{"n1"})
+	if len(diags) != 1 || diags[0].Summary != "Remote node without a fixed port" || !strings.Contains(diags[0].Detail, `"n2"`) || !strings.Contains(diags[0].Detail, "udp_listener") {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+}
