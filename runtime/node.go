@@ -1,6 +1,6 @@
 // Package runtime runs Ockam-style nodes: a router, workers with mailboxes,
-// flow control, and the TCP transport that carries routing messages between
-// nodes. Nodes in one process talk to each other only through real sockets.
+// flow control, and the TCP and UDP transports that carry routing messages
+// between nodes. Nodes in one process talk to each other only through real sockets.
 package runtime
 
 import (
