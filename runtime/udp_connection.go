@@ -55,9 +55,13 @@ type udpConnection struct {
 	flow     *flow
 	log      hclog.Logger
 
+	// sendMu makes a message's datagrams leave together, in the order of
+	// the messages' numbers: the peer then has one message in progress at
+	// a time, unless the network reorders.
+	sendMu sync.Mutex
 	// nextRN numbers the messages sent: Ockam's routing number, from a
-	// random start, wrapping at 2^16.
-	nextRN atomic.Uint32
+	// random start, wrapping at 2^16. Guarded by sendMu.
+	nextRN uint16
 	// received counts the messages put together from the peer.
 	received atomic.Uint64
 	// lastHeard is when the last datagram came, UnixNano.
@@ -69,6 +73,9 @@ type udpConnection struct {
 	// rmu guards the reassembly of the peer's messages.
 	rmu sync.Mutex
 	re  reassembly // guarded by rmu
+	// reDone is set when the connection has closed: parts that still come
+	// (the listener had it in hand) are not kept.
+	reDone bool // guarded by rmu
 
 	// repliers are the workers recorded as consumers of this connection's
 	// flow, to be forgotten when it closes.
@@ -116,8 +123,7 @@ func (c *udpConnection) udpAddress() routing.Address { return routing.UDPAddress
 
 // HandleMessage sends m to the peer as datagrams. It runs on the sender's
 // goroutine (the worker is inline) and may run on several at once: each
-// message has its own routing number, and a message's datagrams go out
-// together.
+// message has its own routing number, and its datagrams go out together.
 func (c *udpConnection) HandleMessage(_ *Context, m *Routed) error {
 	defer m.release()
 	c.recordRepliers(m.Return)
@@ -132,10 +138,12 @@ func (c *udpConnection) HandleMessage(_ *Context, m *Routed) error {
 	if err := wire.CheckUDPMessage(body); err != nil {
 		return fmt.Errorf("send to %s: %w", c.RemoteAddr(), err)
 	}
-	rn := uint16(c.nextRN.Add(1))
 	var dgram [wire.MaxDatagram]byte
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	c.nextRN++
 	for i := range wire.UDPPartCount(len(body)) {
-		d := wire.AppendUDPPart(dgram[:0], wire.UDPPartOf(body, rn, i))
+		d := wire.AppendUDPPart(dgram[:0], wire.UDPPartOf(body, c.nextRN, i))
 		if err := c.write(d); err != nil {
 			return err
 		}
@@ -201,6 +209,10 @@ func (c *udpConnection) receive(b []byte, now time.Time) {
 		return
 	}
 	c.rmu.Lock()
+	if c.reDone {
+		c.rmu.Unlock()
+		return
+	}
 	body, err := c.re.add(p, now, &c.t.pending)
 	c.rmu.Unlock()
 	if err != nil {
@@ -287,6 +299,7 @@ func (c *udpConnection) close(reason error) {
 		_ = c.node.StopWorker(c.w.addr.Value)
 		c.rmu.Lock()
 		c.re.clear(&c.t.pending)
+		c.reDone = true
 		c.rmu.Unlock()
 		c.repliersMu.Lock()
 		for w := range c.repliers {

@@ -21,8 +21,10 @@ import (
 // Memory is bounded, whatever the network sends: a part is stored only
 // while its message is incomplete, and the bytes of incomplete messages are
 // at most udpPeerPending for one peer and udpNodePending for all the peers
-// of a node; a part over either bound drops its message. An incomplete
-// message expires udpPartialTTL after its first part. No buffer is sized
+// of a node. A part that would go over a bound makes room by dropping the
+// peer's oldest incomplete messages (the ones most likely to have lost a
+// part); a peer with no other to drop loses the message the part is of. An
+// incomplete message expires udpPartialTTL after its first part. No buffer is sized
 // by what a datagram claims (a total of 65,535 parts costs nothing until
 // parts arrive, and is refused by the codec anyway: at most
 // wire.MaxUDPParts).
@@ -128,12 +130,19 @@ func (r *reassembly) add(p wire.UDPPart, now time.Time, node *atomic.Int64) ([]b
 		return nil, errUDPLate // a duplicated part
 	}
 	n := len(p.Payload)
-	if r.size+n > udpPeerPending || node.Add(int64(n)) > udpNodePending {
+	for {
 		if r.size+n <= udpPeerPending {
+			if node.Add(int64(n)) <= udpNodePending {
+				break
+			}
 			node.Add(-int64(n))
 		}
-		r.drop(s, node)
-		return nil, fmt.Errorf("%w: message %d dropped (at most %d bytes a peer, %d a node)", errUDPOverBudget, s.rn, udpPeerPending, udpNodePending)
+		oldest := r.oldestPartial(s)
+		if oldest == nil {
+			r.drop(s, node)
+			return nil, fmt.Errorf("%w: message %d dropped (at most %d bytes a peer, %d a node)", errUDPOverBudget, p.RoutingNumber, udpPeerPending, udpNodePending)
+		}
+		r.drop(oldest, node)
 	}
 	s.parts[p.Offset] = append(make([]byte, 0, n), p.Payload...)
 	s.size += n
@@ -148,6 +157,17 @@ func (r *reassembly) add(p wire.UDPPart, now time.Time, node *atomic.Int64) ([]b
 	}
 	r.drop(s, node)
 	return body, nil
+}
+
+// oldestPartial returns the peer's oldest incomplete message other than
+// but, or nil.
+func (r *reassembly) oldestPartial(but *pendingMessage) *pendingMessage {
+	for i := range uint16(udpWindow) {
+		if s := &r.slots[(r.oldest+i)%udpWindow]; s.state == slotPartial && s != but {
+			return s
+		}
+	}
+	return nil
 }
 
 // drop forgets a message's parts and marks it done.

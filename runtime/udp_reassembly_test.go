@@ -136,26 +136,41 @@ func TestReassemblyBounds(t *testing.T) {
 		return last
 	}
 	var peer reassembly
-	var overBudget bool
 	for rn := range uint16(3 * udpWindow) {
-		if err := flood(&peer, rn); errors.Is(err, errUDPOverBudget) {
-			overBudget = true
-		}
+		_ = flood(&peer, rn)
 		if peer.size > udpPeerPending || node.Load() != int64(peer.size) {
 			t.Fatalf("peer holds %d bytes (node %d), bound %d", peer.size, node.Load(), udpPeerPending)
 		}
 	}
-	if !overBudget {
-		t.Fatal("the peer bound was never reached")
+	if peer.size < udpPeerPending-wire.MaxUDPMessage {
+		t.Fatalf("the peer bound was never reached: %d bytes held", peer.size)
+	}
+	// Room is made by dropping the oldest: the newest message completes.
+	body := bytes.Repeat([]byte("n"), 3*wire.MaxUDPPartPayload)
+	var got []byte
+	for _, p := range parts(body, 3*udpWindow) {
+		var err error
+		if got, err = peer.add(p, now, &node); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, body) {
+		t.Fatal("the newest message did not complete at the peer's bound")
 	}
 	peers := make([]reassembly, udpNodePending/udpPeerPending+8)
+	var overBudget bool
 	for i := range peers {
 		for rn := range uint16(udpWindow) {
-			_ = flood(&peers[i], rn)
+			if flood(&peers[i], rn) != nil {
+				overBudget = true
+			}
 		}
 		if node.Load() > udpNodePending {
 			t.Fatalf("node holds %d bytes, bound %d", node.Load(), udpNodePending)
 		}
+	}
+	if !overBudget {
+		t.Fatal("no part was refused at the node's bound")
 	}
 	if node.Load() < udpNodePending-udpPeerPending {
 		t.Fatalf("node bound not reached: %d", node.Load())

@@ -188,8 +188,7 @@ func (t *udpTransport) adopt(sock *net.UDPConn, from netip.AddrPort, key string,
 		remote = sock.RemoteAddr().String()
 	}
 	c.log = t.node.log.With("connection", name, "peer", remote, "transport", "udp")
-	// Random, as Ockam's RoutingNumber::default.
-	c.nextRN.Store(rand.Uint32())
+	c.nextRN = uint16(rand.Uint32()) // random, as Ockam's RoutingNumber::default
 	c.lastHeard.Store(time.Now().UnixNano())
 	// A listener's peers may reach the node's services, as a TCP
 	// listener's connections do.
