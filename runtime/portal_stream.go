@@ -63,12 +63,13 @@ type portalStream struct {
 	// will exist, and must be told if this end goes.
 	pinged atomic.Bool
 
-	// sendMu orders what the stream sends: a message's number is taken,
-	// and the message routed, under it, so that the numbers leave in
-	// order. HandleMessage never takes it (a message routed inline may
-	// come back to this stream on the same goroutine).
-	sendMu sync.Mutex
-	sent   uint16 // guarded by sendMu: the number of the next message sent
+	// sending orders what the stream sends, a lock held by putting into
+	// it: a message's number is taken, and the message routed, under it,
+	// so that the numbers leave in order. A channel, so that close can
+	// give up on it after a while. HandleMessage never takes it (a message
+	// routed inline may come back to this stream on the same goroutine).
+	sending chan struct{}
+	sent    uint16 // guarded by sending: the number of the next message sent
 	// heard is the number of the next message expected from the other
 	// end; broken is set when one did not come in order.
 	heard  uint16 // guarded by mu
@@ -102,6 +103,7 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSe
 		onDone:      onDone,
 		credit:      PortalWindow,
 		creditCh:    make(chan struct{}, 1),
+		sending:     make(chan struct{}, 1),
 		established: make(chan struct{}),
 		done:        make(chan struct{}),
 	}
@@ -251,7 +253,7 @@ var errStreamBroken = errors.New("portal stream broken")
 
 // closeLater closes the stream, telling the other end, from a goroutine of
 // its own: HandleMessage may run inside this stream's own send (a message
-// routed inline coming back), which holds sendMu.
+// routed inline coming back), which holds sending.
 func (s *portalStream) closeLater(reason error) {
 	s.mu.Lock()
 	s.broken = true // nothing more is taken in
@@ -411,7 +413,7 @@ func (s *portalStream) sendBuf(payload []byte, buf *[]byte) bool {
 	remote := s.remote
 	s.mu.Unlock()
 	s.lastSent.Store(time.Now().UnixNano())
-	s.sendMu.Lock()
+	s.sending <- struct{}{}
 	if numbered(payload) {
 		payload = appendSeq(payload, s.sent)
 		s.sent++
@@ -419,7 +421,7 @@ func (s *portalStream) sendBuf(payload []byte, buf *[]byte) bool {
 	err := s.node.route(context.Background(), &Routed{Message: routing.Message{
 		Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
 	}, buf: buf})
-	s.sendMu.Unlock()
+	<-s.sending
 	if err != nil {
 		s.close(fmt.Errorf("send to the other end: %w", err), false)
 		return false
@@ -492,14 +494,19 @@ func (s *portalStream) close(reason error, tell bool) {
 		if broken {
 			tag = portalBroken
 		}
+		// A send stuck behind a full queue holds the stream's turn: past
+		// the same while, the other end is left to its keepalive.
 		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-		s.sendMu.Lock()
-		payload := appendSeq(encodePortal(tag), s.sent)
-		s.sent++
-		_ = s.node.route(ctx, &Routed{Message: routing.Message{
-			Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
-		}})
-		s.sendMu.Unlock()
+		select {
+		case s.sending <- struct{}{}:
+			payload := appendSeq(encodePortal(tag), s.sent)
+			s.sent++
+			_ = s.node.route(ctx, &Routed{Message: routing.Message{
+				Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
+			}})
+			<-s.sending
+		case <-ctx.Done():
+		}
 		cancel()
 	}
 	if broken {
