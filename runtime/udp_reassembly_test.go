@@ -183,3 +183,49 @@ func TestReassemblyBounds(t *testing.T) {
 		t.Fatalf("%d bytes left after clearing", node.Load())
 	}
 }
+
+// FuzzReassembly feeds arbitrary datagrams to a peer's reassembly: it
+// never panics, never holds more than its bound, keeps its count of bytes
+// right, and delivers only bodies no longer than the largest message.
+func FuzzReassembly(f *testing.F) {
+	body := bytes.Repeat([]byte("ab"), 700)
+	var seed []byte
+	for _, p := range parts(body, 5) {
+		d := wire.AppendUDPPart(nil, p)
+		seed = append(seed, byte(len(d)>>8), byte(len(d)))
+		seed = append(seed, d...)
+	}
+	f.Add(seed)
+	f.Add([]byte{0, 8, 0x85, 0x01, 0x00, 0x00, 0x19, 0xff, 0xff, 0x40})
+	f.Fuzz(checkReassembly)
+}
+
+func checkReassembly(t *testing.T, data []byte) {
+	{
+		var node atomic.Int64
+		var r reassembly
+		now := time.Now()
+		for len(data) >= 2 {
+			n := int(data[0])<<8 | int(data[1])
+			data = data[2:]
+			n = min(n, len(data))
+			p, err := wire.DecodeUDPPart(data[:n])
+			data = data[n:]
+			if err != nil {
+				continue
+			}
+			got, _ := r.add(p, now, &node)
+			if len(got) > wire.MaxUDPMessage {
+				t.Fatalf("delivered %d bytes", len(got))
+			}
+			if r.size > udpPeerPending || node.Load() != int64(r.size) {
+				t.Fatalf("holds %d bytes, node counts %d", r.size, node.Load())
+			}
+			now = now.Add(time.Millisecond)
+		}
+		r.expire(now.Add(udpPartialTTL), &node)
+		if node.Load() != 0 || r.size != 0 {
+			t.Fatalf("%d/%d bytes held after expiry", node.Load(), r.size)
+		}
+	}
+}
