@@ -201,31 +201,29 @@ func FuzzReassembly(f *testing.F) {
 }
 
 func checkReassembly(t *testing.T, data []byte) {
-	{
-		var node atomic.Int64
-		var r reassembly
-		now := time.Now()
-		for len(data) >= 2 {
-			n := int(data[0])<<8 | int(data[1])
-			data = data[2:]
-			n = min(n, len(data))
-			p, err := wire.DecodeUDPPart(data[:n])
-			data = data[n:]
-			if err != nil {
-				continue
-			}
-			got, _ := r.add(p, now, &node)
-			if len(got) > wire.MaxUDPMessage {
-				t.Fatalf("delivered %d bytes", len(got))
-			}
-			if r.size > udpPeerPending || node.Load() != int64(r.size) {
-				t.Fatalf("holds %d bytes, node counts %d", r.size, node.Load())
-			}
-			now = now.Add(time.Millisecond)
+	var node atomic.Int64
+	var r reassembly
+	now := time.Now()
+	for len(data) >= 2 {
+		n := int(data[0])<<8 | int(data[1])
+		data = data[2:]
+		n = min(n, len(data))
+		p, err := wire.DecodeUDPPart(data[:n])
+		data = data[n:]
+		if err != nil {
+			continue
 		}
-		r.expire(now.Add(udpPartialTTL), &node)
-		if node.Load() != 0 || r.size != 0 {
-			t.Fatalf("%d/%d bytes held after expiry", node.Load(), r.size)
+		got, _ := r.add(p, now, &node)
+		if len(got) > wire.MaxUDPMessage {
+			t.Fatalf("delivered %d bytes", len(got))
 		}
+		if r.size > udpPeerPending || node.Load() != int64(r.size) {
+			t.Fatalf("holds %d bytes, node counts %d", r.size, node.Load())
+		}
+		now = now.Add(time.Millisecond)
+	}
+	r.expire(now.Add(udpPartialTTL), &node)
+	if node.Load() != 0 || r.size != 0 {
+		t.Fatalf("%d/%d bytes held after expiry", node.Load(), r.size)
 	}
 }
