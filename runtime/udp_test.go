@@ -247,3 +247,27 @@ func TestUDPPortalConcurrentStreams(t *testing.T) {
 		t.Fatalf("n1 has %d connections, want its one UDP peer", n)
 	}
 }
+
+// /ip6/::1/udp/P: an IPv6 peer, named as routes name it ("[::1]:P").
+func TestRoutingOverUDPv6(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	l, err := responder.ListenUDP("[::1]:0")
+	if err != nil {
+		t.Fatalf("no IPv6 loopback here: %v", err)
+	}
+	m, err := routing.ParseMultiAddr("/ip6/::1/udp/" + l.Addr()[strings.LastIndexByte(l.Addr(), ':')+1:] + "/service/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.Route(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initiator, _ := testNode(t, "initiator", Options{})
+	if got := sendString(t, initiator, r, "over ipv6"); got != "over ipv6" {
+		t.Fatalf("reply %q", got)
+	}
+	if peer := responder.Connections()[0].RemoteAddr(); !strings.HasPrefix(peer, "[::1]:") {
+		t.Fatalf("responder's peer %s", peer)
+	}
+}
