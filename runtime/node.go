@@ -1,6 +1,6 @@
 // Package runtime runs Ockam-style nodes: a router, workers with mailboxes,
-// flow control, and the TCP transport that carries routing messages between
-// nodes. Nodes in one process talk to each other only through real sockets.
+// flow control, and the TCP and UDP transports that carry routing messages
+// between nodes. Nodes in one process talk to each other only through real sockets.
 package runtime
 
 import (
@@ -39,6 +39,10 @@ type Options struct {
 	// SecureChannelKeepAlive paces the keepalives of secure channels
 	// (10s, dead after 30s).
 	SecureChannelKeepAlive KeepAlive
+	// MayDialUDP is MayDial for UDP peers: whether a message from the
+	// network may make this node send datagrams to a "host:port" it has
+	// not heard from. Nil allows none.
+	MayDialUDP func(hostport string) bool
 }
 
 // Node is one Ockam node: a router with its workers and its transports.

@@ -32,10 +32,23 @@ import (
 //	               this, and an end that has heard nothing for three times
 //	               as long gives the stream up. A node that dies on the way
 //	               can tell no one, so this is how its streams end.
+//	07 Broken      the sender found a message of the stream missing,
+//	               duplicated or out of order, and closed its end: the
+//	               receiver resets its socket too, so that neither client
+//	               takes a cut stream for a whole one.
 //
-// Ockam's Payload may end with an optional packet counter
-// ([has_counter u8][u16 little endian]); ockamtop never sends one and
-// accepts one.
+// Message numbers. Ockam's Payload may end with an optional packet counter,
+// [has_counter u8][u16 little endian] (Ockam numbers the packets of a
+// stream since its portals run over UDP puncture). An ockamtop stream end
+// numbers every message it sends after the Ping and Pong, in one sequence
+// from 0 (wrapping at 2^16): Payload with Ockam's counter, Credit,
+// HalfClose, Disconnect, KeepAlive and Broken with the same trailer. The
+// other end expects exactly the next number: a message lost, duplicated or
+// overtaken on the way (a UDP hop loses, and may reorder, whole messages;
+// see udp_connection.go) is seen at the next message, or at the next
+// KeepAlive for a lost last one, and closes the stream as Broken. Only a
+// run of exactly 65,536 lost messages in a row would go unseen. A message
+// without a trailer (from an Ockam peer) is not checked.
 
 type portalTag byte
 
@@ -47,6 +60,7 @@ const (
 	portalCredit     portalTag = 0x04
 	portalHalfClose  portalTag = 0x05
 	portalKeepAlive  portalTag = 0x06
+	portalBroken     portalTag = 0x07
 )
 
 // MaxPortalChunk is the most stream data one Payload carries: Ockam's
@@ -71,6 +85,23 @@ type portalMessage struct {
 	data []byte
 	// n is Credit's count.
 	n uint64
+	// seq is the message's number, when hasSeq.
+	seq    uint16
+	hasSeq bool
+}
+
+// seqSize is the size of a message number trailer.
+const seqSize = 3
+
+// appendSeq appends a message number: Ockam's optional packet counter.
+func appendSeq(b []byte, seq uint16) []byte {
+	return append(b, 1, byte(seq), byte(seq>>8))
+}
+
+// numbered reports whether a stream numbers a message with this payload:
+// all but Ping and Pong, which open it.
+func numbered(payload []byte) bool {
+	return len(payload) > 0 && portalTag(payload[0]) != portalPing && portalTag(payload[0]) != portalPong
 }
 
 func encodePortal(tag portalTag) []byte { return []byte{byte(tag)} }
@@ -97,18 +128,19 @@ func decodePortal(b []byte) (portalMessage, error) {
 	rest := b[1:]
 	var err error
 	switch m.tag {
-	case portalPing, portalPong, portalDisconnect, portalHalfClose, portalKeepAlive:
+	case portalPing, portalPong:
+	case portalDisconnect, portalHalfClose, portalKeepAlive, portalBroken:
+		rest = m.readSeq(rest)
 	case portalPayload:
 		m.data, rest, err = wire.Bytes(rest)
-		if err == nil && len(rest) > 0 {
-			// Ockam's optional packet counter.
-			switch {
-			case len(rest) == 1 && rest[0] == 0, len(rest) == 3 && rest[0] == 1:
-				rest = nil
-			}
+		if err == nil {
+			rest = m.readSeq(rest)
 		}
 	case portalCredit:
 		m.n, rest, err = wire.Uvarint(rest)
+		if err == nil {
+			rest = m.readSeq(rest)
+		}
 	default:
 		return m, fmt.Errorf("%w: unknown tag %#x", errBadPortalMessage, b[0])
 	}
@@ -119,4 +151,17 @@ func decodePortal(b []byte) (portalMessage, error) {
 		return m, fmt.Errorf("%w: %d bytes after tag %#x", errBadPortalMessage, len(rest), b[0])
 	}
 	return m, nil
+}
+
+// readSeq reads an optional message number ([0] or [1][u16 LE]) that ends
+// the message; anything else is left for the caller to refuse.
+func (m *portalMessage) readSeq(rest []byte) []byte {
+	switch {
+	case len(rest) == 1 && rest[0] == 0:
+		return nil
+	case len(rest) == seqSize && rest[0] == 1:
+		m.seq, m.hasSeq = uint16(rest[1])|uint16(rest[2])<<8, true
+		return nil
+	}
+	return rest
 }

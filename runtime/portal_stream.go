@@ -66,6 +66,18 @@ type portalStream struct {
 	// will exist, and must be told if this end goes.
 	pinged atomic.Bool
 
+	// sending orders what the stream sends, a lock held by putting into
+	// it: a message's number is taken, and the message routed, under it,
+	// so that the numbers leave in order. A channel, so that close can
+	// give up on it after a while. HandleMessage never takes it (a message
+	// routed inline may come back to this stream on the same goroutine).
+	sending chan struct{}
+	sent    uint16 // guarded by sending: the number of the next message sent
+	// heard is the number of the next message expected from the other
+	// end; broken is set when one did not come in order.
+	heard  uint16 // guarded by mu
+	broken bool   // guarded by mu
+
 	// lastSent and lastHeard are UnixNano times, for keepalives.
 	lastSent, lastHeard atomic.Int64
 
@@ -94,6 +106,7 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSe
 		onDone:      onDone,
 		credit:      PortalWindow,
 		creditCh:    make(chan struct{}, 1),
+		sending:     make(chan struct{}, 1),
 		established: make(chan struct{}),
 		done:        make(chan struct{}),
 	}
@@ -150,7 +163,15 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 	s.lastHeard.Store(time.Now().UnixNano())
 	pm, err := decodePortal(m.Payload)
 	s.mu.Lock()
-	closed, tombstone := s.closed, s.tombstone
+	closed, tombstone, broken := s.closed, s.tombstone, s.broken
+	var gap error
+	if err == nil && pm.hasSeq && !closed && !broken {
+		if pm.seq != s.heard {
+			gap = fmt.Errorf("%w: message %d of the other end arrived when %d was due", errStreamBroken, pm.seq, s.heard)
+			s.broken = true
+		}
+		s.heard++
+	}
 	s.mu.Unlock()
 	if closed {
 		if tombstone && (err != nil || pm.tag != portalDisconnect) {
@@ -160,9 +181,16 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 		}
 		return nil
 	}
+	if broken {
+		return nil // closing
+	}
 	if err != nil {
-		s.close(err, true)
+		s.closeLater(err)
 		return err
+	}
+	if gap != nil {
+		s.closeLater(gap)
+		return nil
 	}
 	switch pm.tag {
 	case portalPong:
@@ -176,7 +204,7 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 		if s.queued+len(pm.data) > PortalWindow {
 			queued := s.queued
 			s.mu.Unlock()
-			s.close(fmt.Errorf("peer sent beyond its credit (%d bytes queued)", queued), true)
+			s.closeLater(fmt.Errorf("peer sent beyond its credit (%d bytes queued)", queued))
 			return nil
 		}
 		if len(pm.data) > 0 {
@@ -213,10 +241,28 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 		}
 	case portalKeepAlive:
 		// Heard: that is all it is for.
+	case portalBroken:
+		s.close(fmt.Errorf("%w: the other end lost messages of this stream on the way", errStreamBroken), false)
 	case portalPing:
-		s.close(errors.New("unexpected ping on an open stream"), true)
+		s.closeLater(errors.New("unexpected ping on an open stream"))
 	}
 	return nil
+}
+
+// errStreamBroken is a stream that lost, duplicated or reordered messages
+// on the way, or whose other end went silent: what reached the socket is
+// intact, but not all of it did. Its socket is reset, not closed, so that
+// the client sees an error rather than a clean end.
+var errStreamBroken = errors.New("portal stream broken")
+
+// closeLater closes the stream, telling the other end, from a goroutine of
+// its own: HandleMessage may run inside this stream's own send (a message
+// routed inline coming back), which holds sending.
+func (s *portalStream) closeLater(reason error) {
+	s.mu.Lock()
+	s.broken = true // nothing more is taken in
+	s.mu.Unlock()
+	s.node.goroutine(func() { s.close(reason, true) })
 }
 
 // kickWriterLocked starts the writer if there is work and none runs.
@@ -315,7 +361,7 @@ func (s *portalStream) readLoop() {
 			pooled = getBuffer()
 			buf = (*pooled)[:payloadHeadroom+n]
 		} else {
-			buf = make([]byte, payloadHeadroom+n)
+			buf = make([]byte, payloadHeadroom+n, payloadHeadroom+n+seqSize)
 		}
 		k, err := s.sock.Read(buf[payloadHeadroom:])
 		if k == 0 {
@@ -360,7 +406,7 @@ func (s *portalStream) keepAlive(now time.Time, every, deadAfter time.Duration) 
 		return // the inlet's ping timeout covers this
 	}
 	if silent := now.Sub(time.Unix(0, s.lastHeard.Load())); silent > deadAfter {
-		s.close(fmt.Errorf("no word from the other end for %s", silent.Round(time.Second)), true)
+		s.close(fmt.Errorf("%w: no word from the other end for %s", errStreamBroken, silent.Round(time.Second)), true)
 		return
 	}
 	if now.Sub(time.Unix(0, s.lastSent.Load())) > every {
@@ -378,9 +424,15 @@ func (s *portalStream) sendBuf(payload []byte, buf *[]byte) bool {
 	remote := s.remote
 	s.mu.Unlock()
 	s.lastSent.Store(time.Now().UnixNano())
+	s.sending <- struct{}{}
+	if numbered(payload) {
+		payload = appendSeq(payload, s.sent)
+		s.sent++
+	}
 	err := s.node.route(context.Background(), &Routed{Message: routing.Message{
 		Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
 	}, buf: buf})
+	<-s.sending
 	if err != nil {
 		s.close(fmt.Errorf("send to the other end: %w", err), false)
 		return false
@@ -445,14 +497,31 @@ func (s *portalStream) close(reason error, tell bool) {
 	s.queue, s.queued = nil, 0
 	s.mu.Unlock()
 
+	broken := errors.Is(reason, errStreamBroken)
 	if tell && remote != nil {
 		// A full connection queue is waited for, a while: the other end
 		// must hear of it, even from a busy or closing node.
+		tag := portalDisconnect
+		if broken {
+			tag = portalBroken
+		}
+		// A send stuck behind a full queue holds the stream's turn: past
+		// the same while, the other end is left to its keepalive.
 		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-		_ = s.node.route(ctx, &Routed{Message: routing.Message{
-			Onward: remote, Return: routing.Route{s.addr}, Payload: encodePortal(portalDisconnect),
-		}})
+		select {
+		case s.sending <- struct{}{}:
+			payload := appendSeq(encodePortal(tag), s.sent)
+			s.sent++
+			_ = s.node.route(ctx, &Routed{Message: routing.Message{
+				Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
+			}})
+			<-s.sending
+		case <-ctx.Done():
+		}
 		cancel()
+	}
+	if broken {
+		_ = s.sock.SetLinger(0) // a reset: the client sees an error
 	}
 	_ = s.sock.Close()
 	if !tombstone {

@@ -60,6 +60,7 @@ type Connection interface {
 // transportConstructors make the transports every node has.
 var transportConstructors = []func(n *Node) Transport{
 	func(n *Node) Transport { return newTCPTransport(n) },
+	func(n *Node) Transport { return newUDPTransport(n) },
 }
 
 // transport returns the node's transport of type t, or nil.

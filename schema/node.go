@@ -17,6 +17,9 @@ type Node struct {
 	// TCPListener is the listener's socket address; nil when the node does
 	// not listen.
 	TCPListener *String
+	// UDPListener is the UDP listener's socket address; nil when the node
+	// has none.
+	UDPListener *String
 	// Allow names more local addresses that the network may reach.
 	Allow    []String
 	Services []*Service
@@ -78,6 +81,7 @@ const MaxInletStreams = 1 << 20
 var nodeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "tcp_listener"},
+		{Name: "udp_listener"},
 		{Name: "allow"},
 		{Name: "identity"},
 	},
@@ -110,6 +114,13 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			n.TCPListener = &s
+		}
+	}
+	if attr, ok := content.Attributes["udp_listener"]; ok {
+		s, d := ev.socket(attr, true)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			n.UDPListener = &s
 		}
 	}
 	if attr, ok := content.Attributes["allow"]; ok {

@@ -40,7 +40,7 @@ func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
 		for _, h := range hops {
 			switch h.Kind {
 			case HopConnect:
-				add(graphEdge{h.Node, h.To, "tcp", "solid", ""})
+				add(graphEdge{h.Node, h.To, h.Transport, "solid", ""})
 			case HopRelay:
 				add(graphEdge{h.Node, h.To, h.Address, "dotted", h.Address})
 			case HopSecure:
@@ -62,10 +62,14 @@ func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
 }
 
 func (n *Node) graphLabel() string {
-	if n.Listener == "" {
-		return n.Name
+	label := n.Name
+	if n.Listener != "" {
+		label += "\n" + n.Listener
 	}
-	return n.Name + "\n" + n.Listener
+	if n.UDPListener != "" {
+		label += "\nudp " + n.UDPListener
+	}
+	return label
 }
 
 // WriteDot writes the topology as a Graphviz digraph.

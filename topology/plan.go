@@ -24,6 +24,8 @@ type PlanNode struct {
 	Name string `json:"name"`
 	// Listener is "" for a node that does not listen.
 	Listener string `json:"listener"`
+	// UDPListener is "" for a node without a UDP listener.
+	UDPListener string `json:"udp_listener,omitempty"`
 	// Services maps service addresses to their types.
 	Services map[string]string `json:"services"`
 	Allow    []string          `json:"allow"`
@@ -94,7 +96,7 @@ func (t *Topology) Plan() *Plan {
 		fw := slices.AppendSeq(make([]string, 0, len(n.Forwarders)), maps.Keys(n.Forwarders))
 		slices.Sort(fw)
 		allow := append([]string{}, n.Allow...)
-		pn := PlanNode{Name: n.Name, Listener: n.Listener, Services: n.Services, Allow: allow, Forwarders: fw, Identity: n.Identity, Identifier: n.Identifier}
+		pn := PlanNode{Name: n.Name, Listener: n.Listener, UDPListener: n.UDPListener, Services: n.Services, Allow: allow, Forwarders: fw, Identity: n.Identity, Identifier: n.Identifier}
 		for _, name := range slices.Sorted(maps.Keys(n.SecureListeners)) {
 			l := n.SecureListeners[name]
 			pl := PlanSecureListener{Name: name}
@@ -144,7 +146,11 @@ func (t *Topology) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\nnode %s\n", n.Name)
 		if n.Listener != "" {
 			fmt.Fprintf(&b, "  listens on %s\n", n.Listener)
-		} else {
+		}
+		if n.UDPListener != "" {
+			fmt.Fprintf(&b, "  listens on udp %s\n", n.UDPListener)
+		}
+		if n.Listener == "" && n.UDPListener == "" {
 			fmt.Fprintf(&b, "  does not listen\n")
 		}
 		names := make([]string, 0, len(n.Services))
@@ -209,6 +215,9 @@ func writeHops(b *strings.Builder, hops []Hop) {
 func (h Hop) Describe() string {
 	switch h.Kind {
 	case HopConnect:
+		if h.Transport == "udp" {
+			return fmt.Sprintf("%s -> %s  udp datagrams to %s", h.Node, h.To, h.Address)
+		}
 		return fmt.Sprintf("%s -> %s  tcp connection to %s", h.Node, h.To, h.Address)
 	case HopRelay:
 		return fmt.Sprintf("%s -> %s  relay forwarder %s", h.Node, h.To, h.Address)
@@ -223,6 +232,9 @@ func (h Hop) Describe() string {
 	case HopSecure:
 		return h.describeSecure()
 	case HopSocket:
+		if h.Transport == "udp" {
+			return fmt.Sprintf("%s -> udp %s  outside this file, not checked further", h.Node, h.Address)
+		}
 		return fmt.Sprintf("%s -> %s  outside this file, not checked further", h.Node, h.Address)
 	}
 	return fmt.Sprintf("%s  %s", h.Node, h.Address)

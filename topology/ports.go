@@ -105,12 +105,14 @@ func unspecified(s socket) bool {
 }
 
 // checkPorts reports two sockets of the topology that would bind the same
-// port: listeners and inlets. Port 0 never clashes.
+// port: listeners and inlets. Port 0 never clashes, nor a UDP socket with a
+// TCP one.
 func (t *Topology) checkPorts() hcl.Diagnostics {
 	type bind struct {
 		what string
 		s    socket
 		rng  hcl.Range
+		udp  bool
 	}
 	var binds []bind
 	var diags hcl.Diagnostics
@@ -119,7 +121,11 @@ func (t *Topology) checkPorts() hcl.Diagnostics {
 		if !ok || s.port == "0" {
 			return
 		}
+		udp := strings.HasPrefix(what, "udp_")
 		for _, b := range binds {
+			if b.udp != udp {
+				continue
+			}
 			same, addr := sameSocket(b.s, s)
 			if !same {
 				continue
@@ -144,11 +150,14 @@ func (t *Topology) checkPorts() hcl.Diagnostics {
 			})
 			return
 		}
-		binds = append(binds, bind{what, s, rng})
+		binds = append(binds, bind{what, s, rng, udp})
 	}
 	for _, n := range t.Nodes {
 		if l := n.Decl.TCPListener; l != nil {
 			add(fmt.Sprintf("tcp_listener of node %q", n.Name), l.Value, l.Range)
+		}
+		if l := n.Decl.UDPListener; l != nil {
+			add(fmt.Sprintf("udp_listener of node %q", n.Name), l.Value, l.Range)
 		}
 		for _, in := range n.Decl.Inlets {
 			add(fmt.Sprintf("tcp_inlet %q of node %q", in.Name, n.Name), in.From.Value, in.From.Range)

@@ -31,16 +31,20 @@ func (t *Topology) Subset(names []string) (map[string]bool, hcl.Diagnostics) {
 		}
 		return local, diags
 	}
-	need := func(remote *Node, rng hcl.Range, why string) {
+	need := func(remote *Node, rng hcl.Range, why string, transport ...string) {
 		if local[remote.Name] {
 			return
 		}
-		if _, port, err := net.SplitHostPort(remote.Listener); err == nil && port != "0" {
+		listener, attr := remote.Listener, "tcp_listener"
+		if len(transport) > 0 && transport[0] == "udp" {
+			listener, attr = remote.UDPListener, "udp_listener"
+		}
+		if _, port, err := net.SplitHostPort(listener); err == nil && port != "0" {
 			return
 		}
 		diags = append(diags, errorAt(rng, "Remote node without a fixed port",
-			"Node %q is not run here, and %s; it must have a tcp_listener with a fixed port, not port 0, so that this process knows where to find it.",
-			remote.Name, why))
+			"Node %q is not run here, and %s; it must have a %s with a fixed port, not port 0, so that this process knows where to find it.",
+			remote.Name, why, attr))
 	}
 	for _, n := range t.Nodes {
 		if !local[n.Name] {
@@ -52,7 +56,7 @@ func (t *Topology) Subset(names []string) (map[string]bool, hcl.Diagnostics) {
 		for _, in := range n.Inlets {
 			for _, h := range in.Hops {
 				if h.Kind == HopConnect {
-					need(t.byName[h.To], in.Decl.To.Range, fmt.Sprintf("the route of tcp_inlet %q connects to it", in.Name))
+					need(t.byName[h.To], in.Decl.To.Range, fmt.Sprintf("the route of tcp_inlet %q connects to it", in.Name), h.Transport)
 				}
 			}
 		}
@@ -63,7 +67,7 @@ func (t *Topology) Subset(names []string) (map[string]bool, hcl.Diagnostics) {
 		}
 		for _, h := range c.Hops {
 			if h.Kind == HopConnect {
-				need(t.byName[h.To], c.Decl.To.Range, fmt.Sprintf("the route of check %q connects to it", c.Name))
+				need(t.byName[h.To], c.Decl.To.Range, fmt.Sprintf("the route of check %q connects to it", c.Name), h.Transport)
 			}
 		}
 	}

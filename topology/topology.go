@@ -40,6 +40,8 @@ type Node struct {
 	// Listener is the declared listener address, "" if the node does not
 	// listen. Its port may be 0: the runtime binds one.
 	Listener string
+	// UDPListener is the declared UDP listener address, "" if none.
+	UDPListener string
 	// Services maps the node's service addresses to their types (echo,
 	// uppercase, hop), the defaults included.
 	Services map[string]string
@@ -218,6 +220,9 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 		if d.TCPListener != nil {
 			n.Listener = d.TCPListener.Value
 		}
+		if d.UDPListener != nil {
+			n.UDPListener = d.UDPListener.Value
+		}
 		for _, a := range d.Allow {
 			n.Allow = append(n.Allow, a.Value)
 		}
@@ -298,9 +303,13 @@ func (t *Topology) resolveRelays() hcl.Diagnostics {
 					"Node %q cannot relay through itself: a relay is at another node, one that listens and that %q can reach.", n.Name, n.Name))
 				continue
 			case at.Listener == "":
+				udp := ""
+				if at.UDPListener != "" {
+					udp = " (a relay runs over TCP; its udp_listener does not serve relays)"
+				}
 				diags = append(diags, errorAt(d.At.Range, "Relay at a node that does not listen",
-					"Relay %q on node %q dials node %q, but node %q has no tcp_listener. Give node %q a tcp_listener, or relay at a node that has one.",
-					d.Name, n.Name, at.Name, at.Name, at.Name))
+					"Relay %q on node %q dials node %q, but node %q has no tcp_listener%s. Give node %q a tcp_listener, or relay at a node that has one.",
+					d.Name, n.Name, at.Name, at.Name, udp, at.Name))
 				continue
 			}
 			r := &Relay{Name: d.Name, Owner: n, At: at, Decl: d}

@@ -18,7 +18,8 @@ type HopKind string
 
 // The hop kinds, in the words of the seeds.
 const (
-	// HopConnect crosses a TCP connection to another node's listener.
+	// HopConnect crosses to another node's listener: a TCP connection, or
+	// UDP datagrams (Hop.Transport says which).
 	HopConnect HopKind = "connect"
 	// HopService is a hop worker: the message goes on, on the same node.
 	HopService HopKind = "hop"
@@ -55,6 +56,9 @@ type Hop struct {
 	// Ciphertext lists, for a secure hop, the nodes between the channel's
 	// ends: they carry its messages and see ciphertext only.
 	Ciphertext []string `json:"ciphertext,omitempty"`
+	// Transport is "tcp" or "udp" for connect and socket hops: the
+	// transport the message crosses.
+	Transport string `json:"transport,omitempty"`
 }
 
 type purpose int
@@ -102,13 +106,17 @@ func (t *Topology) walk(from *Node, route schema.String, p purpose) (routing.Mul
 // returnLength is the length of the return route a message has when it
 // has walked hops: the runtime starts it with the sender's address, and
 // each hop service and each connection the message crosses (a relay's
-// forwarder sends over one) prepends an address.
+// forwarder sends over one) prepends an address; a UDP hop prepends two,
+// its connection and the sender's UDP address.
 func returnLength(hops []Hop) int {
 	n := 1
 	for _, h := range hops {
 		switch h.Kind {
 		case HopService, HopConnect, HopRelay:
 			n++
+			if h.Transport == "udp" {
+				n++
+			}
 		}
 	}
 	return n
@@ -145,7 +153,7 @@ func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
 				return w.hops, w.fail(seg, "Unknown node in route",
 					"No node %q is declared in the topology.%s", seg.Name, didYouMean(seg.Name, w.t.NodeNames()))
 			}
-			if d := w.connect(seg, target, &hop); d != nil {
+			if d := w.connectNode(seg, target, &hop); d != nil {
 				return w.hops, d
 			}
 		case routing.TCPSocket:
@@ -156,6 +164,7 @@ func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
 				}
 				break
 			}
+			hop.Transport = "tcp"
 			if w.fromNetwork {
 				return w.hops, w.fail(seg, "Node will not dial for the network",
 					"A message from the network reaches node %q and asks it to dial %s, which no node of this file listens on. A node dials only the nodes of its file for the network, so that it is no open proxy.",
@@ -169,7 +178,18 @@ func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
 				return w.hops, d
 			}
 		case routing.UDPSocket:
-			return w.hops, w.fail(seg, "Unsupported transport", "ockamtop has no UDP transport yet; use /tcp/.")
+			if target := w.t.nodeListeningOnUDP(seg.HostPort()); target != nil {
+				w.connectUDP(target, &hop)
+				break
+			}
+			if w.fromNetwork {
+				return w.hops, w.fail(seg, "Node will not send for the network",
+					"A message from the network reaches node %q and asks it to send datagrams to %s, where no node of this file has a udp_listener. A node sends only to the nodes of its file for the network, so that it is no open proxy.",
+					w.at.Name, seg.HostPort())
+			}
+			hop.Kind, hop.Address, hop.Transport = HopSocket, seg.HostPort(), "udp"
+			w.hops = append(w.hops, hop)
+			return w.hops, nil // outside the file: nothing more to check
 		case routing.Service, routing.Worker:
 			done, d := w.local(seg, last, &hop)
 			if d != nil || done {
@@ -212,16 +232,54 @@ func (w *walker) outletHint() string {
 func (w *walker) connect(seg routing.Segment, target *Node, hop *Hop) *hcl.Diagnostic {
 	if target.Listener == "" {
 		detail := fmt.Sprintf("Node %q has no tcp_listener, so no connection can reach it.", target.Name)
+		if target.UDPListener != "" {
+			detail += fmt.Sprintf(" It has a udp_listener: write /node/%s/udp.", target.Name)
+		}
 		if len(target.Relays) > 0 {
 			r := target.Relays[0]
 			detail += fmt.Sprintf(" It is reachable through its relay at %s: %s.", r.At.Name, r.RemoteAddress())
 		}
 		return w.fail(seg, "Node does not listen", "%s", detail)
 	}
-	hop.Kind, hop.Address, hop.To = HopConnect, target.Listener, target.Name
+	hop.Kind, hop.Address, hop.To, hop.Transport = HopConnect, target.Listener, target.Name, "tcp"
 	w.hops = append(w.hops, *hop)
 	w.at, w.fromNetwork = target, true
 	return nil
+}
+
+// connectNode takes a /node/NAME hop. "/node/NAME/udp" crosses to NAME's
+// udp_listener, "/node/NAME/tcp" and "/node/NAME" (Ockam's form) to its
+// tcp_listener. A bare /node/NAME to a node that has a udp_listener is
+// refused: the route must say which transport it takes, so that whoever
+// reads it knows.
+func (w *walker) connectNode(seg routing.Segment, target *Node, hop *Hop) *hcl.Diagnostic {
+	switch {
+	case seg.Proto == "udp" && target.UDPListener == "":
+		detail := fmt.Sprintf("Node %q has no udp_listener.", target.Name)
+		if target.Listener != "" {
+			detail += fmt.Sprintf(" It has a tcp_listener: write /node/%s/tcp.", target.Name)
+		}
+		return w.fail(seg, "Node does not listen on UDP", "%s", detail)
+	case seg.Proto == "udp":
+		w.connectUDP(target, hop)
+		return nil
+	case seg.Proto == "" && target.UDPListener != "" && target.Listener != "":
+		return w.fail(seg, "Ambiguous hop",
+			"Node %q listens on TCP (%s) and on UDP (%s); write /node/%s/tcp or /node/%s/udp, so that the route says which transport this hop takes.",
+			target.Name, target.Listener, target.UDPListener, target.Name, target.Name)
+	case seg.Proto == "" && target.UDPListener != "":
+		return w.fail(seg, "Hop does not name its transport",
+			"Node %q listens only on UDP; write /node/%s/udp. A bare /node/NAME is a TCP connection, as in Ockam, so that every hop of a route says its transport.",
+			target.Name, target.Name)
+	}
+	return w.connect(seg, target, hop)
+}
+
+// connectUDP moves the walk across UDP to target's udp_listener.
+func (w *walker) connectUDP(target *Node, hop *Hop) {
+	hop.Kind, hop.Address, hop.To, hop.Transport = HopConnect, target.UDPListener, target.Name, "udp"
+	w.hops = append(w.hops, *hop)
+	w.at, w.fromNetwork = target, true
 }
 
 // local takes a /service or /worker hop on the current node. done is true
@@ -294,6 +352,15 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 func (t *Topology) nodeListeningOn(hostport string) *Node {
 	for _, n := range t.Nodes {
 		if n.Listener != "" && n.Listener == hostport {
+			return n
+		}
+	}
+	return nil
+}
+
+func (t *Topology) nodeListeningOnUDP(hostport string) *Node {
+	for _, n := range t.Nodes {
+		if n.UDPListener != "" && n.UDPListener == hostport {
 			return n
 		}
 	}

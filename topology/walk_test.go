@@ -157,7 +157,7 @@ check "f" {
 }
 check "g" {
   from = node.n1
-  to   = "/ip4/127.0.0.1/udp/5000/service/echo" # ERROR: Unsupported transport
+  to   = "/node/n2/ip4/10.0.0.1/udp/80/service/echo" # ERROR: Node will not send for the network
   send = "x"
 }
 check "h" {

@@ -222,6 +222,9 @@ type readyInfo struct {
 	// Nodes maps each node run here to its bound listener address ("" if
 	// it does not listen).
 	Nodes map[string]string `json:"nodes"`
+	// UDPListeners maps each node run here that has a UDP listener to its
+	// bound address.
+	UDPListeners map[string]string `json:"udp_listeners,omitempty"`
 	// Inlets maps "node.inlet" to the inlet's bound address.
 	Inlets map[string]string `json:"inlets"`
 	PID    int               `json:"pid"`
@@ -237,6 +240,7 @@ func writeReady(path string, run *deploy.Running, web *observe.Server) error {
 	for _, n := range run.Status().Nodes {
 		info.Nodes[n.Name] = n.Listener
 	}
+	info.UDPListeners = run.UDPListeners()
 	info.Inlets = run.Inlets()
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {

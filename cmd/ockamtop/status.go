@@ -74,6 +74,9 @@ func writeStatus(w io.Writer, st controlStatus) {
 		if n.Listener != "" {
 			fmt.Fprintf(w, "  listening on %s\n", n.Listener)
 		}
+		if n.UDPListener != "" {
+			fmt.Fprintf(w, "  listening on udp %s\n", n.UDPListener)
+		}
 		fmt.Fprintf(w, "  services: %s\n", strings.Join(n.Services, ", "))
 		if n.Identifier != "" {
 			fmt.Fprintf(w, "  identifier %s\n", n.Identifier)
@@ -82,6 +85,9 @@ func writeStatus(w io.Writer, st controlStatus) {
 			dir := "accepted from"
 			if cn.Outgoing {
 				dir = "connected to"
+			}
+			if cn.Transport == "udp" {
+				dir = "udp peer"
 			}
 			fmt.Fprintf(w, "  connection /worker/%s %s %s\n", cn.Address, dir, cn.Peer)
 		}

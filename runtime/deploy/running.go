@@ -54,11 +54,13 @@ type Running struct {
 	mu        sync.Mutex
 	nodes     map[string]*runtime.Node // guarded by mu; the nodes run here
 	listeners map[string]string        // guarded by mu; node -> listener address, bound port for local nodes
-	relays    []*runningRelay          // guarded by mu
-	inlets    []*runningInlet          // guarded by mu
-	outlets   []*runningOutlet         // guarded by mu
-	checks    []CheckResult            // guarded by mu; the last RunChecks
-	stopped   bool                     // guarded by mu
+	// udpListeners is listeners for the nodes' UDP listeners.
+	udpListeners map[string]string // guarded by mu
+	relays       []*runningRelay   // guarded by mu
+	inlets       []*runningInlet   // guarded by mu
+	outlets      []*runningOutlet  // guarded by mu
+	checks       []CheckResult     // guarded by mu; the last RunChecks
+	stopped      bool              // guarded by mu
 	// identities are the nodes' identities, by node; guarded by mu.
 	identities map[string]*secure.Identity
 }
@@ -117,13 +119,17 @@ func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o S
 	}
 	r := &Running{
 		topo: t, local: local, opts: o, progress: o.Progress,
-		nodes:      map[string]*runtime.Node{},
-		listeners:  map[string]string{},
-		identities: map[string]*secure.Identity{},
+		nodes:        map[string]*runtime.Node{},
+		listeners:    map[string]string{},
+		identities:   map[string]*secure.Identity{},
+		udpListeners: map[string]string{},
 	}
 	for _, n := range t.Nodes {
 		if n.Listener != "" {
 			r.listeners[n.Name] = n.Listener
+		}
+		if n.UDPListener != "" {
+			r.udpListeners[n.Name] = n.UDPListener
 		}
 	}
 	for _, tn := range t.Order {
@@ -149,6 +155,7 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
 		return startError("identity", tn, tn.Decl.DeclRange, err)
 	}
 	opts.Identity = id
+	opts.MayDialUDP = r.mayDialUDP
 	n := runtime.NewNode(tn.Name, opts)
 	r.mu.Lock()
 	r.nodes[tn.Name] = n
@@ -157,7 +164,7 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
 		n.Allow(a)
 	}
 	steps := []func(context.Context, *runtime.Node, *topology.Node) error{
-		r.startServices, r.startSecureListeners, r.startListener, r.startRelays, r.startOutlets, r.startInlets,
+		r.startServices, r.startSecureListeners, r.startListener, r.startUDPListener, r.startRelays, r.startOutlets, r.startInlets,
 	}
 	for _, step := range steps {
 		if err := step(ctx, n, tn); err != nil {
@@ -189,7 +196,9 @@ func (r *Running) startServices(_ context.Context, n *runtime.Node, tn *topology
 // to whoever references the node.
 func (r *Running) startListener(_ context.Context, n *runtime.Node, tn *topology.Node) error {
 	if tn.Listener == "" {
-		r.progress(fmt.Sprintf("✔ node %s", tn.Name))
+		if tn.UDPListener == "" {
+			r.progress(fmt.Sprintf("✔ node %s", tn.Name))
+		}
 		return nil
 	}
 	l, err := n.Listen(tn.Listener)
@@ -200,6 +209,23 @@ func (r *Running) startListener(_ context.Context, n *runtime.Node, tn *topology
 	r.listeners[tn.Name] = l.Addr()
 	r.mu.Unlock()
 	r.progress(fmt.Sprintf("✔ node %s listening on %s", tn.Name, l.Addr()))
+	return nil
+}
+
+// startUDPListener binds the node's UDP listener, and makes its real port
+// known to whoever references the node.
+func (r *Running) startUDPListener(_ context.Context, n *runtime.Node, tn *topology.Node) error {
+	if tn.UDPListener == "" {
+		return nil
+	}
+	l, err := n.ListenUDP(tn.UDPListener)
+	if err != nil {
+		return &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: tn.Decl.UDPListener.Range.String(), Err: err}
+	}
+	r.mu.Lock()
+	r.udpListeners[tn.Name] = l.Addr()
+	r.mu.Unlock()
+	r.progress(fmt.Sprintf("✔ node %s listening on udp %s", tn.Name, l.Addr()))
 	return nil
 }
 
@@ -303,8 +329,42 @@ func (r *Running) mayDial(hostport string) bool {
 	return slices.Contains(slices.Collect(maps.Values(r.listeners)), hostport)
 }
 
-// resolveNode is the NodeResolver of routes: /node/X is X's listener.
-func (r *Running) resolveNode(name string) (routing.Address, error) {
+// mayDialUDP lets a node send, for a message from the network, to the UDP
+// listeners of the file's nodes and nothing else.
+func (r *Running) mayDialUDP(hostport string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(slices.Collect(maps.Values(r.udpListeners)), hostport)
+}
+
+// UDPListeners maps each node run here to its bound UDP listener address.
+func (r *Running) UDPListeners() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]string{}
+	for name := range r.nodes {
+		if a, ok := r.udpListeners[name]; ok {
+			out[name] = a
+		}
+	}
+	return out
+}
+
+// resolveNode is the NodeResolver of routes: /node/X is X's TCP listener,
+// /node/X/udp its UDP listener.
+func (r *Running) resolveNode(name string, t routing.TransportType) (routing.Address, error) {
+	if t == routing.UDP {
+		r.mu.Lock()
+		a := r.udpListeners[name]
+		r.mu.Unlock()
+		if a == "" {
+			if r.topo.Node(name) == nil {
+				return routing.Address{}, fmt.Errorf("no node %q in the topology", name)
+			}
+			return routing.Address{}, fmt.Errorf("node %q has no udp_listener", name)
+		}
+		return routing.UDPAddress(a), nil
+	}
 	a := r.listenerOf(name)
 	if a == "" {
 		if r.topo.Node(name) == nil {

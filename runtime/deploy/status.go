@@ -20,7 +20,9 @@ type Status struct {
 type NodeStatus struct {
 	Name string `json:"name"`
 	// Listener is the bound listener address, "" if none.
-	Listener    string             `json:"listener"`
+	Listener string `json:"listener"`
+	// UDPListener is the bound UDP listener address, "" if none.
+	UDPListener string             `json:"udp_listener,omitempty"`
 	Services    []string           `json:"services"`
 	Connections []ConnectionStatus `json:"connections"`
 	// Forwarders are the relays registered at this node: forwarder
@@ -64,6 +66,8 @@ type ConnectionStatus struct {
 	Address  string `json:"address"`
 	Peer     string `json:"peer"`
 	Outgoing bool   `json:"outgoing"`
+	// Transport is "udp" for a UDP peer, "" for a TCP connection.
+	Transport string `json:"transport,omitempty"`
 }
 
 // Status returns a snapshot of every node run here, in start order.
@@ -75,18 +79,23 @@ func (r *Running) Status() Status {
 	outlets := slices.Clone(r.outlets)
 	r.mu.Unlock()
 	listeners := r.Listeners()
+	udpListeners := r.UDPListeners()
 	for _, tn := range r.topo.Order {
 		n := r.Node(tn.Name)
 		if n == nil {
 			continue
 		}
-		ns := NodeStatus{Name: n.Name(), Listener: listeners[n.Name()], Forwarders: n.Forwarders(), Services: []string{}, Connections: []ConnectionStatus{}, Relays: []RelayStatus{}, Inlets: []InletStatus{}, Outlets: []OutletStatus{}}
+		ns := NodeStatus{Name: n.Name(), Listener: listeners[n.Name()], UDPListener: udpListeners[n.Name()], Forwarders: n.Forwarders(), Services: []string{}, Connections: []ConnectionStatus{}, Relays: []RelayStatus{}, Inlets: []InletStatus{}, Outlets: []OutletStatus{}}
 		if id, err := n.Identifier(); err == nil {
 			ns.Identifier = id.String()
 		}
 		ns.SecureChannels = n.SecureChannels()
 		for _, c := range n.Connections() {
-			ns.Connections = append(ns.Connections, ConnectionStatus{Address: c.Address().Value, Peer: c.RemoteAddr(), Outgoing: c.Outgoing()})
+			cs := ConnectionStatus{Address: c.Address().Value, Peer: c.RemoteAddr(), Outgoing: c.Outgoing()}
+			if c.Transport() == routing.UDP {
+				cs.Transport = "udp"
+			}
+			ns.Connections = append(ns.Connections, cs)
 		}
 		slices.SortFunc(ns.Connections, func(a, b ConnectionStatus) int { return strings.Compare(a.Peer, b.Peer) })
 		outletHere := func(name string) bool {

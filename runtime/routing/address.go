@@ -21,7 +21,8 @@ const (
 	// TCP addresses name a TCP peer ("host:port") that a transport resolves
 	// into a connection worker.
 	TCP TransportType = 1
-	// UDP addresses name a UDP peer; reserved, no transport yet.
+	// UDP addresses name a UDP peer ("host:port") that the UDP transport
+	// resolves into the worker of that peer.
 	UDP TransportType = 2
 )
 
@@ -52,6 +53,9 @@ func LocalAddress(name string) Address { return Address{Type: Local, Value: name
 
 // TCPAddress returns the TCP address of a "host:port" peer.
 func TCPAddress(hostport string) Address { return Address{Type: TCP, Value: hostport} }
+
+// UDPAddress returns the UDP address of a "host:port" peer.
+func UDPAddress(hostport string) Address { return Address{Type: UDP, Value: hostport} }
 
 // Known reports whether ockamtop knows the transport type.
 func (t TransportType) Known() bool { return t <= UDP }

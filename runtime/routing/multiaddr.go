@@ -19,11 +19,12 @@ const (
 	// such as a TCP connection.
 	Worker
 	// Node is "/node/NAME": the connection from the node the message is at to
-	// node NAME's listener.
+	// node NAME's listener. "/node/NAME/tcp" and "/node/NAME/udp" name the
+	// transport (the listener) it takes; see Segment.Proto.
 	Node
 	// TCPSocket is "/ip4|ip6|dnsaddr/HOST/tcp/PORT": a connection to a socket.
 	TCPSocket
-	// UDPSocket is "/ip4|ip6|dnsaddr/HOST/udp/PORT"; reserved, no transport yet.
+	// UDPSocket is "/ip4|ip6|dnsaddr/HOST/udp/PORT": a UDP peer.
 	UDPSocket
 	// Secure is "/secure/NAME": a secure channel, opened (or reused) by the
 	// node where the route starts, to the secure channel listener NAME at
@@ -57,7 +58,8 @@ type Segment struct {
 	Kind SegmentKind
 	// Name is the worker or node name, or for sockets the host.
 	Name string
-	// Proto is "ip4", "ip6" or "dnsaddr" for sockets, empty otherwise.
+	// Proto is "ip4", "ip6" or "dnsaddr" for sockets; for nodes, "tcp" or
+	// "udp" when the route names the transport, empty when it does not.
 	Proto string
 	// Port is the socket's port, zero otherwise.
 	Port uint16
@@ -76,8 +78,21 @@ func (s Segment) String() string {
 	switch s.Kind {
 	case TCPSocket, UDPSocket:
 		return "/" + s.Proto + "/" + s.Name + "/" + s.Kind.String() + "/" + strconv.Itoa(int(s.Port))
+	case Node:
+		if s.Proto != "" {
+			return "/node/" + s.Name + "/" + s.Proto
+		}
 	}
 	return "/" + s.Kind.String() + "/" + s.Name
+}
+
+// NodeTransport is the transport a Node segment takes: UDP for
+// "/node/NAME/udp", TCP otherwise ("/node/NAME" is Ockam's TCP form).
+func (s Segment) NodeTransport() TransportType {
+	if s.Proto == "udp" {
+		return UDP
+	}
+	return TCP
 }
 
 // MultiAddr is a route in Ockam's text form, such as
@@ -151,8 +166,15 @@ func ParseMultiAddr(s string) (MultiAddr, error) {
 			}
 			name := words[k+1]
 			kind := map[string]SegmentKind{"service": Service, "worker": Worker, "node": Node, "secure": Secure}[w.text]
-			out = append(out, Segment{Kind: kind, Name: name.text, Start: start, End: name.end})
+			seg := Segment{Kind: kind, Name: name.text, Start: start, End: name.end}
 			k += 2
+			// "/node/NAME/udp": the word after a node's name may name the
+			// transport, as the word after a host does in /ip4/A/udp/P.
+			if kind == Node && k < len(words) && (words[k].text == "tcp" || words[k].text == "udp") {
+				seg.Proto, seg.End = words[k].text, words[k].end
+				k++
+			}
+			out = append(out, seg)
 		case "ip4", "ip6", "dnsaddr":
 			if k+3 >= len(words) {
 				return nil, fail(start, len(s), "/%s needs a host, a protocol and a port, as in /%s/127.0.0.1/tcp/4000", w.text, w.text)
@@ -195,9 +217,9 @@ func ParseMultiAddr(s string) (MultiAddr, error) {
 	return out, nil
 }
 
-// NodeResolver turns a node name into the address of its listener, as seen
-// from the node the message is at.
-type NodeResolver func(name string) (Address, error)
+// NodeResolver turns a node name into the address of its listener of
+// transport t (TCP or UDP), as seen from the node the message is at.
+type NodeResolver func(name string, t TransportType) (Address, error)
 
 // SecureOpener opens, or reuses, a secure channel over toListener, a
 // route that ends at a secure channel listener, and returns the local
@@ -233,12 +255,12 @@ func (m MultiAddr) RouteSecure(resolve NodeResolver, open SecureOpener) (Route, 
 		case TCPSocket:
 			r = append(r, TCPAddress(s.HostPort()))
 		case UDPSocket:
-			r = append(r, Address{Type: UDP, Value: s.HostPort()})
+			r = append(r, UDPAddress(s.HostPort()))
 		case Node:
 			if resolve == nil {
 				return nil, fmt.Errorf("%s: no node resolver", s)
 			}
-			a, err := resolve(s.Name)
+			a, err := resolve(s.Name, s.NodeTransport())
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s, err)
 			}

@@ -30,6 +30,7 @@ func FuzzMultiAddr(f *testing.F) {
 		"/ip4/127.0.0.1/tcp/65536",
 		"/ip4/::1/tcp/1",
 		"/ip6/::1/udp/53",
+		"/node/n2/udp/node/n3/tcp/service/echo",
 		"/ip6/fe80::1%eth0/tcp/22",
 		"/ip6/::ffff:1.2.3.4/tcp/80",
 		"/dnsaddr/localhost/tcp/4000/node/x",
@@ -78,7 +79,11 @@ func FuzzMultiAddr(f *testing.F) {
 				t.Fatalf("ParseMultiAddr(%q): segment %d has name %q", s, i, seg.Name)
 			}
 			switch seg.Kind {
-			case Service, Worker, Node:
+			case Node:
+				if (seg.Proto != "" && seg.Proto != "tcp" && seg.Proto != "udp") || seg.Port != 0 {
+					t.Fatalf("ParseMultiAddr(%q): segment %d %+v", s, i, seg)
+				}
+			case Service, Worker:
 				if seg.Proto != "" || seg.Port != 0 {
 					t.Fatalf("ParseMultiAddr(%q): segment %d %+v", s, i, seg)
 				}

@@ -88,6 +88,8 @@ func TestParseMultiAddr(t *testing.T) {
 		{"/ip6/::1/tcp/4000/service/echo", []SegmentKind{TCPSocket, Service}, []string{"::1", "echo"}, "1#[::1]:4000 => 0#echo"},
 		{"/dnsaddr/localhost/tcp/4000/service/echo", []SegmentKind{TCPSocket, Service}, []string{"localhost", "echo"}, "1#localhost:4000 => 0#echo"},
 		{"/ip4/127.0.0.1/udp/4000", []SegmentKind{UDPSocket}, []string{"127.0.0.1"}, "2#127.0.0.1:4000"},
+		{"/node/n2/udp/node/n3/tcp/service/echo", []SegmentKind{Node, Node, Service}, []string{"n2", "n3", "echo"}, "2#n2.test:5000 => 1#n3.test:4000 => 0#echo"},
+		{"/node/udp/udp/node/tcp", []SegmentKind{Node, Node}, []string{"udp", "tcp"}, "2#udp.test:5000 => 1#tcp.test:4000"},
 		{"/service/echo/", []SegmentKind{Service}, []string{"echo"}, "0#echo"},
 	} {
 		m, err := ParseMultiAddr(tc.in)
@@ -105,7 +107,12 @@ func TestParseMultiAddr(t *testing.T) {
 				t.Errorf("%q segment %d spans %q, prints %q", tc.in, i, tc.in[s.Start:s.End], s)
 			}
 		}
-		r, err := m.Route(func(name string) (Address, error) { return TCPAddress(name + ".test:4000"), nil })
+		r, err := m.Route(func(name string, t TransportType) (Address, error) {
+			if t == UDP {
+				return UDPAddress(name + ".test:5000"), nil
+			}
+			return TCPAddress(name + ".test:4000"), nil
+		})
 		if err != nil || r.String() != tc.route {
 			t.Errorf("%q route = %v, %v; want %s", tc.in, r, err, tc.route)
 		}
@@ -123,6 +130,8 @@ func TestParseMultiAddrErrors(t *testing.T) {
 		{"service/echo", "service/echo", "a route starts with '/'"},
 		{"/service", "/service", "/service needs a name"},
 		{"/service/echo/bogus/x", "/bogus", `unknown protocol "bogus"`},
+		{"/node/n2/udp/4000", "/4000", `unknown protocol "4000"`},
+		{"/service/echo/udp", "/udp", `unknown protocol "udp"`},
 		{"/service//echo", "/service", "/service needs a name"},
 		{"/node/n1//service/echo", "/", "empty segment"},
 		{"/ip4/300.0.0.1/tcp/80", "/300.0.0.1", "not an IPv4 address"},
@@ -188,11 +197,11 @@ func TestRouteSecure(t *testing.T) {
 	if err != nil || !m.HasSecure() || m[2].Kind != Secure || m[2].String() != "/secure/api" {
 		t.Fatalf("%v %v", m, err)
 	}
-	if _, err := m.Route(func(string) (Address, error) { return TCPAddress("n2:1"), nil }); err == nil {
+	if _, err := m.Route(func(string, TransportType) (Address, error) { return TCPAddress("n2:1"), nil }); err == nil {
 		t.Fatal("Route made a route with a secure segment")
 	}
 	var opened Route
-	r, err := m.RouteSecure(func(string) (Address, error) { return TCPAddress("n2:1"), nil }, func(to Route) (Address, error) {
+	r, err := m.RouteSecure(func(string, TransportType) (Address, error) { return TCPAddress("n2:1"), nil }, func(to Route) (Address, error) {
 		opened = to
 		return LocalAddress("enc"), nil
 	})

@@ -1,6 +1,6 @@
 // Package wire is the byte format of ockamtop's TCP transport, compatible
-// with Ockam's (v0.128 and later), and the BARE encoding of application
-// payloads.
+// with Ockam's (v0.128 and later), of its UDP transport's datagrams (udp.go),
+// and the BARE encoding of application payloads.
 //
 // A connection starts with one byte from each side, the protocol version.
 // After that each side writes frames:

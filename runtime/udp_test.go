@@ -1,0 +1,273 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// The UDP transport: the seeds' transport examples over UDP, and the
+// bridge of seed 003 with its first hop over UDP (n1 -UDP-> n2 -TCP-> n3).
+
+func listenUDP(t testing.TB, n *Node) string {
+	t.Helper()
+	l, err := n.ListenUDP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Addr()
+}
+
+func TestRoutingOverUDP(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	addr := listenUDP(t, responder)
+	initiator, _ := testNode(t, "initiator", Options{})
+
+	r := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")}
+	if got := sendString(t, initiator, r, "Hello Ockam!"); got != "Hello Ockam!" {
+		t.Fatalf("reply %q", got)
+	}
+	// A message of many parts, and one of an exact multiple of 493 bytes.
+	for _, size := range []int{5000, 3 * wire.MaxUDPPartPayload, 40 << 10} {
+		s := strings.Repeat("u", size)
+		r := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("uppercase")}
+		if got := sendString(t, initiator, r, s); got != strings.ToUpper(s) {
+			t.Fatalf("reply of %d bytes to %d bytes", len(got), size)
+		}
+	}
+	conns := initiator.Connections()
+	if len(conns) != 1 || conns[0].Transport() != routing.UDP || !conns[0].Outgoing() || conns[0].RemoteAddr() != addr {
+		t.Fatalf("initiator connections: %v", conns)
+	}
+	if n := len(responder.Connections()); n != 1 {
+		t.Fatalf("responder has %d peers, want 1", n)
+	}
+}
+
+// The receiver pushes its connection and then the sender's UDP address
+// onto the return route, and the reply goes back over UDP.
+func TestUDPReturnRoute(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	rec := newRecorder()
+	if err := responder.StartService("echoer", rec); err != nil {
+		t.Fatal(err)
+	}
+	addr := listenUDP(t, responder)
+	initiator, _ := testNode(t, "initiator", Options{})
+	r := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echoer")}
+	if got := sendString(t, initiator, r, "hi"); got != "hi" {
+		t.Fatalf("reply %q", got)
+	}
+	m := <-rec.ch
+	peer := responder.Connections()[0]
+	if len(m.Return) != 3 || m.Return[0] != peer.Address() || m.Return[1] != routing.UDPAddress(peer.RemoteAddr()) {
+		t.Fatalf("return route at the responder = %s (peer %s at %s)", m.Return, peer.Address(), peer.RemoteAddr())
+	}
+}
+
+// n1 -UDP-> n2 -TCP-> n3: the bridge of the seeds, where "the
+// communication from n1 to n2 uses UDP while from n2 to n3 uses TCP".
+func TestUDPToTCPBridge(t *testing.T) {
+	n3, _ := testNode(t, "n3", Options{})
+	n3Addr := listen(t, n3)
+	n2, _ := testNode(t, "n2", Options{MayDial: func(hp string) bool { return hp == n3Addr }})
+	n2Addr := listenUDP(t, n2)
+	n1, _ := testNode(t, "n1", Options{})
+	r := routing.Route{routing.UDPAddress(n2Addr), routing.TCPAddress(n3Addr), routing.LocalAddress("uppercase")}
+	if got := sendString(t, n1, r, "hello"); got != "HELLO" {
+		t.Fatalf("reply %q", got)
+	}
+}
+
+// No open proxy: a message from the network makes a node send datagrams
+// only to peers it may dial, or that it has heard from (replies).
+func TestUDPNoOpenProxy(t *testing.T) {
+	target, _ := testNode(t, "target", Options{})
+	targetAddr := listenUDP(t, target)
+	allowed, _ := testNode(t, "allowed", Options{})
+	allowedAddr := listenUDP(t, allowed)
+
+	mid, logs := testNode(t, "mid", Options{MayDialUDP: func(hp string) bool { return hp == allowedAddr }})
+	midAddr := listenUDP(t, mid)
+	n1, _ := testNode(t, "n1", Options{})
+
+	r := routing.Route{routing.UDPAddress(midAddr), routing.UDPAddress(allowedAddr), routing.LocalAddress("echo")}
+	if got := sendString(t, n1, r, "ok"); got != "ok" {
+		t.Fatalf("reply %q", got)
+	}
+	r = routing.Route{routing.UDPAddress(midAddr), routing.UDPAddress(targetAddr), routing.LocalAddress("echo")}
+	if _, err := trySend(n1, r, "no", 300*time.Millisecond); err == nil {
+		t.Fatal("mid sent to a peer it may not dial")
+	}
+	logs.waitLog(t, ErrDialDenied.Error())
+	if n := len(target.Connections()); n != 0 {
+		t.Fatalf("target heard from %d peers", n)
+	}
+}
+
+// A node without a UDP listener still sends, from a socket of its own,
+// and a peer that stops listening closes the connection (ICMP).
+func TestUDPPeerGone(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	addr := listenUDP(t, responder)
+	initiator, _ := testNode(t, "initiator", Options{})
+	r := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")}
+	sendString(t, initiator, r, "hi")
+	conn := initiator.Connections()[0]
+	responder.Close()
+	// The next message gets ICMP port unreachable back.
+	waitFor(t, "the connection to close", func() bool {
+		_, _ = trySend(initiator, r, "anyone?", 20*time.Millisecond)
+		select {
+		case <-conn.Done():
+			return true
+		default:
+			return false
+		}
+	})
+}
+
+func TestUDPMessageTooLarge(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	addr := listenUDP(t, responder)
+	initiator, _ := testNode(t, "initiator", Options{})
+	err := initiator.Send(context.Background(), routing.Message{
+		Onward:  routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")},
+		Return:  local("nobody"),
+		Payload: make([]byte, wire.MaxUDPMessage),
+	})
+	if !errors.Is(err, wire.ErrUDPMessageTooLarge) {
+		t.Fatalf("send: %v", err)
+	}
+}
+
+// Many messages from many goroutines at once, each answered.
+func TestUDPManyInFlight(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	addr := listenUDP(t, responder)
+	initiator, _ := testNode(t, "initiator", Options{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				s := fmt.Sprintf("g%d-%d-%s", g, i, strings.Repeat("x", 600*(i%3)))
+				r := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")}
+				got, err := trySend(initiator, r, s, 5*time.Second)
+				if err != nil || got != s {
+					errs <- fmt.Errorf("%s: got %d bytes, %v", s[:6], len(got), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// sendDatagrams sends raw datagrams to addr from a socket of its own.
+func sendDatagrams(t testing.TB, addr string, ds ...[]byte) *net.UDPConn {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	for _, d := range ds {
+		if _, err := c.Write(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c.(*net.UDPConn)
+}
+
+// A portal whose first hop is UDP carries a stream whole over a clean
+// network, both ways, with a half-close.
+func TestUDPPortal(t *testing.T) {
+	target := serveTCP(t, echoServer)
+	n2, _ := testNode(t, "n2", Options{})
+	n2Addr := listenUDP(t, n2)
+	if _, err := n2.StartOutlet("outlet", target, OutletOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n1, _ := testNode(t, "n1", Options{})
+	route := routing.Route{routing.UDPAddress(n2Addr), routing.LocalAddress("outlet")}
+	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{1, 100 << 10, 4 << 20} {
+		if err := roundTripStream(in.Addr(), size); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+	}
+}
+
+// Portal streams share one UDP peer: on a clean network each arrives
+// whole, as long as their windows fit in the receiving socket's buffer
+// (UDP has no flow control; see the README).
+func TestUDPPortalConcurrentStreams(t *testing.T) {
+	target := serveTCP(t, echoServer)
+	n2, _ := testNode(t, "n2", Options{})
+	n2Addr := listenUDP(t, n2)
+	if _, err := n2.StartOutlet("outlet", target, OutletOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n1, _ := testNode(t, "n1", Options{})
+	route := routing.Route{routing.UDPAddress(n2Addr), routing.LocalAddress("outlet")}
+	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{PingTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const streams, size = 4, 1 << 20
+	var wg sync.WaitGroup
+	errs := make(chan error, streams)
+	for range streams {
+		wg.Go(func() { errs <- roundTripStream(in.Addr(), size) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := len(n1.Connections()); n != 1 {
+		t.Fatalf("n1 has %d connections, want its one UDP peer", n)
+	}
+}
+
+// /ip6/::1/udp/P: an IPv6 peer, named as routes name it ("[::1]:P").
+func TestRoutingOverUDPv6(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	l, err := responder.ListenUDP("[::1]:0")
+	if err != nil {
+		t.Fatalf("no IPv6 loopback here: %v", err)
+	}
+	m, err := routing.ParseMultiAddr("/ip6/::1/udp/" + l.Addr()[strings.LastIndexByte(l.Addr(), ':')+1:] + "/service/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.Route(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initiator, _ := testNode(t, "initiator", Options{})
+	if got := sendString(t, initiator, r, "over ipv6"); got != "over ipv6" {
+		t.Fatalf("reply %q", got)
+	}
+	if peer := responder.Connections()[0].RemoteAddr(); !strings.HasPrefix(peer, "[::1]:") {
+		t.Fatalf("responder's peer %s", peer)
+	}
+}

@@ -1,0 +1,268 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// udpTransport is a node's UDP transport (Ockam's ockam_transport_udp,
+// transport type 2): its listeners and its peers. Messages cross it whole or
+// not at all (see udp_reassembly.go); nothing is resent, so a message may be
+// lost, and one message may overtake another.
+type udpTransport struct {
+	node *Node
+	// dials de-duplicates the sockets made for one peer.
+	dials singleflight.Group
+	// pending counts the bytes of incomplete messages of every peer.
+	pending atomic.Int64
+	// housekeeping is set once the goroutine that expires incomplete
+	// messages and idle peers runs.
+	housekeeping sync.Once
+
+	mu        sync.Mutex
+	conns     map[string]*udpConnection // guarded by mu; by worker address
+	byPeer    map[string]*udpConnection // guarded by mu; by UDP address value
+	listeners []*UDPListener            // guarded by mu
+	closed    bool                      // guarded by mu
+}
+
+var _ Transport = (*udpTransport)(nil)
+
+// Bounds and timings of the UDP transport.
+const (
+	// udpMaxPeers bounds the peers one listener keeps: datagrams from a
+	// new peer past it are dropped until one goes idle.
+	udpMaxPeers = 1024
+	// udpPeerIdle is how long a listener keeps a peer it hears nothing
+	// from. A portal stream's keepalives keep its peers.
+	udpPeerIdle = 2 * time.Minute
+	// udpSweepEvery is how often incomplete messages and idle peers are
+	// looked for.
+	udpSweepEvery = 500 * time.Millisecond
+	// udpSocketBuffer is the kernel buffer asked for each socket: a
+	// portal's window of datagrams fits (the kernel may give less).
+	udpSocketBuffer = 4 << 20
+	// udpReadBuffer is a read's buffer: larger than any datagram we
+	// accept, so that a larger one is seen whole and refused.
+	udpReadBuffer = 2048
+)
+
+func newUDPTransport(n *Node) *udpTransport {
+	return &udpTransport{
+		node:   n,
+		conns:  make(map[string]*udpConnection),
+		byPeer: make(map[string]*udpConnection),
+	}
+}
+
+// udp is the node's UDP transport.
+func (n *Node) udp() *udpTransport { return n.transport(routing.UDP).(*udpTransport) }
+
+// Type is UDP.
+func (t *udpTransport) Type() routing.TransportType { return routing.UDP }
+
+// listenUDP makes a UDP socket: bound to local when remote is "" (a
+// listener), else connected to remote from a free port. It is the one place
+// the node makes a UDP socket, so that where sockets are made (a network
+// namespace) is decided here alone.
+func (n *Node) listenUDP(ctx context.Context, local, remote string) (*net.UDPConn, error) {
+	var c net.Conn
+	var err error
+	if remote == "" {
+		var pc net.PacketConn
+		pc, err = (&net.ListenConfig{}).ListenPacket(ctx, "udp", local)
+		if pc != nil {
+			c = pc.(*net.UDPConn)
+		}
+	} else {
+		c, err = (&net.Dialer{}).DialContext(ctx, "udp", remote)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u := c.(*net.UDPConn)
+	// Best effort: the kernel caps them (net.core.rmem_max).
+	_ = u.SetReadBuffer(udpSocketBuffer)
+	_ = u.SetWriteBuffer(udpSocketBuffer)
+	return u, nil
+}
+
+// Connections lists the live connections.
+func (t *udpTransport) Connections() []Connection {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]Connection, 0, len(t.conns))
+	for _, c := range t.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Connection returns the connection whose worker is at addr.
+func (t *udpTransport) Connection(addr string) (Connection, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.conns[addr]
+	return c, ok
+}
+
+// Resolve resolves a UDP address of a route to the connection of that
+// peer. A message from the network may use a peer the node knows (one it
+// heard from: replies) but makes a socket for a new one only if the node
+// was told it may (Options.MayDialUDP): a node is no open proxy.
+func (t *udpTransport) Resolve(ctx context.Context, peer string, fromNetwork bool) (routing.Address, error) {
+	t.mu.Lock()
+	c := t.byPeer[peer]
+	t.mu.Unlock()
+	if c != nil {
+		return c.w.addr, nil
+	}
+	if fromNetwork && (t.node.opts.MayDialUDP == nil || !t.node.opts.MayDialUDP(peer)) {
+		return routing.Address{}, fmt.Errorf("send to udp %s: %w", peer, ErrDialDenied)
+	}
+	ch := t.dials.DoChan(peer, func() (any, error) { return t.dial(peer) })
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return routing.Address{}, res.Err
+		}
+		return res.Val.(*udpConnection).w.addr, nil
+	case <-ctx.Done():
+		return routing.Address{}, fmt.Errorf("udp %s: %w", peer, ctx.Err())
+	}
+}
+
+// dial makes a socket connected to peer, and its connection.
+func (t *udpTransport) dial(peer string) (*udpConnection, error) {
+	t.mu.Lock()
+	c := t.byPeer[peer]
+	t.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	ctx, cancel := context.WithTimeout(t.node.ctx, t.node.opts.DialTimeout)
+	defer cancel()
+	sock, err := t.node.listenUDP(ctx, "", peer)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: udp socket to %s: %w", t.node.name, peer, err)
+	}
+	c, err = t.adopt(sock, netip.AddrPort{}, peer, nil)
+	if err != nil {
+		_ = sock.Close()
+		return nil, err
+	}
+	t.node.goroutine(c.readLoop)
+	return c, nil
+}
+
+// adopt makes a connection of a peer: on its own connected socket (l is
+// nil), or on listener l's socket, for the peer at from.
+func (t *udpTransport) adopt(sock *net.UDPConn, from netip.AddrPort, key string, l *UDPListener) (*udpConnection, error) {
+	name := RandomAddress()
+	dialed := l == nil
+	c := &udpConnection{
+		node:     t.node,
+		t:        t,
+		sock:     sock,
+		dialed:   dialed,
+		peer:     from,
+		key:      key,
+		listener: l,
+		flow:     &flow{id: name},
+		closed:   make(chan struct{}),
+	}
+	remote := key
+	if dialed {
+		remote = sock.RemoteAddr().String()
+	}
+	c.log = t.node.log.With("connection", name, "peer", remote, "transport", "udp")
+	c.nextRN = uint16(rand.Uint32()) // random, as Ockam's RoutingNumber::default
+	c.lastHeard.Store(time.Now().UnixNano())
+	// A listener's peers may reach the node's services, as a TCP
+	// listener's connections do.
+	c.flow.inbound.Store(!dialed)
+	w, err := t.node.startInlineWorker(name, c)
+	if err != nil {
+		return nil, err
+	}
+	c.w = w
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		_ = t.node.StopWorker(name)
+		return nil, ErrNodeClosed
+	}
+	t.conns[name] = c
+	if _, ok := t.byPeer[key]; !ok {
+		t.byPeer[key] = c
+	}
+	// Started while the transport is open, so that the node's Close joins it.
+	t.housekeeping.Do(func() { t.node.goroutine(t.sweep) })
+	t.mu.Unlock()
+	return c, nil
+}
+
+func (t *udpTransport) remove(c *udpConnection) {
+	t.mu.Lock()
+	delete(t.conns, c.w.addr.Value)
+	if t.byPeer[c.key] == c {
+		delete(t.byPeer, c.key)
+	}
+	t.mu.Unlock()
+	if c.listener != nil {
+		c.listener.forget(c)
+	}
+}
+
+// sweep expires incomplete messages and idle listener peers until the node
+// closes.
+func (t *udpTransport) sweep() {
+	tick := time.NewTicker(udpSweepEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.node.closing:
+			return
+		case now := <-tick.C:
+			t.mu.Lock()
+			conns := slices.Collect(maps.Values(t.conns))
+			t.mu.Unlock()
+			idle := now.Add(-udpPeerIdle).UnixNano()
+			for _, c := range conns {
+				c.expire(now)
+				if !c.dialed && c.lastHeard.Load() < idle {
+					c.close(nil)
+				}
+			}
+		}
+	}
+}
+
+// Close stops the listeners and closes every connection. Datagrams are
+// written as they are sent: there is no queue to drain.
+func (t *udpTransport) Close() {
+	t.mu.Lock()
+	t.closed = true
+	ls := t.listeners
+	t.listeners = nil
+	conns := slices.Collect(maps.Values(t.conns))
+	t.mu.Unlock()
+	for _, c := range conns {
+		c.close(nil)
+	}
+	for _, l := range ls {
+		_ = l.Close()
+	}
+}
