@@ -32,6 +32,9 @@ type Options struct {
 	// this node dial "host:port". Nil allows none: a node is no open proxy.
 	// Connections that already exist are used either way.
 	MayDial func(hostport string) bool
+	// Sockets makes the node's listener and the connections it dials;
+	// nil is HostSockets, the host's network namespace.
+	Sockets Sockets
 }
 
 // Node is one Ockam node: a router with its workers and its transports.
@@ -79,6 +82,9 @@ func NewNode(name string, opts Options) *Node {
 	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.Sockets == nil {
+		opts.Sockets = HostSockets{}
 	}
 	n := &Node{
 		name:    name,
