@@ -94,7 +94,7 @@ func (e *evaluator) checkVariables(expr hcl.Expression, what string) hcl.Diagnos
 				diags = append(diags, errorAt(rng, "Reference to undeclared variable",
 					"No variable named %q is declared; add a variable %q block.%s", name, name, didYouMean(name, e.vars)))
 			}
-		case "node":
+		case "node", "network":
 			diags = append(diags, errorAt(rng, "Reference where a value is expected",
 				"%s is a value, not a reference; %s cannot be used here.", what, tr.RootName()+"."+attrName(safeIndex(tr, 1))))
 		default:
@@ -189,20 +189,26 @@ func (e *evaluator) strings(attr *hcl.Attribute) ([]String, hcl.Diagnostics) {
 
 // ref decodes an attribute that must be a reference such as node.n2.
 func ref(attr *hcl.Attribute, kind string) (Ref, hcl.Diagnostics) {
-	rng := attr.Expr.Range()
-	if lit, ok := attr.Expr.(*hclsyntax.TemplateExpr); ok && lit.IsStringLiteral() {
+	return refExpr(attr.Expr, attr.Name, kind)
+}
+
+// refExpr decodes an expression of the attribute named attribute that must be a
+// reference to a kind.
+func refExpr(expr hcl.Expression, attribute, kind string) (Ref, hcl.Diagnostics) {
+	rng := expr.Range()
+	if lit, ok := expr.(*hclsyntax.TemplateExpr); ok && lit.IsStringLiteral() {
 		v, _ := lit.Value(nil)
 		name := ""
 		if v.Type() == cty.String {
 			name = v.AsString()
 		}
 		return Ref{}, hcl.Diagnostics{errorAt(rng, "Quoted reference",
-			"The attribute %q needs a reference, not a string: write %s.%s without quotes.", attr.Name, kind, name)}
+			"The attribute %q needs a reference, not a string: write %s.%s without quotes.", attribute, kind, name)}
 	}
-	tr, diags := hcl.AbsTraversalForExpr(attr.Expr)
+	tr, diags := hcl.AbsTraversalForExpr(expr)
 	if diags.HasErrors() || len(tr) != 2 || tr.RootName() != kind || attrName(tr[1]) == "" {
 		return Ref{}, hcl.Diagnostics{errorAt(rng, "Invalid reference",
-			"The attribute %q needs a reference to a %s, such as %s.n2.", attr.Name, kind, kind)}
+			"The attribute %q needs a reference to a %s, such as %s.n2.", attribute, kind, kind)}
 	}
 	return Ref{Kind: kind, Name: attrName(tr[1]), Range: rng}, nil
 }

@@ -23,6 +23,12 @@ type Node struct {
 	Relays   []*Relay
 	Outlets  []*Outlet
 	Inlets   []*Inlet
+	// Networks are the networks the node is on (network.NAME); none: the
+	// node lives in the host's network namespace.
+	Networks      []Ref
+	NetworksRange hcl.Range
+	// Execs are the processes started with the node.
+	Execs []*Exec
 }
 
 // Service is a `service "NAME" { type = "hop" }` block: a worker started at
@@ -67,12 +73,14 @@ var nodeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "tcp_listener"},
 		{Name: "allow"},
+		{Name: "networks"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "service", LabelNames: []string{"name"}},
 		{Type: "relay", LabelNames: []string{"name"}},
 		{Type: "tcp_outlet", LabelNames: []string{"name"}},
 		{Type: "tcp_inlet", LabelNames: []string{"name"}},
+		{Type: "exec", LabelNames: []string{"name"}},
 	},
 }
 
@@ -105,6 +113,11 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 		}
 		n.Allow = list
 	}
+	if attr, ok := content.Attributes["networks"]; ok {
+		refs, d := refList(attr, "network")
+		diags = append(diags, d...)
+		n.Networks, n.NetworksRange = refs, attr.Expr.Range()
+	}
 
 	// Services, outlets and relays' forwarders share the node's local
 	// address space; inlets have names of their own.
@@ -124,6 +137,7 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 		return true
 	}
 	inlets := map[string]hcl.Range{}
+	execs := map[string]hcl.Range{}
 	relays := map[string]*Relay{}
 	for _, blk := range content.Blocks {
 		name, nameRange := blk.Labels[0], blk.LabelRanges[0]
@@ -164,6 +178,18 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 			}
 			inlets[name] = blk.DefRange
 			n.Inlets = append(n.Inlets, in)
+		case "exec":
+			x, d := decodeExec(blk, ev)
+			diags = append(diags, d...)
+			if x == nil {
+				continue
+			}
+			if first, ok := execs[name]; ok {
+				diags = append(diags, duplicate("exec", name, first, nameRange))
+				continue
+			}
+			execs[name] = blk.DefRange
+			n.Execs = append(n.Execs, x)
 		}
 	}
 	return n, diags

@@ -17,6 +17,8 @@ type Plan struct {
 	Outlets []PlanOutlet `json:"outlets"`
 	Inlets  []PlanInlet  `json:"inlets"`
 	Checks  []PlanCheck  `json:"checks"`
+	// Networks are the isolated networks; absent when there are none.
+	Networks []PlanNetwork `json:"networks,omitempty"`
 }
 
 // PlanNode is a node of the plan.
@@ -29,6 +31,11 @@ type PlanNode struct {
 	Allow    []string          `json:"allow"`
 	// Forwarders are the relay forwarders this node runs.
 	Forwarders []string `json:"forwarders"`
+	// Interfaces are the node's on its isolated networks; absent for a
+	// node in the host's namespace.
+	Interfaces []PlanInterface `json:"interfaces,omitempty"`
+	// Execs are the processes started with the node.
+	Execs []PlanExec `json:"execs,omitempty"`
 }
 
 // PlanRelay is a relay of the plan.
@@ -80,7 +87,8 @@ func (t *Topology) Plan() *Plan {
 		fw := slices.AppendSeq(make([]string, 0, len(n.Forwarders)), maps.Keys(n.Forwarders))
 		slices.Sort(fw)
 		allow := append([]string{}, n.Allow...)
-		p.Nodes = append(p.Nodes, PlanNode{Name: n.Name, Listener: n.Listener, Services: n.Services, Allow: allow, Forwarders: fw})
+		p.Nodes = append(p.Nodes, PlanNode{Name: n.Name, Listener: n.Listener, Services: n.Services, Allow: allow, Forwarders: fw,
+			Interfaces: planInterfaces(n), Execs: planExecs(n)})
 		for _, r := range n.Relays {
 			p.Relays = append(p.Relays, PlanRelay{Name: r.Name, Node: n.Name, At: r.At.Name, Forwarder: r.Forwarder(), RemoteAddress: r.RemoteAddress()})
 		}
@@ -91,6 +99,7 @@ func (t *Topology) Plan() *Plan {
 			p.Inlets = append(p.Inlets, PlanInlet{Name: in.Name, Node: n.Name, From: in.From, Route: in.Route.String(), Hops: in.Hops})
 		}
 	}
+	p.Networks = t.planNetworks()
 	for _, c := range t.Checks {
 		pc := PlanCheck{Name: c.Name, From: c.From.Name, Route: c.Route.String(), Send: c.Send, Timeout: c.Decl.Timeout.String(), Hops: c.Hops}
 		if c.HasExpect {
@@ -113,10 +122,12 @@ func (t *Topology) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan: %s.\n", t.Summary())
 	fmt.Fprintf(&b, "Start order: %s.\n", orderString(t.Order))
+	writeNetworks(&b, p.Networks)
 	for _, n := range p.Nodes {
 		fmt.Fprintf(&b, "\nnode %s\n", n.Name)
+		writeInterfaces(&b, n)
 		if n.Listener != "" {
-			fmt.Fprintf(&b, "  listens on %s\n", n.Listener)
+			fmt.Fprintf(&b, "  listens on %s%s\n", n.Listener, listenerNote(t.Node(n.Name)))
 		} else {
 			fmt.Fprintf(&b, "  does not listen\n")
 		}
@@ -146,6 +157,7 @@ func (t *Topology) WriteText(w io.Writer) error {
 				fmt.Fprintf(&b, "  tcp_outlet %s -> %s\n", o.Address, o.Target)
 			}
 		}
+		writeExecs(&b, n)
 		for _, in := range p.Inlets {
 			if in.Node == n.Name {
 				fmt.Fprintf(&b, "  tcp_inlet %s on %s -> %s\n", in.Name, in.From, in.Route)
@@ -176,6 +188,9 @@ func writeHops(b *strings.Builder, hops []Hop) {
 func (h Hop) Describe() string {
 	switch h.Kind {
 	case HopConnect:
+		if h.Network != "" {
+			return fmt.Sprintf("%s -> %s  tcp connection to %s on %s", h.Node, h.To, h.Address, h.Network)
+		}
 		return fmt.Sprintf("%s -> %s  tcp connection to %s", h.Node, h.To, h.Address)
 	case HopRelay:
 		return fmt.Sprintf("%s -> %s  relay forwarder %s", h.Node, h.To, h.Address)
@@ -195,8 +210,12 @@ func (h Hop) Describe() string {
 
 // Summary counts the parts of the topology: "3 nodes, 1 relay, ...".
 func (t *Topology) Summary() string {
-	return fmt.Sprintf("%s, %s, %s, %s, %s", count(len(t.Nodes), "node"), count(len(t.Relays), "relay"),
+	s := fmt.Sprintf("%s, %s, %s, %s, %s", count(len(t.Nodes), "node"), count(len(t.Relays), "relay"),
 		count(len(t.Outlets), "outlet"), count(len(t.Inlets), "inlet"), count(len(t.Checks), "check"))
+	if len(t.Networks) > 0 {
+		s += ", " + count(len(t.Networks), "network")
+	}
+	return s
 }
 
 // typeNote names a service's type when its address does not.
