@@ -87,6 +87,9 @@ func init() {
 type cli struct {
 	stdout, stderr io.Writer
 	env            []string
+	// netPrivilege says whether this process may make network namespaces
+	// (nil: the real check); tests inject one that says no.
+	netPrivilege func() error
 }
 
 func main() {

@@ -97,6 +97,9 @@ func (r *Running) walk(from, route, given string, offset int) ([]topology.Hop, e
 	for _, n := range r.topo.Nodes {
 		sf.Nodes = append(sf.Nodes, n.Decl)
 	}
+	for _, nw := range r.topo.Networks {
+		sf.Networks = append(sf.Networks, nw.Decl)
+	}
 	t, diags := topology.Build(sf)
 	for _, d := range diags {
 		if d.Severity != hcl.DiagError || d.Subject == nil || d.Subject.Filename != filename {
@@ -158,7 +161,7 @@ var probePayload = wire.EncodeString("ockamtop: probe")
 // the other, each retried until the deadline.
 func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.MultiAddr, hops []topology.Hop, payload []byte) ([]byte, error) {
 	start := time.Now()
-	route, err := m.Route(r.resolveNode)
+	route, err := r.routeAlong(m, hops)
 	if err != nil {
 		return nil, err
 	}

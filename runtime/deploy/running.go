@@ -13,12 +13,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/netns"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/topology"
 )
@@ -37,6 +39,13 @@ type StartOptions struct {
 	// RelayWait bounds how long Start waits for a relay's first
 	// registration (10s).
 	RelayWait time.Duration
+	// CheckPrivilege says whether this process may make the networks'
+	// namespaces (nil: netns.CheckPrivilege); Start asks it first, for a
+	// file with networks, and starts nothing if it may not.
+	CheckPrivilege func() error
+	// ExecStopWait bounds how long stopping an exec's process waits after
+	// SIGTERM before SIGKILL (5s).
+	ExecStopWait time.Duration
 }
 
 // Running is a started topology.
@@ -52,7 +61,16 @@ type Running struct {
 	relays    []*runningRelay          // guarded by mu
 	inlets    []*runningInlet          // guarded by mu
 	outlets   []*runningOutlet         // guarded by mu
+	execs     []*runningExec           // guarded by mu
 	stopped   bool                     // guarded by mu
+
+	// iso is the namespaces of the isolated nodes; nil without networks.
+	// Set by Start before any node, closed by Stop after them.
+	iso *isolation
+	// execsDone tells of an exec's process that exited on its own; execWG
+	// joins the goroutines that wait for the processes.
+	execsDone chan *ExecExit
+	execWG    sync.WaitGroup
 }
 
 // runningRelay is a started relay and the node it belongs to.
@@ -107,10 +125,28 @@ func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o S
 	if o.RelayWait <= 0 {
 		o.RelayWait = 10 * time.Second
 	}
+	if o.CheckPrivilege == nil {
+		o.CheckPrivilege = netns.CheckPrivilege
+	}
+	if o.ExecStopWait <= 0 {
+		o.ExecStopWait = 5 * time.Second
+	}
 	r := &Running{
 		topo: t, local: local, opts: o, progress: o.Progress,
 		nodes:     map[string]*runtime.Node{},
 		listeners: map[string]string{},
+		execsDone: make(chan *ExecExit, 1),
+	}
+	if networks := needsIsolation(t, local); len(networks) > 0 {
+		if err := o.CheckPrivilege(); err != nil {
+			return nil, &PrivilegeError{Networks: networks, Err: err}
+		}
+		iso, err := startIsolation(t, local, networks)
+		if err != nil {
+			return nil, err
+		}
+		r.iso = iso
+		r.progress(fmt.Sprintf("✔ networks %s: %d namespaces", strings.Join(networks, ", "), len(iso.nss)+1))
 	}
 	for _, n := range t.Nodes {
 		if n.Listener != "" {
@@ -135,6 +171,7 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
 	opts := r.opts.Node
 	opts.Logger = r.opts.Logger
 	opts.MayDial = r.mayDial
+	opts.Sockets = r.iso.sockets(tn.Name)
 	n := runtime.NewNode(tn.Name, opts)
 	r.mu.Lock()
 	r.nodes[tn.Name] = n
@@ -143,7 +180,7 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
 		n.Allow(a)
 	}
 	steps := []func(context.Context, *runtime.Node, *topology.Node) error{
-		r.startServices, r.startListener, r.startRelays, r.startOutlets, r.startInlets,
+		r.startServices, r.startListener, r.startRelays, r.startOutlets, r.startInlets, r.startExecs,
 	}
 	for _, step := range steps {
 		if err := step(ctx, n, tn); err != nil {
@@ -195,7 +232,11 @@ func (r *Running) startRelays(ctx context.Context, n *runtime.Node, tn *topology
 	for _, tr := range tn.Relays {
 		opts := r.opts.Relay
 		opts.AtNode = tr.At.Name
-		rel, err := n.StartRelay(tr.Name, r.listenerOf(tr.At.Name), opts)
+		at, err := r.addressFrom(tn.Name, tr.At.Name)
+		var rel *runtime.Relay
+		if err == nil {
+			rel, err = n.StartRelay(tr.Name, at, opts)
+		}
 		if err != nil {
 			return startError(fmt.Sprintf("relay %q", tr.Name), tn, tr.Decl.DeclRange, err)
 		}
@@ -250,8 +291,8 @@ func (r *Running) startOutlets(_ context.Context, n *runtime.Node, tn *topology.
 // every connection, so that it follows a relay node's listener.
 func (r *Running) startInlets(_ context.Context, n *runtime.Node, tn *topology.Node) error {
 	for _, ti := range tn.Inlets {
-		m := ti.Route
-		route := func() (routing.Route, error) { return m.Route(r.resolveNode) }
+		m, hops := ti.Route, ti.Hops
+		route := func() (routing.Route, error) { return r.routeAlong(m, hops) }
 		in, err := n.StartInlet(ti.Name, ti.From, route, runtime.InletOptions{})
 		if err != nil {
 			return &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, tn.Name), Where: ti.Decl.From.Range.String(), Err: err}
@@ -282,23 +323,13 @@ func (r *Running) listenerOf(name string) string {
 }
 
 // mayDial lets a node dial, for a message from the network, the listeners
-// of the file's nodes and nothing else.
+// of the file's nodes (an isolated node's at each of its addresses) and
+// nothing else.
 func (r *Running) mayDial(hostport string) bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Contains(slices.Collect(maps.Values(r.listeners)), hostport)
-}
-
-// resolveNode is the NodeResolver of routes: /node/X is X's listener.
-func (r *Running) resolveNode(name string) (routing.Address, error) {
-	a := r.listenerOf(name)
-	if a == "" {
-		if r.topo.Node(name) == nil {
-			return routing.Address{}, fmt.Errorf("no node %q in the topology", name)
-		}
-		return routing.Address{}, fmt.Errorf("node %q does not listen", name)
-	}
-	return routing.TCPAddress(a), nil
+	ok := slices.Contains(slices.Collect(maps.Values(r.listeners)), hostport)
+	r.mu.Unlock()
+	return ok || r.iso != nil && slices.Contains(r.isolatedListeners(), hostport)
 }
 
 // Node returns the node called name if it runs here.
@@ -373,7 +404,12 @@ func (r *Running) Stop() {
 	}
 	r.stopped = true
 	nodes := slices.Collect(maps.Values(r.nodes))
+	execs := r.execs
 	r.mu.Unlock()
+	// The processes first, while their nodes still carry what they say
+	// as they go.
+	r.stopExecs(execs)
+	defer r.iso.close() // last: the nodes' sockets are in the namespaces
 	for _, n := range nodes {
 		n.Stopping()
 	}
