@@ -59,6 +59,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 filepath.Join(root, "testdata", "scripts"),
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
+		Condition:           scriptCondition,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ROOT", root)
 			env.Setenv("EXAMPLES", filepath.Join(root, "examples"))
@@ -79,6 +80,10 @@ func TestScripts(t *testing.T) {
 			"junktext":   cmdJunkText,
 			"maxbytes":   cmdMaxBytes,
 			"signal":     cmdSignal,
+			// netns_script_test.go
+			"hostlinks":   cmdHostLinks,
+			"readyns":     cmdReadyNS,
+			"nothingleft": cmdNothingLeft,
 		},
 	})
 }
