@@ -5,6 +5,11 @@
 # curl 127.0.0.1:6000 reaches the web server that n3 starts in its own
 # namespace.
 
+variable "inlet_port" {
+  default     = 6000
+  description = "where curl reaches the web server, on the host"
+}
+
 network "office" {}
 
 network "factory" {
@@ -15,7 +20,7 @@ node "n1" {
   networks = [network.office]
 
   tcp_inlet "web" {
-    from = "127.0.0.1:6000"
+    from = "127.0.0.1:${var.inlet_port}"
     to   = "/node/n2/service/forward_to_n3/service/outlet"
   }
 }
