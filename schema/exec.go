@@ -43,7 +43,7 @@ func decodeExec(b *hcl.Block, ev *evaluator) (*Exec, hcl.Diagnostics) {
 		x.CommandRange = attr.Expr.Range()
 		cmd, d := ev.strings(attr)
 		diags = append(diags, d...)
-		if !d.HasErrors() && (len(cmd) == 0 || cmd[0].Value == "") {
+		if !d.HasErrors() && (len(cmd) == 0 || cmd[0].Known() && cmd[0].Value == "") {
 			diags = append(diags, errorAt(attr.Expr.Range(), "Empty command",
 				"The command is a program and its arguments, such as [\"python3\", \"-m\", \"http.server\"]; it needs the program at least."))
 		}

@@ -182,6 +182,11 @@ func (e *evaluator) strings(attr *hcl.Attribute) ([]String, hcl.Diagnostics) {
 		if v.IsNull() {
 			continue
 		}
+		if !v.IsKnown() {
+			// An unset variable, reported at its declaration.
+			out = append(out, String{Range: rng, unknown: true})
+			continue
+		}
 		out = append(out, String{Value: v.AsString(), Range: rng})
 	}
 	return out, diags

@@ -109,7 +109,9 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 		list, d := ev.strings(attr)
 		diags = append(diags, d...)
 		for _, s := range list {
-			diags = append(diags, localName("allowed address", s.Value, s.Range)...)
+			if s.Known() {
+				diags = append(diags, localName("allowed address", s.Value, s.Range)...)
+			}
 		}
 		n.Allow = list
 	}
