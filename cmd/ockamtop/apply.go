@@ -77,7 +77,16 @@ func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Runn
 		CheckPrivilege: c.netPrivilege,
 	})
 	if pe, ok := errors.AsType[*deploy.PrivilegeError](err); ok {
-		fmt.Fprintf(c.stderr, "✘ %v\nockamtop: nothing was started\n", pe)
+		// Nothing started: the same command may run in a user namespace.
+		again := c.userNamespace
+		if again == nil {
+			again = c.runInUserNamespace
+		}
+		code, uerr := again()
+		if uerr == nil {
+			return nil, nil, &exitError{code}
+		}
+		fmt.Fprintf(c.stderr, "✘ %v; and no user namespace: %v\nockamtop: nothing was started\n", pe, uerr)
 		return nil, nil, errInvalid
 	}
 	if err != nil {

@@ -90,6 +90,9 @@ type cli struct {
 	// netPrivilege says whether this process may make network namespaces
 	// (nil: the real check); tests inject one that says no.
 	netPrivilege func() error
+	// userNamespace runs the command again in a user namespace of its
+	// own and returns its exit code (nil: runInUserNamespace).
+	userNamespace func() (int, error)
 }
 
 func main() {

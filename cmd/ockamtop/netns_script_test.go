@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,4 +122,27 @@ func running(pid int) bool {
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// cmdNobodyCan lets the user nobody run this script's ockamtop in $WORK:
+// it opens $WORK (and the directory above it) to everyone, and sets VAR
+// to a directory everyone may read that holds a copy of the ockamtop
+// binary: nobodycan VAR. The copy goes when the script ends.
+func cmdNobodyCan(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: nobodycan VAR")
+	}
+	work := ts.Getenv("WORK")
+	ts.Check(os.Chmod(work, 0o777))
+	ts.Check(os.Chmod(filepath.Dir(work), 0o711))
+	src, err := exec.LookPath("ockamtop")
+	ts.Check(err)
+	dir, err := os.MkdirTemp("", "ockamtop-nobody")
+	ts.Check(err)
+	ts.Defer(func() { os.RemoveAll(dir) })
+	ts.Check(os.Chmod(dir, 0o755))
+	b, err := os.ReadFile(src)
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(dir, "ockamtop"), b, 0o755))
+	ts.Setenv(args[0], dir)
 }

@@ -84,6 +84,7 @@ func TestScripts(t *testing.T) {
 			"hostlinks":   cmdHostLinks,
 			"readyns":     cmdReadyNS,
 			"nothingleft": cmdNothingLeft,
+			"nobodycan":   cmdNobodyCan,
 		},
 	})
 }

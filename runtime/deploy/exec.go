@@ -111,7 +111,7 @@ func (r *Running) startExec(n *runtime.Node, tn *topology.Node, x *schema.Exec) 
 	stdout, stderr := &lineLog{log: log.With("stream", "stdout")}, &lineLog{log: log.With("stream", "stderr")}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	// A child that keeps the output open after the process exits does
 	// not hold up Wait for long.
 	cmd.WaitDelay = time.Second
@@ -119,6 +119,9 @@ func (r *Running) startExec(n *runtime.Node, tn *topology.Node, x *schema.Exec) 
 	enter := lockedThread
 	if ns := r.iso.namespace(tn.Name); ns != nil {
 		enter = ns.Do
+	}
+	if err := execSupported(); err != nil {
+		return nil, err
 	}
 	e := &runningExec{node: tn.Name, name: x.Name, done: make(chan struct{})}
 	started := make(chan error, 1)
@@ -235,17 +238,17 @@ func (e *runningExec) stop(wait time.Duration) {
 	select {
 	case <-e.done:
 	default:
-		_ = syscall.Kill(-e.pid, syscall.SIGTERM)
+		signalGroup(e.pid, syscall.SIGTERM)
 		t := time.NewTimer(wait)
 		select {
 		case <-e.done:
 		case <-t.C:
-			_ = syscall.Kill(-e.pid, syscall.SIGKILL)
+			signalGroup(e.pid, syscall.SIGKILL)
 			<-e.done
 		}
 		t.Stop()
 	}
-	_ = syscall.Kill(-e.pid, syscall.SIGKILL)
+	signalGroup(e.pid, syscall.SIGKILL)
 }
 
 // lineLog writes a process's output to the log, a line at a time; a line

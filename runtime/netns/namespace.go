@@ -134,10 +134,14 @@ var host = sync.OnceValues(func() (*os.File, error) {
 })
 
 // onThread runs f locked to an OS thread, then takes the thread back to
-// the host's namespace. A thread that cannot go back stays locked: its
-// goroutine ends, and the Go runtime ends the thread with it (or, for the
-// process's main thread, parks it for good), so it never runs anything
-// else in the wrong namespace.
+// the host's namespace. A thread that cannot go back (in a user namespace
+// of its own, this process may enter the namespaces it made but not
+// return to the host's, which the host's user namespace owns) stays
+// locked: its goroutine ends, and the Go runtime ends the thread with it,
+// so it never runs anything else in the wrong namespace. (The process's
+// main thread cannot end; the runtime parks it for good instead, so a
+// process that may not return locks its main goroutine to it at start,
+// keeping it out of here: see cmd/ockamtop.)
 func onThread(f func() error) error {
 	h, err := host()
 	if err != nil {
@@ -145,10 +149,9 @@ func onThread(f func() error) error {
 	}
 	runtime.LockOSThread()
 	err = f()
-	if e := unix.Setns(int(h.Fd()), unix.CLONE_NEWNET); e != nil {
-		return errors.Join(err, fmt.Errorf("back to the host's network namespace: %w", e))
+	if unix.Setns(int(h.Fd()), unix.CLONE_NEWNET) == nil {
+		runtime.UnlockOSThread()
 	}
-	runtime.UnlockOSThread()
 	return err
 }
 
