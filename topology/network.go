@@ -113,13 +113,10 @@ func (t *Topology) buildNetworks(f *schema.File) hcl.Diagnostics {
 		nw.Subnet = next
 		next = nextPrefix(next)
 	}
-	names := slices.Collect(func(yield func(string) bool) {
-		for _, nw := range t.Networks {
-			if !yield(nw.Name) {
-				return
-			}
-		}
-	})
+	names := make([]string, len(t.Networks))
+	for i, nw := range t.Networks {
+		names[i] = nw.Name
+	}
 	for _, n := range t.Nodes {
 		for _, ref := range n.Decl.Networks {
 			nw := byName[ref.Name]

@@ -288,7 +288,9 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 
 func (t *Topology) nodeListeningOn(hostport string) *Node {
 	for _, n := range t.Nodes {
-		if n.Listener != "" && n.Listener == hostport || n.listensOn(hostport) {
+		// An isolated node is reached at its addresses, not its
+		// listener's text (0.0.0.0:7000).
+		if !n.Isolated() && n.Listener != "" && n.Listener == hostport || n.listensOn(hostport) {
 			return n
 		}
 	}

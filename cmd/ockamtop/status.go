@@ -73,6 +73,7 @@ func writeStatus(w io.Writer, st controlStatus) {
 		if n.Listener != "" {
 			fmt.Fprintf(w, "  listening on %s\n", n.Listener)
 		}
+		writeIsolation(w, n)
 		fmt.Fprintf(w, "  services: %s\n", strings.Join(n.Services, ", "))
 		for _, cn := range n.Connections {
 			dir := "accepted from"

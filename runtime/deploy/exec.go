@@ -57,6 +57,7 @@ func (e *ExecExit) Error() string {
 // runningExec is a started process.
 type runningExec struct {
 	node, name string
+	command    []string
 	pid        int
 	done       chan struct{} // closed when it has exited and been waited for
 	err        error         // how it exited; set before done is closed
@@ -76,6 +77,36 @@ func (r *Running) Execs() map[string]int {
 		out[e.node+"."+e.name] = e.pid
 	}
 	return out
+}
+
+// ExecStatus is a snapshot of an exec's process.
+type ExecStatus struct {
+	Name    string   `json:"name"`
+	PID     int      `json:"pid"`
+	Command []string `json:"command"`
+	// Running is false once it has exited.
+	Running bool `json:"running"`
+}
+
+// isolationStatus adds a node's namespace and processes to its status.
+func (r *Running) isolationStatus(ns *NodeStatus) {
+	if info, ok := r.Namespaces()[ns.Name]; ok && ns.Name != "" {
+		ns.Namespace = &info
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.execs {
+		if e.node != ns.Name {
+			continue
+		}
+		running := true
+		select {
+		case <-e.done:
+			running = false
+		default:
+		}
+		ns.Execs = append(ns.Execs, ExecStatus{Name: e.name, PID: e.pid, Command: e.command, Running: running})
+	}
 }
 
 // startExecs starts the node's processes, each waited for.
@@ -123,7 +154,7 @@ func (r *Running) startExec(n *runtime.Node, tn *topology.Node, x *schema.Exec) 
 	if err := execSupported(); err != nil {
 		return nil, err
 	}
-	e := &runningExec{node: tn.Name, name: x.Name, done: make(chan struct{})}
+	e := &runningExec{node: tn.Name, name: x.Name, command: argv, done: make(chan struct{})}
 	started := make(chan error, 1)
 	r.execWG.Go(func() {
 		defer close(e.done)

@@ -29,6 +29,11 @@ type NodeStatus struct {
 	Relays     []RelayStatus     `json:"relays"`
 	Inlets     []InletStatus     `json:"inlets"`
 	Outlets    []OutletStatus    `json:"outlets"`
+	// Namespace is the node's network namespace; nil for a node in the
+	// host's.
+	Namespace *NamespaceInfo `json:"namespace,omitempty"`
+	// Execs are the node's processes.
+	Execs []ExecStatus `json:"execs,omitempty"`
 }
 
 // RelayStatus is a snapshot of a relay this node registered, with the
@@ -105,6 +110,7 @@ func (r *Running) Status() Status {
 				ns.Outlets = append(ns.Outlets, OutletStatus{Name: o.outlet.Name(), Target: o.outlet.Target(), Streams: o.outlet.Streams()})
 			}
 		}
+		r.isolationStatus(&ns)
 		st.Nodes = append(st.Nodes, ns)
 	}
 	return st
