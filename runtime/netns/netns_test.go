@@ -4,6 +4,7 @@ package netns
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -55,20 +56,33 @@ func listenIn(t *testing.T, ns *Namespace, addr string) net.Listener {
 	return ln
 }
 
-func dialFrom(ns *Namespace, addr string) error {
+// reaches dials addr from ns (nil: the host's namespace) and reports
+// whether it reached a listener that says hello: a connection that
+// something else accepts (an egress proxy on the host's default route)
+// does not count.
+func reaches(ns *Namespace, addr string) (bool, error) {
+	var got []byte
 	dial := func() error {
 		d := net.Dialer{Timeout: time.Second}
 		c, err := d.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
+		if err != nil {
+			return err
 		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		got, err = io.ReadAll(io.LimitReader(c, int64(len(hello))))
 		return err
 	}
+	var err error
 	if ns == nil {
-		return dial()
+		err = dial()
+	} else {
+		err = ns.Do(dial)
 	}
-	return ns.Do(dial)
+	return string(got) == hello, err
 }
+
+const hello = "hello from a"
 
 // Three namespaces, two networks: a and b on one, c on the other. a's
 // listener is reachable from b, from neither c nor the host; after Close
@@ -119,25 +133,38 @@ func TestSwitchNetworks(t *testing.T) {
 			if err != nil {
 				return
 			}
+			_, _ = c.Write([]byte(hello))
 			c.Close()
 		}
 	}()
 	target := netip.AddrPortFrom(netip.MustParseAddr("198.18.0.1"), uint16(port)).String()
-	if err := dialFrom(nss["b"], target); err != nil {
+	if ok, err := reaches(nss["b"], target); !ok {
 		t.Errorf("b on the same network: %v", err)
 	}
-	if err := dialFrom(nss["c"], target); err == nil {
+	if ok, _ := reaches(nss["c"], target); ok {
 		t.Errorf("c on another network reached %s", target)
 	}
-	if err := dialFrom(nil, target); err == nil {
+	if ok, _ := reaches(nil, target); ok {
 		t.Errorf("the host reached %s", target)
 	}
 	// The loopback of a's namespace is up, and a's own.
 	lo := listenIn(t, nss["a"], "127.0.0.1:0")
-	if err := dialFrom(nss["a"], lo.Addr().String()); err != nil {
+	loDone := make(chan struct{})
+	go func() {
+		defer close(loDone)
+		for {
+			c, err := lo.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte(hello))
+			c.Close()
+		}
+	}()
+	if ok, err := reaches(nss["a"], lo.Addr().String()); !ok {
 		t.Errorf("a's loopback: %v", err)
 	}
-	if err := dialFrom(nil, lo.Addr().String()); err == nil {
+	if ok, _ := reaches(nil, lo.Addr().String()); ok {
 		t.Errorf("the host reached a's loopback %s", lo.Addr())
 	}
 	// Forwarding is off in the nodes' namespaces.
@@ -151,6 +178,7 @@ func TestSwitchNetworks(t *testing.T) {
 	lo.Close()
 	ln.Close()
 	<-done
+	<-loDone
 
 	var inodes []uint64
 	for _, ns := range nss {

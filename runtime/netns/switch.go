@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 )
@@ -111,7 +112,39 @@ func (s *Switch) Plug(ns *Namespace, network, ifname string, addr netip.Prefix) 
 	if err := h.LinkSetUp(link); err != nil {
 		return fmt.Errorf("network %s: %s up: %w", network, ifname, err)
 	}
+	// The end that came up first gets its carrier from the kernel's
+	// link watcher a moment later, and drops what it should send until
+	// then: an ARP request lost there costs the first connection a
+	// second. Wait until both ends say they are up.
+	if err := waitOperUp(s.h, port); err != nil {
+		return fmt.Errorf("network %s: %w", network, err)
+	}
+	if err := waitOperUp(h, ifname); err != nil {
+		return fmt.Errorf("network %s: %w", network, err)
+	}
 	return nil
+}
+
+// operUpWait bounds the wait for a link to be operationally up: the link
+// watcher runs at once for a veth, within a second for anything.
+const operUpWait = 5 * time.Second
+
+// waitOperUp polls the link called name until it is operationally up.
+func waitOperUp(h *netlink.Handle, name string) error {
+	deadline := time.Now().Add(operUpWait)
+	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		link, err := h.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("find %s: %w", name, err)
+		}
+		if link.Attrs().OperState == netlink.OperUp {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not up within %s: %s", name, operUpWait, link.Attrs().OperState)
+		}
+		time.Sleep(pause)
+	}
 }
 
 // Close frees the switch's namespace, its bridges and the switch ends of
