@@ -212,8 +212,12 @@ func refExpr(expr hcl.Expression, attribute, kind string) (Ref, hcl.Diagnostics)
 	}
 	tr, diags := hcl.AbsTraversalForExpr(expr)
 	if diags.HasErrors() || len(tr) != 2 || tr.RootName() != kind || attrName(tr[1]) == "" {
+		example := map[string]string{"network": "office"}[kind]
+		if example == "" {
+			example = "n2"
+		}
 		return Ref{}, hcl.Diagnostics{errorAt(rng, "Invalid reference",
-			"The attribute %q needs a reference to a %s, such as %s.n2.", attribute, kind, kind)}
+			"The attribute %q needs a reference to a %s, such as %s.%s.", attribute, kind, kind, example)}
 	}
 	return Ref{Kind: kind, Name: attrName(tr[1]), Range: rng}, nil
 }
