@@ -43,6 +43,9 @@ type Options struct {
 	// network may make this node send datagrams to a "host:port" it has
 	// not heard from. Nil allows none.
 	MayDialUDP func(hostport string) bool
+	// Sockets makes the node's listener and the connections it dials;
+	// nil is HostSockets, the host's network namespace.
+	Sockets Sockets
 }
 
 // Node is one Ockam node: a router with its workers and its transports.
@@ -95,6 +98,9 @@ func NewNode(name string, opts Options) *Node {
 	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.Sockets == nil {
+		opts.Sockets = HostSockets{}
 	}
 	n := &Node{
 		name:    name,

@@ -553,7 +553,9 @@ func TestSecureChannelNested(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	route, err := m.RouteSecure(func(string, routing.TransportType) (routing.Address, error) { return routing.TCPAddress(p.tap.addr), nil },
+	route, err := m.RouteSecure(func(string, routing.TransportType) (routing.Address, error) {
+		return routing.TCPAddress(p.tap.addr), nil
+	},
 		func(to routing.Route) (routing.Address, error) { return p.n1.SecureChannel(ctx, to) })
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,7 @@ type Listener struct {
 // Listen starts a TCP listener on addr ("127.0.0.1:0" picks a free port).
 func (n *Node) Listen(addr string) (*Listener, error) {
 	t := n.tcp()
-	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	ln, err := n.opts.Sockets.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: listen on %s: %w", n.name, addr, err)
 	}

@@ -78,9 +78,13 @@ func (o *Outlet) HandleMessage(ctx *Context, m *Routed) error {
 
 func (o *Outlet) open(self routing.Address, remote routing.Route) {
 	dctx, cancel := context.WithTimeout(o.node.ctx, o.opts.DialTimeout)
-	d := net.Dialer{KeepAliveConfig: keepAlive}
-	conn, err := d.DialContext(dctx, "tcp", o.target)
+	conn, err := o.node.opts.Sockets.Dial(dctx, "tcp", o.target)
 	cancel()
+	tc, isTCP := conn.(*net.TCPConn)
+	if err == nil && !isTCP {
+		conn.Close()
+		err = fmt.Errorf("dial %s: not a TCP connection (%T)", o.target, conn)
+	}
 	if err != nil {
 		o.count.refused.Add(1)
 		o.log.Warn("outlet cannot reach its target; the stream is refused", "error", err)
@@ -89,7 +93,7 @@ func (o *Outlet) open(self routing.Address, remote routing.Route) {
 		}})
 		return
 	}
-	s, err := newPortalStream(o.node, conn.(*net.TCPConn), o.log, &o.streamSet, remote, nil)
+	s, err := newPortalStream(o.node, tc, o.log, &o.streamSet, remote, nil)
 	if err != nil {
 		conn.Close()
 		return

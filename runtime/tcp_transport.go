@@ -149,8 +149,9 @@ func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOp
 	defer cancel()
 	stop := context.AfterFunc(t.node.ctx, cancel)
 	defer stop()
-	d := net.Dialer{Timeout: t.node.opts.DialTimeout, KeepAliveConfig: keepAlive}
-	conn, err := d.DialContext(ctx, "tcp", hostport)
+	dctx, dcancel := context.WithTimeout(ctx, t.node.opts.DialTimeout)
+	conn, err := t.node.opts.Sockets.Dial(dctx, "tcp", hostport)
+	dcancel()
 	if err != nil {
 		return nil, fmt.Errorf("node %s: connect to %s: %w", t.node.name, hostport, err)
 	}

@@ -95,7 +95,7 @@ func (e *evaluator) checkVariables(expr hcl.Expression, what string) hcl.Diagnos
 				diags = append(diags, errorAt(rng, "Reference to undeclared variable",
 					"No variable named %q is declared; add a variable %q block.%s", name, name, didYouMean(name, e.vars)))
 			}
-		case "node":
+		case "node", "network":
 			diags = append(diags, errorAt(rng, "Reference where a value is expected",
 				"%s is a value, not a reference; %s cannot be used here.", what, tr.RootName()+"."+attrName(safeIndex(tr, 1))))
 		default:
@@ -183,6 +183,11 @@ func (e *evaluator) strings(attr *hcl.Attribute) ([]String, hcl.Diagnostics) {
 		if v.IsNull() {
 			continue
 		}
+		if !v.IsKnown() {
+			// An unset variable, reported at its declaration.
+			out = append(out, String{Range: rng, unknown: true})
+			continue
+		}
 		out = append(out, String{Value: v.AsString(), Range: rng})
 	}
 	return out, diags
@@ -190,20 +195,30 @@ func (e *evaluator) strings(attr *hcl.Attribute) ([]String, hcl.Diagnostics) {
 
 // ref decodes an attribute that must be a reference such as node.n2.
 func ref(attr *hcl.Attribute, kind string) (Ref, hcl.Diagnostics) {
-	rng := attr.Expr.Range()
-	if lit, ok := attr.Expr.(*hclsyntax.TemplateExpr); ok && lit.IsStringLiteral() {
+	return refExpr(attr.Expr, attr.Name, kind)
+}
+
+// refExpr decodes an expression of the attribute named attribute that must be a
+// reference to a kind.
+func refExpr(expr hcl.Expression, attribute, kind string) (Ref, hcl.Diagnostics) {
+	rng := expr.Range()
+	if lit, ok := expr.(*hclsyntax.TemplateExpr); ok && lit.IsStringLiteral() {
 		v, _ := lit.Value(nil)
 		name := ""
 		if v.Type() == cty.String {
 			name = v.AsString()
 		}
 		return Ref{}, hcl.Diagnostics{errorAt(rng, "Quoted reference",
-			"The attribute %q needs a reference, not a string: write %s.%s without quotes.", attr.Name, kind, name)}
+			"The attribute %q needs a reference, not a string: write %s.%s without quotes.", attribute, kind, name)}
 	}
-	tr, diags := hcl.AbsTraversalForExpr(attr.Expr)
+	tr, diags := hcl.AbsTraversalForExpr(expr)
 	if diags.HasErrors() || len(tr) != 2 || tr.RootName() != kind || attrName(tr[1]) == "" {
+		example := map[string]string{"network": "office"}[kind]
+		if example == "" {
+			example = "n2"
+		}
 		return Ref{}, hcl.Diagnostics{errorAt(rng, "Invalid reference",
-			"The attribute %q needs a reference to a %s, such as %s.n2.", attr.Name, kind, kind)}
+			"The attribute %q needs a reference to a %s, such as %s.%s.", attribute, kind, kind, example)}
 	}
 	return Ref{Kind: kind, Name: attrName(tr[1]), Range: rng}, nil
 }

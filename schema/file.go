@@ -16,6 +16,7 @@ type File struct {
 	Variables []*Variable
 	Nodes     []*Node
 	Checks    []*Check
+	Networks  []*Network
 }
 
 var fileSchema = &hcl.BodySchema{
@@ -23,6 +24,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "node", LabelNames: []string{"name"}},
 		{Type: "check", LabelNames: []string{"name"}},
+		{Type: "network", LabelNames: []string{"name"}},
 	},
 }
 
@@ -64,7 +66,7 @@ func DecodeFiles(files []*hcl.File, overrides Overrides) (*File, hcl.Diagnostics
 	}
 	out := &File{}
 
-	var varBlocks, nodeBlocks, checkBlocks []*hcl.Block
+	var varBlocks, nodeBlocks, checkBlocks, networkBlocks []*hcl.Block
 	for _, b := range blocks {
 		switch b.Type {
 		case "variable":
@@ -73,6 +75,8 @@ func DecodeFiles(files []*hcl.File, overrides Overrides) (*File, hcl.Diagnostics
 			nodeBlocks = append(nodeBlocks, b)
 		case "check":
 			checkBlocks = append(checkBlocks, b)
+		case "network":
+			networkBlocks = append(networkBlocks, b)
 		}
 	}
 
@@ -85,6 +89,9 @@ func DecodeFiles(files []*hcl.File, overrides Overrides) (*File, hcl.Diagnostics
 
 	out.Nodes, d = decodeUnique(nodeBlocks, "node", func(b *hcl.Block) (*Node, hcl.Diagnostics) { return decodeNode(b, ev) },
 		func(n *Node) (string, hcl.Range) { return n.Name, n.DeclRange })
+	diags = append(diags, d...)
+	out.Networks, d = decodeUnique(networkBlocks, "network", func(b *hcl.Block) (*Network, hcl.Diagnostics) { return decodeNetwork(b, ev) },
+		func(nw *Network) (string, hcl.Range) { return nw.Name, nw.DeclRange })
 	diags = append(diags, d...)
 	out.Checks, d = decodeUnique(checkBlocks, "check", func(b *hcl.Block) (*Check, hcl.Diagnostics) { return decodeCheck(b, ev) },
 		func(c *Check) (string, hcl.Range) { return c.Name, c.DeclRange })

@@ -31,6 +31,12 @@ type Node struct {
 	Identity *String
 	// SecureChannelListeners are the node's secure channel listeners.
 	SecureChannelListeners []*SecureChannelListener
+	// Networks are the networks the node is on (network.NAME); none: the
+	// node lives in the host's network namespace.
+	Networks      []Ref
+	NetworksRange hcl.Range
+	// Execs are the processes started with the node.
+	Execs []*Exec
 }
 
 // Service is a `service "NAME" { type = "hop" }` block: a worker started at
@@ -84,6 +90,7 @@ var nodeSchema = &hcl.BodySchema{
 		{Name: "udp_listener"},
 		{Name: "allow"},
 		{Name: "identity"},
+		{Name: "networks"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "service", LabelNames: []string{"name"}},
@@ -91,6 +98,7 @@ var nodeSchema = &hcl.BodySchema{
 		{Type: "tcp_outlet", LabelNames: []string{"name"}},
 		{Type: "tcp_inlet", LabelNames: []string{"name"}},
 		{Type: "secure_channel_listener", LabelNames: []string{"name"}},
+		{Type: "exec", LabelNames: []string{"name"}},
 	},
 }
 
@@ -127,7 +135,9 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 		list, d := ev.strings(attr)
 		diags = append(diags, d...)
 		for _, s := range list {
-			diags = append(diags, localName("allowed address", s.Value, s.Range)...)
+			if s.Known() {
+				diags = append(diags, localName("allowed address", s.Value, s.Range)...)
+			}
 		}
 		n.Allow = list
 	}
@@ -142,6 +152,11 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 				n.Identity = &s
 			}
 		}
+	}
+	if attr, ok := content.Attributes["networks"]; ok {
+		refs, d := refList(attr, "network")
+		diags = append(diags, d...)
+		n.Networks, n.NetworksRange = refs, attr.Expr.Range()
 	}
 
 	// Services, outlets and relays' forwarders share the node's local
@@ -162,6 +177,7 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 		return true
 	}
 	inlets := map[string]hcl.Range{}
+	execs := map[string]hcl.Range{}
 	relays := map[string]*Relay{}
 	for _, blk := range content.Blocks {
 		name, nameRange := blk.Labels[0], blk.LabelRanges[0]
@@ -208,6 +224,18 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 			if l != nil && claim("secure_channel_listener", l.Name, nameRange) {
 				n.SecureChannelListeners = append(n.SecureChannelListeners, l)
 			}
+		case "exec":
+			x, d := decodeExec(blk, ev)
+			diags = append(diags, d...)
+			if x == nil {
+				continue
+			}
+			if first, ok := execs[name]; ok {
+				diags = append(diags, duplicate("exec", name, first, nameRange))
+				continue
+			}
+			execs[name] = blk.DefRange
+			n.Execs = append(n.Execs, x)
 		}
 	}
 	return n, diags

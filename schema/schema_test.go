@@ -94,3 +94,20 @@ check "a" {
 		t.Fatalf("interpolated string gave a sub range %v", r)
 	}
 }
+
+// A list holding a variable without a value is reported at the variable,
+// once, and decoding goes on (it used to panic).
+func TestUnknownListElement(t *testing.T) {
+	_, diags := decode(t, `
+variable "port" {}
+node "a" {
+  allow = ["x", "${var.port}"]
+  exec "e" {
+    command = ["python3", "${var.port}"]
+  }
+}
+`, Overrides{})
+	if len(diags) != 1 || diags[0].Summary != "No value for required variable" {
+		t.Fatalf("diags: %v", diags)
+	}
+}

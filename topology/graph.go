@@ -40,7 +40,11 @@ func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
 		for _, h := range hops {
 			switch h.Kind {
 			case HopConnect:
-				add(graphEdge{h.Node, h.To, h.Transport, "solid", ""})
+				label := h.Transport
+				if h.Network != "" {
+					label += " on " + h.Network
+				}
+				add(graphEdge{h.Node, h.To, label, "solid", ""})
 			case HopRelay:
 				add(graphEdge{h.Node, h.To, h.Address, "dotted", h.Address})
 			case HopSecure:

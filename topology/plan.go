@@ -17,6 +17,8 @@ type Plan struct {
 	Outlets []PlanOutlet `json:"outlets"`
 	Inlets  []PlanInlet  `json:"inlets"`
 	Checks  []PlanCheck  `json:"checks"`
+	// Networks are the isolated networks; absent when there are none.
+	Networks []PlanNetwork `json:"networks,omitempty"`
 }
 
 // PlanNode is a node of the plan.
@@ -37,6 +39,11 @@ type PlanNode struct {
 	Identifier string `json:"identifier,omitempty"`
 	// SecureChannelListeners are the node's listeners.
 	SecureChannelListeners []PlanSecureListener `json:"secure_channel_listeners,omitempty"`
+	// Interfaces are the node's on its isolated networks; absent for a
+	// node in the host's namespace.
+	Interfaces []PlanInterface `json:"interfaces,omitempty"`
+	// Execs are the processes started with the node.
+	Execs []PlanExec `json:"execs,omitempty"`
 }
 
 // PlanSecureListener is a secure channel listener of the plan.
@@ -96,7 +103,8 @@ func (t *Topology) Plan() *Plan {
 		fw := slices.AppendSeq(make([]string, 0, len(n.Forwarders)), maps.Keys(n.Forwarders))
 		slices.Sort(fw)
 		allow := append([]string{}, n.Allow...)
-		pn := PlanNode{Name: n.Name, Listener: n.Listener, UDPListener: n.UDPListener, Services: n.Services, Allow: allow, Forwarders: fw, Identity: n.Identity, Identifier: n.Identifier}
+		pn := PlanNode{Name: n.Name, Listener: n.Listener, UDPListener: n.UDPListener, Services: n.Services, Allow: allow, Forwarders: fw, Identity: n.Identity, Identifier: n.Identifier,
+			Interfaces: planInterfaces(n), Execs: planExecs(n)}
 		for _, name := range slices.Sorted(maps.Keys(n.SecureListeners)) {
 			l := n.SecureListeners[name]
 			pl := PlanSecureListener{Name: name}
@@ -120,6 +128,7 @@ func (t *Topology) Plan() *Plan {
 			p.Inlets = append(p.Inlets, PlanInlet{Name: in.Name, Node: n.Name, From: in.From, Route: in.Route.String(), Hops: in.Hops})
 		}
 	}
+	p.Networks = t.planNetworks()
 	for _, c := range t.Checks {
 		pc := PlanCheck{Name: c.Name, From: c.From.Name, Route: c.Route.String(), Send: c.Send, Timeout: c.Decl.Timeout.String(), Hops: c.Hops}
 		if c.HasExpect {
@@ -142,10 +151,12 @@ func (t *Topology) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan: %s.\n", t.Summary())
 	fmt.Fprintf(&b, "Start order: %s.\n", orderString(t.Order))
+	writeNetworks(&b, p.Networks)
 	for _, n := range p.Nodes {
 		fmt.Fprintf(&b, "\nnode %s\n", n.Name)
+		writeInterfaces(&b, n)
 		if n.Listener != "" {
-			fmt.Fprintf(&b, "  listens on %s\n", n.Listener)
+			fmt.Fprintf(&b, "  listens on %s%s\n", n.Listener, listenerNote(t.Node(n.Name)))
 		}
 		if n.UDPListener != "" {
 			fmt.Fprintf(&b, "  listens on udp %s\n", n.UDPListener)
@@ -185,6 +196,7 @@ func (t *Topology) WriteText(w io.Writer) error {
 				fmt.Fprintf(&b, "  tcp_outlet %s -> %s\n", o.Address, o.Target)
 			}
 		}
+		writeExecs(&b, n)
 		for _, in := range p.Inlets {
 			if in.Node == n.Name {
 				fmt.Fprintf(&b, "  tcp_inlet %s on %s -> %s\n", in.Name, in.From, in.Route)
@@ -218,6 +230,9 @@ func (h Hop) Describe() string {
 		if h.Transport == "udp" {
 			return fmt.Sprintf("%s -> %s  udp datagrams to %s", h.Node, h.To, h.Address)
 		}
+		if h.Network != "" {
+			return fmt.Sprintf("%s -> %s  tcp connection to %s on %s", h.Node, h.To, h.Address, h.Network)
+		}
 		return fmt.Sprintf("%s -> %s  tcp connection to %s", h.Node, h.To, h.Address)
 	case HopRelay:
 		return fmt.Sprintf("%s -> %s  relay forwarder %s", h.Node, h.To, h.Address)
@@ -242,8 +257,12 @@ func (h Hop) Describe() string {
 
 // Summary counts the parts of the topology: "3 nodes, 1 relay, ...".
 func (t *Topology) Summary() string {
-	return fmt.Sprintf("%s, %s, %s, %s, %s", count(len(t.Nodes), "node"), count(len(t.Relays), "relay"),
+	s := fmt.Sprintf("%s, %s, %s, %s, %s", count(len(t.Nodes), "node"), count(len(t.Relays), "relay"),
 		count(len(t.Outlets), "outlet"), count(len(t.Inlets), "inlet"), count(len(t.Checks), "check"))
+	if len(t.Networks) > 0 {
+		s += ", " + count(len(t.Networks), "network")
+	}
+	return s
 }
 
 // typeNote names a service's type when its address does not.

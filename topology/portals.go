@@ -33,7 +33,9 @@ func (t *Topology) checkPortalLoops() hcl.Diagnostics {
 	var visit func(in *Inlet)
 	visit = func(in *Inlet) {
 		state[in] = visiting
-		if o := t.outletOf(in); o != nil {
+		// An isolated node's outlet dials from its own namespace, where
+		// no inlet (they bind in the host's) is.
+		if o := t.outletOf(in); o != nil && !o.Node.Isolated() {
 			path = append(path, step{in, o})
 			for _, next := range t.inletsAt(o.Target) {
 				switch state[next] {

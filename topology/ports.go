@@ -153,7 +153,8 @@ func (t *Topology) checkPorts() hcl.Diagnostics {
 		binds = append(binds, bind{what, s, rng, udp})
 	}
 	for _, n := range t.Nodes {
-		if l := n.Decl.TCPListener; l != nil {
+		// An isolated node's listener is in a namespace of its own.
+		if l := n.Decl.TCPListener; l != nil && !n.Isolated() {
 			add(fmt.Sprintf("tcp_listener of node %q", n.Name), l.Value, l.Range)
 		}
 		if l := n.Decl.UDPListener; l != nil {

@@ -61,6 +61,7 @@ func (t *Topology) Subset(names []string) (map[string]bool, hcl.Diagnostics) {
 			}
 		}
 	}
+	diags = append(diags, t.checkSubsetNetworks(local)...)
 	for _, c := range t.Checks {
 		if !local[c.From.Name] {
 			continue

@@ -27,6 +27,8 @@ type Topology struct {
 	Outlets []*Outlet
 	Inlets  []*Inlet
 	Checks  []*Check
+	// Networks are the isolated networks, in file order.
+	Networks []*Network
 	// Order is the start order of the nodes: a relay's node after the node
 	// it dials.
 	Order    []*Node
@@ -60,6 +62,9 @@ type Node struct {
 	// ockamtop keeps for it; Identifier is that file's identifier.
 	Identity   string
 	Identifier string
+	// Interfaces are the node's on its networks, in the order of its
+	// networks; none for a node in the host's namespace.
+	Interfaces []*Interface
 	Decl       *schema.Node
 }
 
@@ -252,8 +257,10 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 		t.Nodes = append(t.Nodes, n)
 		t.byName[n.Name] = n
 	}
+	diags = append(diags, t.buildNetworks(f)...)
 	diags = append(diags, t.resolveRelays()...)
 	diags = append(diags, t.resolveSecure()...)
+	diags = append(diags, t.checkRelayNetworks()...)
 	diags = append(diags, t.checkPorts()...)
 	for _, n := range t.Nodes {
 		for _, d := range n.Decl.Inlets {

@@ -48,6 +48,8 @@ type Hop struct {
 	Address string `json:"address"`
 	// To is the node the message moves to (connect and relay hops).
 	To string `json:"to,omitempty"`
+	// Network is the isolated network a connect hop crosses.
+	Network string `json:"network,omitempty"`
 	// Type is the service type of service and responder hops, and the
 	// target of outlet hops.
 	Type string `json:"type,omitempty"`
@@ -241,7 +243,14 @@ func (w *walker) connect(seg routing.Segment, target *Node, hop *Hop) *hcl.Diagn
 		}
 		return w.fail(seg, "Node does not listen", "%s", detail)
 	}
-	hop.Kind, hop.Address, hop.To, hop.Transport = HopConnect, target.Listener, target.Name, "tcp"
+	path, err := w.at.PathTo(target)
+	if err != nil {
+		return w.t.unreachable(w.route.SubRange(seg.Start, seg.End), w.at, target, err)
+	}
+	hop.Kind, hop.Address, hop.To, hop.Transport = HopConnect, path.Address, target.Name, "tcp"
+	if path.Network != nil {
+		hop.Network = path.Network.Name
+	}
 	w.hops = append(w.hops, *hop)
 	w.at, w.fromNetwork = target, true
 	return nil
@@ -351,7 +360,9 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 
 func (t *Topology) nodeListeningOn(hostport string) *Node {
 	for _, n := range t.Nodes {
-		if n.Listener != "" && n.Listener == hostport {
+		// An isolated node is reached at its addresses, not its
+		// listener's text (0.0.0.0:7000).
+		if !n.Isolated() && n.Listener != "" && n.Listener == hostport || n.listensOn(hostport) {
 			return n
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -85,10 +86,24 @@ func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Runn
 		return nil, nil, errInvalid
 	}
 	run, err := deploy.Start(ctx, t, local, deploy.StartOptions{
-		Logger:      log,
-		Progress:    func(line string) { fmt.Fprintln(c.stdout, line) },
-		IdentityDir: filepath.Join(home, "identities"),
+		Logger:         log,
+		Progress:       func(line string) { fmt.Fprintln(c.stdout, line) },
+		IdentityDir:    filepath.Join(home, "identities"),
+		CheckPrivilege: c.netPrivilege,
 	})
+	if pe, ok := errors.AsType[*deploy.PrivilegeError](err); ok {
+		// Nothing started: the same command may run in a user namespace.
+		again := c.userNamespace
+		if again == nil {
+			again = c.runInUserNamespace
+		}
+		code, uerr := again()
+		if uerr == nil {
+			return nil, nil, &exitError{code}
+		}
+		fmt.Fprintf(c.stderr, "✘ %v; and no user namespace: %v\nockamtop: nothing was started\n", pe, uerr)
+		return nil, nil, errInvalid
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(c.stderr, "ockamtop: interrupted while starting; nothing was left running\n")
@@ -165,6 +180,12 @@ var applyCommand = &command{
 			return errInvalid
 		}
 		checksOK := printChecks(c.stdout, results)
+		select {
+		case exited := <-run.ExecExited():
+			fmt.Fprintf(c.stderr, "✘ %v\n", exited)
+			return errInvalid
+		default:
+		}
 
 		ctl, err := startControl(sock, pos[0], run, stop)
 		if err != nil {
@@ -190,9 +211,17 @@ var applyCommand = &command{
 				fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
 			}
 		}
-		<-ctx.Done()
+		var exited *deploy.ExecExit
+		select {
+		case <-ctx.Done():
+		case exited = <-run.ExecExited():
+		}
 		run.Stop()
 		fmt.Fprintln(c.stdout, "✔ stopped")
+		if exited != nil {
+			fmt.Fprintf(c.stderr, "ockamtop apply: %v, so the topology stopped\n", exited)
+			return errInvalid
+		}
 		if !checksOK {
 			// The topology ran as asked, but not as the file expects: a
 			// script or CI job that runs apply must see it.
@@ -230,6 +259,11 @@ type readyInfo struct {
 	PID    int               `json:"pid"`
 	// HTTP is --http's bound address, when it was given.
 	HTTP string `json:"http,omitempty"`
+	// Namespaces describes each isolated node's network namespace (and
+	// the switch's, under ""); absent without networks.
+	Namespaces map[string]deploy.NamespaceInfo `json:"namespaces,omitempty"`
+	// Execs maps "node.exec" to each exec's pid; absent without.
+	Execs map[string]int `json:"execs,omitempty"`
 }
 
 func writeReady(path string, run *deploy.Running, web *observe.Server) error {
@@ -242,6 +276,12 @@ func writeReady(path string, run *deploy.Running, web *observe.Server) error {
 	}
 	info.UDPListeners = run.UDPListeners()
 	info.Inlets = run.Inlets()
+	if ns := run.Namespaces(); len(ns) > 0 {
+		info.Namespaces = ns
+	}
+	if ex := run.Execs(); len(ex) > 0 {
+		info.Execs = ex
+	}
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err
@@ -270,8 +310,17 @@ var checkCommand = &command{
 			return err
 		}
 		results := run.RunChecks(ctx)
+		var exited *deploy.ExecExit
+		select {
+		case exited = <-run.ExecExited():
+		default:
+		}
 		run.Stop()
 		ok := printChecks(c.stdout, results)
+		if exited != nil {
+			fmt.Fprintf(c.stderr, "✘ %v\n", exited)
+			ok = false
+		}
 		if len(t.Checks) == 0 {
 			fmt.Fprintf(c.stdout, "no checks in %s\n", pos[0])
 		}

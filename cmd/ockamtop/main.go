@@ -87,6 +87,12 @@ func init() {
 type cli struct {
 	stdout, stderr io.Writer
 	env            []string
+	// netPrivilege says whether this process may make network namespaces
+	// (nil: the real check); tests inject one that says no.
+	netPrivilege func() error
+	// userNamespace runs the command again in a user namespace of its
+	// own and returns its exit code (nil: runInUserNamespace).
+	userNamespace func() (int, error)
 }
 
 func main() {

@@ -59,6 +59,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 filepath.Join(root, "testdata", "scripts"),
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
+		Condition:           scriptCondition,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ROOT", root)
 			env.Setenv("EXAMPLES", filepath.Join(root, "examples"))
@@ -80,6 +81,11 @@ func TestScripts(t *testing.T) {
 			"maxbytes":   cmdMaxBytes,
 			"signal":     cmdSignal,
 			"readyhttp":  cmdReadyHTTP,
+			// netns_script_test.go
+			"hostlinks":   cmdHostLinks,
+			"readyns":     cmdReadyNS,
+			"nothingleft": cmdNothingLeft,
+			"nobodycan":   cmdNobodyCan,
 		},
 	})
 }

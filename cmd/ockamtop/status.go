@@ -77,6 +77,7 @@ func writeStatus(w io.Writer, st controlStatus) {
 		if n.UDPListener != "" {
 			fmt.Fprintf(w, "  listening on udp %s\n", n.UDPListener)
 		}
+		writeIsolation(w, n)
 		fmt.Fprintf(w, "  services: %s\n", strings.Join(n.Services, ", "))
 		if n.Identifier != "" {
 			fmt.Fprintf(w, "  identifier %s\n", n.Identifier)

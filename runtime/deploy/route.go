@@ -97,6 +97,9 @@ func (r *Running) walk(from, route, given string, offset int) ([]topology.Hop, e
 	for _, n := range r.topo.Nodes {
 		sf.Nodes = append(sf.Nodes, n.Decl)
 	}
+	for _, nw := range r.topo.Networks {
+		sf.Networks = append(sf.Networks, nw.Decl)
+	}
 	t, diags := topology.Build(sf)
 	for _, d := range diags {
 		if d.Severity != hcl.DiagError || d.Subject == nil || d.Subject.Filename != filename {
@@ -167,7 +170,7 @@ func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.
 			break
 		}
 	}
-	route, err := plain.Route(r.resolveNode)
+	route, err := r.routeAlong(plain, hops)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +229,7 @@ func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.
 	for pause := retryFirstPause; ; pause = min(2*pause, retryMaxPause) {
 		full := route
 		if secured {
-			full, err = r.routeFrom(ctx, n, m)
+			full, err = r.routeFrom(ctx, n, m, hops)
 		}
 		if err == nil {
 			reply, err = n.SendAndReceive(ctx, full, payload)

@@ -13,12 +13,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/netns"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/secure"
 	"github.com/ockamtop/ockamtop/topology"
@@ -42,6 +44,13 @@ type StartOptions struct {
 	// file, one NAME.identity file each, created on first use; empty makes
 	// them anew in memory for each Start.
 	IdentityDir string
+	// CheckPrivilege says whether this process may make the networks'
+	// namespaces (nil: netns.CheckPrivilege); Start asks it first, for a
+	// file with networks, and starts nothing if it may not.
+	CheckPrivilege func() error
+	// ExecStopWait bounds how long stopping an exec's process waits after
+	// SIGTERM before SIGKILL (5s).
+	ExecStopWait time.Duration
 }
 
 // Running is a started topology.
@@ -59,10 +68,19 @@ type Running struct {
 	relays       []*runningRelay   // guarded by mu
 	inlets       []*runningInlet   // guarded by mu
 	outlets      []*runningOutlet  // guarded by mu
+	execs        []*runningExec    // guarded by mu
 	checks       []CheckResult     // guarded by mu; the last RunChecks
 	stopped      bool              // guarded by mu
 	// identities are the nodes' identities, by node; guarded by mu.
 	identities map[string]*secure.Identity
+
+	// iso is the namespaces of the isolated nodes; nil without networks.
+	// Set by Start before any node, closed by Stop after them.
+	iso *isolation
+	// execsDone tells of an exec's process that exited on its own; execWG
+	// joins the goroutines that wait for the processes.
+	execsDone chan *ExecExit
+	execWG    sync.WaitGroup
 }
 
 // runningRelay is a started relay and the node it belongs to.
@@ -117,12 +135,30 @@ func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o S
 	if o.RelayWait <= 0 {
 		o.RelayWait = 10 * time.Second
 	}
+	if o.CheckPrivilege == nil {
+		o.CheckPrivilege = netns.CheckPrivilege
+	}
+	if o.ExecStopWait <= 0 {
+		o.ExecStopWait = 5 * time.Second
+	}
 	r := &Running{
 		topo: t, local: local, opts: o, progress: o.Progress,
 		nodes:        map[string]*runtime.Node{},
 		listeners:    map[string]string{},
 		identities:   map[string]*secure.Identity{},
 		udpListeners: map[string]string{},
+		execsDone:    make(chan *ExecExit, 1),
+	}
+	if networks := needsIsolation(t, local); len(networks) > 0 {
+		if err := o.CheckPrivilege(); err != nil {
+			return nil, &PrivilegeError{Networks: networks, Err: err}
+		}
+		iso, err := startIsolation(t, local, networks)
+		if err != nil {
+			return nil, err
+		}
+		r.iso = iso
+		r.progress(fmt.Sprintf("✔ networks %s: %d namespaces", strings.Join(networks, ", "), len(iso.nss)+1))
 	}
 	for _, n := range t.Nodes {
 		if n.Listener != "" {
@@ -156,6 +192,7 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
 	}
 	opts.Identity = id
 	opts.MayDialUDP = r.mayDialUDP
+	opts.Sockets = r.iso.sockets(tn.Name)
 	n := runtime.NewNode(tn.Name, opts)
 	r.mu.Lock()
 	r.nodes[tn.Name] = n
@@ -164,7 +201,7 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
 		n.Allow(a)
 	}
 	steps := []func(context.Context, *runtime.Node, *topology.Node) error{
-		r.startServices, r.startSecureListeners, r.startListener, r.startUDPListener, r.startRelays, r.startOutlets, r.startInlets,
+		r.startServices, r.startSecureListeners, r.startListener, r.startUDPListener, r.startRelays, r.startOutlets, r.startInlets, r.startExecs,
 	}
 	for _, step := range steps {
 		if err := step(ctx, n, tn); err != nil {
@@ -235,7 +272,11 @@ func (r *Running) startRelays(ctx context.Context, n *runtime.Node, tn *topology
 	for _, tr := range tn.Relays {
 		opts := r.opts.Relay
 		opts.AtNode = tr.At.Name
-		rel, err := n.StartRelay(tr.Name, r.listenerOf(tr.At.Name), opts)
+		at, err := r.addressFrom(tn.Name, tr.At.Name)
+		var rel *runtime.Relay
+		if err == nil {
+			rel, err = n.StartRelay(tr.Name, at, opts)
+		}
 		if err != nil {
 			return startError(fmt.Sprintf("relay %q", tr.Name), tn, tr.Decl.DeclRange, err)
 		}
@@ -290,8 +331,8 @@ func (r *Running) startOutlets(_ context.Context, n *runtime.Node, tn *topology.
 // every connection, so that it follows a relay node's listener.
 func (r *Running) startInlets(_ context.Context, n *runtime.Node, tn *topology.Node) error {
 	for _, ti := range tn.Inlets {
-		m := ti.Route
-		route := func() (routing.Route, error) { return r.routeFrom(context.Background(), n, m) }
+		m, hops := ti.Route, ti.Hops
+		route := func() (routing.Route, error) { return r.routeFrom(context.Background(), n, m, hops) }
 		in, err := n.StartInlet(ti.Name, ti.From, route, runtime.InletOptions{MaxStreams: ti.Decl.MaxStreams})
 		if err != nil {
 			return &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, tn.Name), Where: ti.Decl.From.Range.String(), Err: err}
@@ -322,11 +363,13 @@ func (r *Running) listenerOf(name string) string {
 }
 
 // mayDial lets a node dial, for a message from the network, the listeners
-// of the file's nodes and nothing else.
+// of the file's nodes (an isolated node's at each of its addresses) and
+// nothing else.
 func (r *Running) mayDial(hostport string) bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Contains(slices.Collect(maps.Values(r.listeners)), hostport)
+	ok := slices.Contains(slices.Collect(maps.Values(r.listeners)), hostport)
+	r.mu.Unlock()
+	return ok || r.iso != nil && slices.Contains(r.isolatedListeners(), hostport)
 }
 
 // mayDialUDP lets a node send, for a message from the network, to the UDP
@@ -350,9 +393,10 @@ func (r *Running) UDPListeners() map[string]string {
 	return out
 }
 
-// resolveNode is the NodeResolver of routes: /node/X is X's TCP listener,
-// /node/X/udp its UDP listener.
-func (r *Running) resolveNode(name string, t routing.TransportType) (routing.Address, error) {
+// resolveNode resolves /node/X, written at node from ("" for the host's
+// namespace): X's TCP listener as seen from there, or for /node/X/udp
+// its UDP listener.
+func (r *Running) resolveNode(from, name string, t routing.TransportType) (routing.Address, error) {
 	if t == routing.UDP {
 		r.mu.Lock()
 		a := r.udpListeners[name]
@@ -365,11 +409,14 @@ func (r *Running) resolveNode(name string, t routing.TransportType) (routing.Add
 		}
 		return routing.UDPAddress(a), nil
 	}
-	a := r.listenerOf(name)
+	if r.topo.Node(name) == nil {
+		return routing.Address{}, fmt.Errorf("no node %q in the topology", name)
+	}
+	a, err := r.addressFrom(from, name)
+	if err != nil {
+		return routing.Address{}, err
+	}
 	if a == "" {
-		if r.topo.Node(name) == nil {
-			return routing.Address{}, fmt.Errorf("no node %q in the topology", name)
-		}
 		return routing.Address{}, fmt.Errorf("node %q does not listen", name)
 	}
 	return routing.TCPAddress(a), nil
@@ -447,7 +494,12 @@ func (r *Running) Stop() {
 	}
 	r.stopped = true
 	nodes := slices.Collect(maps.Values(r.nodes))
+	execs := r.execs
 	r.mu.Unlock()
+	// The processes first, while their nodes still carry what they say
+	// as they go.
+	r.stopExecs(execs)
+	defer r.iso.close() // last: the nodes' sockets are in the namespaces
 	for _, n := range nodes {
 		n.Stopping()
 	}

@@ -84,8 +84,8 @@ func (r *Running) startSecureListeners(_ context.Context, n *runtime.Node, tn *t
 
 // routeFrom turns m into a route from node n, opening (or reusing) the
 // secure channels its /secure segments name.
-func (r *Running) routeFrom(ctx context.Context, n *runtime.Node, m routing.MultiAddr) (routing.Route, error) {
-	return m.RouteSecure(r.resolveNode, func(to routing.Route) (routing.Address, error) {
+func (r *Running) routeFrom(ctx context.Context, n *runtime.Node, m routing.MultiAddr, hops []topology.Hop) (routing.Route, error) {
+	return m.RouteSecure(r.resolverAlong(m, hops), func(to routing.Route) (routing.Address, error) {
 		octx, cancel := context.WithTimeout(ctx, secureOpenTimeout)
 		defer cancel()
 		return n.SecureChannel(octx, to)

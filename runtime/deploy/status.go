@@ -35,6 +35,11 @@ type NodeStatus struct {
 	Identifier string `json:"identifier"`
 	// SecureChannels are the node's open secure channels, both sides.
 	SecureChannels []runtime.SecureChannelInfo `json:"secure_channels"`
+	// Namespace is the node's network namespace; nil for a node in the
+	// host's.
+	Namespace *NamespaceInfo `json:"namespace,omitempty"`
+	// Execs are the node's processes.
+	Execs []ExecStatus `json:"execs,omitempty"`
 }
 
 // RelayStatus is a snapshot of a relay this node registered, with the
@@ -126,6 +131,7 @@ func (r *Running) Status() Status {
 				ns.Outlets = append(ns.Outlets, OutletStatus{Name: o.outlet.Name(), Target: o.outlet.Target(), Streams: o.outlet.Streams()})
 			}
 		}
+		r.isolationStatus(&ns)
 		st.Nodes = append(st.Nodes, ns)
 	}
 	return st
