@@ -121,8 +121,8 @@ node "n4" {
 			change: 1, remove: 2,
 		},
 		{
-			name:   "node's allow list changed in place",
-			new:    edit(t, `tcp_listener = "127.0.0.1:7000"`, `tcp_listener = "127.0.0.1:7000"
+			name: "node's allow list changed in place",
+			new: edit(t, `tcp_listener = "127.0.0.1:7000"`, `tcp_listener = "127.0.0.1:7000"
   allow = ["mine"]`),
 			lines:  []string{`~ node n2: allow [] -> ["mine"]`},
 			change: 1,
@@ -137,8 +137,8 @@ node "n4" {
 			change: 2,
 		},
 		{
-			name:  "listener added",
-			new:   edit(t, `node "n1" {`, `node "n1" {
+			name: "listener added",
+			new: edit(t, `node "n1" {`, `node "n1" {
   tcp_listener = "127.0.0.1:0"`),
 			lines: []string{`+ tcp_listener of node n1: "127.0.0.1:0"`},
 			add:   1,
@@ -154,8 +154,8 @@ node "n4" {
 			add:   2,
 		},
 		{
-			name:   "relay moved to another node",
-			new:    edit(t, `node "n1" {`, `node "n1" {
+			name: "relay moved to another node",
+			new: edit(t, `node "n1" {`, `node "n1" {
   tcp_listener = "127.0.0.1:0"`, `at = node.n2`, `at = node.n1`, `/node/n2/service/forward_to_n3`, `/node/n1/service/forward_to_n3`, `/node/n2/service/forward_to_n3`, `/node/n1/service/forward_to_n3`),
 			lines:  []string{`+ tcp_listener of node n1: "127.0.0.1:0"`, `~ tcp_inlet web on n1: to "/node/n2/service/forward_to_n3/service/hop/service/outlet" -> "/node/n1/service/forward_to_n3/service/hop/service/outlet"`, `~ relay n3 on n3: at node.n2 -> node.n1, replaced`, `~ check "up": to "/node/n2/service/forward_to_n3/service/uppercase" -> "/node/n1/service/forward_to_n3/service/uppercase"`},
 			add:    1,
@@ -183,7 +183,7 @@ node "n4" {
 		},
 		{
 			name: "outlet added and removed",
-			new: edit(t, `tcp_outlet "outlet" {`, `tcp_outlet "outlet2" {`, `/service/hop/service/outlet"`, `/service/hop/service/outlet2"`),
+			new:  edit(t, `tcp_outlet "outlet" {`, `tcp_outlet "outlet2" {`, `/service/hop/service/outlet"`, `/service/hop/service/outlet2"`),
 			lines: []string{
 				`- tcp_outlet outlet on n3`,
 				`+ tcp_outlet outlet2 on n3: to "127.0.0.1:9000"`,
