@@ -102,7 +102,9 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSe
 	if remote != nil {
 		s.setRemote(remote)
 	}
-	set.add(s)
+	if !set.add(s) {
+		return nil, ErrPartStopped
+	}
 	// Registered for the node's shutdown before it has a worker, so that
 	// no shutdown can miss a stream that has one.
 	untrack, ok := n.atClose(s.shutdown)
@@ -467,15 +469,41 @@ func (s *portalStream) close(reason error, tell bool) {
 type streamSet struct {
 	mu      sync.Mutex
 	streams map[*portalStream]struct{} // guarded by mu
+	// closed is set by closeAll: its inlet or outlet is stopped, and
+	// takes no new stream.
+	closed bool // guarded by mu
 }
 
-func (ss *streamSet) add(s *portalStream) {
+// add puts a new stream in the set; false if the set is closed.
+func (ss *streamSet) add(s *portalStream) bool {
 	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return false
+	}
 	if ss.streams == nil {
 		ss.streams = map[*portalStream]struct{}{}
 	}
 	ss.streams[s] = struct{}{}
+	return true
+}
+
+// closeAll closes the set to new streams and ends the open ones, each
+// telling its other end (a stream still waiting for its Pong waits for it
+// a moment, as at a node's shutdown). It returns when all have closed.
+func (ss *streamSet) closeAll() {
+	ss.mu.Lock()
+	ss.closed = true
+	streams := make([]*portalStream, 0, len(ss.streams))
+	for s := range ss.streams {
+		streams = append(streams, s)
+	}
 	ss.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range streams {
+		wg.Go(s.shutdown)
+	}
+	wg.Wait()
 }
 
 func (ss *streamSet) remove(s *portalStream) {
@@ -526,13 +554,15 @@ func (ss *streamSet) pathClosed(addr routing.Address) {
 	}
 }
 
-// sweep runs keepalives until the node closes.
-func (ss *streamSet) sweep(n *Node, k KeepAlive) {
+// sweep runs keepalives until the node closes or stop is closed.
+func (ss *streamSet) sweep(n *Node, k KeepAlive, stop <-chan struct{}) {
 	t := time.NewTicker(k.Every / 2)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.closing:
+			return
+		case <-stop:
 			return
 		case now := <-t.C:
 			ss.mu.Lock()
