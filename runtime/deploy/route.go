@@ -94,7 +94,7 @@ func (r *Running) walk(from, route, given string, offset int) ([]topology.Hop, e
 	check := sf.Checks[0]
 	check.From = schema.Ref{Kind: "node", Name: from}
 	sf.Checks = []*schema.Check{check}
-	for _, n := range r.topo.Nodes {
+	for _, n := range r.topology().Nodes {
 		sf.Nodes = append(sf.Nodes, n.Decl)
 	}
 	t, diags := topology.Build(sf)

@@ -71,7 +71,7 @@ func (r *Running) Status() Status {
 	outlets := slices.Clone(r.outlets)
 	r.mu.Unlock()
 	listeners := r.Listeners()
-	for _, tn := range r.topo.Order {
+	for _, tn := range r.topology().Order {
 		n := r.Node(tn.Name)
 		if n == nil {
 			continue
