@@ -55,10 +55,10 @@ type Running struct {
 	listeners map[string]string        // guarded by mu; node -> listener address, bound port for local nodes
 	// listening are the listeners of the nodes run here; guarded by mu.
 	listening map[string]*runtime.Listener
-	relays    []*runningRelay          // guarded by mu
-	inlets    []*runningInlet          // guarded by mu
-	outlets   []*runningOutlet         // guarded by mu
-	stopped   bool                     // guarded by mu
+	relays    []*runningRelay  // guarded by mu
+	inlets    []*runningInlet  // guarded by mu
+	outlets   []*runningOutlet // guarded by mu
+	stopped   bool             // guarded by mu
 }
 
 // runningRelay is a started relay and the node it belongs to.
