@@ -53,12 +53,13 @@ type Running struct {
 	mu        sync.Mutex
 	nodes     map[string]*runtime.Node // guarded by mu; the nodes run here
 	listeners map[string]string        // guarded by mu; node -> listener address, bound port for local nodes
+	relays    []*runningRelay          // guarded by mu
+	inlets    []*runningInlet          // guarded by mu
+	outlets   []*runningOutlet         // guarded by mu
+	stopped   bool                     // guarded by mu
+
 	// listening are the listeners of the nodes run here; guarded by mu.
 	listening map[string]*runtime.Listener
-	relays    []*runningRelay  // guarded by mu
-	inlets    []*runningInlet  // guarded by mu
-	outlets   []*runningOutlet // guarded by mu
-	stopped   bool             // guarded by mu
 }
 
 // runningRelay is a started relay and the node it belongs to.
