@@ -109,8 +109,13 @@ var applyCommand = &command{
 		readyFile := fs.String("ready-file", "", "once everything is up, write the bound addresses as JSON to `PATH`")
 		detach := fs.Bool("detach", false, "run in the background: return once everything is up, and keep running until 'ockamtop down'")
 		logFile := fs.String("log-file", "", "with --detach, write the output to `PATH` (default $OCKAMTOP_HOME/run/PID.log)")
+		watch := fs.Bool("watch", false, "apply every saved change of FILE to the running topology")
 		pos, err := parseArgs(c, fs, args, 1, 1)
 		if err != nil {
+			return err
+		}
+		// FILE runs already: apply the difference to it (reconcile.go).
+		if handled, err := c.reconcileRunning(pos[0], &f, *readyFile); handled {
 			return err
 		}
 		if *detach {
@@ -137,7 +142,8 @@ var applyCommand = &command{
 		}
 		checksOK := printChecks(c.stdout, results)
 
-		ctl, err := startControl(sock, pos[0], run, stop)
+		rc := c.newReconciler(pos[0], &f, run, *readyFile)
+		ctl, err := startControl(sock, pos[0], run, stop, rc.handlers)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "✘ %v\n", err)
 			return errInvalid
@@ -157,7 +163,7 @@ var applyCommand = &command{
 		} else {
 			fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
 		}
-		<-ctx.Done()
+		c.awaitChanges(ctx, rc, *watch) // until ctx ends (watch.go)
 		run.Stop()
 		fmt.Fprintln(c.stdout, "✔ stopped")
 		if !checksOK {
@@ -195,11 +201,19 @@ type readyInfo struct {
 }
 
 func writeReady(path string, run *deploy.Running) error {
+	return writeReadyInfo(path, newReadyInfo(run))
+}
+
+func newReadyInfo(run *deploy.Running) readyInfo {
 	info := readyInfo{Nodes: map[string]string{}, Inlets: map[string]string{}, PID: os.Getpid()}
 	for _, n := range run.Status().Nodes {
 		info.Nodes[n.Name] = n.Listener
 	}
 	info.Inlets = run.Inlets()
+	return info
+}
+
+func writeReadyInfo(path string, info readyInfo) error {
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err
