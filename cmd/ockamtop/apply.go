@@ -142,7 +142,7 @@ var applyCommand = &command{
 		}
 		checksOK := printChecks(c.stdout, results)
 
-		rc := c.newReconciler(pos[0], &f, run, *readyFile)
+		rc := c.newReconciler(ctx, pos[0], &f, run, *readyFile)
 		ctl, err := startControl(sock, pos[0], run, stop, rc.handlers)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "✘ %v\n", err)

@@ -64,6 +64,9 @@ type reconcileReply struct {
 
 // reconciler changes a running apply.
 type reconciler struct {
+	// ctx ends with the apply: a change under way is given up (and
+	// undone) when the apply is told to stop.
+	ctx       context.Context
 	c         *cli
 	path      string
 	nodes     []string
@@ -76,12 +79,12 @@ type reconciler struct {
 }
 
 // newReconciler makes the reconciler of a running apply of path.
-func (c *cli) newReconciler(path string, f *runFlags, run *deploy.Running, readyFile string) *reconciler {
+func (c *cli) newReconciler(ctx context.Context, path string, f *runFlags, run *deploy.Running, readyFile string) *reconciler {
 	log, err := c.logger(f.logLevel)
 	if err != nil { // apply has checked the level already
 		log = hclog.NewNullLogger()
 	}
-	return &reconciler{c: c, path: path, nodes: f.nodes, run: run, log: log, readyFile: readyFile, vars: slices.Clone(f.vars)}
+	return &reconciler{ctx: ctx, c: c, path: path, nodes: f.nodes, run: run, log: log, readyFile: readyFile, vars: slices.Clone(f.vars)}
 }
 
 // handlers registers POST /plan and POST /apply on the control endpoint.
@@ -110,7 +113,7 @@ func (rc *reconciler) handlers(mux *http.ServeMux) {
 		}
 		// Not the request's context: a client that gives up must not
 		// leave a change half made. The apply's own end stops it.
-		writeJSON(w, rc.apply(context.WithoutCancel(r.Context()), req.Vars, req.Compact, "'ockamtop apply'"))
+		writeJSON(w, rc.apply(rc.ctx, req.Vars, req.Compact, "'ockamtop apply'"))
 	})
 }
 
