@@ -336,3 +336,21 @@ func TestCompareServices(t *testing.T) {
 		t.Errorf("summary %q", d.Summary())
 	}
 }
+
+func TestCompareListenerRemoved(t *testing.T) {
+	old := edit(t, `node "n1" {`, `node "n1" {
+  tcp_listener = "127.0.0.1:7001"`)
+	d := Compare(mustLoad(t, old), mustLoad(t, diffBase))
+	want := []string{`- tcp_listener of node n1`}
+	if got := d.Lines(); !slices.Equal(got, want) {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if d.Summary() != "Plan: 0 to add, 0 to change, 1 to remove." {
+		t.Errorf("summary %q", d.Summary())
+	}
+	for _, c := range d.Changes {
+		if c.Kind == PartListener && c.Name == "n1" && c.Where != "t.hcl:17,18-34" {
+			t.Errorf("a removed listener points at %q, its old declaration", c.Where)
+		}
+	}
+}
