@@ -167,6 +167,14 @@ func (rc *reconciler) apply(ctx context.Context, extra []string, compact bool, w
 		rc.log.Warn("topology file has errors; nothing was changed", "file", rc.path, "by", why)
 		return reconcileReply{Diagnostics: diags}
 	}
+	// The difference Reconcile will apply: nothing else reconciles this
+	// apply while mu is held.
+	if d := topology.Compare(rc.run.Topology(), t); d.HasChanges() {
+		fmt.Fprintf(out, "ockamtop: applying %s (%s):\n", rc.path, why)
+		for _, l := range d.Lines() {
+			fmt.Fprintf(out, "  %s\n", l)
+		}
+	}
 	var reply reconcileReply
 	d, err := rc.run.Reconcile(ctx, t, local, deploy.ReconcileOptions{
 		Progress: func(line string) { reply.Progress = append(reply.Progress, line) },
@@ -184,10 +192,7 @@ func (rc *reconciler) apply(ctx context.Context, extra []string, compact bool, w
 		reply.Ready = rc.ready()
 		return reply
 	}
-	fmt.Fprintf(out, "ockamtop: applied %s (%s):\n", rc.path, why)
-	for _, l := range d.Lines() {
-		fmt.Fprintf(out, "  %s\n", l)
-	}
+	fmt.Fprintf(out, "✔ applied %s (%s): %d added, %d changed, %d removed\n", rc.path, why, d.Add, d.Change, d.Remove)
 	rc.log.Info("topology reconciled", "file", rc.path, "by", why, "added", d.Add, "changed", d.Change, "removed", d.Remove)
 	reply.Checks = rc.run.RunChecksOf(ctx, d)
 	printChecks(out, reply.Checks)
