@@ -33,6 +33,9 @@ import (
 //     addresses they had bound (a listener of port 0 gets back its port),
 //     and the error names the part and its declaration.
 
+// ErrStopped is a Reconcile of a topology that has been stopped.
+var ErrStopped = errors.New("the running topology has stopped")
+
 // ReconcileOptions configure Reconcile.
 type ReconcileOptions struct {
 	// Progress receives one line per part stopped, started or changed,
@@ -65,9 +68,12 @@ func (r *Running) Reconcile(ctx context.Context, t *topology.Topology, local map
 	r.reconciling.Lock()
 	defer r.reconciling.Unlock()
 	r.mu.Lock()
-	old, oldLocal := r.topo, r.local
+	old, oldLocal, stopped := r.topo, r.local, r.stopped
 	r.mu.Unlock()
 	d := topology.Compare(old, t)
+	if stopped {
+		return d, ErrStopped
+	}
 	rc := &reconcile{
 		r: r, ctx: ctx, old: old, new: t, oldLocal: oldLocal, newLocal: local,
 		reserved: map[string]net.Listener{}, removedNodes: map[string]bool{}, stopped: map[string]bool{},

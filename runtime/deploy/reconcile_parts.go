@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -12,9 +13,16 @@ import (
 // The steps of a reconcile, part by part: how each kind of part stops,
 // starts and changes in place, and how each step is undone.
 
+// errNotRunning is a part the plan says runs here, and does not: the
+// running topology and its plan disagree.
+var errNotRunning = errors.New("not running here")
+
 // stop stops the running part of a change that removes or replaces it.
 func (rc *reconcile) stop(c topology.Change) error {
 	r := rc.r
+	if r.Node(nodeOf(c)) == nil {
+		return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
+	}
 	switch c.Kind {
 	case topology.PartNode:
 		tn := rc.old.Node(c.Name)
@@ -68,6 +76,11 @@ func (rc *reconcile) stop(c topology.Change) error {
 // changes it.
 func (rc *reconcile) start(c topology.Change) error {
 	r := rc.r
+	if c.Action != topology.ActionAdd || c.Kind != topology.PartNode {
+		if r.Node(nodeOf(c)) == nil {
+			return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
+		}
+	}
 	switch c.Kind {
 	case topology.PartNode:
 		tn := rc.new.Node(c.Name)
@@ -125,6 +138,9 @@ func (rc *reconcile) start(c topology.Change) error {
 			return nil
 		}
 		o := r.outlet(c.Node, c.Name)
+		if o == nil {
+			return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
+		}
 		prev := o.Target()
 		o.SetTarget(to.Target)
 		rc.undo = append(rc.undo, func() error { o.SetTarget(prev); return nil })
@@ -142,6 +158,9 @@ func (rc *reconcile) start(c topology.Change) error {
 		// keep theirs.
 		oi := newInlet(rc.old, c)
 		in := r.setInletRoute(c.Node, c.Name, ti)
+		if in == nil {
+			return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
+		}
 		rc.undo = append(rc.undo, func() error { r.setInletRoute(c.Node, c.Name, oi); return nil })
 		r.progress(fmt.Sprintf("✔ tcp_inlet %s on %s listening on %s -> %s", ti.Name, c.Node, in.Addr(), ti.Route))
 	}

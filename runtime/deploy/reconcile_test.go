@@ -548,3 +548,45 @@ node "n4" {
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(2*b.N), "µs/reconcile")
 	web.echoes(b, "still open")
 }
+
+// A relay moved to another relay node: it is replaced, its forwarder goes
+// from the old relay node and comes at the new one, and the routes that
+// follow it work.
+func TestReconcileRelayMoved(t *testing.T) {
+	withN5 := reconcileBase + `
+node "n5" {
+  tcp_listener = "127.0.0.1:0"
+}
+`
+	f := startFixture(t, withN5)
+	moved := strings.ReplaceAll(edited(t, withN5, `at = node.n2`, `at = node.n5`), "/node/n2/service/forward_to_n3", "/node/n5/service/forward_to_n3")
+	d, _, err := f.reconcile(t, moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(d.Lines(), "~ relay n3 on n3: at node.n2 -> node.n5, replaced") {
+		t.Errorf("diff: %q", d.Lines())
+	}
+	if got := dialInlet(t, f, "n1.web").target; got != "A" {
+		t.Errorf("web reaches %s", got)
+	}
+	if fw := f.run.Node("n5").Forwarders(); len(fw) != 1 {
+		t.Errorf("n5 forwards %v", fw)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.run.Node("n2").Forwarders()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if fw := f.run.Node("n2").Forwarders(); len(fw) > 0 {
+		t.Errorf("n2 still forwards %v", fw)
+	}
+}
+
+// A stopped topology is not reconciled.
+func TestReconcileAfterStop(t *testing.T) {
+	f := startFixture(t, reconcileBase)
+	f.run.Stop()
+	if _, _, err := f.reconcile(t, reconcileBase+"node \"n9\" {}\n"); !errors.Is(err, ErrStopped) {
+		t.Fatalf("reconcile after Stop: %v, want ErrStopped", err)
+	}
+}

@@ -445,6 +445,9 @@ func (r *Running) Send(ctx context.Context, from, to string, payload []byte) ([]
 // Stop stops every node run here and waits for them. Every node is told
 // first, so that none logs as a failure a peer that is stopping too.
 func (r *Running) Stop() {
+	// A reconcile under way finishes (or is undone) first.
+	r.reconciling.Lock()
+	defer r.reconciling.Unlock()
 	r.mu.Lock()
 	if r.stopped {
 		r.mu.Unlock()
