@@ -64,11 +64,12 @@ type worker struct {
 	stop    sync.Once
 	// transport is true for connection workers, which accept every flow.
 	transport bool
-	// service is true for consumers of the node's inbound flow;
-	// startedService, if it was started as one (Allow can make one too).
-	service        atomic.Bool
+	// service is true for consumers of the node's inbound flow.
+	service atomic.Bool
+	flows   consumers
+	// startedService is whether it was started as a service (Allow can
+	// make one too).
 	startedService bool
-	flows          consumers
 	// inline workers have no mailbox nor goroutine: the sender calls
 	// HandleMessage itself, which must not block. Portal streams are
 	// inline, so that an idle stream costs no goroutine.
