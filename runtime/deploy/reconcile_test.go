@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 	"github.com/ockamtop/ockamtop/schema"
 	"github.com/ockamtop/ockamtop/topology"
@@ -588,5 +589,33 @@ func TestReconcileAfterStop(t *testing.T) {
 	f.run.Stop()
 	if _, _, err := f.reconcile(t, reconcileBase+"node \"n9\" {}\n"); !errors.Is(err, ErrStopped) {
 		t.Fatalf("reconcile after Stop: %v, want ErrStopped", err)
+	}
+}
+
+// A node's allow list changes in place: the node, its listener and its
+// connections stay.
+func TestReconcileAllow(t *testing.T) {
+	f := startFixture(t, reconcileBase)
+	n2 := f.run.Node("n2")
+	if err := n2.StartWorker("mine", runtime.Echo{}); err != nil {
+		t.Fatal(err)
+	}
+	listener := f.run.Listeners()["n2"]
+	d, lines, err := f.reconcile(t, edited(t, reconcileBase, `tcp_listener = "127.0.0.1:0"`, `tcp_listener = "127.0.0.1:0"
+  allow        = ["mine"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.Lines(), []string{`~ node n2: allow [] -> ["mine"]`}) || !slices.Equal(lines, []string{"✔ node n2 allows [mine]"}) {
+		t.Errorf("diff %q, progress %q", d.Lines(), lines)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	reply, err := f.run.Send(ctx, "n1", "/node/n2/service/mine", wire.EncodeString("hi"))
+	if err != nil || string(reply) != string(wire.EncodeString("hi")) {
+		t.Fatalf("send to the allowed worker: %q, %v", reply, err)
+	}
+	if f.run.Node("n2") != n2 || f.run.Listeners()["n2"] != listener {
+		t.Error("n2 was replaced")
 	}
 }
