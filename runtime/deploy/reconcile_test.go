@@ -619,3 +619,49 @@ func TestReconcileAllow(t *testing.T) {
 		t.Error("n2 was replaced")
 	}
 }
+
+// Status, sends and streams go on while reconciles come and go.
+func TestReconcileWhileInUse(t *testing.T) {
+	f := startFixture(t, reconcileBase)
+	more := reconcileBase + `
+node "n4" {
+  tcp_listener = "127.0.0.1:0"
+  service "h4" {
+    type = "hop"
+  }
+  tcp_inlet "i4" {
+    from = "127.0.0.1:0"
+    to   = "/node/n2/service/forward_to_n3/service/outlet2"
+  }
+}
+`
+	web := dialInlet(t, f, "n1.web")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = f.run.Status()
+			_ = f.run.Inlets()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, _ = f.run.Send(ctx, "n1", "/node/n2/service/forward_to_n3/service/uppercase", wire.EncodeString("x"))
+			cancel()
+		}
+	})
+	for i := range 20 {
+		src := reconcileBase
+		if i%2 == 0 {
+			src = more
+		}
+		if _, _, err := f.reconcile(t, src); err != nil {
+			t.Fatalf("reconcile %d: %v", i, err)
+		}
+		web.echoes(t, fmt.Sprintf("round %d", i))
+	}
+	close(stop)
+	wg.Wait()
+}
