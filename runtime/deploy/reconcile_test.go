@@ -665,3 +665,81 @@ node "n4" {
 	close(stop)
 	wg.Wait()
 }
+
+// One file in two processes (--node): each reconciles its own nodes, and
+// follows the other's to its new listener address.
+func TestReconcileSplitAcrossProcesses(t *testing.T) {
+	freePort := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	src := func(n2 string) string {
+		return fmt.Sprintf(`
+node "n2" {
+  tcp_listener = %q
+}
+node "n3" {
+  relay "n3" {
+    at = node.n2
+  }
+}
+node "n1" {}
+`, n2)
+	}
+	first, second := freePort(), freePort()
+	load := func(s string) *topology.Topology {
+		topo, _, diags := topology.Load("t.hcl", []byte(s), schema.Overrides{})
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		return topo
+	}
+	start := func(topo *topology.Topology, nodes ...string) (*Running, map[string]bool) {
+		local, diags := topo.Subset(nodes)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		run, err := Start(context.Background(), topo, local, StartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(run.Stop)
+		return run, local
+	}
+	here, _ := start(load(src(first)), "n2")
+	there, _ := start(load(src(first)), "n1", "n3")
+
+	send := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := there.Send(ctx, "n1", "/node/n2/service/forward_to_n3/service/uppercase", wire.EncodeString("x"))
+		return err
+	}
+	if err := send(); err != nil {
+		t.Fatal(err)
+	}
+	next := load(src(second))
+	localHere, _ := next.Subset([]string{"n2"})
+	if _, err := here.Reconcile(context.Background(), next, localHere, ReconcileOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	localThere, _ := next.Subset([]string{"n1", "n3"})
+	var lines []string
+	if _, err := there.Reconcile(context.Background(), next, localThere, ReconcileOptions{Progress: func(l string) { lines = append(lines, l) }}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"✔ stopped relay n3 on n3", "✔ relay n3 at n2: /node/n2/service/forward_to_n3"}
+	if !slices.Equal(lines, want) {
+		t.Errorf("progress of the other process: %q, want %q", lines, want)
+	}
+	if err := send(); err != nil {
+		t.Fatalf("after the move: %v", err)
+	}
+	if got := here.Listeners()["n2"]; got != second {
+		t.Errorf("n2 listens on %s, want %s", got, second)
+	}
+}
