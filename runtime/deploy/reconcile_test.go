@@ -743,3 +743,54 @@ node "n1" {}
 		t.Errorf("n2 listens on %s, want %s", got, second)
 	}
 }
+
+// Outlets and services removed stop; a service whose type changes is
+// replaced.
+func TestReconcileOutletAndServices(t *testing.T) {
+	base := edited(t, reconcileBase, `node "n1" {`, `node "n1" {
+  service "s1" {
+    type = "hop"
+  }
+  service "s2" {
+    type = "echo"
+  }`)
+	f := startFixture(t, base)
+	src := edited(t, base, `  service "s1" {
+    type = "hop"
+  }
+  service "s2" {
+    type = "echo"
+  }`, `  service "s1" {
+    type = "uppercase"
+  }`, `  tcp_outlet "outlet2" {
+    to = "127.0.0.1:${var.b}"
+  }
+`, "")
+	d, _, err := f.reconcile(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"- tcp_outlet outlet2 on n3", "~ service s1 on n1: type hop -> uppercase, replaced", "- service s2 on n1"}
+	if got := d.Lines(); !slices.Equal(got, want) {
+		t.Errorf("diff %q, want %q", got, want)
+	}
+	if f.run.Node("n1").HasWorker("s2") || f.run.Node("n3").HasWorker("outlet2") {
+		t.Error("a removed part still runs")
+	}
+	for _, ns := range f.run.Status().Nodes {
+		for _, o := range ns.Outlets {
+			if o.Name == "outlet2" {
+				t.Error("status lists the removed outlet")
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	reply, err := f.run.Send(ctx, "n1", "/service/s1", wire.EncodeString("up"))
+	if err != nil || string(reply) != string(wire.EncodeString("UP")) {
+		t.Errorf("s1 is now uppercase: %q, %v", reply, err)
+	}
+	if got := dialInlet(t, f, "n1.web").target; got != "A" {
+		t.Errorf("web reaches %s", got)
+	}
+}
