@@ -221,3 +221,20 @@ func TestDisallow(t *testing.T) {
 		t.Fatalf("echo after Disallow: %q", got)
 	}
 }
+
+// A relay closed on its own ends the streams that go over it, at both
+// ends, at once: the client of the inlet, two nodes away, sees its
+// connection closed, rather than after the streams' keepalive (30 s).
+func TestRelayCloseEndsItsStreams(t *testing.T) {
+	p := newPortalPath(t, namedServer(t, "A"))
+	c, _ := openNamedStream(t, p.inlet.Addr())
+	echoes(t, c, "before")
+	start := time.Now()
+	p.relay.Close()
+	closedByPeer(t, c)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the stream ended %s after the relay closed", took)
+	}
+	waitFor(t, "the outlet's stream to end", func() bool { return p.outlet.Streams() == 0 })
+	waitFor(t, "the inlet's stream to end", func() bool { return p.inlet.Streams() == 0 })
+}

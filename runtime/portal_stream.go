@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -536,20 +537,28 @@ func (k KeepAlive) withDefaults() KeepAlive {
 	return k
 }
 
-// pathClosed closes the streams whose route to the other end starts with
+// pathClosed closes the streams whose route to the other end goes through
 // the connection at addr, which has closed: nothing they send can arrive.
+// Called for a connection about to close (connectionClosing), while it
+// still carries, it closes them in order, telling the other ends.
 func (ss *streamSet) pathClosed(addr routing.Address) {
 	ss.mu.Lock()
 	var broken []*portalStream
 	for s := range ss.streams {
 		s.mu.Lock()
-		if len(s.remote) > 0 && s.remote[0] == addr || len(s.remote) == 0 && s.via == addr {
+		// Anywhere in the route: hops on this node (a hop service) may come
+		// before the connection; addresses after it are other nodes'.
+		if len(s.remote) > 0 && slices.Contains(s.remote, addr) || len(s.remote) == 0 && s.via == addr {
 			broken = append(broken, s)
 		}
 		s.mu.Unlock()
 	}
 	ss.mu.Unlock()
 	for _, s := range broken {
+		if _, open := s.node.connection(addr.Value); open {
+			s.close(nil, true)
+			continue
+		}
 		s.close(fmt.Errorf("the connection %s on the way to the other end closed", addr.Value), false)
 	}
 }

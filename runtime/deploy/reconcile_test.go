@@ -257,9 +257,12 @@ check "through n4" {
 	}
 }
 
-// Removing a relay stops it: its forwarder goes from the relay node.
+// Removing a relay stops it: its forwarder goes from the relay node, and
+// the streams that went over it end at once, at both ends.
 func TestReconcileRemoveRelay(t *testing.T) {
 	f := startFixture(t, reconcileBase)
+	through := dialInlet(t, f, "n1.web")
+	through.echoes(t, "over the relay")
 	src := edited(t, reconcileBase, `  relay "n3" {
     at = node.n2
   }
@@ -273,6 +276,10 @@ func TestReconcileRemoveRelay(t *testing.T) {
 	}
 	if !slices.Contains(d.Lines(), "- relay n3 on n3") {
 		t.Errorf("diff: %q", d.Lines())
+	}
+	_ = through.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := through.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("a stream over the removed relay: read %d bytes, %v; want it closed (EOF)", n, err)
 	}
 	for _, ns := range f.run.Status().Nodes {
 		if len(ns.Relays) > 0 {
