@@ -102,7 +102,7 @@ func printChecks(w io.Writer, results []deploy.CheckResult) bool {
 var applyCommand = &command{
 	name:    "apply",
 	args:    "FILE",
-	summary: "Start the topology's nodes, run its checks, and keep it up until SIGINT, SIGTERM or 'ockamtop down'.",
+	summary: "Start the topology's nodes, run its checks, and keep it up until SIGINT, SIGTERM or 'ockamtop down'; while FILE runs, apply its changes to it.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var f runFlags
 		f.register(fs)
