@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -73,6 +76,9 @@ type reconciler struct {
 	run       *deploy.Running
 	log       hclog.Logger
 	readyFile string
+	// hup receives SIGHUP from the moment the reconciler exists, before
+	// the apply says it is up: one sent then must not end the apply.
+	hup chan os.Signal
 
 	mu   sync.Mutex // one plan or apply at a time
 	vars []string   // guarded by mu; the apply's --var values
@@ -84,7 +90,10 @@ func (c *cli) newReconciler(ctx context.Context, path string, f *runFlags, run *
 	if err != nil { // apply has checked the level already
 		log = hclog.NewNullLogger()
 	}
-	return &reconciler{ctx: ctx, c: c, path: path, nodes: f.nodes, run: run, log: log, readyFile: readyFile, vars: slices.Clone(f.vars)}
+	rc := &reconciler{ctx: ctx, c: c, path: path, nodes: f.nodes, run: run, log: log, readyFile: readyFile, vars: slices.Clone(f.vars),
+		hup: make(chan os.Signal, 1)}
+	signal.Notify(rc.hup, syscall.SIGHUP)
+	return rc
 }
 
 // handlers registers POST /plan and POST /apply on the control endpoint.

@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -34,9 +33,7 @@ const (
 // awaitChanges waits until ctx ends, applying the file again on SIGHUP and,
 // with watch, whenever it is saved with new content.
 func (c *cli) awaitChanges(ctx context.Context, rc *reconciler, watch bool) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	defer signal.Stop(rc.hup)
 	var saved chan struct{}
 	if watch {
 		saved = make(chan struct{}, 1)
@@ -54,7 +51,7 @@ func (c *cli) awaitChanges(ctx context.Context, rc *reconciler, watch bool) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-hup:
+		case <-rc.hup:
 			rc.apply(ctx, nil, false, "SIGHUP")
 		case <-saved:
 			rc.apply(ctx, nil, false, "--watch")
