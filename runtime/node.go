@@ -174,6 +174,7 @@ func (n *Node) addWorker(name string, impl Worker, service, inline bool) (*worke
 		w.mailbox = make(chan *Routed, n.opts.MailboxSize)
 	}
 	w.service.Store(service)
+	w.startedService = service
 	_, w.transport = impl.(Connection)
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -205,6 +206,17 @@ func (n *Node) Allow(name string) {
 	n.allowed[name] = true
 	if w := n.workers[name]; w != nil {
 		w.service.Store(true)
+	}
+}
+
+// Disallow undoes Allow: the worker at name, if one runs, is a consumer of
+// the inbound flow again only if it was started as a service.
+func (n *Node) Disallow(name string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.allowed, name)
+	if w := n.workers[name]; w != nil && !w.startedService {
+		w.service.Store(false)
 	}
 }
 

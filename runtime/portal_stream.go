@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,7 +119,9 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSe
 	if remote != nil {
 		s.setRemote(remote)
 	}
-	set.add(s)
+	if !set.add(s) {
+		return nil, ErrPartStopped
+	}
 	set.count.streams.Add(1)
 	// Registered for the node's shutdown before it has a worker, so that
 	// no shutdown can miss a stream that has one.
@@ -549,15 +552,41 @@ type streamSet struct {
 	streams map[*portalStream]struct{} // guarded by mu
 	// count is what the streams did (counters.go).
 	count portalCounters
+	// closed is set by closeAll: its inlet or outlet is stopped, and
+	// takes no new stream.
+	closed bool // guarded by mu
 }
 
-func (ss *streamSet) add(s *portalStream) {
+// add puts a new stream in the set; false if the set is closed.
+func (ss *streamSet) add(s *portalStream) bool {
 	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return false
+	}
 	if ss.streams == nil {
 		ss.streams = map[*portalStream]struct{}{}
 	}
 	ss.streams[s] = struct{}{}
+	return true
+}
+
+// closeAll closes the set to new streams and ends the open ones, each
+// telling its other end (a stream still waiting for its Pong waits for it
+// a moment, as at a node's shutdown). It returns when all have closed.
+func (ss *streamSet) closeAll() {
+	ss.mu.Lock()
+	ss.closed = true
+	streams := make([]*portalStream, 0, len(ss.streams))
+	for s := range ss.streams {
+		streams = append(streams, s)
+	}
 	ss.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range streams {
+		wg.Go(s.shutdown)
+	}
+	wg.Wait()
 }
 
 func (ss *streamSet) remove(s *portalStream) {
@@ -590,31 +619,41 @@ func (k KeepAlive) withDefaults() KeepAlive {
 	return k
 }
 
-// pathClosed closes the streams whose route to the other end starts with
+// pathClosed closes the streams whose route to the other end goes through
 // the connection at addr, which has closed: nothing they send can arrive.
+// Called for a connection about to close (connectionClosing), while it
+// still carries, it closes them in order, telling the other ends.
 func (ss *streamSet) pathClosed(addr routing.Address) {
 	ss.mu.Lock()
 	var broken []*portalStream
 	for s := range ss.streams {
 		s.mu.Lock()
-		if len(s.remote) > 0 && s.remote[0] == addr || len(s.remote) == 0 && s.via == addr {
+		// Anywhere in the route: hops on this node (a hop service) may come
+		// before the connection; addresses after it are other nodes'.
+		if len(s.remote) > 0 && slices.Contains(s.remote, addr) || len(s.remote) == 0 && s.via == addr {
 			broken = append(broken, s)
 		}
 		s.mu.Unlock()
 	}
 	ss.mu.Unlock()
 	for _, s := range broken {
+		if _, open := s.node.connection(addr.Value); open {
+			s.close(nil, true)
+			continue
+		}
 		s.close(fmt.Errorf("the connection %s on the way to the other end closed", addr.Value), false)
 	}
 }
 
-// sweep runs keepalives until the node closes.
-func (ss *streamSet) sweep(n *Node, k KeepAlive) {
+// sweep runs keepalives until the node closes or stop is closed.
+func (ss *streamSet) sweep(n *Node, k KeepAlive, stop <-chan struct{}) {
 	t := time.NewTicker(k.Every / 2)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.closing:
+			return
+		case <-stop:
 			return
 		case now := <-t.C:
 			ss.mu.Lock()

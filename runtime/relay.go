@@ -283,11 +283,13 @@ func (r *Relay) session() (registered bool, err error) {
 }
 
 // closeConn closes the relay's connection when the relay is closed, so
-// that the relay node forgets the forwarder at once. When the whole node
-// closes, its transport closes the connection, after the streams over it
-// have said Disconnect.
+// that the relay node forgets the forwarder at once; the node's streams
+// over it end first, telling their other ends through it. When the whole
+// node closes, its transport closes the connection, after the streams over
+// it have said Disconnect.
 func (r *Relay) closeConn(conn Connection) {
 	if r.node.ctx.Err() == nil {
+		r.node.connectionClosing(conn)
 		conn.Close()
 	}
 }

@@ -71,6 +71,8 @@ type tcpConnection struct {
 	// reaches it, everything queued before it has been written.
 	drainMarker *Routed
 	drained     chan struct{} // closed when the worker reaches drainMarker
+	// draining is set by the first drain: the marker is queued once.
+	draining atomic.Bool
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -189,6 +191,16 @@ func (c *tcpConnection) drain(timeout time.Duration) {
 	defer t.Stop()
 	// A peer that reads nothing must not hold the node's shutdown.
 	_ = c.conn.SetWriteDeadline(time.Now().Add(timeout))
+	if c.draining.Swap(true) {
+		// Drained by someone else already (a relay closing it, and the
+		// node's shutdown): wait for that one.
+		select {
+		case <-c.drained:
+		case <-c.closed:
+		case <-t.C:
+		}
+		return
+	}
 	select {
 	case c.w.mailbox <- c.drainMarker:
 	case <-c.closed:

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -16,11 +17,13 @@ import (
 // route is resolved anew for every connection, so an inlet whose route was
 // down serves again as soon as the route is back.
 type Inlet struct {
-	node  *Node
-	name  string
-	ln    net.Listener
-	route func() (routing.Route, error)
+	node *Node
+	name string
+	ln   net.Listener
+	// route returns the route of a new connection; SetRoute swaps it.
+	route atomic.Pointer[func() (routing.Route, error)]
 	opts  InletOptions
+	life  *partLife
 	log   hclog.Logger
 	// down is the outage while the route does not reach the outlet.
 	down outage
@@ -52,6 +55,17 @@ const DefaultMaxStreams = 1024
 // StartInlet listens on from and carries every connection along the route
 // that route returns.
 func (n *Node) StartInlet(name, from string, route func() (routing.Route, error), opts InletOptions) (*Inlet, error) {
+	ln, err := Bind(from)
+	if err != nil {
+		return nil, fmt.Errorf("inlet %s: listen on %s: %w", name, from, err)
+	}
+	return n.StartInletOn(name, ln, route, opts)
+}
+
+// StartInletOn is StartInlet on a socket bound already (see Bind), so that
+// a caller can reserve the address before it changes anything. The inlet
+// owns ln from then on, even when it returns an error.
+func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.Route, error), opts InletOptions) (*Inlet, error) {
 	if opts.PingTimeout <= 0 {
 		opts.PingTimeout = 10 * time.Second
 	}
@@ -59,17 +73,20 @@ func (n *Node) StartInlet(name, from string, route func() (routing.Route, error)
 		opts.MaxStreams = DefaultMaxStreams
 	}
 	opts.KeepAlive = opts.KeepAlive.withDefaults()
-	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
-	ln, err := lc.Listen(n.ctx, "tcp", from)
-	if err != nil {
-		return nil, fmt.Errorf("inlet %s: listen on %s: %w", name, from, err)
+	if n.isClosed() {
+		_ = ln.Close()
+		return nil, ErrNodeClosed
 	}
-	in := &Inlet{node: n, name: name, ln: ln, route: route, opts: opts, log: n.log.With("inlet", name)}
-	n.goroutine(func() {
-		<-n.closing
+	in := &Inlet{node: n, name: name, ln: ln, opts: opts, log: n.log.With("inlet", name), life: newPartLife()}
+	in.route.Store(&route)
+	in.life.goroutine(n, func() {
+		select {
+		case <-n.closing:
+		case <-in.life.stop:
+		}
 		in.Close()
 	})
-	n.goroutine(func() {
+	in.life.goroutine(n, func() {
 		acceptLoop(ln, in.log, n.closing, func(conn net.Conn) {
 			if !in.admit() {
 				in.count.refused.Add(1)
@@ -77,12 +94,35 @@ func (n *Node) StartInlet(name, from string, route func() (routing.Route, error)
 				_ = conn.Close()
 				return
 			}
-			n.goroutine(func() { in.serve(conn.(*net.TCPConn)) })
+			if !in.life.goroutine(n, func() { in.serve(conn.(*net.TCPConn)) }) {
+				_ = conn.Close() // the inlet is stopping
+				in.open.Add(-1)
+			}
 		})
 	})
-	n.goroutine(func() { in.sweep(n, opts.KeepAlive) })
-	n.onConnectionClosed(in.pathClosed)
+	in.life.goroutine(n, func() { in.sweep(n, opts.KeepAlive, in.life.stop) })
+	in.life.hook(n.onConnectionClosed(in.pathClosed))
 	return in, nil
+}
+
+// Bind binds a TCP socket as listeners and inlets bind theirs.
+func Bind(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
+// SetRoute makes new connections take the route that route returns. The
+// streams open already go on along the route they took.
+func (in *Inlet) SetRoute(route func() (routing.Route, error)) { in.route.Store(&route) }
+
+// Stop stops the inlet on its own, its node running on: it stops
+// accepting, ends its open streams (telling the outlets), and returns when
+// every goroutine it started has finished.
+func (in *Inlet) Stop() {
+	if in.life.end() {
+		in.closeAll()
+	}
+	in.life.wait()
 }
 
 // Name is the inlet's name.
@@ -127,7 +167,7 @@ func (in *Inlet) routeUp() {
 
 // serve opens a stream for one admitted client connection.
 func (in *Inlet) serve(conn *net.TCPConn) {
-	route, err := in.route()
+	route, err := (*in.route.Load())()
 	if err != nil {
 		in.routeDown(conn.RemoteAddr(), err)
 		conn.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -17,11 +18,13 @@ import (
 // that cannot reach its target answers Disconnect at once, so the client at
 // the inlet sees its connection closed promptly.
 type Outlet struct {
-	node   *Node
-	name   string
-	target string
+	node *Node
+	name string
+	// target is where new streams dial; SetTarget swaps it.
+	target atomic.Pointer[string]
 	opts   OutletOptions
 	log    hclog.Logger
+	life   *partLife
 	streamSet
 }
 
@@ -41,14 +44,29 @@ func (n *Node) StartOutlet(name, target string, opts OutletOptions) (*Outlet, er
 		opts.DialTimeout = 5 * time.Second
 	}
 	opts.KeepAlive = opts.KeepAlive.withDefaults()
-	o := &Outlet{node: n, name: name, target: target, opts: opts,
-		log: n.log.With("outlet", name, "target", target)}
+	o := &Outlet{node: n, name: name, opts: opts, log: n.log.With("outlet", name), life: newPartLife()}
+	o.target.Store(&target)
 	if err := n.StartService(name, o); err != nil {
 		return nil, fmt.Errorf("outlet %s: %w", name, err)
 	}
-	n.goroutine(func() { o.sweep(n, opts.KeepAlive) })
-	n.onConnectionClosed(o.pathClosed)
+	o.life.goroutine(n, func() { o.sweep(n, opts.KeepAlive, o.life.stop) })
+	o.life.hook(n.onConnectionClosed(o.pathClosed))
 	return o, nil
+}
+
+// SetTarget makes new streams dial target. The streams open already go on
+// with the target they dialed.
+func (o *Outlet) SetTarget(target string) { o.target.Store(&target) }
+
+// Stop stops the outlet on its own, its node running on: its address
+// takes no more Pings, its open streams end (telling the inlets), and it
+// returns when every goroutine it started has finished.
+func (o *Outlet) Stop() {
+	if o.life.end() {
+		_ = o.node.StopWorker(o.name)
+		o.closeAll()
+	}
+	o.life.wait()
 }
 
 // Streams counts the open streams.
@@ -58,7 +76,7 @@ func (o *Outlet) Streams() int { return o.Len() }
 func (o *Outlet) Name() string { return o.name }
 
 // Target is where the outlet dials.
-func (o *Outlet) Target() string { return o.target }
+func (o *Outlet) Target() string { return *o.target.Load() }
 
 // HandleMessage opens a stream for a Ping.
 func (o *Outlet) HandleMessage(ctx *Context, m *Routed) error {
@@ -72,30 +90,41 @@ func (o *Outlet) HandleMessage(ctx *Context, m *Routed) error {
 	remote := m.Return.Clone()
 	// Dial off the worker's goroutine: one slow target must not hold up
 	// the pings behind it.
-	o.node.goroutine(func() { o.open(ctx.Address(), remote) })
+	if !o.life.goroutine(o.node, func() { o.open(ctx.Address(), remote) }) {
+		o.refuse(ctx.Address(), remote)
+	}
 	return nil
+}
+
+// refuse tells an inlet's stream that no stream will answer it.
+func (o *Outlet) refuse(self routing.Address, remote routing.Route) {
+	_ = o.node.route(context.Background(), &Routed{Message: routing.Message{
+		Onward: remote, Return: routing.Route{self}, Payload: encodePortal(portalDisconnect),
+	}})
 }
 
 func (o *Outlet) open(self routing.Address, remote routing.Route) {
 	dctx, cancel := context.WithTimeout(o.node.ctx, o.opts.DialTimeout)
-	conn, err := o.node.opts.Sockets.Dial(dctx, "tcp", o.target)
+	unlink := context.AfterFunc(o.life.ctx, cancel) // Stop ends the dial too
+	defer unlink()
+	target := o.Target()
+	conn, err := o.node.opts.Sockets.Dial(dctx, "tcp", target)
 	cancel()
 	tc, isTCP := conn.(*net.TCPConn)
 	if err == nil && !isTCP {
 		conn.Close()
-		err = fmt.Errorf("dial %s: not a TCP connection (%T)", o.target, conn)
+		err = fmt.Errorf("dial %s: not a TCP connection (%T)", target, conn)
 	}
 	if err != nil {
 		o.count.refused.Add(1)
-		o.log.Warn("outlet cannot reach its target; the stream is refused", "error", err)
-		_ = o.node.route(context.Background(), &Routed{Message: routing.Message{
-			Onward: remote, Return: routing.Route{self}, Payload: encodePortal(portalDisconnect),
-		}})
+		o.log.Warn("outlet cannot reach its target; the stream is refused", "target", target, "error", err)
+		o.refuse(self, remote)
 		return
 	}
 	s, err := newPortalStream(o.node, tc, o.log, &o.streamSet, remote, nil)
 	if err != nil {
 		conn.Close()
+		o.refuse(self, remote) // the outlet stopped meanwhile
 		return
 	}
 	if !s.send(encodePortal(portalPong)) {

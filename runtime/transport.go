@@ -92,7 +92,9 @@ func (n *Node) Connections() []Connection {
 // onConnectionClosed registers f to run when any connection of the node
 // closes, with the connection's address: a portal stream whose route
 // starts with that connection learns at once that its path is gone. It
-// returns a function that unregisters f.
+// returns a function that unregisters f. f also runs for a connection that
+// is about to be closed on purpose (connectionClosing), while it still
+// carries: Connection(addr) finds it then.
 func (n *Node) onConnectionClosed(f func(addr routing.Address)) (remove func()) {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -67,6 +67,9 @@ type worker struct {
 	// service is true for consumers of the node's inbound flow.
 	service atomic.Bool
 	flows   consumers
+	// startedService is whether it was started as a service (Allow can
+	// make one too).
+	startedService bool
 	// inline workers have no mailbox nor goroutine: the sender calls
 	// HandleMessage itself, which must not block. Portal streams are
 	// inline, so that an idle stream costs no goroutine.

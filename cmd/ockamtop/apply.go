@@ -132,7 +132,7 @@ func printChecks(w io.Writer, results []deploy.CheckResult) bool {
 var applyCommand = &command{
 	name:    "apply",
 	args:    "FILE",
-	summary: "Start the topology's nodes, run its checks, and keep it up until SIGINT, SIGTERM or 'ockamtop down'.",
+	summary: "Start the topology's nodes, run its checks, and keep it up until SIGINT, SIGTERM or 'ockamtop down'; while FILE runs, apply its changes to it.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var f runFlags
 		f.register(fs)
@@ -140,8 +140,13 @@ var applyCommand = &command{
 		detach := fs.Bool("detach", false, "run in the background: return once everything is up, and keep running until 'ockamtop down'")
 		logFile := fs.String("log-file", "", "with --detach, write the output to `PATH` (default $OCKAMTOP_HOME/run/PID.log)")
 		httpAddr := fs.String("http", "", "serve Prometheus metrics (/metrics), a live page of the topology (/) and the status JSON (/api/status) on `ADDR` (host:port; port 0 picks one)")
+		watch := fs.Bool("watch", false, "apply every saved change of FILE to the running topology")
 		pos, err := parseArgs(c, fs, args, 1, 1)
 		if err != nil {
+			return err
+		}
+		// FILE runs already: apply the difference to it (reconcile.go).
+		if handled, err := c.reconcileRunning(pos[0], &f, *readyFile); handled {
 			return err
 		}
 		if *detach {
@@ -187,7 +192,9 @@ var applyCommand = &command{
 		default:
 		}
 
-		ctl, err := startControl(sock, pos[0], run, stop)
+		rc := c.newReconciler(ctx, pos[0], &f, run, *readyFile)
+		rc.web = web
+		ctl, err := startControl(sock, pos[0], run, stop, rc.handlers)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "✘ %v\n", err)
 			return errInvalid
@@ -211,11 +218,22 @@ var applyCommand = &command{
 				fmt.Fprintf(c.stderr, "ockamtop: up; stop with Ctrl-C or 'ockamtop down'\n")
 			}
 		}
+		// Until ctx ends, or an exec's process exits on its own, taking
+		// changes to the file as they come (watch.go).
+		wctx, stopWaiting := context.WithCancel(ctx)
 		var exited *deploy.ExecExit
-		select {
-		case <-ctx.Done():
-		case exited = <-run.ExecExited():
-		}
+		waited := make(chan struct{})
+		go func() {
+			defer close(waited)
+			select {
+			case <-wctx.Done():
+			case exited = <-run.ExecExited():
+				stopWaiting()
+			}
+		}()
+		c.awaitChanges(wctx, rc, *watch)
+		stopWaiting()
+		<-waited
 		run.Stop()
 		fmt.Fprintln(c.stdout, "✔ stopped")
 		if exited != nil {
@@ -267,6 +285,10 @@ type readyInfo struct {
 }
 
 func writeReady(path string, run *deploy.Running, web *observe.Server) error {
+	return writeReadyInfo(path, newReadyInfo(run, web))
+}
+
+func newReadyInfo(run *deploy.Running, web *observe.Server) readyInfo {
 	info := readyInfo{Nodes: map[string]string{}, Inlets: map[string]string{}, PID: os.Getpid()}
 	if web != nil {
 		info.HTTP = web.Addr()
@@ -282,6 +304,10 @@ func writeReady(path string, run *deploy.Running, web *observe.Server) error {
 	if ex := run.Execs(); len(ex) > 0 {
 		info.Execs = ex
 	}
+	return info
+}
+
+func writeReadyInfo(path string, info readyInfo) error {
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err

@@ -27,6 +27,8 @@ import (
 //	GET  /status   -> controlStatus
 //	POST /message  messageRequest -> messageReply
 //	POST /down     stops the apply
+//	POST /plan     reconcileRequest -> reconcileReply (reconcile.go)
+//	POST /apply    reconcileRequest -> reconcileReply
 
 // homeDir is $OCKAMTOP_HOME, or ~/.ockamtop.
 func (c *cli) homeDir() (string, error) {
@@ -122,8 +124,9 @@ func (c *cli) mustHome() string {
 	return h
 }
 
-// startControl serves the control endpoint of run on the socket path.
-func startControl(path, file string, run *deploy.Running, down func()) (*controlServer, error) {
+// startControl serves the control endpoint of run on the socket path;
+// more register more handlers.
+func startControl(path, file string, run *deploy.Running, down func(), more ...func(*http.ServeMux)) (*controlServer, error) {
 	_ = os.Remove(path) // a stale socket of an earlier process with our pid
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -173,6 +176,9 @@ func startControl(path, file string, run *deploy.Running, down func()) (*control
 		writeJSON(w, map[string]bool{"stopping": true})
 		down()
 	})
+	for _, f := range more {
+		f(mux)
+	}
 	s := &controlServer{path: path, ln: ln, done: make(chan struct{}),
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go func() {

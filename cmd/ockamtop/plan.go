@@ -44,13 +44,21 @@ var validateCommand = &command{
 var planCommand = &command{
 	name:    "plan",
 	args:    "FILE|DIR",
-	summary: "Show what apply would start, in order, with every route resolved hop by hop.",
+	summary: "Show what apply would start, in order, with every route resolved hop by hop; while FILE runs, what apply would change.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
 		asJSON := fs.Bool("json", false, "print the plan as JSON")
-		t, _, err := c.parseAndLoad(fs, args, &ff)
+		path, err := c.parseFileArgs(fs, args, &ff)
 		if err != nil {
 			return err
+		}
+		// FILE runs already: show the difference (reconcile.go).
+		if handled, err := c.planRunning(path, &ff, *asJSON); handled {
+			return err
+		}
+		t := c.load(path, &ff)
+		if t == nil {
+			return errInvalid
 		}
 		if *asJSON {
 			enc := json.NewEncoder(c.stdout)

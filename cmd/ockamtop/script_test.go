@@ -281,13 +281,13 @@ func cmdReadyHTTP(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdSignal sends a signal to the apply whose ready file names its pid:
-// signal STOP|CONT|TERM READYFILE. testscript's kill knows only INT and
-// KILL, and only its own background processes.
+// signal STOP|CONT|TERM|HUP READYFILE. testscript's kill knows only INT
+// and KILL, and only its own background processes.
 func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: signal STOP|CONT|TERM READYFILE")
+		ts.Fatalf("usage: signal STOP|CONT|TERM|HUP READYFILE")
 	}
-	sig, ok := map[string]syscall.Signal{"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT, "TERM": syscall.SIGTERM}[args[0]]
+	sig, ok := map[string]syscall.Signal{"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT, "TERM": syscall.SIGTERM, "HUP": syscall.SIGHUP}[args[0]]
 	if !ok {
 		ts.Fatalf("signal: unknown signal %q", args[0])
 	}

@@ -144,7 +144,7 @@ func (r *Running) Namespaces() map[string]NamespaceInfo {
 	}
 	for name, ns := range r.iso.nss {
 		info := NamespaceInfo{Path: ns.Path(), Inode: ns.Inode(), Addresses: []string{}}
-		for _, i := range r.topo.Node(name).Interfaces {
+		for _, i := range r.topology().Node(name).Interfaces {
 			info.Addresses = append(info.Addresses, fmt.Sprintf("%s on %s", i.Address, i.Network.Name))
 		}
 		out[name] = info
@@ -158,7 +158,8 @@ func (r *Running) Namespaces() map[string]NamespaceInfo {
 // they share, at to's address there, with the port it bound.
 func (r *Running) addressFrom(from, to string) (string, error) {
 	bound := r.listenerOf(to)
-	fn, tn := r.topo.Node(from), r.topo.Node(to)
+	t := r.topology()
+	fn, tn := t.Node(from), t.Node(to)
 	if fn == nil || tn == nil || !fn.Isolated() && !tn.Isolated() {
 		return bound, nil // the host's namespace, as before networks
 	}
@@ -187,7 +188,7 @@ func withPort(hostport, bound string) (string, error) {
 // take connections: each of their addresses, with the bound port.
 func (r *Running) isolatedListeners() []string {
 	var out []string
-	for _, n := range r.topo.Nodes {
+	for _, n := range r.topology().Nodes {
 		if !n.Isolated() || n.Listener == "" {
 			continue
 		}

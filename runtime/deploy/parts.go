@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/ockamtop/ockamtop/runtime"
-	"github.com/ockamtop/ockamtop/topology"
 )
 
 // Parts is what runs here, for observers that read the parts' counters
@@ -39,7 +38,7 @@ type OutletPart struct {
 // Parts lists what runs here.
 func (r *Running) Parts() Parts {
 	var p Parts
-	for _, tn := range r.topo.Order {
+	for _, tn := range r.topology().Order {
 		if n := r.Node(tn.Name); n != nil {
 			p.Nodes = append(p.Nodes, n)
 		}
@@ -57,9 +56,6 @@ func (r *Running) Parts() Parts {
 	}
 	return p
 }
-
-// Topology is the plan the topology was started from.
-func (r *Running) Topology() *topology.Topology { return r.topo }
 
 // CheckResults are the results of the last RunChecks, nil before it.
 func (r *Running) CheckResults() []CheckResult {

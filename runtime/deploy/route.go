@@ -94,10 +94,10 @@ func (r *Running) walk(from, route, given string, offset int) ([]topology.Hop, e
 	check := sf.Checks[0]
 	check.From = schema.Ref{Kind: "node", Name: from}
 	sf.Checks = []*schema.Check{check}
-	for _, n := range r.topo.Nodes {
+	for _, n := range r.topology().Nodes {
 		sf.Nodes = append(sf.Nodes, n.Decl)
 	}
-	for _, nw := range r.topo.Networks {
+	for _, nw := range r.topology().Networks {
 		sf.Networks = append(sf.Networks, nw.Decl)
 	}
 	t, diags := topology.Build(sf)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -60,6 +61,9 @@ type Running struct {
 	opts     StartOptions
 	progress func(string)
 
+	// reconciling serializes Reconcile (reconcile.go).
+	reconciling sync.Mutex
+
 	mu        sync.Mutex
 	nodes     map[string]*runtime.Node // guarded by mu; the nodes run here
 	listeners map[string]string        // guarded by mu; node -> listener address, bound port for local nodes
@@ -81,6 +85,9 @@ type Running struct {
 	// joins the goroutines that wait for the processes.
 	execsDone chan *ExecExit
 	execWG    sync.WaitGroup
+
+	// listening are the listeners of the nodes run here; guarded by mu.
+	listening map[string]*runtime.Listener
 }
 
 // runningRelay is a started relay and the node it belongs to.
@@ -148,6 +155,7 @@ func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o S
 		identities:   map[string]*secure.Identity{},
 		udpListeners: map[string]string{},
 		execsDone:    make(chan *ExecExit, 1),
+		listening:    map[string]*runtime.Listener{},
 	}
 	if networks := needsIsolation(t, local); len(networks) > 0 {
 		if err := o.CheckPrivilege(); err != nil {
@@ -183,22 +191,9 @@ func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o S
 // startNode starts one node and its parts, in the order their dependants
 // need them: services, the listener, relays, outlets, inlets.
 func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
-	opts := r.opts.Node
-	opts.Logger = r.opts.Logger
-	opts.MayDial = r.mayDial
-	id, err := r.identityOf(tn.Name)
+	n, err := r.newNode(tn)
 	if err != nil {
-		return startError("identity", tn, tn.Decl.DeclRange, err)
-	}
-	opts.Identity = id
-	opts.MayDialUDP = r.mayDialUDP
-	opts.Sockets = r.iso.sockets(tn.Name)
-	n := runtime.NewNode(tn.Name, opts)
-	r.mu.Lock()
-	r.nodes[tn.Name] = n
-	r.mu.Unlock()
-	for _, a := range tn.Allow {
-		n.Allow(a)
+		return err
 	}
 	steps := []func(context.Context, *runtime.Node, *topology.Node) error{
 		r.startServices, r.startSecureListeners, r.startListener, r.startUDPListener, r.startRelays, r.startOutlets, r.startInlets, r.startExecs,
@@ -211,6 +206,34 @@ func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
 	return nil
 }
 
+// newNode creates a node of the file, with its allowed addresses, and
+// records it. The default services run at once.
+func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
+	opts := r.opts.Node
+	opts.Logger = r.opts.Logger
+	opts.MayDial = r.mayDial
+	id, err := r.identityOf(tn.Name)
+	if err != nil {
+		return nil, startError("identity", tn, tn.Decl.DeclRange, err)
+	}
+	opts.Identity = id
+	opts.MayDialUDP = r.mayDialUDP
+	opts.Sockets = r.iso.sockets(tn.Name)
+	n := runtime.NewNode(tn.Name, opts)
+	r.mu.Lock()
+	if r.stopped { // a reconcile that met a Stop
+		r.mu.Unlock()
+		n.Close()
+		return nil, &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: tn.Decl.DeclRange.String(), Err: runtime.ErrNodeClosed}
+	}
+	r.nodes[tn.Name] = n
+	r.mu.Unlock()
+	for _, a := range tn.Allow {
+		n.Allow(a)
+	}
+	return n, nil
+}
+
 // startServices starts the services the file declares; the default ones
 // run already.
 func (r *Running) startServices(_ context.Context, n *runtime.Node, tn *topology.Node) error {
@@ -218,13 +241,21 @@ func (r *Running) startServices(_ context.Context, n *runtime.Node, tn *topology
 		if n.HasWorker(name) {
 			continue // a default service
 		}
-		w, err := runtime.NewService(routing.ServiceType(tn.Services[name]))
-		if err == nil {
-			err = n.StartService(name, w)
+		if err := r.startService(n, tn, name); err != nil {
+			return err
 		}
-		if err != nil {
-			return startError(fmt.Sprintf("service %q", name), tn, tn.Decl.DeclRange, err)
-		}
+	}
+	return nil
+}
+
+// startService starts one service the file declares.
+func (r *Running) startService(n *runtime.Node, tn *topology.Node, name string) error {
+	w, err := runtime.NewService(routing.ServiceType(tn.Services[name]))
+	if err == nil {
+		err = n.StartService(name, w)
+	}
+	if err != nil {
+		return startError(fmt.Sprintf("service %q", name), tn, tn.Decl.DeclRange, err)
 	}
 	return nil
 }
@@ -238,12 +269,25 @@ func (r *Running) startListener(_ context.Context, n *runtime.Node, tn *topology
 		}
 		return nil
 	}
-	l, err := n.Listen(tn.Listener)
+	return r.startListenerOn(n, tn, nil)
+}
+
+// startListenerOn starts the node's listener on ln, a socket bound for it
+// already, or when ln is nil on a socket it binds.
+func (r *Running) startListenerOn(n *runtime.Node, tn *topology.Node, ln net.Listener) error {
+	var l *runtime.Listener
+	var err error
+	if ln != nil {
+		l, err = n.ListenOn(ln)
+	} else {
+		l, err = n.Listen(tn.Listener)
+	}
 	if err != nil {
 		return &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: tn.Decl.TCPListener.Range.String(), Err: err}
 	}
 	r.mu.Lock()
 	r.listeners[tn.Name] = l.Addr()
+	r.listening[tn.Name] = l
 	r.mu.Unlock()
 	r.progress(fmt.Sprintf("✔ node %s listening on %s", tn.Name, l.Addr()))
 	return nil
@@ -270,22 +314,30 @@ func (r *Running) startUDPListener(_ context.Context, n *runtime.Node, tn *topol
 // registration.
 func (r *Running) startRelays(ctx context.Context, n *runtime.Node, tn *topology.Node) error {
 	for _, tr := range tn.Relays {
-		opts := r.opts.Relay
-		opts.AtNode = tr.At.Name
-		at, err := r.addressFrom(tn.Name, tr.At.Name)
-		var rel *runtime.Relay
-		if err == nil {
-			rel, err = n.StartRelay(tr.Name, at, opts)
+		if err := r.startRelay(ctx, n, tn, tr); err != nil {
+			return err
 		}
-		if err != nil {
-			return startError(fmt.Sprintf("relay %q", tr.Name), tn, tr.Decl.DeclRange, err)
-		}
-		r.mu.Lock()
-		r.relays = append(r.relays, &runningRelay{node: tn.Name, relay: rel})
-		r.mu.Unlock()
-		if err := r.waitRelay(ctx, tr, rel); err != nil {
-			return startError(fmt.Sprintf("relay %q", tr.Name), tn, tr.Decl.DeclRange, err)
-		}
+	}
+	return nil
+}
+
+// startRelay registers one relay and waits for its first registration.
+func (r *Running) startRelay(ctx context.Context, n *runtime.Node, tn *topology.Node, tr *topology.Relay) error {
+	opts := r.opts.Relay
+	opts.AtNode = tr.At.Name
+	at, err := r.addressFrom(tn.Name, tr.At.Name)
+	var rel *runtime.Relay
+	if err == nil {
+		rel, err = n.StartRelay(tr.Name, at, opts)
+	}
+	if err != nil {
+		return startError(fmt.Sprintf("relay %q", tr.Name), tn, tr.Decl.DeclRange, err)
+	}
+	r.mu.Lock()
+	r.relays = append(r.relays, &runningRelay{node: tn.Name, relay: rel})
+	r.mu.Unlock()
+	if err := r.waitRelay(ctx, tr, rel); err != nil {
+		return startError(fmt.Sprintf("relay %q", tr.Name), tn, tr.Decl.DeclRange, err)
 	}
 	return nil
 }
@@ -301,7 +353,7 @@ func (r *Running) waitRelay(ctx context.Context, tr *topology.Relay, rel *runtim
 		return nil
 	case <-wait.C:
 		st := rel.Status()
-		if r.local[tr.At.Name] {
+		if r.isLocal(tr.At.Name) {
 			return fmt.Errorf("no registration at node %s within %s: %s", tr.At.Name, r.opts.RelayWait, st.LastError)
 		}
 		r.progress(fmt.Sprintf("… relay %s at %s: not up yet (%s), retrying", tr.Name, tr.At.Name, st.LastError))
@@ -314,35 +366,65 @@ func (r *Running) waitRelay(ctx context.Context, tr *topology.Relay, rel *runtim
 // startOutlets starts the node's portal outlets.
 func (r *Running) startOutlets(_ context.Context, n *runtime.Node, tn *topology.Node) error {
 	for _, name := range slices.Sorted(maps.Keys(tn.Outlets)) {
-		to := tn.Outlets[name]
-		o, err := n.StartOutlet(name, to.Target, runtime.OutletOptions{})
-		if err != nil {
-			return startError(fmt.Sprintf("tcp_outlet %q", name), tn, to.Decl.DeclRange, err)
+		if err := r.startOutlet(n, tn.Outlets[name]); err != nil {
+			return err
 		}
-		r.mu.Lock()
-		r.outlets = append(r.outlets, &runningOutlet{node: tn.Name, outlet: o})
-		r.mu.Unlock()
-		r.progress(fmt.Sprintf("✔ tcp_outlet /service/%s on %s -> %s", name, tn.Name, to.Target))
 	}
 	return nil
 }
 
-// startInlets starts the node's portal inlets. Each resolves its route for
-// every connection, so that it follows a relay node's listener.
+// startOutlet starts one outlet.
+func (r *Running) startOutlet(n *runtime.Node, to *topology.Outlet) error {
+	o, err := n.StartOutlet(to.Name, to.Target, runtime.OutletOptions{})
+	if err != nil {
+		return startError(fmt.Sprintf("tcp_outlet %q", to.Name), to.Node, to.Decl.DeclRange, err)
+	}
+	r.mu.Lock()
+	r.outlets = append(r.outlets, &runningOutlet{node: to.Node.Name, outlet: o})
+	r.mu.Unlock()
+	r.progress(fmt.Sprintf("✔ tcp_outlet /service/%s on %s -> %s", to.Name, to.Node.Name, to.Target))
+	return nil
+}
+
+// startInlets starts the node's portal inlets.
 func (r *Running) startInlets(_ context.Context, n *runtime.Node, tn *topology.Node) error {
 	for _, ti := range tn.Inlets {
-		m, hops := ti.Route, ti.Hops
-		route := func() (routing.Route, error) { return r.routeFrom(context.Background(), n, m, hops) }
-		in, err := n.StartInlet(ti.Name, ti.From, route, runtime.InletOptions{MaxStreams: ti.Decl.MaxStreams})
-		if err != nil {
-			return &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, tn.Name), Where: ti.Decl.From.Range.String(), Err: err}
+		if err := r.startInletOn(n, ti, nil); err != nil {
+			return err
 		}
-		r.mu.Lock()
-		r.inlets = append(r.inlets, &runningInlet{node: tn.Name, route: m.String(), inlet: in})
-		r.mu.Unlock()
-		r.progress(fmt.Sprintf("✔ tcp_inlet %s on %s listening on %s -> %s", ti.Name, tn.Name, in.Addr(), m))
 	}
 	return nil
+}
+
+// startInletOn starts one inlet on ln, a socket bound for it already, or
+// when ln is nil on a socket it binds. The inlet resolves its route for
+// every connection, so that it follows a relay node's listener.
+func (r *Running) startInletOn(n *runtime.Node, ti *topology.Inlet, ln net.Listener) error {
+	route := r.inletRoute(n, ti)
+	opts := runtime.InletOptions{MaxStreams: ti.Decl.MaxStreams}
+	var in *runtime.Inlet
+	var err error
+	if ln != nil {
+		in, err = n.StartInletOn(ti.Name, ln, route, opts)
+	} else {
+		in, err = n.StartInlet(ti.Name, ti.From, route, opts)
+	}
+	if err != nil {
+		return &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, ti.Node.Name), Where: ti.Decl.From.Range.String(), Err: err}
+	}
+	r.mu.Lock()
+	r.inlets = append(r.inlets, &runningInlet{node: ti.Node.Name, route: ti.Route.String(), inlet: in})
+	r.mu.Unlock()
+	r.progress(fmt.Sprintf("✔ tcp_inlet %s on %s listening on %s -> %s", ti.Name, ti.Node.Name, in.Addr(), ti.Route))
+	return nil
+}
+
+// inletRoute is the route function of an inlet on node n: its route
+// resolved anew, from the node each hop is at, through the secure channels
+// it names.
+func (r *Running) inletRoute(n *runtime.Node, ti *topology.Inlet) func() (routing.Route, error) {
+	m, hops := ti.Route, ti.Hops
+	return func() (routing.Route, error) { return r.routeFrom(context.Background(), n, m, hops) }
 }
 
 // Inlets maps "node.inlet" to each inlet's bound address.
@@ -402,14 +484,14 @@ func (r *Running) resolveNode(from, name string, t routing.TransportType) (routi
 		a := r.udpListeners[name]
 		r.mu.Unlock()
 		if a == "" {
-			if r.topo.Node(name) == nil {
+			if r.topology().Node(name) == nil {
 				return routing.Address{}, fmt.Errorf("no node %q in the topology", name)
 			}
 			return routing.Address{}, fmt.Errorf("node %q has no udp_listener", name)
 		}
 		return routing.UDPAddress(a), nil
 	}
-	if r.topo.Node(name) == nil {
+	if r.topology().Node(name) == nil {
 		return routing.Address{}, fmt.Errorf("no node %q in the topology", name)
 	}
 	a, err := r.addressFrom(from, name)
@@ -461,7 +543,7 @@ func (r *Running) Send(ctx context.Context, from, to string, payload []byte) ([]
 		if len(m) > 1 && m[0].Kind == routing.Node && r.Node(m[0].Name) != nil {
 			from, m = m[0].Name, m[1:]
 		} else {
-			for _, tn := range r.topo.Order {
+			for _, tn := range r.topology().Order {
 				if r.Node(tn.Name) != nil {
 					from = tn.Name
 					break
@@ -487,6 +569,9 @@ func (r *Running) Send(ctx context.Context, from, to string, payload []byte) ([]
 // Stop stops every node run here and waits for them. Every node is told
 // first, so that none logs as a failure a peer that is stopping too.
 func (r *Running) Stop() {
+	// A reconcile under way finishes (or is undone) first.
+	r.reconciling.Lock()
+	defer r.reconciling.Unlock()
 	r.mu.Lock()
 	if r.stopped {
 		r.mu.Unlock()

@@ -85,7 +85,7 @@ func (r *Running) Status() Status {
 	r.mu.Unlock()
 	listeners := r.Listeners()
 	udpListeners := r.UDPListeners()
-	for _, tn := range r.topo.Order {
+	for _, tn := range r.topology().Order {
 		n := r.Node(tn.Name)
 		if n == nil {
 			continue

@@ -1,0 +1,393 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/topology"
+)
+
+// Reconciling a running topology with a new plan of its file, as
+// Terraform applies a plan: the difference (topology.Compare) is applied
+// part by part, and nothing else is touched. A part whose definition is
+// the same keeps running: its connections, its relay registration, its
+// open portal streams.
+//
+//  1. Reserve: every socket the new plan binds (a listener, an inlet) is
+//     bound first. One that cannot be bound (a port in use) fails the
+//     reconcile before anything has changed. A port that a part being
+//     stopped holds is bound right after that part alone has stopped
+//     (a listener that stops keeps the connections it accepted), and
+//     before anything else changes.
+//  2. Stop, in reverse plan order, the parts removed or replaced: inlets,
+//     outlets, relays, services, listeners, whole nodes.
+//  3. Start, in plan order, the parts added or replaced, and change in
+//     place what changes in place (an inlet's route, an outlet's target, a
+//     node's allow list).
+//  4. If a step fails, every step done is undone in reverse: the parts
+//     started are stopped, the parts stopped are started again on the
+//     addresses they had bound (a listener of port 0 gets back its port),
+//     and the error names the part and its declaration.
+
+// ErrStopped is a Reconcile of a topology that has been stopped.
+var ErrStopped = errors.New("the running topology has stopped")
+
+// ReconcileOptions configure Reconcile.
+type ReconcileOptions struct {
+	// Progress receives one line per part stopped, started or changed,
+	// besides the progress of Start; nil discards them.
+	Progress func(line string)
+}
+
+// Topology returns the plan that runs.
+func (r *Running) Topology() *topology.Topology { return r.topology() }
+
+func (r *Running) topology() *topology.Topology {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.topo
+}
+
+// isLocal reports whether node name runs in this process.
+func (r *Running) isLocal(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.local[name]
+}
+
+// Reconcile turns the running topology into t, of which local names the
+// nodes run here, and returns the difference it applied. On an error the
+// running topology is as it was before the call, and the error (a
+// *StartError) names the part that failed and where it is declared. One
+// Reconcile runs at a time.
+func (r *Running) Reconcile(ctx context.Context, t *topology.Topology, local map[string]bool, o ReconcileOptions) (*topology.Diff, error) {
+	r.reconciling.Lock()
+	defer r.reconciling.Unlock()
+	r.mu.Lock()
+	old, oldLocal, stopped := r.topo, r.local, r.stopped
+	r.mu.Unlock()
+	d := topology.Compare(old, t)
+	if stopped {
+		return d, ErrStopped
+	}
+	if d.HasChanges() && (len(old.Networks) > 0 || len(t.Networks) > 0) {
+		// The reservations below bind in the host's namespace, and the
+		// namespaces are made once, at Start.
+		return d, ErrNetworksFixed
+	}
+	rc := &reconcile{
+		r: r, ctx: ctx, old: old, new: t, oldLocal: oldLocal, newLocal: local,
+		reserved: map[string]net.Listener{}, removedNodes: map[string]bool{}, stopped: map[string]bool{},
+	}
+	progress := r.progress
+	if o.Progress != nil {
+		r.progress = func(line string) {
+			progress(line)
+			o.Progress(line)
+		}
+		defer func() { r.progress = progress }()
+	}
+	if err := rc.run(d); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// ErrNetworksFixed refuses to change a running topology that has (or
+// would have) isolated networks: stop it and apply the file again.
+var ErrNetworksFixed = errors.New("a running topology with networks cannot be changed yet; stop it ('ockamtop down') and apply the file again")
+
+// reconcile is one run of Reconcile.
+type reconcile struct {
+	r                  *Running
+	ctx                context.Context
+	old, new           *topology.Topology
+	oldLocal, newLocal map[string]bool
+	// reserved are the sockets bound in step 1, by change key.
+	reserved map[string]net.Listener
+	// deferred are the binds that wait for a part being stopped.
+	deferred []deferredBind
+	// stopped are the changes whose part has stopped, by key.
+	stopped map[string]bool
+	// removedNodes are the local nodes the new plan has no more: their
+	// parts stop with them.
+	removedNodes map[string]bool
+	// undo reverts each step done, run last to first on a failure.
+	undo []func() error
+}
+
+// key identifies a change's part.
+func key(c topology.Change) string { return string(c.Kind) + "/" + c.Node + "/" + c.Name }
+
+// nodeOf is the node a change's part belongs to.
+func nodeOf(c topology.Change) string {
+	if c.Kind == topology.PartNode {
+		return c.Name
+	}
+	return c.Node
+}
+
+// runsHere reports whether the change is to a part of a node run here,
+// before (a removal) or after it.
+func (rc *reconcile) runsHere(c topology.Change) bool {
+	if c.Kind == topology.PartCheck {
+		return false
+	}
+	if c.Action == topology.ActionRemove {
+		return rc.oldLocal[nodeOf(c)]
+	}
+	return rc.newLocal[nodeOf(c)]
+}
+
+// stops reports whether the change stops the part that runs.
+func stops(c topology.Change) bool {
+	return c.Action == topology.ActionRemove || c.Action == topology.ActionChange && c.Replace
+}
+
+// starts reports whether the change starts a part.
+func starts(c topology.Change) bool {
+	return c.Action == topology.ActionAdd || c.Action == topology.ActionChange && c.Replace
+}
+
+func (rc *reconcile) run(d *topology.Diff) error {
+	var changes []topology.Change
+	for _, c := range d.Changes {
+		if c.Action == topology.ActionUnchanged {
+			continue
+		}
+		if c.Kind == topology.PartNode && c.Action == topology.ActionRemove && rc.oldLocal[c.Name] {
+			rc.removedNodes[c.Name] = true
+		}
+		changes = append(changes, c)
+	}
+	if err := rc.reserve(changes); err != nil {
+		return err
+	}
+	err := rc.apply(changes)
+	for _, ln := range rc.reserved {
+		_ = ln.Close() // unused: a failure came first
+	}
+	if err == nil {
+		return nil
+	}
+	var undoErrs []error
+	for i := len(rc.undo) - 1; i >= 0; i-- {
+		if uerr := rc.undo[i](); uerr != nil {
+			undoErrs = append(undoErrs, uerr)
+		}
+	}
+	if len(undoErrs) > 0 {
+		return errors.Join(err, fmt.Errorf("and rolling back failed too: %w", errors.Join(undoErrs...)))
+	}
+	return err
+}
+
+// apply swaps the plan, then stops and starts the parts.
+func (rc *reconcile) apply(changes []topology.Change) error {
+	r := rc.r
+	r.mu.Lock()
+	r.topo, r.local = rc.new, rc.newLocal
+	r.mu.Unlock()
+	rc.undo = append(rc.undo, func() error {
+		r.mu.Lock()
+		r.topo, r.local = rc.old, rc.oldLocal
+		r.mu.Unlock()
+		return nil
+	})
+	for _, db := range rc.deferred {
+		if !rc.stopped[key(db.holder)] {
+			if err := rc.stop(db.holder); err != nil {
+				return err
+			}
+		}
+		ln, err := runtime.Bind(db.addr)
+		if err != nil {
+			return db.fail(err)
+		}
+		rc.reserved[key(db.change)] = ln
+	}
+	for i := len(changes) - 1; i >= 0; i-- {
+		c := changes[i]
+		if !rc.runsHere(c) || !stops(c) || c.Kind != topology.PartNode && rc.removedNodes[c.Node] || rc.stopped[key(c)] {
+			continue
+		}
+		if err := rc.stop(c); err != nil {
+			return err
+		}
+	}
+	for _, c := range changes {
+		if c.Kind == topology.PartListener && !rc.newLocal[c.Node] && !rc.oldLocal[c.Node] {
+			rc.remoteListener(c)
+			continue
+		}
+		if !rc.runsHere(c) || c.Action == topology.ActionRemove {
+			continue
+		}
+		if err := rc.start(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reserve binds the sockets of the listeners and inlets that start.
+func (rc *reconcile) reserve(changes []topology.Change) error {
+	freed := rc.freedPorts(changes)
+	for _, c := range changes {
+		if !rc.runsHere(c) || !starts(c) {
+			continue
+		}
+		var addr string
+		var fail func(error) error
+		switch c.Kind {
+		case topology.PartListener:
+			tn := rc.new.Node(c.Node)
+			addr = tn.Listener
+			fail = func(err error) error {
+				return &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: tn.Decl.TCPListener.Range.String(),
+					Err: fmt.Errorf("node %s: listen on %s: %w", tn.Name, addr, err)}
+			}
+		case topology.PartInlet:
+			ti := newInlet(rc.new, c)
+			addr = ti.From
+			fail = func(err error) error {
+				return &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, c.Node), Where: ti.Decl.From.Range.String(),
+					Err: fmt.Errorf("inlet %s: listen on %s: %w", ti.Name, addr, err)}
+			}
+		default:
+			continue
+		}
+		ln, err := runtime.Bind(addr)
+		if err != nil {
+			if holder, ok := freed[port(addr)]; ok && port(addr) != 0 {
+				rc.deferred = append(rc.deferred, deferredBind{change: c, holder: holder, addr: addr, fail: fail})
+				continue
+			}
+			for _, l := range rc.reserved {
+				_ = l.Close()
+			}
+			clear(rc.reserved)
+			return fail(err)
+		}
+		rc.reserved[key(c)] = ln
+	}
+	return nil
+}
+
+// deferredBind is a socket to bind once the part that holds its port
+// (holder) has stopped.
+type deferredBind struct {
+	change, holder topology.Change
+	addr           string
+	fail           func(error) error
+}
+
+// freedPorts maps the ports that the parts this reconcile stops hold to
+// the change that stops each.
+func (rc *reconcile) freedPorts(changes []topology.Change) map[int]topology.Change {
+	r := rc.r
+	out := map[int]topology.Change{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range changes {
+		if !rc.runsHere(c) || !stops(c) {
+			continue
+		}
+		switch c.Kind {
+		case topology.PartListener:
+			if l := r.listening[c.Node]; l != nil {
+				out[port(l.Addr())] = c
+			}
+		case topology.PartInlet:
+			for _, in := range r.inlets {
+				if in.node == c.Node && in.inlet.Name() == c.Name {
+					out[port(in.inlet.Addr())] = c
+				}
+			}
+		case topology.PartNode:
+			if l := r.listening[c.Name]; l != nil {
+				out[port(l.Addr())] = c
+			}
+			for _, in := range r.inlets {
+				if in.node == c.Name {
+					out[port(in.inlet.Addr())] = c
+				}
+			}
+		}
+	}
+	return out
+}
+
+// port is the port of "host:port", 0 if there is none.
+func port(hostport string) int {
+	_, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// take returns the socket reserved for a change, if any, and forgets it.
+func (rc *reconcile) take(c topology.Change) net.Listener {
+	ln := rc.reserved[key(c)]
+	delete(rc.reserved, key(c))
+	return ln
+}
+
+// remoteListener follows a node run elsewhere to its new listener address.
+func (rc *reconcile) remoteListener(c topology.Change) {
+	r := rc.r
+	r.mu.Lock()
+	prev, had := r.listeners[c.Node]
+	if tn := rc.new.Node(c.Node); tn != nil && tn.Listener != "" {
+		r.listeners[c.Node] = tn.Listener
+	} else {
+		delete(r.listeners, c.Node)
+	}
+	r.mu.Unlock()
+	rc.undo = append(rc.undo, func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if had {
+			r.listeners[c.Node] = prev
+		} else {
+			delete(r.listeners, c.Node)
+		}
+		return nil
+	})
+}
+
+func newInlet(t *topology.Topology, c topology.Change) *topology.Inlet {
+	for _, in := range t.Node(c.Node).Inlets {
+		if in.Name == c.Name {
+			return in
+		}
+	}
+	return nil
+}
+
+func relayOf(t *topology.Topology, c topology.Change) *topology.Relay {
+	for _, tr := range t.Node(c.Node).Relays {
+		if tr.Name == c.Name {
+			return tr
+		}
+	}
+	return nil
+}
+
+// RunChecksOf runs the checks that a reconcile's difference adds or
+// changes, whose node runs here, in file order.
+func (r *Running) RunChecksOf(ctx context.Context, d *topology.Diff) []CheckResult {
+	changed := map[string]bool{}
+	for _, c := range d.Changes {
+		if c.Kind == topology.PartCheck && (c.Action == topology.ActionAdd || c.Action == topology.ActionChange) {
+			changed[c.Name] = true
+		}
+	}
+	return r.runChecks(ctx, func(name string) bool { return changed[name] })
+}
