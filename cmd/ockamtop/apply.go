@@ -145,6 +145,11 @@ var applyCommand = &command{
 		if err != nil {
 			return err
 		}
+		// A bad --log-level or --log-format is a usage error, whatever runs.
+		if _, err := c.logger(f.logLevel, f.logFormat); err != nil {
+			fmt.Fprintf(c.stderr, "ockamtop: %v\n", err)
+			return errUsage
+		}
 		// FILE runs already: apply the difference to it (reconcile.go).
 		if handled, err := c.reconcileRunning(pos[0], &f, *readyFile); handled {
 			return err
