@@ -88,6 +88,9 @@ type secureState struct {
 	// pending are the channel sides whose handshake is under way;
 	// guarded by mu.
 	pending map[*secureChannel]struct{}
+	// closed is set when the node closes its channels: no more start;
+	// guarded by mu.
+	closed bool
 }
 
 // secureInit makes the node's identity (Options.Identity, or a new one
@@ -95,7 +98,10 @@ type secureState struct {
 func (n *Node) secureInit() (*secureState, error) {
 	s := &n.secure
 	s.once.Do(func() {
-		if n.isClosed() {
+		// Under mu: a Close may be closing the channels meanwhile.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed || n.isClosed() {
 			s.err = ErrNodeClosed
 			return
 		}
@@ -313,6 +319,7 @@ func (n *Node) secureConnectionClosed(addr routing.Address) {
 func (n *Node) closeSecureChannels() {
 	s := &n.secure
 	s.mu.Lock()
+	s.closed = true
 	all := make([]*secureChannel, 0, len(s.channels))
 	for _, c := range s.channels {
 		all = append(all, c)
