@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/ockamtop/ockamtop/runtime/routing"
+
 	"sync"
 	"sync/atomic"
 )
@@ -75,4 +77,46 @@ func (w *worker) accepts(f *flow) bool {
 		return true
 	}
 	return w.flows.has(f.id)
+}
+
+// repliers are the local workers a connection (or a secure channel) made
+// consumers of its flow because they sent through it: replies that come
+// back over it may reach them. The flow is taken back from them when the
+// connection ends.
+type repliers struct {
+	mu  sync.Mutex
+	set map[*worker]struct{} // guarded by mu
+}
+
+// record makes the local workers at the head of ret consumers of f.
+func (r *repliers) record(n *Node, f *flow, ret routing.Route) {
+	for _, a := range ret {
+		if !a.IsLocal() {
+			return
+		}
+		w := n.lookup(a.Value)
+		if w == nil || w.transport {
+			return
+		}
+		if w.flows.has(f.id) {
+			continue
+		}
+		w.flows.add(f.id)
+		r.mu.Lock()
+		if r.set == nil {
+			r.set = map[*worker]struct{}{}
+		}
+		r.set[w] = struct{}{}
+		r.mu.Unlock()
+	}
+}
+
+// forget takes f back from every worker recorded.
+func (r *repliers) forget(f *flow) {
+	r.mu.Lock()
+	for w := range r.set {
+		w.flows.remove(f.id)
+	}
+	r.set = nil
+	r.mu.Unlock()
 }

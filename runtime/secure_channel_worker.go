@@ -20,7 +20,10 @@ const secureHandshakeTimeout = 10 * time.Second
 // secureChannel is one side of a channel: its decryptor (which also runs
 // the handshake) and, once established, its encryptor.
 type secureChannel struct {
-	node      *Node
+	node *Node
+	// repliers are the workers that sent through the channel, consumers
+	// of its flow until it closes.
+	repliers  repliers
 	initiator bool
 	decAddr   string
 	encAddr   string
@@ -245,6 +248,7 @@ func (c *secureChannel) close(tell bool, why string) {
 	c.node.secure.unregister(c)
 	_ = c.node.StopWorker(c.encAddr)
 	_ = c.node.StopWorker(c.decAddr)
+	c.repliers.forget(c.flow)
 	c.log.Info("secure channel closed", "peer", c.peer.String(), "reason", why)
 }
 
@@ -262,7 +266,7 @@ func (*secureEncryptor) Inline() bool { return true }
 // included, and sends it to the other side's decryptor.
 func (e *secureEncryptor) HandleMessage(ctx *Context, msg *Routed) error {
 	c := e.c
-	c.recordRepliers(msg.Return)
+	c.repliers.record(c.node, c.flow, msg.Return)
 	// The plaintext goes at buf[8:], and is sealed in place: the nonce
 	// before it, the ciphertext over it. A portal chunk fits a pooled
 	// buffer, which the connection gives back once it has sent it.
@@ -302,21 +306,6 @@ func (e *secureEncryptor) HandleMessage(ctx *Context, msg *Routed) error {
 		return fmt.Errorf("secure channel %s: %w", c.encAddr, err)
 	}
 	return nil
-}
-
-// recordRepliers makes the local workers at the head of ret consumers of
-// the channel's flow: what the other side sends back may reach them.
-func (c *secureChannel) recordRepliers(ret routing.Route) {
-	for _, a := range ret {
-		if !a.IsLocal() {
-			return
-		}
-		w := c.node.lookup(a.Value)
-		if w == nil || w.transport {
-			return
-		}
-		w.flows.add(c.flow.id)
-	}
 }
 
 // secureDecryptor is the worker at a channel's decryptor address: it runs

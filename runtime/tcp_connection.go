@@ -59,8 +59,7 @@ type tcpConnection struct {
 
 	// repliers are the workers recorded as consumers of this connection's
 	// flow, to be forgotten when it closes.
-	repliersMu sync.Mutex
-	repliers   map[*worker]struct{} // guarded by repliersMu
+	repliers repliers
 
 	// received counts the frames read: evidence that the peer is alive.
 	// bytesIn counts their bytes (counters.go); the reader adds them
@@ -118,7 +117,7 @@ func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
 		close(c.drained)
 		return nil
 	}
-	c.recordRepliers(m.Return)
+	c.repliers.record(c.node, c.flow, m.Return)
 	msg := m.Message
 	msg.Onward = m.Onward[1:] // pop our own address
 	if len(msg.Payload) >= directWriteMin {
@@ -212,30 +211,6 @@ func (c *tcpConnection) drain(timeout time.Duration) {
 	case <-c.drained:
 	case <-c.closed:
 	case <-t.C:
-	}
-}
-
-// recordRepliers makes the local workers at the head of a message's return
-// route consumers of this connection's flow: they may get replies through it.
-func (c *tcpConnection) recordRepliers(ret routing.Route) {
-	for _, a := range ret {
-		if !a.IsLocal() {
-			return
-		}
-		w := c.node.lookup(a.Value)
-		if w == nil || w.transport {
-			return
-		}
-		if w.flows.has(c.flow.id) {
-			continue
-		}
-		w.flows.add(c.flow.id)
-		c.repliersMu.Lock()
-		if c.repliers == nil {
-			c.repliers = map[*worker]struct{}{}
-		}
-		c.repliers[w] = struct{}{}
-		c.repliersMu.Unlock()
 	}
 }
 
@@ -341,12 +316,7 @@ func (c *tcpConnection) close(reason error) {
 		_ = c.conn.Close()
 		c.t.remove(c)
 		_ = c.node.StopWorker(c.w.addr.Value)
-		c.repliersMu.Lock()
-		for w := range c.repliers {
-			w.flows.remove(c.flow.id)
-		}
-		c.repliers = nil
-		c.repliersMu.Unlock()
+		c.repliers.forget(c.flow)
 		if reason != nil && !c.node.quiet() {
 			c.log.Warn("connection closed", "reason", reason)
 		} else {

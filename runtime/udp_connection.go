@@ -79,8 +79,7 @@ type udpConnection struct {
 
 	// repliers are the workers recorded as consumers of this connection's
 	// flow, to be forgotten when it closes.
-	repliersMu sync.Mutex
-	repliers   map[*worker]struct{} // guarded by repliersMu
+	repliers repliers
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -126,7 +125,7 @@ func (c *udpConnection) udpAddress() routing.Address { return routing.UDPAddress
 // message has its own routing number, and its datagrams go out together.
 func (c *udpConnection) HandleMessage(_ *Context, m *Routed) error {
 	defer m.release()
-	c.recordRepliers(m.Return)
+	c.repliers.record(c.node, c.flow, m.Return)
 	msg := m.Message
 	msg.Onward = m.Onward[1:] // pop our own address
 	if len(msg.Onward) > 0 && msg.Onward[0] == c.udpAddress() {
@@ -171,31 +170,6 @@ func (c *udpConnection) write(d []byte) error {
 		return fmt.Errorf("send to %s: %w", c.RemoteAddr(), ErrNodeClosed)
 	}
 	return fmt.Errorf("send to %s: %w", c.RemoteAddr(), err)
-}
-
-// recordRepliers makes the local workers at the head of a message's return
-// route consumers of this connection's flow: they may get replies through
-// it. (The TCP connection does the same.)
-func (c *udpConnection) recordRepliers(ret routing.Route) {
-	for _, a := range ret {
-		if !a.IsLocal() {
-			return
-		}
-		w := c.node.lookup(a.Value)
-		if w == nil || w.transport {
-			return
-		}
-		if w.flows.has(c.flow.id) {
-			continue
-		}
-		w.flows.add(c.flow.id)
-		c.repliersMu.Lock()
-		if c.repliers == nil {
-			c.repliers = map[*worker]struct{}{}
-		}
-		c.repliers[w] = struct{}{}
-		c.repliersMu.Unlock()
-	}
 }
 
 // receive takes one datagram from the peer: a part, and when it completes
@@ -301,12 +275,7 @@ func (c *udpConnection) close(reason error) {
 		c.re.clear(&c.t.pending)
 		c.reDone = true
 		c.rmu.Unlock()
-		c.repliersMu.Lock()
-		for w := range c.repliers {
-			w.flows.remove(c.flow.id)
-		}
-		c.repliers = nil
-		c.repliersMu.Unlock()
+		c.repliers.forget(c.flow)
 		if reason != nil && !c.node.quiet() {
 			c.log.Warn("connection closed", "reason", reason)
 		} else {
