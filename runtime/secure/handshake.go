@@ -251,17 +251,8 @@ func (hs *Handshake) WriteMessage2(payload []byte) ([]byte, error) {
 	if err := hs.dh(hs.e, hs.re); err != nil {
 		return nil, err
 	}
-	m, err := hs.encryptAndHash(m, hs.s.PublicKey().Bytes())
+	m, err := hs.writeStatic(m, payload)
 	if err != nil {
-		return nil, err
-	}
-	if err := hs.dh(hs.s, hs.re); err != nil {
-		return nil, err
-	}
-	if m, err = hs.encryptAndHash(m, payload); err != nil {
-		return nil, err
-	}
-	if err := tooLong(m); err != nil {
 		return nil, err
 	}
 	hs.step = stepMessage3
@@ -286,17 +277,7 @@ func (hs *Handshake) ReadMessage2(m []byte) ([]byte, error) {
 	if err := hs.dh(hs.e, hs.re); err != nil {
 		return nil, err
 	}
-	rs, err := hs.decryptAndHash(m[keySize : 2*keySize+tagSize])
-	if err != nil {
-		return nil, err
-	}
-	if hs.rs, err = ecdh.X25519().NewPublicKey(rs); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrHandshakeMessage, err)
-	}
-	if err := hs.dh(hs.e, hs.rs); err != nil {
-		return nil, err
-	}
-	payload, err := hs.decryptAndHash(m[2*keySize+tagSize:])
+	payload, err := hs.readStatic(m[keySize:])
 	if err != nil {
 		return nil, err
 	}
@@ -310,17 +291,8 @@ func (hs *Handshake) WriteMessage3(payload []byte) ([]byte, error) {
 	if err := hs.expect(true, stepMessage3); err != nil {
 		return nil, err
 	}
-	m, err := hs.encryptAndHash(nil, hs.s.PublicKey().Bytes())
+	m, err := hs.writeStatic(nil, payload)
 	if err != nil {
-		return nil, err
-	}
-	if err := hs.dh(hs.s, hs.re); err != nil {
-		return nil, err
-	}
-	if m, err = hs.encryptAndHash(m, payload); err != nil {
-		return nil, err
-	}
-	if err := tooLong(m); err != nil {
 		return nil, err
 	}
 	hs.step = stepDone
@@ -336,6 +308,35 @@ func (hs *Handshake) ReadMessage3(m []byte) ([]byte, error) {
 	if err := errors.Join(tooLong(m), short(m, keySize+2*tagSize)); err != nil {
 		return nil, err
 	}
+	payload, err := hs.readStatic(m)
+	if err != nil {
+		return nil, err
+	}
+	hs.step = stepDone
+	return payload, nil
+}
+
+// writeStatic appends the tokens messages 2 and 3 end with: s (our static
+// key, encrypted), the DH of our static key with the peer's ephemeral one
+// (es for the responder, se for the initiator), and the payload.
+func (hs *Handshake) writeStatic(m, payload []byte) ([]byte, error) {
+	m, err := hs.encryptAndHash(m, hs.s.PublicKey().Bytes())
+	if err != nil {
+		return nil, err
+	}
+	if err := hs.dh(hs.s, hs.re); err != nil {
+		return nil, err
+	}
+	if m, err = hs.encryptAndHash(m, payload); err != nil {
+		return nil, err
+	}
+	return m, tooLong(m)
+}
+
+// readStatic reads what writeStatic wrote: the peer's static key, which
+// becomes RemoteStatic, the DH of our ephemeral key with it, and returns
+// the payload. m's length has been checked.
+func (hs *Handshake) readStatic(m []byte) ([]byte, error) {
 	rs, err := hs.decryptAndHash(m[:keySize+tagSize])
 	if err != nil {
 		return nil, err
@@ -346,12 +347,7 @@ func (hs *Handshake) ReadMessage3(m []byte) ([]byte, error) {
 	if err := hs.dh(hs.e, hs.rs); err != nil {
 		return nil, err
 	}
-	payload, err := hs.decryptAndHash(m[keySize+tagSize:])
-	if err != nil {
-		return nil, err
-	}
-	hs.step = stepDone
-	return payload, nil
+	return hs.decryptAndHash(m[keySize+tagSize:])
 }
 
 // Split returns the data-phase keys of a finished handshake, as Ockam's
