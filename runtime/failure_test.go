@@ -228,7 +228,7 @@ func TestFlowSetsForgetClosedConnections(t *testing.T) {
 	waitFor(t, "echo to forget closed connections", func() bool {
 		w.flows.mu.RLock()
 		defer w.flows.mu.RUnlock()
-		return len(w.flows.ids) == 0
+		return w.flows.len() == 0
 	})
 }
 

@@ -1,10 +1,11 @@
 package runtime
 
 import (
-	"github.com/ockamtop/ockamtop/runtime/routing"
-
+	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
 // Flow control is default deny, as in Ockam: a message that arrived from the
@@ -34,38 +35,69 @@ type flow struct {
 	inbound atomic.Bool
 }
 
-// consumers is the set of connection flows a worker consumes.
+// consumers is the set of connection flows a worker consumes. Most workers
+// (a portal stream, a reply inbox) consume one or two, so the set is a
+// short list: a map would cost an idle stream a few hundred bytes. A worker
+// that many connections reach (a service behind many replies) gets a map
+// once its list grows past consumersListMax.
 type consumers struct {
-	mu  sync.RWMutex
-	ids map[string]struct{} // guarded by mu
+	mu   sync.RWMutex
+	list []string            // guarded by mu; nil once set is used
+	set  map[string]struct{} // guarded by mu
 }
 
+const consumersListMax = 8
+
 func (c *consumers) add(id string) {
-	c.mu.RLock()
-	_, ok := c.ids[id]
-	c.mu.RUnlock()
-	if ok {
+	if c.has(id) {
 		return
 	}
 	c.mu.Lock()
-	if c.ids == nil {
-		c.ids = make(map[string]struct{})
+	defer c.mu.Unlock()
+	switch {
+	case c.set != nil:
+		c.set[id] = struct{}{}
+	case len(c.list) < consumersListMax:
+		if !slices.Contains(c.list, id) {
+			c.list = append(c.list, id)
+		}
+	default:
+		c.set = make(map[string]struct{}, 2*consumersListMax)
+		for _, x := range c.list {
+			c.set[x] = struct{}{}
+		}
+		c.set[id] = struct{}{}
+		c.list = nil
 	}
-	c.ids[id] = struct{}{}
-	c.mu.Unlock()
 }
 
 func (c *consumers) remove(id string) {
 	c.mu.Lock()
-	delete(c.ids, id)
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if c.set != nil {
+		delete(c.set, id)
+		return
+	}
+	if i := slices.Index(c.list, id); i >= 0 {
+		c.list = slices.Delete(c.list, i, i+1)
+	}
 }
 
 func (c *consumers) has(id string) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	_, ok := c.ids[id]
-	return ok
+	if c.set != nil {
+		_, ok := c.set[id]
+		return ok
+	}
+	return slices.Contains(c.list, id)
+}
+
+// len counts the flows consumed.
+func (c *consumers) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.list) + len(c.set)
 }
 
 // accepts reports whether a message on flow f may be delivered to w.

@@ -133,7 +133,7 @@ func BenchmarkPortalIdleStreams(b *testing.B) {
 			c.Close()
 		}
 	}()
-	p := newPortalPath(b, ln.Addr().String())
+	p := newPortalPathOpts(b, ln.Addr().String(), InletOptions{MaxStreams: streams})
 	for i := 0; i < b.N; i++ {
 		h0, s0 := memSplit()
 		clients := make([]net.Conn, 0, streams)

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -337,25 +338,63 @@ func (s *portalStream) writeLoop() {
 
 // readLoop reads the socket and sends its data to the other end, within
 // the credit it has.
-func (s *portalStream) readLoop() {
-	size := 1 << 10 // grows while reads fill it, so an idle stream stays small
+//
+// An idle stream is this goroutine waiting, with no buffer, for its socket
+// to be readable. Sending grows a goroutine's stack past its first 2 KiB
+// (the route through hops and connections is deep), and a parked stack
+// shrinks only at a collection, so a stream that goes quiet after sending
+// would keep a grown stack for as long as it is open. So the first wait
+// after a burst is bounded by idleRestart; when it runs out, the reader
+// hands over to a fresh goroutine, with a small stack, that waits for as
+// long as it takes. A stream in flow never restarts.
+func (s *portalStream) readLoop() { s.readFrom(1 << 10) }
+
+// idleRestart is how long a reader that has just sent waits for more before
+// it restarts on a fresh stack.
+const idleRestart = time.Second
+
+// readFrom is readLoop with size, the next read's size: it grows while
+// reads fill it, so an idle stream stays small.
+func (s *portalStream) readFrom(size int) {
+	fresh := true // nothing sent from this goroutine yet
+	for {
+		if fresh {
+			waitReadable(s.sock)
+		} else if !waitReadableFor(s.sock, cmp.Or(s.set.idleRestart, idleRestart)) {
+			s.set.restarts.Add(1)
+			if !s.set.goroutine(s.node, func() { s.readFrom(size) }) {
+				s.close(nil, true) // its inlet or outlet is stopping
+			}
+			return
+		}
+		if !s.pump(&size) {
+			return
+		}
+		fresh = false
+	}
+}
+
+// pump reads and sends for as long as reads fill their buffer (more is
+// likely waiting), then returns true to wait again; false when the stream
+// is over. size is the next read's size.
+func (s *portalStream) pump(size *int) bool {
 	for {
 		s.mu.Lock()
 		credit, closed := s.credit, s.closed
 		s.mu.Unlock()
 		if closed {
-			return
+			return false
 		}
 		if credit <= 0 {
 			s.set.count.creditStalls.Add(1)
 			select {
 			case <-s.creditCh:
 			case <-s.done:
-				return
+				return false
 			}
 			continue
 		}
-		n := min(size, credit, MaxPortalChunk)
+		n := min(*size, credit, MaxPortalChunk)
 		var pooled *[]byte
 		var buf []byte
 		if n >= pooledFrameMin {
@@ -376,13 +415,16 @@ func (s *portalStream) readLoop() {
 			s.mu.Unlock()
 			s.set.count.bytesIn.Add(uint64(k))
 			if !s.sendBuf(framePayload(buf, k), pooled) {
-				return
+				return false
 			}
-			if k == n && size < MaxPortalChunk {
-				size *= 2
+			if k == n && *size < MaxPortalChunk {
+				*size *= 2
 			}
 		}
 		if err == nil {
+			if k < n {
+				return true // nothing more waiting, most likely
+			}
 			continue
 		}
 		if errors.Is(err, io.EOF) {
@@ -394,10 +436,10 @@ func (s *portalStream) readLoop() {
 			if finished {
 				s.close(nil, false)
 			}
-			return
+			return false
 		}
 		s.close(fmt.Errorf("read: %w", err), true)
-		return
+		return false
 	}
 }
 
@@ -555,6 +597,23 @@ type streamSet struct {
 	// closed is set by closeAll: its inlet or outlet is stopped, and
 	// takes no new stream.
 	closed bool // guarded by mu
+	// life is its inlet's or outlet's, which runs the streams' readers;
+	// nil: the node's.
+	life *partLife
+	// idleRestart, when set, replaces the const of that name (tests);
+	// restarts counts the readers restarted on a fresh stack.
+	idleRestart time.Duration
+	restarts    atomic.Uint64
+}
+
+// goroutine runs f as one of the set's inlet or outlet, which waits for it
+// when it stops; false if it is stopping.
+func (ss *streamSet) goroutine(n *Node, f func()) bool {
+	if ss.life == nil {
+		n.goroutine(f)
+		return true
+	}
+	return ss.life.goroutine(n, f)
 }
 
 // add puts a new stream in the set; false if the set is closed.

@@ -384,3 +384,34 @@ func TestPortalLoopIsBounded(t *testing.T) {
 	n1.Close()
 	waitFor(t, "files back to the baseline", func() bool { return openFiles(t) <= baseline })
 }
+
+// A stream's reader that goes idle after sending restarts on a fresh
+// goroutine (a small stack for a quiet stream), and the stream goes on as
+// before, in both directions.
+func TestPortalIdleReaderRestarts(t *testing.T) {
+	p := newPortalPath(t, serveTCP(t, echoServer))
+	p.inlet.streamSet.idleRestart = 20 * time.Millisecond
+	p.outlet.streamSet.idleRestart = 20 * time.Millisecond
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 5)
+	for i, word := range []string{"hello", "again", "third"} {
+		if _, err := c.Write([]byte(word)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != word {
+			t.Fatalf("round trip %d: %q, %v", i, buf, err)
+		}
+		// Both readers sent; both restart once idle.
+		in, out := p.inlet.restarts.Load(), p.outlet.restarts.Load()
+		waitFor(t, "both readers to restart", func() bool {
+			return p.inlet.restarts.Load() > in && p.outlet.restarts.Load() > out
+		})
+	}
+	c.Close()
+	waitFor(t, "the stream to close", func() bool { return p.inlet.Streams() == 0 && p.outlet.Streams() == 0 })
+}

@@ -78,6 +78,7 @@ func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.
 		return nil, ErrNodeClosed
 	}
 	in := &Inlet{node: n, name: name, ln: ln, opts: opts, log: n.log.With("inlet", name), life: newPartLife()}
+	in.streamSet.life = in.life
 	in.route.Store(&route)
 	in.life.goroutine(n, func() {
 		select {
@@ -205,7 +206,12 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 	select {
 	case <-s.established:
 		in.routeUp()
-		s.readLoop()
+		// The reader gets a goroutine of its own, with a fresh stack: this
+		// one grew while it resolved the route, and an idle stream keeps
+		// its reader's stack for as long as it is open.
+		if !in.streamSet.goroutine(in.node, s.readLoop) {
+			s.close(nil, true)
+		}
 	case <-s.done:
 		s.mu.Lock()
 		refused := s.disconnect

@@ -45,6 +45,7 @@ func (n *Node) StartOutlet(name, target string, opts OutletOptions) (*Outlet, er
 	}
 	opts.KeepAlive = opts.KeepAlive.withDefaults()
 	o := &Outlet{node: n, name: name, opts: opts, log: n.log.With("outlet", name), life: newPartLife()}
+	o.streamSet.life = o.life
 	o.target.Store(&target)
 	if err := n.StartService(name, o); err != nil {
 		return nil, fmt.Errorf("outlet %s: %w", name, err)
@@ -130,5 +131,9 @@ func (o *Outlet) open(self routing.Address, remote routing.Route) {
 	if !s.send(encodePortal(portalPong)) {
 		return
 	}
-	s.readLoop()
+	// A fresh stack for the reader, which an idle stream keeps: this one
+	// grew in the dial.
+	if !o.streamSet.goroutine(o.node, s.readLoop) {
+		s.close(nil, true)
+	}
 }

@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,6 +106,8 @@ type bench struct {
 	out   io.Writer
 	procs []*proc
 	ockam *proc
+	// metrics is ockamtop's /metrics address (apply --http).
+	metrics string
 }
 
 // A path is one way from the client to the sink and the echo server.
@@ -222,11 +225,20 @@ func (b *bench) report(paths []path, results []figures, size int64) {
 	}
 }
 
+// idleSettle is how long the streams are held idle before ockamtop's
+// memory is read: a stream's reader restarts on a fresh, small stack once
+// it has been idle for a second (runtime/portal_stream.go).
+const idleSettle = 3 * time.Second
+
 // idleStreams holds N established streams open on one inlet and reports
 // what they cost ockamtop: its resident memory, and Go's heap and stacks
 // when its metrics say so.
 func (b *bench) idleStreams(self, inlet string) error {
 	rss0, err := procRSS(b.ockam.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	heap0, stack0, err := goMemory(b.metrics)
 	if err != nil {
 		return err
 	}
@@ -237,14 +249,20 @@ func (b *bench) idleStreams(self, inlet string) error {
 	if len(lines) != 1 || lines[0] != "ready" {
 		return fmt.Errorf("idle streams: %q", lines)
 	}
+	time.Sleep(idleSettle)
 	rss1, err := procRSS(b.ockam.cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
+	heap1, stack1, err := goMemory(b.metrics)
+	if err != nil {
+		return err
+	}
 	idle.close()
-	per := float64(rss1-rss0) / float64(b.opts.streams) / 1024
-	fmt.Fprintf(b.out, "idle streams: %d open on one inlet: ockamtop RSS %.1f -> %.1f MiB, %.1f KiB a stream\n",
-		b.opts.streams, float64(rss0)/(1<<20), float64(rss1)/(1<<20), per)
+	per := func(a, b0 float64) float64 { return (a - b0) / float64(b.opts.streams) / 1024 }
+	fmt.Fprintf(b.out, "idle streams: %d open on one inlet: ockamtop RSS %.1f -> %.1f MiB, %.1f KiB a stream (Go heap in use %.1f KiB, stacks %.1f KiB)\n",
+		b.opts.streams, float64(rss0)/(1<<20), float64(rss1)/(1<<20), per(float64(rss1), float64(rss0)),
+		per(heap1, heap0), per(stack1, stack0))
 	return nil
 }
 
@@ -316,7 +334,7 @@ func (b *bench) startOckamtop(bin, sink, echo string) (map[string]string, error)
 		return nil, err
 	}
 	defer log.Close()
-	cmd := exec.Command(bin, "apply", "--log-level", "warn", "--ready-file", ready, file)
+	cmd := exec.Command(bin, "apply", "--log-level", "warn", "--http", "127.0.0.1:0", "--ready-file", ready, file)
 	cmd.Env = append(os.Environ(), "OCKAMTOP_HOME="+filepath.Join(b.work, "home"))
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -331,10 +349,12 @@ func (b *bench) startOckamtop(bin, sink, echo string) (map[string]string, error)
 		if data, err := os.ReadFile(ready); err == nil {
 			var info struct {
 				Inlets map[string]string `json:"inlets"`
+				HTTP   string            `json:"http"`
 			}
 			if err := json.Unmarshal(data, &info); err != nil {
 				return nil, fmt.Errorf("ready file: %w", err)
 			}
+			b.metrics = info.HTTP
 			return info.Inlets, nil
 		}
 		select {
@@ -370,6 +390,44 @@ func procCPU(pid int) (float64, error) {
 		return 0, fmt.Errorf("CPU time: %w", err)
 	}
 	return (utime + stime) / 100, nil
+}
+
+// goMemory is ockamtop's Go heap and stacks in use, in bytes, from the Go
+// collector of its /metrics.
+func goMemory(addr string) (heap, stacks float64, err error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, 0, fmt.Errorf("metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	found := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		var into *float64
+		switch name {
+		case "go_memstats_heap_inuse_bytes":
+			into = &heap
+		case "go_memstats_stack_inuse_bytes":
+			into = &stacks
+		default:
+			continue
+		}
+		if *into, err = strconv.ParseFloat(value, 64); err != nil {
+			return 0, 0, fmt.Errorf("metrics: %s: %w", name, err)
+		}
+		found++
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, fmt.Errorf("metrics: %w", err)
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("metrics at %s: no Go heap and stack figures", addr)
+	}
+	return heap, stacks, nil
 }
 
 // procRSS is a process's resident memory in bytes.
