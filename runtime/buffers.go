@@ -8,20 +8,54 @@ import "sync"
 // connection has copied a frame out, after a portal stream has written a
 // chunk to its socket. Everywhere else it is left to the garbage collector,
 // which is always safe.
+//
+// Two sizes: one for Ockam-sized chunks and the frames around them, one
+// for the chunks of a large window (chunkFor(LargeWindow)).
 
-// poolBufferSize holds a whole portal chunk with its frame around it.
-const poolBufferSize = 64 << 10
+// poolBufferSize holds a whole Ockam-sized portal chunk with its frame
+// around it; largeBufferSize a large window's chunk with its frame.
+const (
+	poolBufferSize  = 64 << 10
+	largeBufferSize = LargeWindow/4 + 2<<10
+)
 
-var bufferPool = sync.Pool{New: func() any {
-	b := make([]byte, poolBufferSize)
-	return &b
-}}
+var (
+	bufferPool = sync.Pool{New: func() any {
+		b := make([]byte, poolBufferSize)
+		return &b
+	}}
+	largePool = sync.Pool{New: func() any {
+		b := make([]byte, largeBufferSize)
+		return &b
+	}}
+)
 
+// getBuffer returns a buffer of poolBufferSize.
 func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
 
+// getBufferFor returns a pooled buffer that holds n bytes, or nil when n
+// is too small to be worth one (pooledFrameMin) or larger than any.
+func getBufferFor(n int) *[]byte {
+	switch {
+	case n < pooledFrameMin || n > largeBufferSize:
+		return nil
+	case n <= poolBufferSize:
+		return bufferPool.Get().(*[]byte)
+	default:
+		return largePool.Get().(*[]byte)
+	}
+}
+
 func putBuffer(b *[]byte) {
-	if b != nil && cap(*b) == poolBufferSize {
+	if b == nil {
+		return
+	}
+	switch cap(*b) {
+	case poolBufferSize:
 		*b = (*b)[:poolBufferSize]
 		bufferPool.Put(b)
+	case largeBufferSize:
+		*b = (*b)[:largeBufferSize]
+		largePool.Put(b)
 	}
 }

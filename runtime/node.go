@@ -285,6 +285,14 @@ func (n *Node) Send(ctx context.Context, msg routing.Message) error {
 // route delivers m to the first address of its onward route: a local
 // worker, or for another transport's address the connection to that peer.
 func (n *Node) route(ctx context.Context, m *Routed) error {
+	err := n.routeTo(ctx, m)
+	if err != nil {
+		m.dropSplice() // nobody will move it now
+	}
+	return err
+}
+
+func (n *Node) routeTo(ctx context.Context, m *Routed) error {
 	next, err := m.Onward.Next()
 	if err != nil {
 		n.counters.drop(ErrEmptyOnwardRoute)
@@ -312,6 +320,11 @@ func (n *Node) route(ctx context.Context, m *Routed) error {
 	if !w.accepts(m.flow) {
 		n.counters.drop(ErrFlowDenied)
 		return fmt.Errorf("message to %s from connection %s (return route %s): %w", w.addr, m.flow.id, m.Return, ErrFlowDenied)
+	}
+	if m.sp != nil && !takesSpliced(w.impl) {
+		if err := m.materialize(); err != nil {
+			return fmt.Errorf("deliver to %s: %w", w.addr, err)
+		}
 	}
 	if w.inline {
 		select {

@@ -66,7 +66,7 @@ func closedByPeer(t testing.TB, c net.Conn) {
 // the node itself go on.
 func TestInletStop(t *testing.T) {
 	p := newPortalPath(t, namedServer(t, "A"))
-	other, err := p.n1.StartInlet("other", "127.0.0.1:0", (*p.inlet.route.Load()), InletOptions{})
+	other, err := p.n1.StartInlet("other", "127.0.0.1:0", p.inlet.way.Load().route, InletOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestInletSetRoute(t *testing.T) {
 		t.Fatalf("first stream reached %q", name)
 	}
 	route := routing.Route{routing.TCPAddress(p.n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("outlet2")}
-	p.inlet.SetRoute(func() (routing.Route, error) { return route, nil })
+	p.inlet.SetRoute(func() (routing.Route, error) { return route, nil }, PortalWindow)
 	c, name := openNamedStream(t, p.inlet.Addr())
 	if name != "B" {
 		t.Fatalf("after SetRoute, a new stream reached %q", name)

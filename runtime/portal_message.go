@@ -36,6 +36,15 @@ import (
 //	               duplicated or out of order, and closed its end: the
 //	               receiver resets its socket too, so that neither client
 //	               takes a cut stream for a whole one.
+//	08 Window      uleb128(n): the sender takes n bytes in flight, not
+//	               PortalWindow, in Payloads of up to chunkFor(n): the
+//	               receiver's credit grows by the difference. An inlet
+//	               whose whole route is TCP between ockamtop nodes sends it
+//	               after the Pong (InletOptions.Window); the outlet's
+//	               stream answers with its own, and both ends then move
+//	               data in large chunks. A UDP hop on the way, whose
+//	               reassembly takes messages of a few hundred KiB at most,
+//	               or an Ockam peer, never sees one.
 //
 // Message numbers. Ockam's Payload may end with an optional packet counter,
 // [has_counter u8][u16 little endian] (Ockam numbers the packets of a
@@ -61,6 +70,7 @@ const (
 	portalHalfClose  portalTag = 0x05
 	portalKeepAlive  portalTag = 0x06
 	portalBroken     portalTag = 0x07
+	portalWindow     portalTag = 0x08
 )
 
 // MaxPortalChunk is the most stream data one Payload carries: Ockam's
@@ -68,12 +78,28 @@ const (
 const MaxPortalChunk = 48 << 10
 
 // PortalWindow is how many bytes of one stream may be in flight, sent and
-// not yet written out by the other end.
+// not yet written out by the other end, unless a Window says more.
 const PortalWindow = 256 << 10
+
+// LargeWindow is the window of a stream whose route is TCP between
+// ockamtop nodes (InletOptions.Window), and the most a Window may ask.
+// Its chunks, of chunkFor(LargeWindow) = 512 KiB, cross each node in one
+// splice (pipe_linux.go) where Ockam's cost a dozen.
+const LargeWindow = 2 << 20
+
+// chunkFor is the largest Payload a stream sends into a window: Ockam's
+// size in the default window, a quarter of a larger one, so that four are
+// in flight.
+func chunkFor(window int) int {
+	if window <= PortalWindow {
+		return MaxPortalChunk
+	}
+	return min(window, LargeWindow) / 4
+}
 
 // payloadHeadroom is the room a reader leaves before the data it reads, so
 // that the Payload header is written in place: a tag and a uleb128 of at
-// most three bytes (MaxPortalChunk < 2^21).
+// most three bytes (chunkFor(LargeWindow) < 2^21).
 const payloadHeadroom = 4
 
 var errBadPortalMessage = errors.New("malformed portal message")
@@ -83,7 +109,7 @@ type portalMessage struct {
 	tag portalTag
 	// data is Payload's bytes (aliasing the message).
 	data []byte
-	// n is Credit's count.
+	// n is Credit's count, or Window's size.
 	n uint64
 	// seq is the message's number, when hasSeq.
 	seq    uint16
@@ -108,6 +134,10 @@ func encodePortal(tag portalTag) []byte { return []byte{byte(tag)} }
 
 func encodeCredit(n int) []byte {
 	return wire.AppendUvarint([]byte{byte(portalCredit)}, uint64(n))
+}
+
+func encodeWindow(n int) []byte {
+	return wire.AppendUvarint([]byte{byte(portalWindow)}, uint64(n))
 }
 
 // framePayload writes the Payload header just before buf[payloadHeadroom:
@@ -136,7 +166,7 @@ func decodePortal(b []byte) (portalMessage, error) {
 		if err == nil {
 			rest = m.readSeq(rest)
 		}
-	case portalCredit:
+	case portalCredit, portalWindow:
 		m.n, rest, err = wire.Uvarint(rest)
 		if err == nil {
 			rest = m.readSeq(rest)
@@ -164,4 +194,22 @@ func (m *portalMessage) readSeq(rest []byte) []byte {
 		return nil
 	}
 	return rest
+}
+
+// decodeSplicedPayload reads a spliced Payload whose data is exactly its
+// pipe's bytes: head is the tag and the length, sp's tail the message
+// number. ok is false for anything else.
+func decodeSplicedPayload(head []byte, sp *spliced) (m portalMessage, ok bool) {
+	if len(head) == 0 || portalTag(head[0]) != portalPayload {
+		return m, false
+	}
+	n, rest, err := wire.Uvarint(head[1:])
+	if err != nil || len(rest) != 0 || n != uint64(sp.pipe.held) {
+		return m, false
+	}
+	m.tag = portalPayload
+	if len(m.readSeq(sp.tail)) != 0 {
+		return m, false
+	}
+	return m, true
 }

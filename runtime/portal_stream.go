@@ -10,11 +10,13 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
 // portalStream is one TCP stream of a portal, at either end: the inlet's
@@ -27,7 +29,9 @@ type portalStream struct {
 	node *Node
 	addr routing.Address
 	sock *net.TCPConn
-	log  hclog.Logger
+	// raw is sock's descriptor, for splicing; nil if it has none.
+	raw syscall.RawConn
+	log hclog.Logger
 	// set is the inlet's or outlet's streams, which hold this one while
 	// it is open.
 	set *streamSet
@@ -43,8 +47,10 @@ type portalStream struct {
 	// via is the first hop of the inlet's Ping, while its Pong is awaited:
 	// if that connection closes, no Pong will come.
 	via routing.Address // guarded by mu
-	// credit is how many bytes we may still send.
-	credit int // guarded by mu
+	// credit is how many bytes we may still send; sendWindow the most it
+	// may be, and chunk the largest Payload we send (the other end's
+	// Window). window is how many bytes we take in flight (our Window).
+	credit, sendWindow, chunk, window int // guarded by mu
 	// queue holds received data not yet written to sock; queued counts it.
 	queue  []chunk // guarded by mu
 	queued int     // guarded by mu
@@ -89,10 +95,27 @@ type portalStream struct {
 	done        chan struct{} // closed when the stream has closed
 }
 
-// chunk is received stream data and the buffer it lives in.
+// chunk is received stream data and the buffer it lives in, or the pipe
+// that holds it.
 type chunk struct {
 	data []byte
 	buf  *[]byte
+	sp   *spliced
+}
+
+func (c chunk) len() int {
+	if c.sp != nil {
+		return c.sp.pipe.held
+	}
+	return len(c.data)
+}
+
+func (c chunk) release() {
+	putBuffer(c.buf)
+	if c.sp != nil {
+		c.sp.cleanup.Stop()
+		c.sp.pipe.release()
+	}
 }
 
 // newPortalStream starts a stream over sock, in set. remote is the route
@@ -107,11 +130,15 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSe
 		set:         set,
 		onDone:      onDone,
 		credit:      PortalWindow,
+		sendWindow:  PortalWindow,
+		chunk:       MaxPortalChunk,
+		window:      PortalWindow,
 		creditCh:    make(chan struct{}, 1),
 		sending:     make(chan struct{}, 1),
 		established: make(chan struct{}),
 		done:        make(chan struct{}),
 	}
+	s.raw, _ = spliceable(sock)
 	name := RandomAddress()
 	s.addr = routing.LocalAddress(name)
 	now := time.Now().UnixNano()
@@ -165,7 +192,7 @@ func (s *portalStream) isEstablished() bool {
 // HandleMessage takes a portal message from the other end. It never blocks.
 func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 	s.lastHeard.Store(time.Now().UnixNano())
-	pm, err := decodePortal(m.Payload)
+	pm, err := s.decode(m)
 	s.mu.Lock()
 	closed, tombstone, broken := s.closed, s.tombstone, s.broken
 	var gap error
@@ -205,27 +232,43 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 			s.mu.Unlock()
 			return nil
 		}
-		if s.queued+len(pm.data) > PortalWindow {
+		c := chunk{data: pm.data, buf: m.buf, sp: m.sp}
+		if s.queued+c.len() > s.window {
 			queued := s.queued
 			s.mu.Unlock()
 			s.closeLater(fmt.Errorf("peer sent beyond its credit (%d bytes queued)", queued))
 			return nil
 		}
-		if len(pm.data) > 0 {
-			s.queue = append(s.queue, chunk{pm.data, m.buf})
-			s.queued += len(pm.data)
-			m.buf = nil // the writer gives it back
+		if c.len() > 0 {
+			s.queue = append(s.queue, c)
+			s.queued += c.len()
+			m.buf, m.sp = nil, nil // the writer gives them back
 		}
 		s.kickWriterLocked()
 		s.mu.Unlock()
 	case portalCredit:
 		s.mu.Lock()
 		// Never more than a window in flight, whatever a peer claims.
-		s.credit = min(s.credit+int(min(pm.n, PortalWindow)), PortalWindow)
+		s.credit = min(s.credit+int(min(pm.n, uint64(s.sendWindow))), s.sendWindow)
 		s.mu.Unlock()
-		select {
-		case s.creditCh <- struct{}{}:
-		default:
+		s.creditGrew()
+	case portalWindow:
+		w := int(min(pm.n, LargeWindow))
+		s.mu.Lock()
+		if w > s.sendWindow {
+			s.credit += w - s.sendWindow
+			s.sendWindow, s.chunk = w, chunkFor(w)
+		}
+		// An end that has not said its own window yet (the outlet's)
+		// takes as much, and says so.
+		answer := w > s.window
+		if answer {
+			s.window = w
+		}
+		s.mu.Unlock()
+		s.creditGrew()
+		if answer {
+			s.node.goroutine(func() { s.send(encodeWindow(w)) })
 		}
 	case portalHalfClose:
 		s.mu.Lock()
@@ -253,6 +296,28 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 	return nil
 }
 
+// creditGrew wakes a reader waiting for credit.
+func (s *portalStream) creditGrew() {
+	select {
+	case s.creditCh <- struct{}{}:
+	default:
+	}
+}
+
+// announceWindow tells the other end that this end takes window bytes in
+// flight (a Window message), and takes them from now on.
+func (s *portalStream) announceWindow(window int) {
+	window = min(window, LargeWindow)
+	s.mu.Lock()
+	if window <= s.window {
+		s.mu.Unlock()
+		return
+	}
+	s.window = window
+	s.mu.Unlock()
+	s.send(encodeWindow(window))
+}
+
 // errStreamBroken is a stream that lost, duplicated or reordered messages
 // on the way, or whose other end went silent: what reached the socket is
 // intact, but not all of it did. Its socket is reset, not closed, so that
@@ -278,14 +343,12 @@ func (s *portalStream) kickWriterLocked() {
 	s.node.goroutine(s.writeLoop)
 }
 
-// creditThreshold is how many written bytes a stream gives back at once.
-// Credit goes back only in such lumps, not each time the queue empties: a
-// sender whose bytes have all been written but not yet acknowledged still
-// has PortalWindow-creditThreshold of credit, so it never stalls for want
-// of a small Credit, and a stream in full flow sends one Credit for every
-// few chunks rather than one for each (each Credit costs a frame on every
-// connection of the path).
-const creditThreshold = PortalWindow / 2
+// A stream gives written bytes back as credit in lumps of half its window,
+// not each time the queue empties: a sender whose bytes have all been
+// written but not yet acknowledged still has half a window of credit, so
+// it never stalls for want of a small Credit, and a stream in full flow
+// sends one Credit for every few chunks rather than one for each (each
+// Credit costs a frame on every connection of the path).
 
 // writeLoop writes the queue to the socket and gives the bytes back to the
 // sender as credit.
@@ -316,19 +379,27 @@ func (s *portalStream) writeLoop() {
 		c := s.queue[0]
 		s.queue[0] = chunk{}
 		s.queue = s.queue[1:]
+		creditThreshold := s.window / 2
 		s.mu.Unlock()
 
-		written, err := s.sock.Write(c.data)
+		size := c.len()
+		var written int
+		var err error
+		if c.sp != nil {
+			written, err = c.sp.pipe.drainTo(s.raw, false)
+		} else {
+			written, err = s.sock.Write(c.data)
+		}
 		s.set.count.bytesOut.Add(uint64(written))
-		putBuffer(c.buf)
+		c.release()
 		if err != nil {
 			s.close(fmt.Errorf("write: %w", err), true)
 			return
 		}
 		s.mu.Lock()
-		s.queued -= len(c.data)
+		s.queued -= size
 		s.mu.Unlock()
-		s.unacked += len(c.data)
+		s.unacked += size
 		if s.unacked >= creditThreshold {
 			s.send(encodeCredit(s.unacked))
 			s.unacked = 0
@@ -380,7 +451,7 @@ func (s *portalStream) readFrom(size int) {
 func (s *portalStream) pump(size *int) bool {
 	for {
 		s.mu.Lock()
-		credit, closed := s.credit, s.closed
+		credit, closed, chunk := s.credit, s.closed, s.chunk
 		s.mu.Unlock()
 		if closed {
 			return false
@@ -394,13 +465,25 @@ func (s *portalStream) pump(size *int) bool {
 			}
 			continue
 		}
-		n := min(*size, credit, MaxPortalChunk)
+		n := min(*size, credit, chunk)
+		if n >= spliceMin && s.raw != nil {
+			// done with nothing read and no error: the pipe took nothing,
+			// so the read goes through memory.
+			if k, err, done := s.pumpSpliced(n); done && (k > 0 || err != nil) {
+				if k > 0 && *size < chunk && k == n {
+					*size *= 2
+				}
+				if more, over := s.afterRead(k, n, err); over {
+					return more
+				}
+				continue
+			}
+		}
 		var pooled *[]byte
 		var buf []byte
-		if n >= pooledFrameMin {
+		if pooled = getBufferFor(payloadHeadroom + n + seqSize); pooled != nil {
 			// A stream in full flow: reuse buffers. An idle one keeps only
 			// its small one.
-			pooled = getBuffer()
 			buf = (*pooled)[:payloadHeadroom+n]
 		} else {
 			buf = make([]byte, payloadHeadroom+n, payloadHeadroom+n+seqSize)
@@ -414,33 +497,113 @@ func (s *portalStream) pump(size *int) bool {
 			s.credit -= k
 			s.mu.Unlock()
 			s.set.count.bytesIn.Add(uint64(k))
-			if !s.sendBuf(framePayload(buf, k), pooled) {
+			if !s.sendBuf(framePayload(buf, k), pooled, nil) {
 				return false
 			}
-			if k == n && *size < MaxPortalChunk {
+			if k == n && *size < chunk {
 				*size *= 2
 			}
 		}
-		if err == nil {
-			if k < n {
-				return true // nothing more waiting, most likely
-			}
-			continue
+		if more, over := s.afterRead(k, n, err); over {
+			return more
 		}
-		if errors.Is(err, io.EOF) {
-			s.mu.Lock()
-			s.readEOF = true
-			finished := s.wroteEOF
-			s.mu.Unlock()
-			s.send(encodePortal(portalHalfClose))
-			if finished {
-				s.close(nil, false)
-			}
-			return false
-		}
-		s.close(fmt.Errorf("read: %w", err), true)
-		return false
 	}
+}
+
+// afterRead decides what pump does after a read of k bytes of n: over is
+// true when it returns, with more.
+func (s *portalStream) afterRead(k, n int, err error) (more, over bool) {
+	if err == nil {
+		if k < n {
+			return true, true // nothing more waiting, most likely
+		}
+		return false, false
+	}
+	if errors.Is(err, io.EOF) {
+		s.mu.Lock()
+		s.readEOF = true
+		finished := s.wroteEOF
+		s.mu.Unlock()
+		s.send(encodePortal(portalHalfClose))
+		if finished {
+			s.close(nil, false)
+		}
+		return false, true
+	}
+	s.close(fmt.Errorf("read: %w", err), true)
+	return false, true
+}
+
+// spliceMin is the least stream data worth moving through a pipe rather
+// than memory: a stream reads into a pipe when it may send this much, and
+// a connection splices a payload with at least this much past what it has
+// read already.
+const spliceMin = 16 << 10
+
+// pumpSpliced reads up to n bytes of the socket into a pipe and sends them
+// as a spliced Payload, when the way to the other end moves payloads
+// without reading them (splicesTo). done is false when it did nothing:
+// the caller reads through memory. k is the bytes sent; err the read's.
+func (s *portalStream) pumpSpliced(n int) (k int, err error, done bool) {
+	s.mu.Lock()
+	remote := s.remote
+	s.mu.Unlock()
+	if !s.node.splicesTo(remote) {
+		return 0, nil, false
+	}
+	p := getPipe()
+	if p == nil {
+		return 0, nil, false
+	}
+	k, err = p.fillSome(s.raw, n)
+	if k > 0 {
+		s.mu.Lock()
+		s.credit -= k
+		s.mu.Unlock()
+		s.set.count.bytesIn.Add(uint64(k))
+	}
+	if k < spliceMin {
+		// Little came: it goes through memory, a pipe is not worth it.
+		if k > 0 {
+			buf := make([]byte, payloadHeadroom+k, payloadHeadroom+k+seqSize)
+			if terr := p.take(buf[payloadHeadroom:]); terr != nil {
+				p.release()
+				s.close(terr, true)
+				return k, terr, true
+			}
+			if !s.sendBuf(framePayload(buf, k), nil, nil) {
+				p.release()
+				return k, errStreamSendFailed, true
+			}
+		}
+		p.release()
+		return k, err, true
+	}
+	head := wire.AppendUvarint(make([]byte, 1, payloadHeadroom), uint64(k))
+	head[0] = byte(portalPayload)
+	if !s.sendBuf(head, nil, newSpliced(p, make([]byte, 0, seqSize))) {
+		return k, errStreamSendFailed, true
+	}
+	return k, err, true
+}
+
+// errStreamSendFailed ends pump after a send that closed the stream.
+var errStreamSendFailed = errors.New("portal stream closed while sending")
+
+// decode reads a portal message, spliced or not. A spliced Payload whose
+// data is just the pipe's bytes stays in its pipe (pm.data is nil); any
+// other spliced message is read back into memory first.
+func (s *portalStream) decode(m *Routed) (portalMessage, error) {
+	if m.sp == nil {
+		return decodePortal(m.Payload)
+	}
+	if pm, ok := decodeSplicedPayload(m.Payload, m.sp); ok {
+		return pm, nil
+	}
+	if err := m.materialize(); err != nil {
+		return portalMessage{}, err
+	}
+	return decodePortal(m.Payload)
 }
 
 // keepAlive runs from its inlet's or outlet's sweeper: it says something to
@@ -461,22 +624,27 @@ func (s *portalStream) keepAlive(now time.Time, every, deadAfter time.Duration) 
 
 // send routes a portal message to the other end. It reports false, having
 // closed the stream, when the route is broken.
-func (s *portalStream) send(payload []byte) bool { return s.sendBuf(payload, nil) }
+func (s *portalStream) send(payload []byte) bool { return s.sendBuf(payload, nil, nil) }
 
-// sendBuf sends a payload that lives in a pooled buffer.
-func (s *portalStream) sendBuf(payload []byte, buf *[]byte) bool {
+// sendBuf sends a payload that lives in a pooled buffer, or whose data is
+// in a pipe (sp: the payload is its head).
+func (s *portalStream) sendBuf(payload []byte, buf *[]byte, sp *spliced) bool {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
 	s.lastSent.Store(time.Now().UnixNano())
 	s.sending <- struct{}{}
 	if numbered(payload) {
-		payload = appendSeq(payload, s.sent)
+		if sp != nil {
+			sp.tail = appendSeq(sp.tail, s.sent)
+		} else {
+			payload = appendSeq(payload, s.sent)
+		}
 		s.sent++
 	}
 	err := s.node.route(context.Background(), &Routed{Message: routing.Message{
 		Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
-	}, buf: buf})
+	}, buf: buf, sp: sp})
 	<-s.sending
 	if err != nil {
 		s.close(fmt.Errorf("send to the other end: %w", err), false)
@@ -537,7 +705,7 @@ func (s *portalStream) close(reason error, tell bool) {
 	tombstone := s.tombstone
 	remote, untrack := s.remote, s.untrack
 	for _, c := range s.queue {
-		putBuffer(c.buf)
+		c.release()
 	}
 	s.queue, s.queued = nil, 0
 	s.mu.Unlock()

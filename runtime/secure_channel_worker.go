@@ -272,8 +272,8 @@ func (e *secureEncryptor) HandleMessage(ctx *Context, msg *Routed) error {
 	// buffer, which the connection gives back once it has sent it.
 	var pooled *[]byte
 	var buf []byte
-	if need := secure.Overhead + secure.PayloadRoom(msg.Onward, msg.Return, len(msg.Payload)); need <= poolBufferSize {
-		pooled = getBuffer()
+	if need := secure.Overhead + secure.PayloadRoom(msg.Onward, msg.Return, len(msg.Payload)); need <= largeBufferSize {
+		pooled = getBufferFor(max(need, pooledFrameMin))
 		buf = (*pooled)[:8]
 	} else {
 		buf = make([]byte, 8, need)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -37,12 +38,19 @@ import (
 const ioBufferSize = 64 << 10
 
 type tcpConnection struct {
-	node     *Node
-	t        *tcpTransport
-	conn     net.Conn
-	w        *worker
-	flow     *flow
-	outgoing bool
+	node *Node
+	t    *tcpTransport
+	conn net.Conn
+	// raw is conn's descriptor, for splicing; nil if it has none.
+	raw syscall.RawConn
+	// in is conn as the reader reads it.
+	in cappedReader
+	// smallReads: the last frame read was one whose payload could be
+	// spliced, so the reader reads the next one's head alone. Reader only.
+	smallReads bool
+	w          *worker
+	flow       *flow
+	outgoing   bool
 	// peer is the "host:port" it was dialed as; empty for accepted ones.
 	peer string
 	log  hclog.Logger
@@ -120,6 +128,9 @@ func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
 	c.repliers.record(c.node, c.flow, m.Return)
 	msg := m.Message
 	msg.Onward = m.Onward[1:] // pop our own address
+	if m.sp != nil {
+		return c.writeSpliced(m, &msg)
+	}
 	if len(msg.Payload) >= directWriteMin {
 		return c.writeDirect(m, &msg)
 	}
@@ -158,6 +169,41 @@ func (c *tcpConnection) writeDirect(m *Routed, msg *routing.Message) error {
 	c.bytesOut.Add(uint64(written))
 	c.framesOut.Add(c.unflushed + 1)
 	c.unflushed = 0
+	if err != nil {
+		c.close(fmt.Errorf("write: %w", err))
+	}
+	return nil
+}
+
+// writeSpliced writes the queue and a frame whose payload is in a pipe:
+// the frame's head and the payload's first bytes, then the pipe's bytes
+// spliced into the socket; the payload's last bytes and the rest of the
+// frame are queued, to go with the next write (the worker flushes when its
+// mailbox is empty).
+func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
+	start := len(c.out)
+	out, at, err := wire.AppendFrameAround(c.out, msg, m.payloadLen())
+	if err != nil {
+		c.out = out[:start]
+		m.release()
+		return fmt.Errorf("send to %s: %w", c.conn.RemoteAddr(), err)
+	}
+	var rest []byte // after the payload: a tracing context, seldom
+	if at < len(out) {
+		rest = append(rest, out[at:]...)
+	}
+	head := append(out[:at], msg.Payload...)
+	written, err := writeMore(c.raw, head)
+	if err == nil {
+		var k int
+		k, err = m.sp.pipe.drainTo(c.raw, true)
+		written += k
+	}
+	c.bytesOut.Add(uint64(written))
+	c.framesOut.Add(c.unflushed)
+	c.unflushed = 1 // this one, once its end is written
+	c.out = append(append(head[:0], m.sp.tail...), rest...)
+	m.release()
 	if err != nil {
 		c.close(fmt.Errorf("write: %w", err))
 	}
@@ -240,7 +286,23 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			c.bytesIn.Add(bytesIn)
 			bytesIn = 0
 		}
-		body, buf, err := readBody(br)
+		if c.smallReads {
+			c.in.limit = headRead
+		}
+		n, err := wire.PeekFrameLength(br)
+		c.in.limit = 0
+		var m *Routed
+		consumed := false
+		switch {
+		case err != nil:
+		case c.raw != nil && n >= spliceMin:
+			m, consumed, err = c.readSpliced(br, n)
+		default:
+			c.smallReads = false
+		}
+		if err == nil && !consumed {
+			m, err = c.readFrame(br, n)
+		}
 		if err != nil {
 			c.bytesIn.Add(bytesIn)
 			if errors.Is(err, io.EOF) {
@@ -250,29 +312,172 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			return
 		}
 		c.received.Add(1)
-		bytesIn += uint64(len(body)) + 4 // and the length prefix
-		msg, err := wire.DecodeBodyVia(body, c.w.addr)
-		if err == nil {
-			err = checkMessage(&msg)
+		bytesIn += uint64(n) + 4 // and the length prefix
+		if m == nil {
+			continue // dropped
 		}
-		if err != nil {
-			putBuffer(buf)
-			c.node.counters.dropped[dropBadFrame].Add(1)
-			c.log.Warn("dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
-			continue
-		}
-		if len(msg.Onward) == 0 {
-			putBuffer(buf)
-			continue // Ockam's heartbeat: an empty frame
-		}
-		m := &Routed{Message: msg, flow: c.flow, buf: buf}
 		if err := c.node.route(context.Background(), m); err != nil {
 			if c.node.quiet() {
 				continue
 			}
-			c.log.Warn("dropped a message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
+			c.log.Warn("dropped a message from the network", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "error", err)
 		}
 	}
+}
+
+// readFrame reads a frame's body of n bytes, and decodes it. A bad message
+// is dropped with a warning (nil, nil).
+func (c *tcpConnection) readFrame(br *bufio.Reader, n int) (*Routed, error) {
+	body, buf, err := readBody(br, n)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := wire.DecodeBodyVia(body, c.w.addr)
+	if err == nil {
+		err = checkMessage(&msg)
+	}
+	if err != nil {
+		putBuffer(buf)
+		c.dropBad(&msg, err)
+		return nil, nil
+	}
+	if len(msg.Onward) == 0 {
+		putBuffer(buf)
+		return nil, nil // Ockam's heartbeat: an empty frame
+	}
+	return &Routed{Message: msg, flow: c.flow, buf: buf}, nil
+}
+
+func (c *tcpConnection) dropBad(msg *routing.Message, err error) {
+	c.node.counters.dropped[dropBadFrame].Add(1)
+	c.log.Warn("dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
+}
+
+// headRead is how much the reader reads at once when the next frame is
+// likely a large payload to splice: enough for its head, and little of the
+// payload, which would otherwise be copied through memory.
+const headRead = 512
+
+// splicedHead and splicedTail are how many of a spliced payload's first
+// and last bytes a connection keeps in memory: a portal Payload's tag and
+// length, and its message number.
+const (
+	splicedHead = payloadHeadroom
+	splicedTail = seqSize
+)
+
+// readSpliced reads a frame of n bytes whose payload is large and goes to
+// a worker that moves it as it is (Node.splicesTo): the payload's bytes go
+// from the socket into a pipe. consumed is false, with nothing read, when
+// the frame is not for splicing: the caller reads it as usual, and reports
+// whatever is wrong with it.
+func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consumed bool, err error) {
+	avail := min(br.Buffered(), n)
+	prefix, _ := br.Peek(avail) // buffered: no read
+	h, err := wire.DecodeHeadVia(prefix, c.w.addr)
+	if err != nil || checkMessage(&h.Message) != nil || len(h.Message.Onward) == 0 {
+		return nil, false, nil
+	}
+	end := h.PayloadAt + h.PayloadLen
+	buffered := min(avail-h.PayloadAt, h.PayloadLen)
+	mid := h.PayloadLen - buffered - splicedTail
+	if end > n || buffered < splicedHead || mid < spliceMin || !c.node.splicesTo(h.Message.Onward) {
+		c.smallReads = end <= n && h.PayloadLen >= spliceMin && c.node.splicesTo(h.Message.Onward)
+		return nil, false, nil
+	}
+	p := getPipe()
+	if p == nil {
+		return nil, false, nil
+	}
+	c.smallReads = true
+	_, _ = br.Discard(h.PayloadAt)
+	head := make([]byte, splicedHead)
+	_, _ = io.ReadFull(br, head) // buffered
+	// What was read of the payload already goes into the pipe first. A
+	// pipe that takes less than the payload (it is small, or the data
+	// came in many small pieces) leaves the rest to go through memory.
+	ahead, _ := br.Peek(buffered - splicedHead)
+	full := p.put(ahead) != nil
+	_, _ = br.Discard(p.held)
+	if !full {
+		if err := p.fillExactly(c.raw, mid); err != nil {
+			if !errors.Is(err, errPipeFull) {
+				p.release()
+				return nil, true, fmt.Errorf("read frame body of %d bytes: %w", n, err)
+			}
+			full = true
+		}
+	}
+	if full {
+		m, err := c.readRestInMemory(br, n, &h, head, p)
+		return m, true, err
+	}
+	// The payload's last bytes and the rest of the frame, with the next
+	// frame's head if it has come.
+	c.in.limit = headRead
+	after := make([]byte, splicedTail+n-end)
+	_, err = io.ReadFull(br, after)
+	c.in.limit = 0
+	if err != nil {
+		p.release()
+		return nil, true, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
+	}
+	if err := h.DecodeRest(after[splicedTail:]); err != nil {
+		p.release()
+		c.dropBad(&h.Message, err)
+		return nil, true, nil
+	}
+	msg := h.Message
+	msg.Payload = head
+	return &Routed{Message: msg, flow: c.flow, sp: newSpliced(p, after[:splicedTail:splicedTail])}, true, nil
+}
+
+// readRestInMemory finishes reading a frame whose payload did not all fit
+// in the pipe: the payload is head, what the pipe holds, and the rest still
+// to read; the message gets it all in memory.
+func (c *tcpConnection) readRestInMemory(br *bufio.Reader, n int, h *wire.Head, head []byte, p *pipe) (*Routed, error) {
+	defer p.release()
+	payload := make([]byte, h.PayloadLen)
+	k := copy(payload, head)
+	held := p.held
+	if err := p.take(payload[k : k+held]); err != nil {
+		return nil, err
+	}
+	if _, err := io.ReadFull(br, payload[k+held:]); err != nil {
+		return nil, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
+	}
+	after := make([]byte, n-h.PayloadAt-h.PayloadLen)
+	if _, err := io.ReadFull(br, after); err != nil {
+		return nil, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
+	}
+	if err := h.DecodeRest(after); err != nil {
+		c.dropBad(&h.Message, err)
+		return nil, nil
+	}
+	msg := h.Message
+	msg.Payload = payload
+	return &Routed{Message: msg, flow: c.flow}, nil
+}
+
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// cappedReader is a connection's socket as its reader reads it: while limit
+// is set, a read takes at most that many bytes.
+type cappedReader struct {
+	conn  net.Conn
+	limit int
+}
+
+func (r *cappedReader) Read(p []byte) (int, error) {
+	if r.limit > 0 && len(p) > r.limit {
+		p = p[:r.limit]
+	}
+	return r.conn.Read(p)
 }
 
 // frameBuffered reports whether br holds the whole next frame: reading it
@@ -290,14 +495,10 @@ func frameBuffered(br *bufio.Reader) bool {
 // A queued chunk then pins at most twice its size.
 const pooledFrameMin = 32 << 10
 
-// readBody reads one frame's body, into a pooled buffer when it is large.
-func readBody(br *bufio.Reader) (body []byte, buf *[]byte, err error) {
-	n, err := wire.PeekFrameLength(br)
-	if err != nil {
-		return nil, nil, err
-	}
-	if n >= pooledFrameMin && n <= poolBufferSize {
-		buf = getBuffer()
+// readBody reads a frame's body of n bytes, into a pooled buffer when it
+// is large.
+func readBody(br *bufio.Reader, n int) (body []byte, buf *[]byte, err error) {
+	if buf = getBufferFor(n); buf != nil {
 		body = (*buf)[:n]
 	} else {
 		body = make([]byte, n)

@@ -21,7 +21,7 @@ type Inlet struct {
 	name string
 	ln   net.Listener
 	// route returns the route of a new connection; SetRoute swaps it.
-	route atomic.Pointer[func() (routing.Route, error)]
+	way   atomic.Pointer[inletWay]
 	opts  InletOptions
 	life  *partLife
 	log   hclog.Logger
@@ -46,6 +46,12 @@ type InletOptions struct {
 	// then stops there, instead of opening connections until the process
 	// runs out of file descriptors.
 	MaxStreams int
+	// Window is the bytes each stream takes in flight, and asks of the
+	// outlet's (a Window message): PortalWindow, in Ockam-sized chunks,
+	// unless set larger, up to LargeWindow. Set it only for a route that
+	// is TCP between ockamtop nodes all the way to the outlet: a UDP hop
+	// cannot carry the large chunks, nor an Ockam peer read the message.
+	Window int
 }
 
 // DefaultMaxStreams is an inlet's default bound on open streams: each
@@ -79,7 +85,7 @@ func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.
 	}
 	in := &Inlet{node: n, name: name, ln: ln, opts: opts, log: n.log.With("inlet", name), life: newPartLife()}
 	in.streamSet.life = in.life
-	in.route.Store(&route)
+	in.way.Store(&inletWay{route, opts.Window})
 	in.life.goroutine(n, func() {
 		select {
 		case <-n.closing:
@@ -114,7 +120,18 @@ func Bind(addr string) (net.Listener, error) {
 
 // SetRoute makes new connections take the route that route returns. The
 // streams open already go on along the route they took.
-func (in *Inlet) SetRoute(route func() (routing.Route, error)) { in.route.Store(&route) }
+//
+// window is the new connections' Window (InletOptions.Window): a new route
+// may cross a hop that cannot carry large chunks.
+func (in *Inlet) SetRoute(route func() (routing.Route, error), window int) {
+	in.way.Store(&inletWay{route, window})
+}
+
+// inletWay is how an inlet's new streams go: their route, and window.
+type inletWay struct {
+	route  func() (routing.Route, error)
+	window int
+}
 
 // Stop stops the inlet on its own, its node running on: it stops
 // accepting, ends its open streams (telling the outlets), and returns when
@@ -168,7 +185,8 @@ func (in *Inlet) routeUp() {
 
 // serve opens a stream for one admitted client connection.
 func (in *Inlet) serve(conn *net.TCPConn) {
-	route, err := (*in.route.Load())()
+	way := in.way.Load()
+	route, err := way.route()
 	if err != nil {
 		in.routeDown(conn.RemoteAddr(), err)
 		conn.Close()
@@ -206,6 +224,9 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 	select {
 	case <-s.established:
 		in.routeUp()
+		if way.window > PortalWindow {
+			s.announceWindow(way.window)
+		}
 		// The reader gets a goroutine of its own, with a fresh stack: this
 		// one grew while it resolved the route, and an idle stream keeps
 		// its reader's stack for as long as it is open.

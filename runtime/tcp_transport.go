@@ -195,6 +195,8 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 		drained:  make(chan struct{}),
 	}
 	c.drainMarker = &Routed{}
+	c.in.conn = conn
+	c.raw, _ = spliceable(conn)
 	c.flow.inbound.Store(inbound || !outgoing)
 	w, err := t.node.startWorker(name, c, false)
 	if err != nil {
@@ -211,7 +213,7 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 	t.conns[name] = c
 	t.mu.Unlock()
 	t.node.counters.connsOpened.Add(1)
-	return c, bufio.NewReaderSize(conn, ioBufferSize), nil
+	return c, bufio.NewReaderSize(&c.in, ioBufferSize), nil
 }
 
 func (t *tcpTransport) remove(c *tcpConnection) {

@@ -39,13 +39,17 @@ type Routed struct {
 	flow *flow
 	// buf is the pooled buffer the payload lives in, if any.
 	buf *[]byte
+	// sp, when set, holds the middle of a large payload in a pipe
+	// (spliced.go).
+	sp *spliced
 }
 
-// release gives the payload's buffer back; the payload must not be used
-// after it.
+// release gives the payload's buffer and pipe back; the payload must not
+// be used after it.
 func (r *Routed) release() {
 	putBuffer(r.buf)
 	r.buf = nil
+	r.dropSplice()
 }
 
 // FromNetwork reports whether the message arrived through a transport.

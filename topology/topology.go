@@ -104,6 +104,22 @@ type Inlet struct {
 	Decl  *schema.Inlet
 }
 
+// TCPOnly reports whether the inlet's route, as walked, crosses only TCP
+// connections between nodes of the file and ends at an outlet of the file:
+// its streams may then move data in large chunks, which a UDP hop (whose
+// reassembly is bounded) or a peer outside the file might not take.
+func (i *Inlet) TCPOnly() bool {
+	if len(i.Hops) == 0 || i.Hops[len(i.Hops)-1].Kind != HopOutlet {
+		return false
+	}
+	for _, h := range i.Hops {
+		if h.Kind == HopAllowed || h.Kind == HopSocket || h.Transport == "udp" {
+			return false
+		}
+	}
+	return true
+}
+
 // Check is a message the topology must answer as expected.
 type Check struct {
 	Name      string

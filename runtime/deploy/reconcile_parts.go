@@ -299,7 +299,7 @@ func (r *Running) setInletRoute(node, name string, ti *topology.Inlet) *runtime.
 	defer r.mu.Unlock()
 	for i, in := range r.inlets {
 		if in.node == node && in.inlet.Name() == name {
-			in.inlet.SetRoute(r.inletRoute(r.nodes[node], ti))
+			in.inlet.SetRoute(r.inletRoute(r.nodes[node], ti), inletWindow(ti))
 			// A new record: Status reads the old one without the lock.
 			r.inlets[i] = &runningInlet{node: node, route: ti.Route.String(), inlet: in.inlet}
 			return in.inlet

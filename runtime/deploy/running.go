@@ -396,12 +396,22 @@ func (r *Running) startInlets(_ context.Context, n *runtime.Node, tn *topology.N
 	return nil
 }
 
+// inletWindow is the window of an inlet's streams: large when its route is
+// TCP between nodes of the file all the way to the outlet, Ockam's
+// otherwise (runtime.InletOptions.Window).
+func inletWindow(ti *topology.Inlet) int {
+	if ti.TCPOnly() {
+		return runtime.LargeWindow
+	}
+	return runtime.PortalWindow
+}
+
 // startInletOn starts one inlet on ln, a socket bound for it already, or
 // when ln is nil on a socket it binds. The inlet resolves its route for
 // every connection, so that it follows a relay node's listener.
 func (r *Running) startInletOn(n *runtime.Node, ti *topology.Inlet, ln net.Listener) error {
 	route := r.inletRoute(n, ti)
-	opts := runtime.InletOptions{MaxStreams: ti.Decl.MaxStreams}
+	opts := runtime.InletOptions{MaxStreams: ti.Decl.MaxStreams, Window: inletWindow(ti)}
 	var in *runtime.Inlet
 	var err error
 	if ln != nil {

@@ -48,13 +48,18 @@ var (
 
 // AppendBody appends the CBOR body of m to dst.
 func AppendBody(dst []byte, m *routing.Message) []byte {
-	dst, _ = appendBody(dst, m, true)
+	dst, _ = appendBody(dst, m, -1)
 	return dst
 }
 
-// appendBody appends the body of m, with or without the payload's bytes;
-// at is where they go.
-func appendBody(dst []byte, m *routing.Message, withPayload bool) (out []byte, at int) {
+// appendBody appends the body of m with its payload when payloadLen < 0,
+// or without the payload's bytes, which are payloadLen; at is where they
+// go.
+func appendBody(dst []byte, m *routing.Message, payloadLen int) (out []byte, at int) {
+	withPayload := payloadLen < 0
+	if withPayload {
+		payloadLen = len(m.Payload)
+	}
 	n := uint64(3)
 	if m.Tracing != "" {
 		n = 4
@@ -62,7 +67,7 @@ func appendBody(dst []byte, m *routing.Message, withPayload bool) (out []byte, a
 	dst = appendHead(dst, majorArray, n)
 	dst = appendRoute(dst, m.Onward)
 	dst = appendRoute(dst, m.Return)
-	dst = appendHead(dst, majorBytes, uint64(len(m.Payload)))
+	dst = appendHead(dst, majorBytes, uint64(payloadLen))
 	at = len(dst)
 	if withPayload {
 		dst = append(dst, m.Payload...)
@@ -99,13 +104,31 @@ func AppendFrameSplit(dst []byte, m *routing.Message) (out []byte, at int, err e
 	return appendFrame(dst, m, false)
 }
 
+// AppendFrameAround appends a frame whose payload, of payloadLen bytes,
+// the caller writes itself at index at of the result (m.Payload is not
+// used): out[:at], the payload, then out[at:].
+func AppendFrameAround(dst []byte, m *routing.Message, payloadLen int) (out []byte, at int, err error) {
+	around := *m
+	around.Payload = nil
+	return appendFrameLen(dst, &around, payloadLen)
+}
+
 func appendFrame(dst []byte, m *routing.Message, withPayload bool) ([]byte, int, error) {
+	if !withPayload {
+		return appendFrameLen(dst, m, len(m.Payload))
+	}
+	return appendFrameLen(dst, m, -1)
+}
+
+// appendFrameLen appends a frame with its payload when payloadLen < 0, or
+// around a payload of payloadLen bytes.
+func appendFrameLen(dst []byte, m *routing.Message, payloadLen int) ([]byte, int, error) {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	dst, at := appendBody(dst, m, withPayload)
+	dst, at := appendBody(dst, m, payloadLen)
 	n := len(dst) - start - headerSize
-	if !withPayload {
-		n += len(m.Payload)
+	if payloadLen >= 0 {
+		n += payloadLen
 	}
 	if n > MaxBodySize {
 		return dst[:start], start, fmt.Errorf("encode frame: body of %d bytes: %w (max %d)", n, ErrFrameTooLarge, MaxBodySize)
@@ -129,36 +152,112 @@ func DecodeBodyVia(body []byte, via routing.Address) (routing.Message, error) {
 }
 
 func decodeBody(body []byte, via *routing.Address) (routing.Message, error) {
-	var m routing.Message
+	h, err := decodeHead(body, via)
+	if err != nil {
+		return routing.Message{}, err
+	}
+	end := h.PayloadAt + h.PayloadLen
+	if end > len(body) {
+		return routing.Message{}, fmt.Errorf("%w: payload: %d bytes announced, %d left: %w", ErrMalformedBody, h.PayloadLen, len(body)-h.PayloadAt, errTruncated)
+	}
+	h.Message.Payload = body[h.PayloadAt:end]
+	if err := h.DecodeRest(body[end:]); err != nil {
+		return routing.Message{}, err
+	}
+	return h.Message, nil
+}
+
+// Head is the start of a frame body, up to its payload's bytes: a reader
+// that has it can decide where the message goes before it reads the
+// payload, and move the payload's bytes without looking at them.
+type Head struct {
+	// Message has the routes; its Payload is not set.
+	Message routing.Message
+	// PayloadAt is where the payload's bytes start in the body, and
+	// PayloadLen how many there are.
+	PayloadAt, PayloadLen int
+	// items is the message array's count, -1 if indefinite.
+	items int
+}
+
+// ErrShortHead is a body prefix that ends before its payload's bytes start.
+var ErrShortHead = errors.New("frame head incomplete")
+
+// DecodeHeadVia decodes the start of a frame body that arrived over the
+// connection at via (pushed onto the return route, as DecodeBodyVia does).
+// prefix is the body's first bytes: the payload's bytes need not be there.
+// A prefix that ends inside the head is ErrShortHead; anything else wrong
+// is ErrMalformedBody, as DecodeBodyVia reports it.
+func DecodeHeadVia(prefix []byte, via routing.Address) (Head, error) {
+	h, err := decodeHead(prefix, &via)
+	if errors.Is(err, errTruncated) {
+		return h, ErrShortHead
+	}
+	return h, err
+}
+
+func decodeHead(body []byte, via *routing.Address) (Head, error) {
 	d := decoder{b: body}
+	fail := func(err error) (Head, error) {
+		return Head{}, fmt.Errorf("%w: %w", ErrMalformedBody, err)
+	}
 	n, err := d.arrayLen("message")
 	if err != nil {
-		return m, fmt.Errorf("%w: %w", ErrMalformedBody, err)
+		return fail(err)
 	}
 	if n >= 0 && n < 3 {
-		return m, fmt.Errorf("%w: message has %d items, want at least 3", ErrMalformedBody, n)
+		return fail(fmt.Errorf("message has %d items, want at least 3", n))
 	}
-	fail := func(err error) (routing.Message, error) {
-		return routing.Message{}, fmt.Errorf("%w: %w", ErrMalformedBody, err)
-	}
-	for i := 0; ; i++ {
-		ok, err := d.more(n, i)
+	h := Head{items: n}
+	for i := range 2 {
+		if ok, err := d.more(n, i); err != nil {
+			return fail(err)
+		} else if !ok {
+			return fail(fmt.Errorf("message has %d items, want at least 3", i))
+		}
+		if i == 0 {
+			h.Message.Onward, err = d.route("onward_route", nil)
+		} else {
+			h.Message.Return, err = d.route("return_route", via)
+		}
 		if err != nil {
 			return fail(err)
 		}
+	}
+	if ok, err := d.more(n, 2); err != nil {
+		return fail(err)
+	} else if !ok {
+		return fail(errors.New("message has 2 items, want at least 3"))
+	}
+	major, info, size, err := d.head()
+	switch {
+	case err != nil:
+		return fail(fmt.Errorf("payload: %w", err))
+	case major != majorBytes:
+		return fail(fmt.Errorf("payload: want major type %d, got %d", majorBytes, major))
+	case info == indefinite:
+		return fail(errors.New("payload: indefinite-length strings are not supported"))
+	case size > MaxBodySize:
+		return fail(fmt.Errorf("payload: %d bytes announced: %w", size, errTruncated))
+	}
+	h.PayloadAt, h.PayloadLen = d.off, int(size)
+	return h, nil
+}
+
+// DecodeRest decodes what follows the payload in the body: the optional
+// tracing context, and items a newer peer added, which are skipped. rest
+// must be all of it.
+func (h *Head) DecodeRest(rest []byte) error {
+	d := decoder{b: rest}
+	for i := 3; ; i++ {
+		ok, err := d.more(h.items, i)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrMalformedBody, err)
+		}
 		if !ok {
-			if i < 3 {
-				return fail(fmt.Errorf("message has %d items, want at least 3", i))
-			}
 			break
 		}
 		switch i {
-		case 0:
-			m.Onward, err = d.route("onward_route", nil)
-		case 1:
-			m.Return, err = d.route("return_route", via)
-		case 2:
-			m.Payload, err = d.str("payload", majorBytes)
 		case 3:
 			if d.off < len(d.b) && d.b[d.off] == 0xf6 { // null: no tracing context
 				d.off++
@@ -166,18 +265,18 @@ func decodeBody(body []byte, via *routing.Address) (routing.Message, error) {
 			}
 			var t []byte
 			t, err = d.str("tracing_context", majorText)
-			m.Tracing = string(t)
+			h.Message.Tracing = string(t)
 		default:
 			err = d.skip(0)
 		}
 		if err != nil {
-			return fail(err)
+			return fmt.Errorf("%w: %w", ErrMalformedBody, err)
 		}
 	}
 	if d.off != len(d.b) {
-		return fail(fmt.Errorf("%d bytes after the message", len(d.b)-d.off))
+		return fmt.Errorf("%w: %d bytes after the message", ErrMalformedBody, len(d.b)-d.off)
 	}
-	return m, nil
+	return nil
 }
 
 // route reads a route; head, if not nil, goes first. A route over

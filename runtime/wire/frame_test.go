@@ -286,3 +286,99 @@ func TestDecodeRefusesLongRoutesEarly(t *testing.T) {
 		}
 	}
 }
+
+// A frame's head decodes from any prefix that holds it, the same as from
+// the whole body; a shorter prefix is ErrShortHead, never an error about
+// the message. The rest decodes after the payload, and a frame written
+// around a payload is the same bytes as one written with it.
+func TestHeadAndRest(t *testing.T) {
+	via := routing.LocalAddress("conn")
+	m := &routing.Message{
+		Onward:  routing.Route{routing.LocalAddress("hop"), routing.TCPAddress("127.0.0.1:4000")},
+		Return:  routing.Route{routing.LocalAddress("stream")},
+		Payload: bytes.Repeat([]byte{7}, 300),
+		Tracing: "trace",
+	}
+	frame, err := AppendFrame(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := frame[4:]
+	whole, err := DecodeBodyVia(body, via)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := DecodeHeadVia(body, via)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range body {
+		h, err := DecodeHeadVia(body[:i], via)
+		if i < full.PayloadAt {
+			if !errors.Is(err, ErrShortHead) {
+				t.Fatalf("prefix of %d bytes: %v, want ErrShortHead", i, err)
+			}
+			continue
+		}
+		if err != nil || h.PayloadAt != full.PayloadAt || h.PayloadLen != len(m.Payload) {
+			t.Fatalf("prefix of %d bytes: %+v, %v", i, h, err)
+		}
+		if !reflect.DeepEqual(h.Message.Onward, whole.Onward) || !reflect.DeepEqual(h.Message.Return, whole.Return) {
+			t.Fatalf("prefix of %d bytes: routes %v %v, want %v %v", i, h.Message.Onward, h.Message.Return, whole.Onward, whole.Return)
+		}
+	}
+	if err := full.DecodeRest(body[full.PayloadAt+full.PayloadLen:]); err != nil || full.Message.Tracing != "trace" {
+		t.Fatalf("rest: %q, %v", full.Message.Tracing, err)
+	}
+	if err := full.DecodeRest([]byte{0x1c}); !errors.Is(err, ErrMalformedBody) {
+		t.Fatalf("a bad rest: %v", err)
+	}
+	around, at, err := AppendFrameAround(nil, m, len(m.Payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := append(append(append([]byte(nil), around[:at]...), m.Payload...), around[at:]...)
+	if !bytes.Equal(joined, frame) {
+		t.Fatalf("around a payload:\n%x\nwith it:\n%x", joined, frame)
+	}
+	if _, err := DecodeHeadVia([]byte{0x83, 0x80, 0x80, 0x60}, via); !errors.Is(err, ErrMalformedBody) {
+		t.Fatalf("a text payload: %v", err)
+	}
+}
+
+// Reading a body as head, payload and rest (as a splicing reader does)
+// agrees with reading it whole, for any bytes; neither panics.
+func FuzzHeadAndRest(f *testing.F) {
+	frame, _ := AppendFrame(nil, &routing.Message{
+		Onward: routing.Route{routing.LocalAddress("echo")}, Return: routing.Route{routing.LocalAddress("me")},
+		Payload: []byte("hello"), Tracing: "t",
+	})
+	f.Add(frame[4:])
+	f.Add([]byte{0x9f, 0x80, 0x80, 0x41, 0x00, 0xff})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		via := routing.LocalAddress("via")
+		whole, werr := DecodeBodyVia(body, via)
+		h, herr := DecodeHeadVia(body, via)
+		if werr == nil && herr != nil {
+			t.Fatalf("whole decodes, head does not: %v", herr)
+		}
+		if herr != nil {
+			return
+		}
+		end := h.PayloadAt + h.PayloadLen
+		if end > len(body) {
+			if werr == nil {
+				t.Fatal("whole decodes with a payload past the end")
+			}
+			return
+		}
+		rerr := h.DecodeRest(body[end:])
+		if (rerr == nil) != (werr == nil) {
+			t.Fatalf("whole: %v; head and rest: %v", werr, rerr)
+		}
+		if werr == nil && (!reflect.DeepEqual(whole.Onward, h.Message.Onward) || !reflect.DeepEqual(whole.Return, h.Message.Return) ||
+			whole.Tracing != h.Message.Tracing || !bytes.Equal(whole.Payload, body[h.PayloadAt:end])) {
+			t.Fatalf("whole %+v, head %+v", whole, h.Message)
+		}
+	})
+}

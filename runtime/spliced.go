@@ -1,0 +1,118 @@
+package runtime
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// A spliced payload is a large payload whose middle is in a pipe
+// (pipe_linux.go), on its way from one socket to another:
+//
+//	payload = Routed.Payload (its first bytes) ‖ the pipe's bytes ‖ tail
+//
+// Only workers that move payloads without reading them take one as it is:
+// TCP connections (which write the frame around the pipe), portal streams
+// (which move the pipe into their socket), and hops and forwarders (which
+// only change routes). The router reads the pipe back into memory for any
+// other worker (materialize), so a secure channel, a UDP connection or an
+// echo service sees an ordinary payload.
+type spliced struct {
+	pipe *pipe
+	// tail is the payload's last bytes, in memory: a portal message's
+	// number.
+	tail []byte
+	// cleanup closes the pipe if the message is dropped unreleased (a
+	// mailbox that closes with messages in it).
+	cleanup runtime.Cleanup
+}
+
+// newSpliced makes the spliced part of a payload, owning p.
+func newSpliced(p *pipe, tail []byte) *spliced {
+	sp := &spliced{pipe: p, tail: tail}
+	sp.cleanup = runtime.AddCleanup(sp, func(p *pipe) { p.release() }, p)
+	return sp
+}
+
+// payloadLen is the whole payload's length.
+func (r *Routed) payloadLen() int {
+	if r.sp == nil {
+		return len(r.Payload)
+	}
+	return len(r.Payload) + r.sp.pipe.held + len(r.sp.tail)
+}
+
+// dropSplice gives the pipe back, emptied or not.
+func (r *Routed) dropSplice() {
+	if r.sp != nil {
+		r.sp.cleanup.Stop()
+		r.sp.pipe.release()
+		r.sp = nil
+	}
+}
+
+// materialize reads a spliced payload back into memory.
+func (r *Routed) materialize() error {
+	sp := r.sp
+	if sp == nil {
+		return nil
+	}
+	n := r.payloadLen()
+	var buf *[]byte
+	var b []byte
+	if buf = getBufferFor(n); buf != nil {
+		b = (*buf)[:n]
+	} else {
+		b = make([]byte, n)
+	}
+	k := copy(b, r.Payload)
+	held := sp.pipe.held
+	err := sp.pipe.take(b[k : k+held])
+	copy(b[k+held:], sp.tail)
+	r.dropSplice()
+	putBuffer(r.buf)
+	if err != nil {
+		putBuffer(buf)
+		r.buf = nil
+		return fmt.Errorf("spliced payload: %w", err)
+	}
+	r.Payload, r.buf = b, buf
+	return nil
+}
+
+// takesSpliced reports whether w moves a spliced payload as it is.
+func takesSpliced(w Worker) bool {
+	switch w := w.(type) {
+	case *tcpConnection:
+		return w.raw != nil
+	case *portalStream, Hop, *Forwarder:
+		return true
+	}
+	return false
+}
+
+// splicesTo reports whether a message sent along onward would reach a
+// worker that moves its payload without reading it, past the hops and
+// forwarders on this node: then reading the payload into a pipe rather
+// than into memory saves copying it.
+func (n *Node) splicesTo(onward routing.Route) bool {
+	for range 8 {
+		if len(onward) == 0 || !onward[0].IsLocal() {
+			return false
+		}
+		w := n.lookup(onward[0].Value)
+		if w == nil {
+			return false
+		}
+		switch impl := w.impl.(type) {
+		case Hop:
+			onward = onward[1:]
+		case *Forwarder:
+			onward = impl.route
+		default:
+			return takesSpliced(impl)
+		}
+	}
+	return false
+}

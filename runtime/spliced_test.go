@@ -1,0 +1,155 @@
+//go:build linux
+
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// relayPeer is a raw TCP peer of n2, which carries n3's relay: a frame
+// sent to forward_to_n3 is spliced through n2 (connection to connection),
+// and the echo at n3 answers back the same way.
+type relayPeer struct {
+	raw  net.Conn
+	br   *bufio.Reader
+	logs *logBuffer
+}
+
+func newRelayPeer(t *testing.T) *relayPeer {
+	t.Helper()
+	n2, logs := testNode(t, "n2", Options{})
+	addr := listen(t, n2)
+	n3, _ := testNode(t, "n3", Options{})
+	relay, err := n3.StartRelay("n3", addr, RelayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-relay.Ready()
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := raw.Write([]byte{wire.ProtocolVersion}); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(raw)
+	if v, err := br.ReadByte(); err != nil || v != wire.ProtocolVersion {
+		t.Fatalf("version byte %x, %v", v, err)
+	}
+	return &relayPeer{raw: raw, br: br, logs: logs}
+}
+
+// toEcho is a frame for n3's echo through the relay, with payload.
+func toEcho(t *testing.T, payload []byte) []byte {
+	t.Helper()
+	b, err := wire.AppendFrame(nil, &routing.Message{
+		Onward:  routing.Route{routing.LocalAddress("forward_to_n3"), routing.LocalAddress("echo")},
+		Return:  routing.Route{routing.LocalAddress("me")},
+		Payload: payload,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// echo sends payload to n3's echo, written in pieces of at most piece
+// bytes (0: at once), and checks the answer.
+func (p *relayPeer) echo(t *testing.T, payload []byte, piece int) {
+	t.Helper()
+	frame := toEcho(t, payload)
+	for len(frame) > 0 {
+		k := len(frame)
+		if piece > 0 {
+			k = min(k, piece)
+		}
+		if _, err := p.raw.Write(frame[:k]); err != nil {
+			t.Fatal(err)
+		}
+		frame = frame[k:]
+	}
+	body, err := wire.ReadFrame(p.br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	m, err := wire.DecodeBody(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m.Payload, payload) {
+		t.Fatalf("echo of %d bytes came back as %d other bytes", len(payload), len(m.Payload))
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// Large payloads cross a relay node spliced, both ways, whole, whatever
+// pieces they arrive in; one with a bad end is dropped and the connection
+// goes on; and every pipe is given back.
+func TestSplicedPayloadsThroughARelay(t *testing.T) {
+	p := newRelayPeer(t)
+	taken := pipesTaken()
+	p.echo(t, randomBytes(200<<10), 0)
+	if pipesTaken() < taken+2 {
+		t.Fatalf("%d pipes taken for a payload there and back through n2", pipesTaken()-taken)
+	}
+	p.echo(t, []byte("small"), 0)
+	p.echo(t, randomBytes(spliceMin+100), 0)
+	p.echo(t, randomBytes(300<<10), 7)      // the head in pieces
+	p.echo(t, randomBytes(100<<10), 64<<10) // a pause in the middle
+
+	// A frame whose payload is fine but which ends with a malformed item.
+	bad := toEcho(t, randomBytes(100<<10))
+	bad[4] = 0x84           // four items, not three
+	bad = append(bad, 0x1c) // reserved additional information
+	binary.BigEndian.PutUint32(bad, uint32(len(bad)-4))
+	if _, err := p.raw.Write(bad); err != nil {
+		t.Fatal(err)
+	}
+	p.logs.waitLog(t, "dropped a bad message from the network")
+	p.echo(t, randomBytes(100<<10), 0)
+
+	// A large payload for an address that does not exist: dropped.
+	lost, _ := wire.AppendFrame(nil, &routing.Message{
+		Onward:  routing.Route{routing.LocalAddress("forward_to_n3"), routing.LocalAddress("nobody")},
+		Return:  routing.Route{routing.LocalAddress("me")},
+		Payload: randomBytes(100 << 10),
+	})
+	if _, err := p.raw.Write(lost); err != nil {
+		t.Fatal(err)
+	}
+	p.echo(t, randomBytes(64<<10), 0)
+	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+}
+
+// When a pipe takes less than a payload (a small pipe, or the data in many
+// small pieces), the payload goes through memory instead, whole; so does
+// a portal stream's read into a pipe that gets little.
+func TestSplicedPipeFull(t *testing.T) {
+	restore := setPipeSize(4096)
+	defer restore()
+	p := newRelayPeer(t)
+	for _, size := range []int{64 << 10, 200 << 10} {
+		p.echo(t, randomBytes(size), 0)
+	}
+	path := newPortalPath(t, serveTCP(t, echoServer))
+	if err := roundTripStream(path.inlet.Addr(), 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+}
