@@ -21,10 +21,10 @@ type Inlet struct {
 	name string
 	ln   net.Listener
 	// route returns the route of a new connection; SetRoute swaps it.
-	way   atomic.Pointer[inletWay]
-	opts  InletOptions
-	life  *partLife
-	log   hclog.Logger
+	way  atomic.Pointer[inletWay]
+	opts InletOptions
+	life *partLife
+	log  hclog.Logger
 	// down is the outage while the route does not reach the outlet.
 	down outage
 	// open counts the connections admitted and not yet done with: from
