@@ -336,6 +336,12 @@ func (n *Node) routeTo(ctx context.Context, m *Routed) error {
 		n.counters.routed.Add(1)
 		return w.impl.HandleMessage(w.ctx, m)
 	}
+	if now, ok := w.impl.(nowHandler); ok && w.pending.Load() == 0 {
+		if handled, err := now.handleNow(m); handled {
+			n.counters.routed.Add(1)
+			return err
+		}
+	}
 	if err := w.deliver(ctx, n.closing, m); err != nil {
 		n.counters.drop(err)
 		return err

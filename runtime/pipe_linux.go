@@ -323,3 +323,23 @@ func socketBuffered(fd uintptr) int {
 	}
 	return int(n)
 }
+
+// writeNow writes what b it can to the socket without waiting: the count
+// written, 0 if the socket is full (or failed: the writer finds out).
+func writeNow(raw syscall.RawConn, b []byte) int {
+	written := 0
+	_ = raw.Write(func(fd uintptr) bool {
+		for written < len(b) {
+			n, err := syscall.Write(int(fd), b[written:])
+			if n > 0 {
+				written += n
+				continue
+			}
+			if err != syscall.EINTR {
+				break
+			}
+		}
+		return true // never wait
+	})
+	return written
+}

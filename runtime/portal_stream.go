@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,9 @@ type portalStream struct {
 	// pinged is set by the inlet when it sends its Ping: the other end
 	// will exist, and must be told if this end goes.
 	pinged atomic.Bool
+	// grown: the reader has sent since it started, so its stack may have
+	// grown; poked: the sweeper asked it to restart (readFrom).
+	grown, poked atomic.Bool
 
 	// sending orders what the stream sends, a lock held by putting into
 	// it: a message's number is taken, and the message routed, under it,
@@ -239,6 +243,27 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 			s.closeLater(fmt.Errorf("peer sent beyond its credit (%d bytes queued)", queued))
 			return nil
 		}
+		if c.len() > 0 && c.sp == nil && len(c.data) <= writeNowMax && s.idleWriterLocked() {
+			// Nobody writing, nothing queued, a little data (a request, a
+			// reply): write it now if the socket takes it at once, and
+			// save waking a writer.
+			s.writing = true
+			s.mu.Unlock()
+			n := writeNow(s.raw, c.data)
+			s.set.count.bytesOut.Add(uint64(n))
+			s.mu.Lock()
+			s.writing = false
+			s.unacked += n
+			c.data = c.data[n:]
+			if credit := s.unacked; credit >= s.window/2 {
+				s.unacked = 0
+				s.node.goroutine(func() { s.send(encodeCredit(credit)) })
+			}
+			if len(c.data) == 0 {
+				c.release()
+				m.buf = nil
+			}
+		}
 		if c.len() > 0 {
 			s.queue = append(s.queue, c)
 			s.queued += c.len()
@@ -334,6 +359,16 @@ func (s *portalStream) closeLater(reason error) {
 	s.node.goroutine(func() { s.close(reason, true) })
 }
 
+// writeNowMax is the most received data a stream writes on the spot
+// (HandleMessage), when its socket takes it at once.
+const writeNowMax = 16 << 10
+
+// idleWriterLocked reports whether nothing is being written or waits to
+// be, and the socket is open for writing.
+func (s *portalStream) idleWriterLocked() bool {
+	return !s.writing && len(s.queue) == 0 && !s.closed && !s.wroteEOF && !s.peerEOF && s.raw != nil
+}
+
 // kickWriterLocked starts the writer if there is work and none runs.
 func (s *portalStream) kickWriterLocked() {
 	if s.writing || s.closed || (len(s.queue) == 0 && !s.peerEOF) || s.wroteEOF {
@@ -414,35 +449,48 @@ func (s *portalStream) writeLoop() {
 // to be readable. Sending grows a goroutine's stack past its first 2 KiB
 // (the route through hops and connections is deep), and a parked stack
 // shrinks only at a collection, so a stream that goes quiet after sending
-// would keep a grown stack for as long as it is open. So the first wait
-// after a burst is bounded by idleRestart; when it runs out, the reader
-// hands over to a fresh goroutine, with a small stack, that waits for as
-// long as it takes. A stream in flow never restarts.
+// would keep a grown stack for as long as it is open. So the sweeper of
+// its inlet or outlet pokes a reader that has sent and then gone quiet for
+// idleRestart (a read deadline in the past wakes it), and the reader hands
+// over to a fresh goroutine, with a small stack, that waits for as long as
+// it takes. A stream in flow is never poked, and its reader's wait costs
+// nothing more than the wait itself.
 func (s *portalStream) readLoop() { s.readFrom(1 << 10) }
 
-// idleRestart is how long a reader that has just sent waits for more before
-// it restarts on a fresh stack.
+// idleRestart is how long a reader that has sent stays quiet before its
+// sweeper pokes it to restart on a fresh stack.
 const idleRestart = time.Second
 
 // readFrom is readLoop with size, the next read's size: it grows while
 // reads fill it, so an idle stream stays small.
 func (s *portalStream) readFrom(size int) {
-	fresh := true // nothing sent from this goroutine yet
+	s.grown.Store(false)
 	for {
-		if fresh {
-			waitReadable(s.sock)
-		} else if !waitReadableFor(s.sock, cmp.Or(s.set.idleRestart, idleRestart)) {
-			s.set.restarts.Add(1)
-			if !s.set.goroutine(s.node, func() { s.readFrom(size) }) {
-				s.close(nil, true) // its inlet or outlet is stopping
+		if err := waitReadable(s.sock); errors.Is(err, os.ErrDeadlineExceeded) {
+			_ = s.sock.SetReadDeadline(time.Time{})
+			if s.poked.Swap(false) {
+				s.set.restarts.Add(1)
+				if !s.set.goroutine(s.node, func() { s.readFrom(size) }) {
+					s.close(nil, true) // its inlet or outlet is stopping
+				}
+				return
 			}
-			return
 		}
 		if !s.pump(&size) {
 			return
 		}
-		fresh = false
+		s.grown.Store(true)
 	}
+}
+
+// pokeIfIdle asks the reader to restart on a fresh stack if it has sent
+// and then been quiet for idle (readFrom).
+func (s *portalStream) pokeIfIdle(now time.Time, idle time.Duration) {
+	if !s.grown.Load() || s.poked.Load() || now.Sub(time.Unix(0, s.lastSent.Load())) < idle {
+		return
+	}
+	s.poked.Store(true)
+	_ = s.sock.SetReadDeadline(time.Unix(1, 0))
 }
 
 // pump reads and sends for as long as reads fill their buffer (more is
@@ -513,6 +561,12 @@ func (s *portalStream) pump(size *int) bool {
 // afterRead decides what pump does after a read of k bytes of n: over is
 // true when it returns, with more.
 func (s *portalStream) afterRead(k, n int, err error) (more, over bool) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// A poke (pokeIfIdle) while the stream was busy after all.
+		_ = s.sock.SetReadDeadline(time.Time{})
+		s.poked.Store(false)
+		err = nil
+	}
 	if err == nil {
 		if k < n {
 			return true, true // nothing more waiting, most likely
@@ -768,9 +822,9 @@ type streamSet struct {
 	// life is its inlet's or outlet's, which runs the streams' readers;
 	// nil: the node's.
 	life *partLife
-	// idleRestart, when set, replaces the const of that name (tests);
-	// restarts counts the readers restarted on a fresh stack.
-	idleRestart time.Duration
+	// idleRestart, when set, replaces the const of that name (tests), in
+	// nanoseconds; restarts counts the readers restarted on a fresh stack.
+	idleRestart atomic.Int64
 	restarts    atomic.Uint64
 }
 
@@ -874,7 +928,7 @@ func (ss *streamSet) pathClosed(addr routing.Address) {
 
 // sweep runs keepalives until the node closes or stop is closed.
 func (ss *streamSet) sweep(n *Node, k KeepAlive, stop <-chan struct{}) {
-	t := time.NewTicker(k.Every / 2)
+	t := time.NewTicker(min(k.Every/2, idleRestart))
 	defer t.Stop()
 	for {
 		select {
@@ -889,8 +943,10 @@ func (ss *streamSet) sweep(n *Node, k KeepAlive, stop <-chan struct{}) {
 				streams = append(streams, s)
 			}
 			ss.mu.Unlock()
+			idle := cmp.Or(time.Duration(ss.idleRestart.Load()), idleRestart)
 			for _, s := range streams {
 				s.keepAlive(now, k.Every, k.DeadAfter)
+				s.pokeIfIdle(now, idle)
 			}
 		}
 	}

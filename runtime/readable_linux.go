@@ -1,11 +1,8 @@
 package runtime
 
 import (
-	"errors"
 	"net"
-	"os"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -13,18 +10,9 @@ import (
 // error) without a buffer of the caller's: an idle portal stream waits here
 // holding no read buffer, so that thousands of them cost little memory. It
 // peeks one byte into its own stack, which the read that follows reads
-// again. Any failure to wait is left for that read to report.
-func waitReadable(sock *net.TCPConn) { _ = peek(sock) }
-
-// waitReadableFor is waitReadable for at most d: false if nothing came.
-func waitReadableFor(sock *net.TCPConn, d time.Duration) bool {
-	if sock.SetReadDeadline(time.Now().Add(d)) != nil {
-		return true // let the read find out
-	}
-	err := peek(sock)
-	_ = sock.SetReadDeadline(time.Time{})
-	return !errors.Is(err, os.ErrDeadlineExceeded)
-}
+// again. It returns the wait's error (a deadline); any other failure is
+// left for that read to report.
+func waitReadable(sock *net.TCPConn) error { return peek(sock) }
 
 // peek waits until sock is readable.
 func peek(sock *net.TCPConn) error {

@@ -55,9 +55,12 @@ type tcpConnection struct {
 	peer string
 	log  hclog.Logger
 
+	// wmu is held by whoever writes: the worker's goroutine, or a sender
+	// writing on its own (handleNow).
+	wmu sync.Mutex
 	// out holds encoded frames not yet written; the worker goroutine
 	// writes it when its mailbox is empty, or when it grows past
-	// ioBufferSize. Worker goroutine only.
+	// ioBufferSize. Guarded by wmu.
 	out []byte
 	// bytesOut and framesOut count what was written (counters.go): the
 	// writer's, apart from the reader's counters; unflushed is the frames
@@ -120,8 +123,39 @@ func (c *tcpConnection) Counters() ConnectionCounters {
 // goroutine; Flush writes the queue out once the mailbox is empty, so
 // messages in flight share system calls.
 func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.handle(m)
+}
+
+// handleNow writes a small message on the sender's goroutine, when nothing
+// is queued for the connection and nobody writes to it: that saves waking
+// the worker's goroutine, at every hop of a request and its reply. handled
+// is false when the connection is busy or stopped, or the message is large
+// (the sender goes on reading while the worker writes): the message goes
+// to the mailbox, behind what is there.
+func (c *tcpConnection) handleNow(m *Routed) (handled bool, err error) {
+	if m.sp != nil || len(m.Payload) > writeNowMax || !c.wmu.TryLock() {
+		return false, nil
+	}
+	defer c.wmu.Unlock()
+	if c.w.pending.Load() != 0 {
+		return false, nil
+	}
+	select {
+	case <-c.w.done:
+		return false, nil
+	default:
+	}
+	err = c.handle(m)
+	c.flushLocked()
+	return true, err
+}
+
+// handle queues or writes m. Under wmu.
+func (c *tcpConnection) handle(m *Routed) error {
 	if m == c.drainMarker {
-		c.Flush()
+		c.flushLocked()
 		close(c.drained)
 		return nil
 	}
@@ -144,7 +178,7 @@ func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
 	m.release() // the queue holds a copy of the payload
 	c.unflushed++
 	if len(c.out) >= ioBufferSize {
-		c.Flush()
+		c.flushLocked()
 	}
 	return nil
 }
@@ -212,6 +246,12 @@ func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
 
 // Flush writes the queued frames.
 func (c *tcpConnection) Flush() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.flushLocked()
+}
+
+func (c *tcpConnection) flushLocked() {
 	if len(c.out) == 0 {
 		return
 	}

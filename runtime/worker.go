@@ -26,6 +26,13 @@ type inliner interface {
 	Inline() bool
 }
 
+// nowHandler is implemented by workers that may handle a message on the
+// sender's goroutine when they are idle (a TCP connection writes its frame
+// at once): handled false sends it to the mailbox as usual.
+type nowHandler interface {
+	handleNow(m *Routed) (handled bool, err error)
+}
+
 // flusher is implemented by workers that batch output; Flush is called when
 // their mailbox is empty.
 type flusher interface {
