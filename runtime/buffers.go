@@ -17,6 +17,8 @@ import "sync"
 const (
 	poolBufferSize  = 64 << 10
 	largeBufferSize = LargeWindow/4 + 2<<10
+	// smallBufferSize holds what an idle stream's first read takes.
+	smallBufferSize = 4<<10 + 64
 )
 
 var (
@@ -28,7 +30,14 @@ var (
 		b := make([]byte, largeBufferSize)
 		return &b
 	}}
+	smallPool = sync.Pool{New: func() any {
+		b := make([]byte, smallBufferSize)
+		return &b
+	}}
 )
+
+// getSmallBuffer returns a buffer of smallBufferSize.
+func getSmallBuffer() *[]byte { return smallPool.Get().(*[]byte) }
 
 // getBuffer returns a buffer of poolBufferSize.
 func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
@@ -57,5 +66,8 @@ func putBuffer(b *[]byte) {
 	case largeBufferSize:
 		*b = (*b)[:largeBufferSize]
 		largePool.Put(b)
+	case smallBufferSize:
+		*b = (*b)[:smallBufferSize]
+		smallPool.Put(b)
 	}
 }

@@ -466,7 +466,8 @@ const idleRestart = time.Second
 func (s *portalStream) readFrom(size int) {
 	s.grown.Store(false)
 	for {
-		if err := waitReadable(s.sock); errors.Is(err, os.ErrDeadlineExceeded) {
+		first, err := s.readIdle(size)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
 			_ = s.sock.SetReadDeadline(time.Time{})
 			if s.poked.Swap(false) {
 				s.set.restarts.Add(1)
@@ -475,12 +476,42 @@ func (s *portalStream) readFrom(size int) {
 				}
 				return
 			}
+			continue
 		}
-		if !s.pump(&size) {
+		if !s.pump(&size, first, err) {
 			return
 		}
 		s.grown.Store(true)
 	}
+}
+
+// idleRead is what readIdle read: k bytes into buf[payloadHeadroom:], of n
+// asked; done is false when it only waited.
+type idleRead struct {
+	buf    []byte
+	pooled *[]byte
+	n, k   int
+	done   bool
+}
+
+// readIdle waits, holding no buffer, until the socket has something, and
+// when the stream may send a small read's worth reads it into a small
+// pooled buffer taken only once there is data: one system call where a
+// wait and a read would take two. Otherwise it only waits, and pump reads.
+func (s *portalStream) readIdle(size int) (idleRead, error) {
+	s.mu.Lock()
+	credit, chunk := s.credit, s.chunk
+	s.mu.Unlock()
+	n := min(size, credit, chunk)
+	if n <= 0 || payloadHeadroom+n+seqSize > smallBufferSize || s.raw == nil {
+		return idleRead{}, waitReadable(s.sock)
+	}
+	pooled, k, err := readReady(s.raw, payloadHeadroom, n)
+	r := idleRead{pooled: pooled, n: n, k: k, done: pooled != nil}
+	if pooled != nil {
+		r.buf = (*pooled)[:payloadHeadroom+n]
+	}
+	return r, err
 }
 
 // pokeIfIdle asks the reader to restart on a fresh stack if it has sent
@@ -496,7 +527,15 @@ func (s *portalStream) pokeIfIdle(now time.Time, idle time.Duration) {
 // pump reads and sends for as long as reads fill their buffer (more is
 // likely waiting), then returns true to wait again; false when the stream
 // is over. size is the next read's size.
-func (s *portalStream) pump(size *int) bool {
+func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
+	if first.done {
+		s.mu.Lock()
+		chunk := s.chunk
+		s.mu.Unlock()
+		if more, over := s.sendRead(first.buf, first.pooled, first.k, first.n, chunk, size, firstErr); over {
+			return more
+		}
+	}
 	for {
 		s.mu.Lock()
 		credit, closed, chunk := s.credit, s.closed, s.chunk
@@ -537,25 +576,31 @@ func (s *portalStream) pump(size *int) bool {
 			buf = make([]byte, payloadHeadroom+n, payloadHeadroom+n+seqSize)
 		}
 		k, err := s.sock.Read(buf[payloadHeadroom:])
-		if k == 0 {
-			putBuffer(pooled)
-		}
-		if k > 0 {
-			s.mu.Lock()
-			s.credit -= k
-			s.mu.Unlock()
-			s.set.count.bytesIn.Add(uint64(k))
-			if !s.sendBuf(framePayload(buf, k), pooled, nil) {
-				return false
-			}
-			if k == n && *size < chunk {
-				*size *= 2
-			}
-		}
-		if more, over := s.afterRead(k, n, err); over {
+		if more, over := s.sendRead(buf, pooled, k, n, chunk, size, err); over {
 			return more
 		}
 	}
+}
+
+// sendRead sends what a read of n bytes into buf[payloadHeadroom:] got, k
+// bytes, and decides what pump does next (afterRead).
+func (s *portalStream) sendRead(buf []byte, pooled *[]byte, k, n, chunk int, size *int, err error) (more, over bool) {
+	if k == 0 {
+		putBuffer(pooled)
+	}
+	if k > 0 {
+		s.mu.Lock()
+		s.credit -= k
+		s.mu.Unlock()
+		s.set.count.bytesIn.Add(uint64(k))
+		if !s.sendBuf(framePayload(buf, k), pooled, nil) {
+			return false, true
+		}
+		if k == n && *size < chunk {
+			*size *= 2
+		}
+	}
+	return s.afterRead(k, n, err)
 }
 
 // afterRead decides what pump does after a read of k bytes of n: over is
@@ -602,7 +647,7 @@ func (s *portalStream) pumpSpliced(n int) (k int, err error, done bool) {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
-	if !s.node.splicesTo(remote) {
+	if s.node.splicesTo(remote) == spliceNone {
 		return 0, nil, false
 	}
 	p := getPipe()

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"io"
 	"net"
+	"os"
 	"syscall"
 	"unsafe"
 )
@@ -26,4 +28,38 @@ func peek(sock *net.TCPConn) error {
 			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 		return errno != syscall.EAGAIN
 	})
+}
+
+// readReady waits until the socket has something, then reads up to n
+// bytes of it into a small pooled buffer at off, taken only once there is
+// something to read: a wait holds no buffer. The buffer is nil when the
+// wait failed (a deadline, a closed socket); k = 0 with io.EOF is the
+// peer's end.
+func readReady(raw syscall.RawConn, off, n int) (buf *[]byte, k int, err error) {
+	var rerr error
+	werr := raw.Read(func(fd uintptr) bool {
+		b := getSmallBuffer()
+		for {
+			m, e := syscall.Read(int(fd), (*b)[off:off+n])
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e == syscall.EAGAIN:
+				putBuffer(b)
+				return false
+			case e != nil:
+				rerr = os.NewSyscallError("read", e)
+			case m == 0:
+				rerr = io.EOF
+			default:
+				k = m
+			}
+			buf = b
+			return true
+		}
+	})
+	if werr != nil {
+		return nil, 0, werr
+	}
+	return buf, k, rerr
 }

@@ -92,27 +92,44 @@ func takesSpliced(w Worker) bool {
 	return false
 }
 
-// splicesTo reports whether a message sent along onward would reach a
-// worker that moves its payload without reading it, past the hops and
-// forwarders on this node: then reading the payload into a pipe rather
-// than into memory saves copying it.
-func (n *Node) splicesTo(onward routing.Route) bool {
+// spliceTarget is where a spliced payload would go on a node.
+type spliceTarget int
+
+const (
+	spliceNone       spliceTarget = iota // a worker that reads payloads
+	spliceConnection                     // a TCP connection: on to the next node
+	spliceStream                         // a portal stream: into its socket
+)
+
+// splicesTo says whether a message sent along onward would reach a worker
+// that moves its payload without reading it, past the hops and forwarders
+// on this node: then reading the payload into a pipe rather than into
+// memory saves copying it. A stream, which checks the message's number,
+// needs the payload's last bytes in memory; a connection does not.
+func (n *Node) splicesTo(onward routing.Route) spliceTarget {
 	for range 8 {
 		if len(onward) == 0 || !onward[0].IsLocal() {
-			return false
+			return spliceNone
 		}
 		w := n.lookup(onward[0].Value)
 		if w == nil {
-			return false
+			return spliceNone
 		}
 		switch impl := w.impl.(type) {
 		case Hop:
 			onward = onward[1:]
 		case *Forwarder:
 			onward = impl.route
+		case *portalStream:
+			return spliceStream
+		case *tcpConnection:
+			if impl.raw != nil {
+				return spliceConnection
+			}
+			return spliceNone
 		default:
-			return takesSpliced(impl)
+			return spliceNone
 		}
 	}
-	return false
+	return spliceNone
 }

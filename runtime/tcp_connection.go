@@ -226,17 +226,30 @@ func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
 	if at < len(out) {
 		rest = append(rest, out[at:]...)
 	}
+	// The payload's last bytes go into the pipe after the rest (a pipe
+	// write of up to PIPE_BUF bytes is whole or nothing): a pipe write
+	// costs less than a TCP segment of its own, and the frame then leaves
+	// in one push.
+	tail := m.sp.tail
+	if len(tail) > 0 && m.sp.pipe.put(tail) == nil {
+		tail = nil
+	}
+	end := append(tail, rest...) // written after the pipe
 	head := append(out[:at], msg.Payload...)
 	written, err := writeMore(c.raw, head)
 	if err == nil {
 		var k int
-		k, err = m.sp.pipe.drainTo(c.raw, true)
+		k, err = m.sp.pipe.drainTo(c.raw, len(end) > 0)
 		written += k
 	}
 	c.bytesOut.Add(uint64(written))
 	c.framesOut.Add(c.unflushed)
 	c.unflushed = 1 // this one, once its end is written
-	c.out = append(append(head[:0], m.sp.tail...), rest...)
+	c.out = append(head[:0], end...)
+	if len(c.out) == 0 {
+		c.framesOut.Add(1)
+		c.unflushed = 0
+	}
 	m.release()
 	if err != nil {
 		c.close(fmt.Errorf("write: %w", err))
@@ -420,9 +433,18 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	}
 	end := h.PayloadAt + h.PayloadLen
 	buffered := min(avail-h.PayloadAt, h.PayloadLen)
-	mid := h.PayloadLen - buffered - splicedTail
-	if end > n || buffered < splicedHead || mid < spliceMin || !c.node.splicesTo(h.Message.Onward) {
-		c.smallReads = end <= n && h.PayloadLen >= spliceMin && c.node.splicesTo(h.Message.Onward)
+	target := c.node.splicesTo(h.Message.Onward)
+	// For a stream, the payload's first bytes (a portal header) and last
+	// (its number) stay in memory, and what was read of the rest goes into
+	// the pipe; for a connection, what was read stays in memory, ahead of
+	// the pipe, and the pipe takes all the rest.
+	headLen, tail := buffered, 0
+	if target == spliceStream {
+		headLen, tail = splicedHead, splicedTail
+	}
+	mid := h.PayloadLen - buffered - tail
+	if end > n || buffered < headLen || mid < spliceMin || target == spliceNone {
+		c.smallReads = end <= n && h.PayloadLen >= spliceMin && target != spliceNone
 		return nil, false, nil
 	}
 	p := getPipe()
@@ -431,12 +453,11 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	}
 	c.smallReads = true
 	_, _ = br.Discard(h.PayloadAt)
-	head := make([]byte, splicedHead)
+	head := make([]byte, headLen)
 	_, _ = io.ReadFull(br, head) // buffered
-	// What was read of the payload already goes into the pipe first. A
-	// pipe that takes less than the payload (it is small, or the data
+	// A pipe that takes less than the payload (it is small, or the data
 	// came in many small pieces) leaves the rest to go through memory.
-	ahead, _ := br.Peek(buffered - splicedHead)
+	ahead, _ := br.Peek(buffered - headLen)
 	full := p.put(ahead) != nil
 	_, _ = br.Discard(p.held)
 	if !full {
@@ -454,22 +475,25 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	}
 	// The payload's last bytes and the rest of the frame, with the next
 	// frame's head if it has come.
-	c.in.limit = headRead
-	after := make([]byte, splicedTail+n-end)
-	_, err = io.ReadFull(br, after)
-	c.in.limit = 0
-	if err != nil {
-		p.release()
-		return nil, true, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
+	var after []byte
+	if tail+n-end > 0 {
+		c.in.limit = headRead
+		after = make([]byte, tail+n-end)
+		_, err = io.ReadFull(br, after)
+		c.in.limit = 0
+		if err != nil {
+			p.release()
+			return nil, true, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
+		}
 	}
-	if err := h.DecodeRest(after[splicedTail:]); err != nil {
+	if err := h.DecodeRest(after[tail:]); err != nil {
 		p.release()
 		c.dropBad(&h.Message, err)
 		return nil, true, nil
 	}
 	msg := h.Message
 	msg.Payload = head
-	return &Routed{Message: msg, flow: c.flow, sp: newSpliced(p, after[:splicedTail:splicedTail])}, true, nil
+	return &Routed{Message: msg, flow: c.flow, sp: newSpliced(p, after[:tail:tail])}, true, nil
 }
 
 // readRestInMemory finishes reading a frame whose payload did not all fit
