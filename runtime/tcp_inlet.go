@@ -20,7 +20,7 @@ type Inlet struct {
 	node *Node
 	name string
 	ln   net.Listener
-	// route returns the route of a new connection; SetRoute swaps it.
+	// way is the route and window of a new connection; SetRoute swaps it.
 	way  atomic.Pointer[inletWay]
 	opts InletOptions
 	life *partLife

@@ -14,7 +14,9 @@
 //   - ockamtop 3 nodes: the seeds' portal, inlet on n1 -> n2 -> n3's relay
 //     -> hop -> outlet on n3;
 //   - ockamtop 2 nodes: a reverse tunnel's shape, the inlet on the relay
-//     node n2 -> n3's relay -> outlet on n3.
+//     node n2 -> n3's relay -> outlet on n3;
+//   - 3 nodes, secure: the 3-node portal inside a secure channel from n1
+//     to a listener on n3.
 //
 // Throughput is one stream of -size MiB; the round trip is 64 bytes to an
 // echo server, p50 and p99 over -trips; CPU is ockamtop's user+sys seconds
@@ -78,7 +80,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each path's figure is the median over them")
 	fs.IntVar(&o.streams, "streams", 9000, "idle streams to hold open on one inlet for the memory figure (0: skip)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (topology, ockamtop's log)")
-	fs.StringVar(&o.paths, "paths", "direct,chain3,portal3,chain2,portal2", "the paths to measure, in order; direct is always measured first")
+	fs.StringVar(&o.paths, "paths", "direct,chain3,portal3,secure3,chain2,portal2", "the paths to measure, in order; direct is always measured first")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -158,6 +160,7 @@ func (b *bench) run() error {
 		{key: "direct", name: "direct", sink: sink, echo: echo},
 		{key: "chain3", name: "io.Copy chain x3", sink: chain3[0], echo: chain3[1], pid: c3.cmd.Process.Pid},
 		{key: "portal3", name: "ockamtop 3 nodes", sink: inlets["n1.sink"], echo: inlets["n1.echo"], pid: b.ockam.cmd.Process.Pid},
+		{key: "secure3", name: "3 nodes, secure", sink: inlets["n1.secure_sink"], echo: inlets["n1.secure_echo"], pid: b.ockam.cmd.Process.Pid},
 		{key: "chain2", name: "io.Copy chain x2", sink: chain2[0], echo: chain2[1], pid: c2.cmd.Process.Pid},
 		{key: "portal2", name: "ockamtop 2 nodes", sink: inlets["n2.sink"], echo: inlets["n2.echo"], pid: b.ockam.cmd.Process.Pid},
 	}
@@ -298,6 +301,9 @@ node "n3" {
   relay "n3" {
     at = node.n2
   }
+  secure_channel_listener "api" {
+    trust = [node.n1]
+  }
   tcp_outlet "to_sink" {
     to = %q
   }
@@ -315,6 +321,14 @@ node "n1" {
     from        = "127.0.0.1:0"
     to          = "/node/n2/service/forward_to_n3/service/hop/service/to_echo"
     max_streams = %d
+  }
+  tcp_inlet "secure_sink" {
+    from = "127.0.0.1:0"
+    to   = "/node/n2/service/forward_to_n3/secure/api/service/hop/service/to_sink"
+  }
+  tcp_inlet "secure_echo" {
+    from = "127.0.0.1:0"
+    to   = "/node/n2/service/forward_to_n3/secure/api/service/hop/service/to_echo"
   }
 }
 `
@@ -532,7 +546,7 @@ func choose(all []path, list string) ([]path, error) {
 		}
 		i := slices.IndexFunc(all, func(p path) bool { return p.key == key })
 		if i < 0 {
-			return nil, fmt.Errorf("-paths: no path %q; the paths are direct, chain3, portal3, chain2 and portal2", key)
+			return nil, fmt.Errorf("-paths: no path %q; the paths are direct, chain3, portal3, secure3, chain2 and portal2", key)
 		}
 		out = append(out, all[i])
 	}
