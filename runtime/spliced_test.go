@@ -22,6 +22,7 @@ type relayPeer struct {
 	raw  net.Conn
 	br   *bufio.Reader
 	logs *logBuffer
+	addr string // n2's listener
 }
 
 func newRelayPeer(t *testing.T) *relayPeer {
@@ -34,6 +35,16 @@ func newRelayPeer(t *testing.T) *relayPeer {
 		t.Fatal(err)
 	}
 	<-relay.Ready()
+	return dialRelayPeer(t, addr, logs)
+}
+
+// newRelayPeerAt is another raw peer of the same n2.
+func newRelayPeerAt(t *testing.T, p *relayPeer) *relayPeer {
+	return dialRelayPeer(t, p.addr, p.logs)
+}
+
+func dialRelayPeer(t *testing.T, addr string, logs *logBuffer) *relayPeer {
+	t.Helper()
 	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +58,7 @@ func newRelayPeer(t *testing.T) *relayPeer {
 	if v, err := br.ReadByte(); err != nil || v != wire.ProtocolVersion {
 		t.Fatalf("version byte %x, %v", v, err)
 	}
-	return &relayPeer{raw: raw, br: br, logs: logs}
+	return &relayPeer{raw: raw, br: br, logs: logs, addr: addr}
 }
 
 // toEcho is a frame for n3's echo through the relay, with payload.
@@ -152,4 +163,22 @@ func TestSplicedPipeFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+}
+
+// A peer that dies in the middle of a large payload, while it is being
+// spliced, costs only its own connection: the node goes on, and the pipe
+// is given back.
+func TestSplicedPeerDiesMidPayload(t *testing.T) {
+	p := newRelayPeer(t)
+	p.echo(t, randomBytes(100<<10), 0)
+	frame := toEcho(t, randomBytes(300<<10))
+	if _, err := p.raw.Write(frame[:len(frame)/2]); err != nil {
+		t.Fatal(err)
+	}
+	p.raw.Close()
+	p.logs.waitLog(t, "read frame body")
+	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	// The node still serves a new peer the same way.
+	again := newRelayPeerAt(t, p)
+	again.echo(t, randomBytes(100<<10), 0)
 }
