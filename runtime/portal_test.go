@@ -460,10 +460,16 @@ func TestPortalLargeWindow(t *testing.T) {
 		os, or := windows(&p.outlet.streamSet)
 		return is == LargeWindow && ir == LargeWindow && os == LargeWindow && or == LargeWindow
 	})
+	roundTripStreams(t, p.inlet.Addr(), 8, 8<<20)
+}
+
+// roundTripStreams runs n roundTripStreams of size bytes at once.
+func roundTripStreams(t *testing.T, addr string, n, size int) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Go(func() { errs <- roundTripStream(p.inlet.Addr(), 8<<20) })
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() { errs <- roundTripStream(addr, size) })
 	}
 	wg.Wait()
 	close(errs)
@@ -483,18 +489,7 @@ func TestPortalPokedWhileBusy(t *testing.T) {
 		Window:    LargeWindow,
 	})
 	p.inlet.streamSet.idleRestart.Store(1) // every tick, every stream that has sent
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Go(func() { errs <- roundTripStream(p.inlet.Addr(), 16<<20) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	roundTripStreams(t, p.inlet.Addr(), 4, 16<<20)
 	if p.inlet.restarts.Load() == 0 {
 		t.Log("no reader was idle at a tick") // the point is that nothing broke
 	}
