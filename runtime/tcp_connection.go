@@ -81,6 +81,9 @@ type tcpConnection struct {
 	// reaches it, everything queued before it has been written.
 	drainMarker *Routed
 	drained     chan struct{} // closed when the worker reaches drainMarker
+	// flushMarker is a message that only handleNow queues: the worker
+	// writes what the socket did not take at once.
+	flushMarker *Routed
 	// draining is set by the first drain: the marker is queued once.
 	draining atomic.Bool
 
@@ -134,22 +137,50 @@ func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
 // is false when the connection is busy or stopped, or the message is large
 // (the sender goes on reading while the worker writes): the message goes
 // to the mailbox, behind what is there.
+//
+// The sender never waits on the socket: what it does not take at once is
+// left for the worker, which a flushMarker wakes.
 func (c *tcpConnection) handleNow(m *Routed) (handled bool, err error) {
-	if m.sp != nil || len(m.Payload) > writeNowMax || !c.wmu.TryLock() {
+	if m.sp != nil || len(m.Payload) >= directWriteMin || c.raw == nil || !c.wmu.TryLock() {
 		return false, nil
 	}
-	defer c.wmu.Unlock()
 	if c.w.pending.Load() != 0 {
+		c.wmu.Unlock()
 		return false, nil
 	}
 	select {
 	case <-c.w.done:
+		c.wmu.Unlock()
 		return false, nil
 	default:
 	}
 	err = c.handle(m)
-	c.flushLocked()
+	all := c.flushNowLocked()
+	c.wmu.Unlock()
+	if !all {
+		// A full socket: the worker writes the rest, waiting as it may
+		// (a closing node drains it at its shutdown).
+		_ = c.w.deliver(context.Background(), c.node.closing, c.flushMarker)
+	}
 	return true, err
+}
+
+// flushNowLocked writes what of the queue the socket takes at once, and
+// reports whether that was all of it. Under wmu.
+func (c *tcpConnection) flushNowLocked() bool {
+	if len(c.out) == 0 {
+		return true
+	}
+	n := writeNow(c.raw, c.out)
+	c.bytesOut.Add(uint64(n))
+	if n < len(c.out) {
+		c.out = c.out[:copy(c.out, c.out[n:])]
+		return false
+	}
+	c.framesOut.Add(c.unflushed)
+	c.unflushed = 0
+	c.out = c.out[:0]
+	return true
 }
 
 // handle queues or writes m. Under wmu.
@@ -157,6 +188,10 @@ func (c *tcpConnection) handle(m *Routed) error {
 	if m == c.drainMarker {
 		c.flushLocked()
 		close(c.drained)
+		return nil
+	}
+	if m == c.flushMarker {
+		c.flushLocked()
 		return nil
 	}
 	c.repliers.record(c.node, c.flow, m.Return)

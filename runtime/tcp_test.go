@@ -1,13 +1,18 @@
 package runtime
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
 // The seeds' transport examples: a responder and an initiator over one TCP
@@ -170,5 +175,68 @@ func TestConnectFailsClearly(t *testing.T) {
 	_, err := n2.Connect(context.Background(), closed, ConnectOptions{})
 	if err == nil || !contains(err.Error(), "connect to "+closed) {
 		t.Fatalf("connect to a closed port = %v", err)
+	}
+}
+
+// Small messages are written on the sender's goroutine while the socket
+// takes them; once it is full the worker writes the rest, waiting, and the
+// senders queue behind it: a peer that reads late still gets every message,
+// in order.
+func TestSmallMessagesToASlowPeer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	n, _ := testNode(t, "n1", Options{})
+	const count = 20_000 // about 80 MB of frames: more than the sockets hold
+	sent := make(chan error, 1)
+	go func() {
+		for i := range count {
+			err := n.Send(context.Background(), routing.Message{
+				Onward:  routing.Route{routing.TCPAddress(ln.Addr().String()), routing.LocalAddress("peer")},
+				Return:  routing.Route{routing.LocalAddress("me")},
+				Payload: binary.BigEndian.AppendUint32(make([]byte, 4000), uint32(i)),
+			})
+			if err != nil {
+				sent <- fmt.Errorf("send %d: %w", i, err)
+				return
+			}
+		}
+		sent <- nil
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := c.Write([]byte{wire.ProtocolVersion}); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	if v, err := br.ReadByte(); err != nil || v != wire.ProtocolVersion {
+		t.Fatalf("version %x, %v", v, err)
+	}
+	// Read nothing until the sender is stuck behind a full socket.
+	waitFor(t, "the sender to fill the socket", func() bool {
+		conns := n.tcp().Connections()
+		return len(conns) == 1 && conns[0].(*tcpConnection).w.pending.Load() > 0
+	})
+	for i := range count {
+		body, err := wire.ReadFrame(br, nil)
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		m, err := wire.DecodeBody(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := binary.BigEndian.Uint32(m.Payload[4000:]); len(m.Payload) != 4004 || got != uint32(i) {
+			t.Fatalf("frame %d carries message %d", i, got)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
 	}
 }

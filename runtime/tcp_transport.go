@@ -194,7 +194,7 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 		closed:   make(chan struct{}),
 		drained:  make(chan struct{}),
 	}
-	c.drainMarker = &Routed{}
+	c.drainMarker, c.flushMarker = &Routed{}, &Routed{}
 	c.in.conn = conn
 	c.raw, _ = spliceable(conn)
 	c.flow.inbound.Store(inbound || !outgoing)
