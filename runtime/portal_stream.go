@@ -117,8 +117,7 @@ func (c chunk) len() int {
 func (c chunk) release() {
 	putBuffer(c.buf)
 	if c.sp != nil {
-		c.sp.cleanup.Stop()
-		c.sp.pipe.release()
+		c.sp.release()
 	}
 }
 

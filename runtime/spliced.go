@@ -43,11 +43,16 @@ func (r *Routed) payloadLen() int {
 	return len(r.Payload) + r.sp.pipe.held + len(r.sp.tail)
 }
 
-// dropSplice gives the pipe back, emptied or not.
+// release gives the pipe back, emptied or not.
+func (sp *spliced) release() {
+	sp.cleanup.Stop()
+	sp.pipe.release()
+}
+
+// dropSplice gives the message's pipe back, emptied or not.
 func (r *Routed) dropSplice() {
 	if r.sp != nil {
-		r.sp.cleanup.Stop()
-		r.sp.pipe.release()
+		r.sp.release()
 		r.sp = nil
 	}
 }
