@@ -343,3 +343,24 @@ func writeNow(raw syscall.RawConn, b []byte) int {
 	})
 	return written
 }
+
+// drainNow moves what of the pipe the socket takes at once, without
+// waiting, and reports how many bytes.
+func (p *pipe) drainNow(raw syscall.RawConn) int {
+	moved := 0
+	_ = raw.Write(func(fd uintptr) bool {
+		for p.held > 0 {
+			k, err := syscall.Splice(p.r, nil, int(fd), nil, p.held, spliceMove|spliceNonblock)
+			if k > 0 {
+				moved += int(k)
+				p.held -= int(k)
+				continue
+			}
+			if err != syscall.EINTR {
+				break
+			}
+		}
+		return true // never wait
+	})
+	return moved
+}

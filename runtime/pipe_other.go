@@ -21,6 +21,7 @@ func spliceable(any) (syscall.RawConn, bool)               { return nil, false }
 func (p *pipe) fillSome(syscall.RawConn, int) (int, error) { return 0, errNoSplice }
 func (p *pipe) fillExactly(syscall.RawConn, int) error     { return errNoSplice }
 func (p *pipe) drainTo(syscall.RawConn) (int, error)       { return 0, errNoSplice }
+func (p *pipe) drainNow(syscall.RawConn) int               { return 0 }
 func (p *pipe) put([]byte) error                           { return errNoSplice }
 func (p *pipe) take([]byte) error                          { return errNoSplice }
 func writeMore(syscall.RawConn, []byte) (int, error)       { return 0, errNoSplice }

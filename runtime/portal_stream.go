@@ -242,25 +242,30 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 			s.closeLater(fmt.Errorf("peer sent beyond its credit (%d bytes queued)", queued))
 			return nil
 		}
-		if c.len() > 0 && c.sp == nil && len(c.data) <= writeNowMax && s.idleWriterLocked() {
+		if c.len() > 0 && (c.sp != nil || len(c.data) <= writeNowMax) && s.idleWriterLocked() {
 			// Nobody writing, nothing queued, a little data (a request, a
-			// reply): write it now if the socket takes it at once, and
+			// reply) or a pipe: write what the socket takes at once, and
 			// save waking a writer.
 			s.writing = true
 			s.mu.Unlock()
-			n := writeNow(s.raw, c.data)
+			var n int
+			if c.sp != nil {
+				n = c.sp.pipe.drainNow(s.raw)
+			} else {
+				n = writeNow(s.raw, c.data)
+				c.data = c.data[n:]
+			}
 			s.set.count.bytesOut.Add(uint64(n))
 			s.mu.Lock()
 			s.writing = false
 			s.unacked += n
-			c.data = c.data[n:]
 			if credit := s.unacked; credit >= s.window/2 {
 				s.unacked = 0
 				s.node.goroutine(func() { s.send(encodeCredit(credit)) })
 			}
-			if len(c.data) == 0 {
+			if c.len() == 0 {
 				c.release()
-				m.buf = nil
+				m.buf, m.sp = nil, nil
 			}
 		}
 		if c.len() > 0 {
