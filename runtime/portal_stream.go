@@ -265,7 +265,7 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 			}
 			if c.len() == 0 {
 				c.release()
-				m.buf, m.sp = nil, nil
+				c, m.buf, m.sp = chunk{}, nil, nil
 			}
 		}
 		if c.len() > 0 {
