@@ -77,6 +77,9 @@ type portalStream struct {
 	// grown: the reader has sent since it started, so its stack may have
 	// grown; poked: the sweeper asked it to restart (readFrom).
 	grown, poked atomic.Bool
+	// large: counted by its set among the streams with a large window.
+	// Guarded by the set's mu.
+	large bool
 
 	// sending orders what the stream sends, a lock held by putting into
 	// it: a message's number is taken, and the message routed, under it,
@@ -868,6 +871,8 @@ type streamSet struct {
 	// closed is set by closeAll: its inlet or outlet is stopped, and
 	// takes no new stream.
 	closed bool // guarded by mu
+	// large counts the streams that took a large window (takeLarge).
+	large int // guarded by mu
 	// life is its inlet's or outlet's, which runs the streams' readers;
 	// nil: the node's.
 	life *partLife
@@ -921,9 +926,31 @@ func (ss *streamSet) closeAll() {
 
 func (ss *streamSet) remove(s *portalStream) {
 	ss.mu.Lock()
+	if _, ok := ss.streams[s]; ok && s.large {
+		ss.large--
+	}
 	delete(ss.streams, s)
 	ss.mu.Unlock()
 }
+
+// takeLarge counts s among the streams with a large window, if fewer than
+// maxLargeStreams are: false if there are that many already.
+func (ss *streamSet) takeLarge(s *portalStream) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if _, ok := ss.streams[s]; !ok || ss.large >= maxLargeStreams {
+		return false
+	}
+	ss.large++
+	s.large = true
+	return true
+}
+
+// maxLargeStreams bounds the streams of one inlet that take a large
+// window at once: what a node may hold for an inlet's streams stays
+// maxLargeStreams x LargeWindow (128 MiB), plus PortalWindow for each
+// stream past them, which share the default window.
+const maxLargeStreams = 64
 
 // Len counts the open streams.
 func (ss *streamSet) Len() int {

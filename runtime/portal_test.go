@@ -494,3 +494,60 @@ func TestPortalPokedWhileBusy(t *testing.T) {
 		t.Log("no reader was idle at a tick") // the point is that nothing broke
 	}
 }
+
+// An inlet gives the large window to maxLargeStreams streams at a time; the
+// next ones take the default window, and get the large one again once the
+// first have closed.
+func TestPortalLargeWindowBound(t *testing.T) {
+	p := newPortalPathOpts(t, serveTCP(t, echoServer), InletOptions{Window: LargeWindow})
+	open := func() (net.Conn, *portalStream) {
+		t.Helper()
+		c, err := net.Dial("tcp", p.inlet.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		one := []byte{1}
+		if _, err := c.Write(one); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, one); err != nil {
+			t.Fatal(err)
+		}
+		// The stream whose local end is c's peer.
+		p.inlet.streamSet.mu.Lock()
+		defer p.inlet.streamSet.mu.Unlock()
+		for s := range p.inlet.streamSet.streams {
+			if s.sock.RemoteAddr().String() == c.LocalAddr().String() {
+				return c, s
+			}
+		}
+		t.Fatal("no stream for the connection")
+		return nil, nil
+	}
+	window := func(s *portalStream) int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.window
+	}
+	var first net.Conn
+	for i := range maxLargeStreams {
+		c, s := open()
+		if w := window(s); w != LargeWindow {
+			t.Fatalf("stream %d: window %d, want the large one", i, w)
+		}
+		if i == 0 {
+			first = c
+		}
+	}
+	_, s := open()
+	if w := window(s); w != PortalWindow {
+		t.Fatalf("stream %d: window %d, want the default", maxLargeStreams, w)
+	}
+	first.Close()
+	waitFor(t, "the first stream to close", func() bool { return p.inlet.Streams() == maxLargeStreams })
+	if _, s := open(); window(s) != LargeWindow {
+		t.Fatalf("after one closed: window %d, want the large one", window(s))
+	}
+}

@@ -224,7 +224,7 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 	select {
 	case <-s.established:
 		in.routeUp()
-		if way.window > PortalWindow {
+		if way.window > PortalWindow && in.streamSet.takeLarge(s) {
 			s.announceWindow(way.window)
 		}
 		// The reader gets a goroutine of its own, with a fresh stack: this
