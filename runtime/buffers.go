@@ -16,7 +16,7 @@ import "sync"
 // around it; largeBufferSize a large window's chunk with its frame.
 const (
 	poolBufferSize  = 64 << 10
-	largeBufferSize = LargeWindow/4 + 2<<10
+	largeBufferSize = LargeChunk + 2<<10
 	// smallBufferSize holds what an idle stream's first read takes.
 	smallBufferSize = 4<<10 + 64
 )

@@ -36,7 +36,7 @@ const (
 )
 
 // pipeSize is the capacity asked for each pipe: a spliced payload is at
-// most chunkFor(LargeWindow), and the socket's data may come in many pieces, each
+// most LargeChunk, and the socket's data may come in many pieces, each
 // a slot of the pipe. A pipe that cannot take it all stalls, and its
 // message is read into memory instead (fillExactly).
 const pipeSize = 1 << 20

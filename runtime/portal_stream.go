@@ -950,7 +950,7 @@ func (ss *streamSet) takeLarge(s *portalStream) bool {
 // window at once: what a node may hold for an inlet's streams stays
 // maxLargeStreams x LargeWindow (128 MiB), plus PortalWindow for each
 // stream past them, which share the default window.
-const maxLargeStreams = 64
+const maxLargeStreams = 32
 
 // Len counts the open streams.
 func (ss *streamSet) Len() int {
