@@ -197,6 +197,9 @@ func (s *portalStream) isEstablished() bool {
 
 // HandleMessage takes a portal message from the other end. It never blocks.
 func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
+	// A message dropped on any path below gives its pipe back at once (a
+	// queued one has handed it over already).
+	defer m.dropSplice()
 	s.lastHeard.Store(time.Now().UnixNano())
 	pm, err := s.decode(m)
 	s.mu.Lock()
@@ -261,6 +264,12 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 			s.set.count.bytesOut.Add(uint64(n))
 			s.mu.Lock()
 			s.writing = false
+			if s.closed {
+				// Closed meanwhile: its queue has been given back, and
+				// the rest of this chunk goes with it.
+				c.release()
+				c, m.buf, m.sp = chunk{}, nil, nil
+			}
 			s.unacked += n
 			if credit := s.unacked; credit >= s.window/2 {
 				s.unacked = 0
@@ -286,14 +295,20 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 		s.creditGrew()
 	case portalWindow:
 		w := int(min(pm.n, LargeWindow))
+		// An end that has not said its own window yet (the outlet's)
+		// takes as much, and says so, if its set has room for one more
+		// large window (maxLargeStreams); otherwise it keeps the default,
+		// and the other end sends Ockam-sized chunks.
+		s.mu.Lock()
+		wants := w > s.window
+		s.mu.Unlock()
+		granted := wants && s.set.takeLarge(s)
 		s.mu.Lock()
 		if w > s.sendWindow {
 			s.credit += w - s.sendWindow
 			s.sendWindow, s.chunk = w, chunkFor(w)
 		}
-		// An end that has not said its own window yet (the outlet's)
-		// takes as much, and says so.
-		answer := w > s.window
+		answer := granted && w > s.window
 		if answer {
 			s.window = w
 		}
@@ -938,6 +953,9 @@ func (ss *streamSet) remove(s *portalStream) {
 func (ss *streamSet) takeLarge(s *portalStream) bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if s.large {
+		return true
+	}
 	if _, ok := ss.streams[s]; !ok || ss.large >= maxLargeStreams {
 		return false
 	}
@@ -946,8 +964,8 @@ func (ss *streamSet) takeLarge(s *portalStream) bool {
 	return true
 }
 
-// maxLargeStreams bounds the streams of one inlet that take a large
-// window at once: what a node may hold for an inlet's streams stays
+// maxLargeStreams bounds the streams of one inlet, or one outlet, that
+// take a large window at once: what a node may hold for an inlet's streams stays
 // maxLargeStreams x LargeWindow (128 MiB), plus PortalWindow for each
 // stream past them, which share the default window.
 const maxLargeStreams = 32

@@ -550,4 +550,39 @@ func TestPortalLargeWindowBound(t *testing.T) {
 	if _, s := open(); window(s) != LargeWindow {
 		t.Fatalf("after one closed: window %d, want the large one", window(s))
 	}
+
+	// The outlet counts too: a second inlet's stream asks for a large
+	// window, and the outlet, which has granted maxLargeStreams, keeps the
+	// default: that stream sends Ockam-sized chunks.
+	route := routing.Route{routing.TCPAddress(p.n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("outlet")}
+	second, err := p.n1.StartInlet("second", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{Window: LargeWindow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", second.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	one := []byte{1}
+	if _, err := c.Write(one); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, one); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the outlet to hear the second inlet's Window", func() bool {
+		p.outlet.streamSet.mu.Lock()
+		defer p.outlet.streamSet.mu.Unlock()
+		asked := 0
+		for s := range p.outlet.streamSet.streams {
+			s.mu.Lock()
+			if s.sendWindow == LargeWindow && s.window == PortalWindow {
+				asked++
+			}
+			s.mu.Unlock()
+		}
+		return asked == 1 && p.outlet.streamSet.large == maxLargeStreams
+	})
 }

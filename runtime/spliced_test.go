@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -181,4 +182,80 @@ func TestSplicedPeerDiesMidPayload(t *testing.T) {
 	// The node still serves a new peer the same way.
 	again := newRelayPeerAt(t, p)
 	again.echo(t, randomBytes(100<<10), 0)
+}
+
+// A client that resets in the middle of a download: the chunks still on
+// their way to its stream are dropped, and their pipes come back at once,
+// not at the next collection.
+func TestSplicedStreamResetMidDownload(t *testing.T) {
+	source := serveTCP(t, func(c *net.TCPConn) {
+		buf := randomBytes(256 << 10)
+		for {
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	})
+	p := newPortalPathOpts(t, source, InletOptions{Window: LargeWindow})
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.ReadFull(c, make([]byte, 16<<20)); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	waitFor(t, "the stream to close", func() bool { return p.inlet.Streams() == 0 && p.outlet.Streams() == 0 })
+	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+}
+
+// A spliced Payload that reaches a stream that is closing (broken, its
+// close on the way) is dropped, and its pipe is given back at once, not
+// when a collection finds the message.
+func TestSplicedPayloadToAClosingStream(t *testing.T) {
+	n, _ := testNode(t, "n", Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newPortalStream(n, server.(*net.TCPConn), n.log, &streamSet{}, local("peer"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.broken = true // as closeLater leaves it until the close runs
+	s.mu.Unlock()
+	defer s.close(nil, false)
+
+	before := pipesInUse()
+	p := getPipe()
+	if p == nil {
+		t.Skip("no pipe to be had")
+	}
+	data := randomBytes(spliceMin)
+	if err := p.put(data); err != nil {
+		t.Fatal(err)
+	}
+	head := wire.AppendUvarint([]byte{byte(portalPayload)}, uint64(len(data)))
+	if err := n.route(t.Context(), &Routed{
+		Message: routing.Message{Onward: routing.Route{s.addr}, Return: local("peer"), Payload: head},
+		sp:      newSpliced(p, appendSeq(nil, 0)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if now := pipesInUse(); now > before {
+		t.Fatalf("%d pipes in use after the drop, %d before", now, before)
+	}
 }

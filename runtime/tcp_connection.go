@@ -144,7 +144,9 @@ func (c *tcpConnection) handleNow(m *Routed) (handled bool, err error) {
 	if m.sp != nil || len(m.Payload) >= directWriteMin || c.raw == nil || !c.wmu.TryLock() {
 		return false, nil
 	}
-	if c.w.pending.Load() != 0 {
+	// Something left by another sender (its flushMarker on the way) or
+	// queued: behind it, in the mailbox.
+	if len(c.out) > 0 || c.w.pending.Load() != 0 {
 		c.wmu.Unlock()
 		return false, nil
 	}
@@ -334,11 +336,16 @@ func (c *tcpConnection) drain(timeout time.Duration) {
 		}
 		return
 	}
+	// Counted in pending as every queued message is: handleNow writes
+	// on the spot only when nothing is queued.
+	c.w.pending.Add(1)
 	select {
 	case c.w.mailbox <- c.drainMarker:
 	case <-c.closed:
+		c.w.pending.Add(-1)
 		return
 	case <-t.C:
+		c.w.pending.Add(-1)
 		return
 	}
 	select {
