@@ -20,7 +20,7 @@ func pipesInUse() int                                      { return 0 }
 func spliceable(any) (syscall.RawConn, bool)               { return nil, false }
 func (p *pipe) fillSome(syscall.RawConn, int) (int, error) { return 0, errNoSplice }
 func (p *pipe) fillExactly(syscall.RawConn, int) error     { return errNoSplice }
-func (p *pipe) drainTo(syscall.RawConn) (int, error)       { return 0, errNoSplice }
+func (p *pipe) drainTo(syscall.RawConn, bool) (int, error) { return 0, errNoSplice }
 func (p *pipe) drainNow(syscall.RawConn) int               { return 0 }
 func (p *pipe) put([]byte) error                           { return errNoSplice }
 func (p *pipe) take([]byte) error                          { return errNoSplice }

@@ -39,7 +39,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -351,7 +350,7 @@ func (b *bench) startOckamtop(bin, sink, echo string) (map[string]string, error)
 	cmd := exec.Command(bin, "apply", "--log-level", "warn", "--http", "127.0.0.1:0", "--ready-file", ready, file)
 	cmd.Env = append(os.Environ(), "OCKAMTOP_HOME="+filepath.Join(b.work, "home"))
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -486,7 +485,7 @@ func (b *bench) start(self string, args ...string) (*proc, []string, error) {
 		return nil, nil, err
 	}
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
 	}
