@@ -56,7 +56,12 @@ func TestPortalNodeCloseTellsTheOtherEnd(t *testing.T) {
 // An inlet that gives up waiting for the outlet answers a late Pong with
 // Disconnect, so the outlet keeps no stream nobody uses.
 func TestPortalPingTimeoutLeavesNoOrphan(t *testing.T) {
-	p := newPortalPathTimeout(t, serveTCP(t, holdServer), time.Microsecond)
+	// The outlet's dial of its target, and so its Pong, comes 100 ms
+	// late: well after the inlet's 1 ms ping timeout, however loaded the
+	// machine.
+	target := serveTCP(t, holdServer)
+	p := newPortalPathN3(t, target, InletOptions{PingTimeout: time.Millisecond}, RelayOptions{},
+		Options{Sockets: slowDial{to: target, by: 100 * time.Millisecond}})
 	c, err := net.Dial("tcp", p.inlet.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -341,4 +346,24 @@ func inletWithClient(t *testing.T, n *Node, route routing.Route) (*Inlet, net.Co
 	}
 	t.Cleanup(func() { c.Close() })
 	return in, c
+}
+
+// slowDial dials to after a delay, and everything else at once.
+type slowDial struct {
+	HostSockets
+	to string
+	by time.Duration
+}
+
+func (s slowDial) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	if address == s.to {
+		t := time.NewTimer(s.by)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.HostSockets.Dial(ctx, network, address)
 }

@@ -45,10 +45,16 @@ func newPortalPathOpts(t testing.TB, target string, inletOpts InletOptions) *por
 // newPortalPathRelay sets the inlet's and the relay's options.
 func newPortalPathRelay(t testing.TB, target string, inletOpts InletOptions, relayOpts RelayOptions) *portalPath {
 	t.Helper()
+	return newPortalPathN3(t, target, inletOpts, relayOpts, Options{})
+}
+
+// newPortalPathN3 sets n3's node options too.
+func newPortalPathN3(t testing.TB, target string, inletOpts InletOptions, relayOpts RelayOptions, n3Opts Options) *portalPath {
+	t.Helper()
 	p := &portalPath{}
 	p.n2, _ = testNode(t, "n2", Options{})
 	p.n2Addr = listen(t, p.n2)
-	p.n3, _ = testNode(t, "n3", Options{})
+	p.n3, _ = testNode(t, "n3", n3Opts)
 	if err := p.n3.StartService("hop", Hop{}); err != nil {
 		t.Fatal(err)
 	}
