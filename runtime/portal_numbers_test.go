@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"io"
-	"net"
 	"syscall"
 	"testing"
 	"time"
@@ -29,22 +28,9 @@ func TestPortalStreamGap(t *testing.T) {
 	if err := n.StartWorker("peer", peer); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := tcpPair(t)
 	set := &streamSet{}
-	s, err := newPortalStream(n, server.(*net.TCPConn), n.log, set, local("peer"), nil)
+	s, err := newPortalStream(n, server, n.log, set, local("peer"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -438,19 +438,7 @@ func TestPortalIdleReaderRestarts(t *testing.T) {
 // still arrive whole, many at once.
 func TestPortalLargeWindow(t *testing.T) {
 	p := newPortalPathOpts(t, serveTCP(t, echoServer), InletOptions{Window: LargeWindow})
-	c, err := net.Dial("tcp", p.inlet.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	one := []byte{1}
-	if _, err := c.Write(one); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, one); err != nil {
-		t.Fatal(err)
-	}
+	echoedConn(t, p.inlet.Addr())
 	windows := func(ss *streamSet) (send, recv int) {
 		ss.mu.Lock()
 		defer ss.mu.Unlock()
@@ -508,19 +496,7 @@ func TestPortalLargeWindowBound(t *testing.T) {
 	p := newPortalPathOpts(t, serveTCP(t, echoServer), InletOptions{Window: LargeWindow})
 	open := func() (net.Conn, *portalStream) {
 		t.Helper()
-		c, err := net.Dial("tcp", p.inlet.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(30 * time.Second))
-		one := []byte{1}
-		if _, err := c.Write(one); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, one); err != nil {
-			t.Fatal(err)
-		}
+		c := echoedConn(t, p.inlet.Addr())
 		// The stream whose local end is c's peer.
 		p.inlet.streamSet.mu.Lock()
 		defer p.inlet.streamSet.mu.Unlock()
@@ -565,19 +541,7 @@ func TestPortalLargeWindowBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := net.Dial("tcp", second.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	one := []byte{1}
-	if _, err := c.Write(one); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, one); err != nil {
-		t.Fatal(err)
-	}
+	echoedConn(t, second.Addr())
 	waitFor(t, "the outlet to hear the second inlet's Window", func() bool {
 		p.outlet.streamSet.mu.Lock()
 		defer p.outlet.streamSet.mu.Unlock()
@@ -591,4 +555,47 @@ func TestPortalLargeWindowBound(t *testing.T) {
 		}
 		return asked == 1 && p.outlet.streamSet.large == maxLargeStreams
 	})
+}
+
+// echoedConn opens a stream through the inlet at addr to an echo server
+// and has one byte echoed, so that both ends are established; the
+// connection closes when the test ends.
+func echoedConn(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	one := []byte{1}
+	if _, err := c.Write(one); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, one); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// tcpPair is the two ends of a loopback TCP connection, closed when the
+// test ends.
+func tcpPair(t *testing.T) (client, server *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return c.(*net.TCPConn), srv.(*net.TCPConn)
 }

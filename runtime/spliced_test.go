@@ -216,21 +216,8 @@ func TestSplicedStreamResetMidDownload(t *testing.T) {
 // when a collection finds the message.
 func TestSplicedPayloadToAClosingStream(t *testing.T) {
 	n, _ := testNode(t, "n", Options{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newPortalStream(n, server.(*net.TCPConn), n.log, &streamSet{}, local("peer"), nil)
+	_, server := tcpPair(t)
+	s, err := newPortalStream(n, server, n.log, &streamSet{}, local("peer"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
