@@ -18,7 +18,8 @@ const (
 	poolBufferSize  = 64 << 10
 	largeBufferSize = LargeChunk + 2<<10
 	// smallBufferSize holds what an idle stream's first read takes.
-	smallBufferSize = 4<<10 + 64
+	// It leaves room for payloadHeadroom and a message number.
+	smallBufferSize = 4<<10 + 256
 )
 
 var (

@@ -101,10 +101,15 @@ func chunkFor(window int) int {
 	return min(window/4, LargeChunk)
 }
 
+// payloadHeaderMax is the longest Payload header: a tag and a uleb128 of
+// at most three bytes (LargeChunk < 2^21).
+const payloadHeaderMax = 4
+
 // payloadHeadroom is the room a reader leaves before the data it reads, so
-// that the Payload header is written in place: a tag and a uleb128 of at
-// most three bytes (LargeChunk < 2^21).
-const payloadHeadroom = 4
+// that the Payload header is written in place, and before it what a secure
+// channel puts there to seal the message in place (sealInPlace): its
+// nonce and the head of its plaintext, which holds two short routes.
+const payloadHeadroom = payloadHeaderMax + 156
 
 var errBadPortalMessage = errors.New("malformed portal message")
 
@@ -147,7 +152,7 @@ func encodeWindow(n int) []byte {
 // framePayload writes the Payload header just before buf[payloadHeadroom:
 // payloadHeadroom+n] and returns the whole message.
 func framePayload(buf []byte, n int) []byte {
-	var hdr [payloadHeadroom]byte
+	var hdr [payloadHeaderMax]byte
 	h := wire.AppendUvarint(append(hdr[:0], byte(portalPayload)), uint64(n))
 	start := payloadHeadroom - len(h)
 	copy(buf[start:], h)

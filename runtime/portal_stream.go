@@ -700,7 +700,7 @@ func (s *portalStream) pumpSpliced(n int) (k int, err error, done bool) {
 		p.release()
 		return k, err, true
 	}
-	head := wire.AppendUvarint(make([]byte, 1, payloadHeadroom), uint64(k))
+	head := wire.AppendUvarint(make([]byte, 1, payloadHeaderMax), uint64(k))
 	head[0] = byte(portalPayload)
 	if !s.sendBuf(head, nil, newSpliced(p, make([]byte, 0, seqSize))) {
 		return k, errStreamSendFailed, true

@@ -59,6 +59,7 @@ type secureChannel struct {
 	// hop, so that the nonces leave in order.
 	encMu sync.Mutex
 	enc   *secure.Encryptor // guarded by encMu
+	head  []byte            // scratch for sealInPlace, guarded by encMu
 
 	mu     sync.Mutex
 	remote routing.Route // guarded by mu: where encrypted messages go
@@ -267,20 +268,23 @@ func (*secureEncryptor) Inline() bool { return true }
 func (e *secureEncryptor) HandleMessage(ctx *Context, msg *Routed) error {
 	c := e.c
 	c.repliers.record(c.node, c.flow, msg.Return)
-	// The plaintext goes at buf[8:], and is sealed in place: the nonce
-	// before it, the ciphertext over it. A portal chunk fits a pooled
-	// buffer, which the connection gives back once it has sent it.
-	var pooled *[]byte
-	var buf []byte
-	if need := secure.Overhead + secure.PayloadRoom(msg.Onward, msg.Return, len(msg.Payload)); need <= largeBufferSize {
-		pooled = getBufferFor(max(need, pooledFrameMin))
-		buf = (*pooled)[:8]
-	} else {
-		buf = make([]byte, 8, need)
-	}
-	buf = secure.AppendPayload(buf, msg.Onward[1:], msg.Return, msg.Payload)
-	msg.release()
 	c.encMu.Lock()
+	// The nonce, then the plaintext sealed in place: in the buffer the
+	// payload lives in when it has room around it (a portal chunk as its
+	// stream read it), otherwise in a buffer of its own. A pooled buffer
+	// goes with the sealed message, and the connection gives it back once
+	// it has sent it.
+	buf, pooled := sealInPlace(msg, &c.head)
+	if buf == nil {
+		if need := secure.Overhead + secure.PayloadRoom(msg.Onward, msg.Return, len(msg.Payload)); need <= largeBufferSize {
+			pooled = getBufferFor(max(need, pooledFrameMin))
+			buf = (*pooled)[:8]
+		} else {
+			buf = make([]byte, 8, need)
+		}
+		buf = secure.AppendPayload(buf, msg.Onward[1:], msg.Return, msg.Payload)
+		msg.release()
+	}
 	sealed, err := c.enc.Seal(buf[:0], buf[8:])
 	if err == nil {
 		err = c.node.route(context.Background(), &Routed{Message: routing.Message{
@@ -307,6 +311,40 @@ func (e *secureEncryptor) HandleMessage(ctx *Context, msg *Routed) error {
 	}
 	return nil
 }
+
+// sealInPlace lays msg out as a Payload's plaintext, with room for the
+// nonce before it, in the buffer its payload lives in, when that buffer
+// has room on both sides (a portal stream leaves it: payloadHeadroom):
+// the plaintext's head goes before the payload and its padding after it,
+// and nothing is copied. It returns the nonce's room and the plaintext,
+// with msg's buffer, now the caller's; or nil when msg must be copied.
+// head is scratch room for the plaintext's head.
+func sealInPlace(msg *Routed, head *[]byte) ([]byte, *[]byte) {
+	p := msg.Payload
+	if msg.buf == nil || msg.sp != nil || len(p) < sealInPlaceMin {
+		return nil, nil
+	}
+	whole := (*msg.buf)[:cap(*msg.buf)]
+	off := len(whole) - cap(p)
+	if off < 0 || &whole[off] != &p[0] {
+		return nil, nil // the payload is not in msg's buffer
+	}
+	end := off + len(p)
+	*head = secure.AppendPayloadHead((*head)[:0], msg.Onward[1:], msg.Return, len(p))
+	start := off - len(*head) - 8
+	if start < 0 || len(whole)-end < 1+secure.Overhead {
+		return nil, nil
+	}
+	copy(whole[off-len(*head):off], *head)
+	whole[end] = secure.PayloadPadding
+	pooled := msg.buf
+	msg.buf = nil
+	return whole[start : end+1], pooled
+}
+
+// sealInPlaceMin is the smallest payload sealInPlace takes: copying less
+// costs next to nothing.
+const sealInPlaceMin = 1 << 10
 
 // secureDecryptor is the worker at a channel's decryptor address: it runs
 // the handshake, then decrypts. It is inline: it runs on the goroutine of

@@ -457,7 +457,7 @@ const headRead = 512
 // and last bytes a connection keeps in memory: a portal Payload's tag and
 // length, and its message number.
 const (
-	splicedHead = payloadHeadroom
+	splicedHead = payloadHeaderMax
 	splicedTail = seqSize
 )
 

@@ -48,6 +48,17 @@ type Message struct {
 
 // AppendPayload appends the plaintext of a Payload message.
 func AppendPayload(dst []byte, onward, ret routing.Route, body []byte) []byte {
+	dst = AppendPayloadHead(dst, onward, ret, len(body))
+	dst = append(dst, body...)
+	return append(dst, PayloadPadding)
+}
+
+// AppendPayloadHead appends what comes before the body in the plaintext
+// of a Payload message whose body is bodyLen bytes long. The body and
+// then PayloadPadding follow it: a caller that has the body in a buffer
+// already writes the head before it and the padding after it, and seals
+// the whole in place.
+func AppendPayloadHead(dst []byte, onward, ret routing.Route, bodyLen int) []byte {
 	dst = appendArray(dst, 2)
 	dst = appendArray(dst, 2)
 	dst = appendUint(dst, uint64(Payload))
@@ -55,9 +66,12 @@ func AppendPayload(dst []byte, onward, ret routing.Route, body []byte) []byte {
 	dst = appendArray(dst, 3)
 	dst = appendRoute(dst, onward)
 	dst = appendRoute(dst, ret)
-	dst = appendBytes(dst, body)
-	return appendBytes(dst, nil) // padding
+	return appendHead(dst, cborBytes, uint64(bodyLen))
 }
+
+// PayloadPadding is the last byte of a Payload message's plaintext: its
+// padding, an empty byte string.
+const PayloadPadding = cborBytes << 5
 
 // PayloadRoom bounds the size of the plaintext AppendPayload makes, for
 // a buffer that must hold it.
