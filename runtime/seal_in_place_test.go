@@ -30,8 +30,8 @@ func streamChunk(t *testing.T, n int) (*Routed, []byte) {
 		// The encryptor's address, then the outlet past the other side;
 		// the stream's address to answer to, 32 hex digits as a node names
 		// its streams.
-		Onward: routing.Route{routing.LocalAddress(RandomAddress()), routing.LocalAddress("an_outlet_with_a_long_name")},
-		Return: routing.Route{routing.LocalAddress(RandomAddress())},
+		Onward:  routing.Route{routing.LocalAddress(RandomAddress()), routing.LocalAddress("an_outlet_with_a_long_name")},
+		Return:  routing.Route{routing.LocalAddress(RandomAddress())},
 		Payload: payload,
 	}, buf: pooled}, want
 }
