@@ -167,7 +167,7 @@ func (b *bench) run() error {
 		return err
 	}
 	size := int64(b.opts.sizeMiB) << 20
-	fmt.Fprintf(b.out, "portalbench: %d MiB a stream, writes of %d bytes, %d round trips of 64 bytes, %d rounds (medians)\n",
+	fmt.Fprintf(b.out, "portalbench: %d MiB a stream, writes of %d bytes, %d round trips of 64 bytes, %d rounds (medians; ratios: the median of each round's)\n",
 		b.opts.sizeMiB, b.opts.write, b.opts.trips, b.opts.rounds)
 	results := make([]figures, len(paths))
 	for range b.opts.rounds {
@@ -209,22 +209,51 @@ func (b *bench) run() error {
 	return nil
 }
 
+// report prints each path's medians, and its ratios to direct as the
+// median of the ratios in each round: a path and the baseline it is
+// compared with are measured seconds apart, so that a machine shared with
+// other jobs slows both alike, where the ratio of two medians could pair a
+// fast round of one with a slow round of the other. Last come the
+// comparisons the portal's targets name, paired the same way.
 func (b *bench) report(paths []path, results []figures, size int64) {
 	w := b.out
 	fmt.Fprintf(w, "%-18s %9s %9s %9s %9s %9s %11s\n", "path", "MB/s", "x direct", "p50 µs", "x direct", "p99 µs", "CPU s/GiB")
 	direct := results[0]
-	dMBs := float64(size) / median(direct.secs) / 1e6
-	dP50 := median(direct.p50)
 	for i, p := range paths {
 		r := results[i]
-		mbs := float64(size) / median(r.secs) / 1e6
 		cpu := "-"
 		if p.pid != 0 {
 			cpu = fmt.Sprintf("%.2f", median(r.cpu)*float64(1<<30)/float64(size))
 		}
 		fmt.Fprintf(w, "%-18s %9.0f %9.2f %9.1f %9.2f %9.1f %11s\n", p.name,
-			mbs, mbs/dMBs, median(r.p50)/1e3, median(r.p50)/dP50, median(r.p99)/1e3, cpu)
+			float64(size)/median(r.secs)/1e6, paired(direct.secs, r.secs),
+			median(r.p50)/1e3, paired(r.p50, direct.p50), median(r.p99)/1e3, cpu)
 	}
+	at := func(key string) *figures {
+		i := slices.IndexFunc(paths, func(p path) bool { return p.key == key })
+		if i < 0 {
+			return nil
+		}
+		return &results[i]
+	}
+	for _, c := range []struct{ path, base, what string }{
+		{"portal3", "chain3", "ockamtop 3 nodes / io.Copy chain x3"},
+		{"secure3", "portal3", "3 nodes, secure / ockamtop 3 nodes"},
+		{"portal2", "chain2", "ockamtop 2 nodes / io.Copy chain x2"},
+	} {
+		if p, base := at(c.path), at(c.base); p != nil && base != nil {
+			fmt.Fprintf(w, "%-38s MB/s %.2fx, p50 %.2fx\n", c.what+":", paired(base.secs, p.secs), paired(p.p50, base.p50))
+		}
+	}
+}
+
+// paired is the median over the rounds of num[i]/den[i].
+func paired(num, den []float64) float64 {
+	ratios := make([]float64, len(num))
+	for i := range num {
+		ratios[i] = num[i] / den[i]
+	}
+	return median(ratios)
 }
 
 // idleSettle is how long the streams are held idle before ockamtop's
