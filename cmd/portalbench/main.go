@@ -79,7 +79,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each path's figure is the median over them")
 	fs.IntVar(&o.streams, "streams", 9000, "idle streams to hold open on one inlet for the memory figure (0: skip)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (topology, ockamtop's log)")
-	fs.StringVar(&o.paths, "paths", "direct,chain3,portal3,secure3,chain2,portal2", "the paths to measure, in order; direct is always measured first")
+	fs.StringVar(&o.paths, "paths", "direct,chain3,portal3,sealed3,secure3,chain2,portal2", "the paths to measure, in order; direct is always measured first")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -151,6 +151,10 @@ func (b *bench) run() error {
 	if err != nil {
 		return err
 	}
+	cs, sealed3, err := b.start(self, "sealed", sink, echo)
+	if err != nil {
+		return err
+	}
 	inlets, err := b.startOckamtop(bin, sink, echo)
 	if err != nil {
 		return err
@@ -159,6 +163,7 @@ func (b *bench) run() error {
 		{key: "direct", name: "direct", sink: sink, echo: echo},
 		{key: "chain3", name: "io.Copy chain x3", sink: chain3[0], echo: chain3[1], pid: c3.cmd.Process.Pid},
 		{key: "portal3", name: "ockamtop 3 nodes", sink: inlets["n1.sink"], echo: inlets["n1.echo"], pid: b.ockam.cmd.Process.Pid},
+		{key: "sealed3", name: "sealed chain x3", sink: sealed3[0], echo: sealed3[1], pid: cs.cmd.Process.Pid},
 		{key: "secure3", name: "3 nodes, secure", sink: inlets["n1.secure_sink"], echo: inlets["n1.secure_echo"], pid: b.ockam.cmd.Process.Pid},
 		{key: "chain2", name: "io.Copy chain x2", sink: chain2[0], echo: chain2[1], pid: c2.cmd.Process.Pid},
 		{key: "portal2", name: "ockamtop 2 nodes", sink: inlets["n2.sink"], echo: inlets["n2.echo"], pid: b.ockam.cmd.Process.Pid},
@@ -238,6 +243,7 @@ func (b *bench) report(paths []path, results []figures, size int64) {
 	}
 	for _, c := range []struct{ path, base, what string }{
 		{"portal3", "chain3", "ockamtop 3 nodes / io.Copy chain x3"},
+		{"sealed3", "chain3", "sealed chain x3 / io.Copy chain x3"},
 		{"secure3", "portal3", "3 nodes, secure / ockamtop 3 nodes"},
 		{"portal2", "chain2", "ockamtop 2 nodes / io.Copy chain x2"},
 	} {
@@ -574,7 +580,7 @@ func choose(all []path, list string) ([]path, error) {
 		}
 		i := slices.IndexFunc(all, func(p path) bool { return p.key == key })
 		if i < 0 {
-			return nil, fmt.Errorf("-paths: no path %q; the paths are direct, chain3, portal3, secure3, chain2 and portal2", key)
+			return nil, fmt.Errorf("-paths: no path %q; the paths are direct, chain3, portal3, sealed3, secure3, chain2 and portal2", key)
 		}
 		out = append(out, all[i])
 	}

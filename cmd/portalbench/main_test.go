@@ -41,7 +41,7 @@ func TestPortalbenchRuns(t *testing.T) {
 	if err != nil {
 		t.Fatalf("portalbench: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"direct ", "io.Copy chain x3", "ockamtop 3 nodes", "io.Copy chain x2", "ockamtop 2 nodes", "3 nodes, secure / ockamtop 3 nodes:", "idle streams: 50 open"} {
+	for _, want := range []string{"direct ", "io.Copy chain x3", "ockamtop 3 nodes", "io.Copy chain x2", "ockamtop 2 nodes", "sealed chain x3 / io.Copy chain x3:", "3 nodes, secure / ockamtop 3 nodes:", "idle streams: 50 open"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in the output:\n%s", want, out.String())
 		}

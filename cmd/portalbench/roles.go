@@ -24,6 +24,7 @@ import (
 var roles = map[string]func(args []string) error{
 	"target": serveTarget,
 	"chain":  serveChain,
+	"sealed": serveSealedChain,
 	"send":   sendBytes,
 	"echo":   echoRoundTrips,
 	"idle":   holdIdleStreams,
