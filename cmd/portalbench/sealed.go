@@ -92,23 +92,24 @@ func forwardSealed(c net.Conn, addr string, mode sealMode) {
 	wg.Wait()
 }
 
-// benchAEAD is AES-256-GCM under a fixed key.
-func benchAEAD() (cipher.AEAD, error) {
+// newRecords returns AES-256-GCM under a fixed key, and a buffer for one
+// record.
+func newRecords() (cipher.AEAD, []byte, error) {
 	block, err := aes.NewCipher(make([]byte, 32))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cipher.NewGCM(block)
+	aead, err := cipher.NewGCM(block)
+	return aead, make([]byte, sealedOverhead+sealedRecord), err
 }
 
 // sealCopy reads src in reads of up to sealedRecord bytes and writes each
 // as a record: its length, the nonce, the plaintext sealed in place.
 func sealCopy(dst io.Writer, src io.Reader) (int64, error) {
-	aead, err := benchAEAD()
+	aead, buf, err := newRecords()
 	if err != nil {
 		return 0, err
 	}
-	buf := make([]byte, sealedOverhead+sealedRecord)
 	var nonce [12]byte
 	var total int64
 	for seq := uint64(0); ; seq++ {
@@ -132,11 +133,10 @@ func sealCopy(dst io.Writer, src io.Reader) (int64, error) {
 // openCopy reads records from src, opens each in place and writes its
 // plaintext.
 func openCopy(dst io.Writer, src io.Reader) (int64, error) {
-	aead, err := benchAEAD()
+	aead, buf, err := newRecords()
 	if err != nil {
 		return 0, err
 	}
-	buf := make([]byte, sealedOverhead+sealedRecord)
 	var nonce [12]byte
 	var total int64
 	for {
