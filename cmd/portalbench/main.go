@@ -572,7 +572,7 @@ func (b *bench) stop() {
 // choose keeps the paths named in list, comma-separated, in that order,
 // after direct, the baseline of every ratio.
 func choose(all []path, list string) ([]path, error) {
-	out := all[:1]
+	out := []path{all[0]} // not all[:1]: appending to it would write over all
 	for key := range strings.SplitSeq(list, ",") {
 		key = strings.TrimSpace(key)
 		if key == "" || key == "direct" {

@@ -47,3 +47,24 @@ func TestPortalbenchRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestChooseInAnyOrder(t *testing.T) {
+	all := []path{{key: "direct"}, {key: "chain3"}, {key: "portal3"}, {key: "sealed3"}}
+	got, err := choose(all, "sealed3, chain3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, p := range got {
+		keys = append(keys, p.key)
+	}
+	if strings.Join(keys, ",") != "direct,sealed3,chain3" {
+		t.Errorf("choose: %v", keys)
+	}
+	if all[1].key != "chain3" || all[3].key != "sealed3" {
+		t.Errorf("choose changed its input: %v", all)
+	}
+	if _, err := choose(all, "nowhere"); err == nil {
+		t.Error("choose took an unknown path")
+	}
+}
