@@ -10,7 +10,7 @@ import (
 // kept as plain atomics on the structs that do the work, so that counting
 // costs the data path an uncontended atomic add and nothing else: no lock,
 // no map lookup, no label. Whoever wants them (the Prometheus collector of
-// runtime/observe) reads snapshots when it is asked, off the data path; the
+// topology/observe) reads snapshots when it is asked, off the data path; the
 // node library itself depends on no metrics library.
 
 // Why a node dropped a message: the values of DropReasons.

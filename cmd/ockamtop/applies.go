@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ockamtop/ockamtop/runtime/deploy"
+	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
 // Finding the running applies. Each apply listens on PID.sock in the run

@@ -15,9 +15,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/ockamtop/ockamtop/runtime/deploy"
-	"github.com/ockamtop/ockamtop/runtime/observe"
 	"github.com/ockamtop/ockamtop/topology"
+	"github.com/ockamtop/ockamtop/topology/deploy"
+	"github.com/ockamtop/ockamtop/topology/observe"
 )
 
 // runFlags are the flags of the commands that start nodes.

@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ockamtop/ockamtop/runtime/deploy"
 	"github.com/ockamtop/ockamtop/runtime/wire"
+	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
 // The control endpoint of a running apply: HTTP over a unix socket that only

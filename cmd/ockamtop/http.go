@@ -8,12 +8,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/ockamtop/ockamtop/runtime/deploy"
-	"github.com/ockamtop/ockamtop/runtime/observe"
+	"github.com/ockamtop/ockamtop/topology/deploy"
+	"github.com/ockamtop/ockamtop/topology/observe"
 )
 
 // apply --http ADDR: Prometheus metrics, the live page and the status
-// JSON of the running topology (runtime/observe). The address is bound
+// JSON of the running topology (topology/observe). The address is bound
 // before anything starts, so that one in use fails apply with nothing
 // started; it is served once the nodes are up.
 

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mitchellh/go-wordwrap"
-	"github.com/ockamtop/ockamtop/runtime/deploy"
+	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
 var messageCommand = &command{

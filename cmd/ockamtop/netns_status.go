@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ockamtop/ockamtop/runtime/deploy"
+	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
 // writeIsolation shows a node's network namespace and its processes.

@@ -17,9 +17,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/ockamtop/ockamtop/runtime/deploy"
-	"github.com/ockamtop/ockamtop/runtime/observe"
 	"github.com/ockamtop/ockamtop/topology"
+	"github.com/ockamtop/ockamtop/topology/deploy"
+	"github.com/ockamtop/ockamtop/topology/observe"
 )
 
 // Changing a running apply. An apply keeps its file's path, its --var

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/ockamtop/ockamtop/runtime/deploy"
+	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
 var statusCommand = &command{

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/ockamtop/ockamtop/runtime/deploy"
+	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
 // What `apply --http ADDR` serves:

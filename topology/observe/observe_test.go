@@ -21,11 +21,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ockamtop/ockamtop/runtime"
-	"github.com/ockamtop/ockamtop/runtime/deploy"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 	"github.com/ockamtop/ockamtop/schema"
 	"github.com/ockamtop/ockamtop/topology"
+	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
 func TestMain(m *testing.M) {

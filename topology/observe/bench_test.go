@@ -14,10 +14,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ockamtop/ockamtop/runtime"
-	"github.com/ockamtop/ockamtop/runtime/deploy"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/schema"
 	"github.com/ockamtop/ockamtop/topology"
+	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
 // The hot path with and without --http: the runtime benchmarks
@@ -27,8 +27,8 @@ import (
 // second; Prometheus scrapes every 15 s or more). BenchmarkScrape gives
 // the cost of one scrape on its own. Run:
 //
-//	go test -run '^$' -bench 'TCPHopScraped' -benchtime 3000000x ./runtime/observe/
-//	go test -run '^$' -bench 'PortalThroughputScraped' -benchtime 1x ./runtime/observe/
+//	go test -run '^$' -bench 'TCPHopScraped' -benchtime 3000000x ./topology/observe/
+//	go test -run '^$' -bench 'PortalThroughputScraped' -benchtime 1x ./topology/observe/
 
 // scrapeEvery fetches /metrics and /api/graph from url every d until stop
 // is closed.

@@ -5,7 +5,7 @@
 # sink in the same run. With --http, /metrics and /api/graph are fetched
 # every second, as the live page and a fast Prometheus would.
 #
-#   runtime/observe/testdata/bench/run.sh ROUNDS [OLD_BINARY]
+#   topology/observe/testdata/bench/run.sh ROUNDS [OLD_BINARY]
 #
 # prints one line per run: mode (old: OLD_BINARY without --http; none: this
 # tree without --http; http: this tree with it), portal and direct MB/s.

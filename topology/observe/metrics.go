@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ockamtop/ockamtop/runtime"
-	"github.com/ockamtop/ockamtop/runtime/deploy"
+	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
 // The metrics, all prefixed ockamtop_. A label that does not apply is

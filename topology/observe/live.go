@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
-	"github.com/ockamtop/ockamtop/runtime/deploy"
 	"github.com/ockamtop/ockamtop/topology"
+	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
 // The live graph: the model of `ockamtop graph` (topology.Graph), each

@@ -7,7 +7,7 @@ import (
 )
 
 // Parts is what runs here, for observers that read the parts' counters
-// and state (runtime/observe): the nodes in start order, and the relays,
+// and state (topology/observe): the nodes in start order, and the relays,
 // inlets and outlets with the node each is on.
 type Parts struct {
 	Nodes   []*runtime.Node
