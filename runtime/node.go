@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,6 +209,14 @@ func (n *Node) Allow(name string) {
 	if w := n.workers[name]; w != nil {
 		w.service.Store(true)
 	}
+}
+
+// Allowed lists the names Allow made consumers of the inbound flow,
+// sorted.
+func (n *Node) Allowed() []string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return slices.Sorted(maps.Keys(n.allowed))
 }
 
 // Disallow undoes Allow: the worker at name, if one runs, is a consumer of

@@ -152,6 +152,9 @@ func (in *Inlet) Addr() string { return in.ln.Addr().String() }
 // Streams counts the open streams.
 func (in *Inlet) Streams() int { return in.Len() }
 
+// MaxStreams is the most streams the inlet holds open at once.
+func (in *Inlet) MaxStreams() int { return in.opts.MaxStreams }
+
 // Close stops accepting; open streams go on until they end or the node
 // closes.
 func (in *Inlet) Close() error { return in.ln.Close() }

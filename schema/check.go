@@ -10,11 +10,11 @@ import (
 // a route and expect a reply.
 type Check struct {
 	Name      string
-	From      Ref
-	To        String
-	Send      String
-	Expect    *String // nil: any reply passes
-	Timeout   time.Duration
+	From      Ref           `hcl:"from"`
+	To        String        `hcl:"to"`
+	Send      String        `hcl:"send"`
+	Expect    *String       `hcl:"expect"` // nil: any reply passes
+	Timeout   time.Duration `hcl:"timeout"`
 	NameRange hcl.Range
 	DeclRange hcl.Range
 }

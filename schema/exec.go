@@ -15,13 +15,13 @@ type Exec struct {
 	DeclRange hcl.Range
 	// Command is the program and its arguments; the program is looked up
 	// in PATH.
-	Command      []String
+	Command      []String `hcl:"command"`
 	CommandRange hcl.Range
 	// WaitFor is a socket address apply waits for the process to accept
 	// connections on, dialed from the node's namespace; nil: no wait.
-	WaitFor *String
+	WaitFor *String `hcl:"wait_for"`
 	// Timeout bounds that wait (DefaultExecTimeout).
-	Timeout time.Duration
+	Timeout time.Duration `hcl:"timeout"`
 }
 
 // DefaultExecTimeout is how long apply waits for an exec's wait_for by

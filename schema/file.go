@@ -21,10 +21,10 @@ type File struct {
 
 var fileSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "variable", LabelNames: []string{"name"}},
-		{Type: "node", LabelNames: []string{"name"}},
-		{Type: "check", LabelNames: []string{"name"}},
-		{Type: "network", LabelNames: []string{"name"}},
+		{Type: BlockVariable, LabelNames: []string{"name"}},
+		{Type: BlockNode, LabelNames: []string{"name"}},
+		{Type: BlockCheck, LabelNames: []string{"name"}},
+		{Type: BlockNetwork, LabelNames: []string{"name"}},
 	},
 }
 

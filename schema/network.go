@@ -16,7 +16,7 @@ type Network struct {
 	NameRange hcl.Range
 	DeclRange hcl.Range
 	// Subnet is the declared subnet; nil for the planner's choice.
-	Subnet      *netip.Prefix
+	Subnet      *netip.Prefix `hcl:"subnet"`
 	SubnetRange hcl.Range
 }
 

@@ -16,34 +16,34 @@ type Node struct {
 	DeclRange hcl.Range
 	// TCPListener is the listener's socket address; nil when the node does
 	// not listen.
-	TCPListener *String
+	TCPListener *String `hcl:"tcp_listener,part"`
 	// UDPListener is the UDP listener's socket address; nil when the node
 	// has none.
-	UDPListener *String
+	UDPListener *String `hcl:"udp_listener,part"`
 	// Allow names more local addresses that the network may reach.
-	Allow    []String
-	Services []*Service
-	Relays   []*Relay
-	Outlets  []*Outlet
-	Inlets   []*Inlet
+	Allow    []String   `hcl:"allow"`
+	Services []*Service `hcl:"service,part"`
+	Relays   []*Relay   `hcl:"relay,part"`
+	Outlets  []*Outlet  `hcl:"tcp_outlet,part"`
+	Inlets   []*Inlet   `hcl:"tcp_inlet,part"`
 	// Identity is the path of the node's identity file, nil when the node
 	// uses the one kept for it under $OCKAMTOP_HOME.
-	Identity *String
+	Identity *String `hcl:"identity"`
 	// SecureChannelListeners are the node's secure channel listeners.
-	SecureChannelListeners []*SecureChannelListener
+	SecureChannelListeners []*SecureChannelListener `hcl:"secure_channel_listener,part"`
 	// Networks are the networks the node is on (network.NAME); none: the
 	// node lives in the host's network namespace.
-	Networks      []Ref
+	Networks      []Ref `hcl:"networks"`
 	NetworksRange hcl.Range
 	// Execs are the processes started with the node.
-	Execs []*Exec
+	Execs []*Exec `hcl:"exec,part"`
 }
 
 // Service is a `service "NAME" { type = "hop" }` block: a worker started at
 // /service/NAME. The type defaults to the name.
 type Service struct {
 	Name      string
-	Type      string
+	Type      string `hcl:"type"`
 	NameRange hcl.Range
 	TypeRange hcl.Range
 	DeclRange hcl.Range
@@ -53,7 +53,7 @@ type Service struct {
 // registers NAME, becoming reachable at X as /service/forward_to_NAME.
 type Relay struct {
 	Name      string
-	At        Ref
+	At        Ref `hcl:"at"`
 	NameRange hcl.Range
 	DeclRange hcl.Range
 }
@@ -62,7 +62,7 @@ type Relay struct {
 // traffic to /service/NAME goes to the TCP service at To.
 type Outlet struct {
 	Name      string
-	To        String
+	To        String `hcl:"to"`
 	NameRange hcl.Range
 	DeclRange hcl.Range
 }
@@ -71,11 +71,11 @@ type Outlet struct {
 // TCP connections accepted at From are carried along the route To.
 type Inlet struct {
 	Name string
-	From String
-	To   String
+	From String `hcl:"from"`
+	To   String `hcl:"to"`
 	// MaxStreams bounds the streams open at once; 0 means the runtime's
 	// default.
-	MaxStreams int
+	MaxStreams int `hcl:"max_streams"`
 	NameRange  hcl.Range
 	DeclRange  hcl.Range
 }
@@ -86,19 +86,19 @@ const MaxInletStreams = 1 << 20
 
 var nodeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "tcp_listener"},
-		{Name: "udp_listener"},
+		{Name: AttrTCPListener},
+		{Name: AttrUDPListener},
 		{Name: "allow"},
 		{Name: "identity"},
 		{Name: "networks"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "service", LabelNames: []string{"name"}},
-		{Type: "relay", LabelNames: []string{"name"}},
-		{Type: "tcp_outlet", LabelNames: []string{"name"}},
-		{Type: "tcp_inlet", LabelNames: []string{"name"}},
-		{Type: "secure_channel_listener", LabelNames: []string{"name"}},
-		{Type: "exec", LabelNames: []string{"name"}},
+		{Type: BlockService, LabelNames: []string{"name"}},
+		{Type: BlockRelay, LabelNames: []string{"name"}},
+		{Type: BlockOutlet, LabelNames: []string{"name"}},
+		{Type: BlockInlet, LabelNames: []string{"name"}},
+		{Type: BlockSecureChannelListener, LabelNames: []string{"name"}},
+		{Type: BlockExec, LabelNames: []string{"name"}},
 	},
 }
 

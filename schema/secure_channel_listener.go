@@ -18,7 +18,7 @@ type SecureChannelListener struct {
 	DeclRange hcl.Range
 	// Trust lists who may open a channel; nil (no trust attribute) is
 	// anyone, as in Ockam.
-	Trust      []Trusted
+	Trust      []Trusted `hcl:"trust"`
 	TrustRange hcl.Range
 }
 

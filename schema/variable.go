@@ -14,8 +14,8 @@ import (
 // Variable is a `variable "NAME" { default = ... }` block.
 type Variable struct {
 	Name        string
-	Description string
-	Default     cty.Value // cty.NilVal when there is none
+	Description string    `hcl:"description"`
+	Default     cty.Value `hcl:"default"` // cty.NilVal when there is none
 	// Value is the default, or the user's override.
 	Value     cty.Value
 	DeclRange hcl.Range

@@ -3,11 +3,8 @@ package topology
 import (
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
-
-	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
 // The difference between two plans of one topology, as Terraform shows
@@ -29,20 +26,6 @@ import (
 // Changes are listed in plan order: the new start order of the nodes, each
 // node's parts in the order they start (listener, services, relays,
 // outlets, inlets), then the removed nodes, then the checks.
-
-// PartKind is a kind of part of a topology.
-type PartKind string
-
-// The kinds of part, named as the file names their blocks.
-const (
-	PartNode     PartKind = "node"
-	PartListener PartKind = "tcp_listener"
-	PartService  PartKind = "service"
-	PartRelay    PartKind = "relay"
-	PartOutlet   PartKind = "tcp_outlet"
-	PartInlet    PartKind = "tcp_inlet"
-	PartCheck    PartKind = "check"
-)
 
 // Action is what a change does to a part.
 type Action string
@@ -87,20 +70,14 @@ type Change struct {
 	// Where is the part's declaration, in the new file (the old one for
 	// a removed part).
 	Where string `json:"where,omitempty"`
+	// Old and New are the part in the old plan and in the new one; nil
+	// for a part the plan adds, or removes.
+	Old *Part `json:"-"`
+	New *Part `json:"-"`
 }
 
 // Label names the part for people: "tcp_inlet web on n1".
-func (c Change) Label() string {
-	switch c.Kind {
-	case PartNode:
-		return "node " + c.Name
-	case PartListener:
-		return "tcp_listener of node " + c.Name
-	case PartCheck:
-		return fmt.Sprintf("check %q", c.Name)
-	}
-	return fmt.Sprintf("%s %s on %s", c.Kind, c.Name, c.Node)
-}
+func (c Change) Label() string { return KindOf(c.Kind).Label(c.Node, c.Name) }
 
 // Diff is the difference between the running topology and a new plan of
 // it. It is the JSON of `ockamtop plan --json` against a running apply.
@@ -162,44 +139,153 @@ func (d *Diff) WriteText(w io.Writer) error {
 }
 
 // Compare returns the difference that turns the running topology old into
-// new. Both are valid plans.
+// new. Both are valid plans. Each part of either is compared by its kind
+// (Kinds): attribute by attribute, as the file decoded them.
 func Compare(old, new *Topology) *Diff {
-	d := &Diff{Changes: []Change{}}
-	// Listeners that move: their nodes' relay clients are dependants.
-	moved := map[string]bool{}
-	for _, nn := range new.Nodes {
-		if on := old.Node(nn.Name); on != nil && on.Listener != "" && nn.Listener != "" && on.Listener != nn.Listener {
-			moved[nn.Name] = true
-		}
-	}
+	var changes []Change
 	for _, nn := range new.Order {
-		d.compareNode(old.Node(nn.Name), nn, moved)
+		var op []Part
+		if on := old.Node(nn.Name); on != nil {
+			op = on.Parts()
+		}
+		changes = append(changes, compareParts(op, nn.Parts())...)
 	}
 	for _, on := range old.Order {
 		if new.Node(on.Name) == nil {
-			d.compareNode(on, nil, moved)
+			changes = append(changes, compareParts(on.Parts(), nil)...)
 		}
 	}
-	oldChecks := map[string]*Check{}
-	for _, c := range old.Checks {
-		oldChecks[c.Name] = c
-	}
-	for _, nc := range new.Checks {
-		oc := oldChecks[nc.Name]
-		delete(oldChecks, nc.Name)
-		if oc == nil {
-			d.add(Change{Kind: PartCheck, Name: nc.Name, Action: ActionAdd, Where: nc.Decl.DeclRange.String(),
-				Reasons: []string{fmt.Sprintf("from node.%s, to %q", nc.From.Name, nc.Route.String())}})
-			continue
+	for _, k := range Kinds {
+		if k.ofTopology != nil {
+			changes = append(changes, compareParts(k.ofTopology(old), k.ofTopology(new))...)
 		}
-		d.compare(Change{Kind: PartCheck, Name: nc.Name, Where: nc.Decl.DeclRange.String()}, checkReasons(oc, nc), false)
 	}
-	for _, oc := range old.Checks {
-		if _, gone := oldChecks[oc.Name]; gone {
-			d.add(Change{Kind: PartCheck, Name: oc.Name, Action: ActionRemove, Where: oc.Decl.DeclRange.String()})
-		}
+	replaceDependants(changes, new)
+	d := &Diff{Changes: []Change{}}
+	for _, c := range changes {
+		d.add(c)
 	}
 	return d
+}
+
+// compareParts compares the parts of one node (or the top-level parts)
+// in the two plans, kind by kind: each kind's parts in the new plan's
+// order, then the ones only the old plan has.
+func compareParts(old, new []Part) []Change {
+	var out []Change
+	for _, k := range Kinds {
+		olds := map[string]*Part{}
+		for i := range old {
+			if old[i].Kind == k.Name {
+				olds[old[i].Name] = &old[i]
+			}
+		}
+		for i := range new {
+			np := &new[i]
+			if np.Kind != k.Name {
+				continue
+			}
+			op := olds[np.Name]
+			delete(olds, np.Name)
+			out = append(out, k.compare(op, np))
+		}
+		for i := range old {
+			if op := &old[i]; op.Kind == k.Name && olds[op.Name] != nil {
+				out = append(out, k.compare(op, nil))
+			}
+		}
+	}
+	return out
+}
+
+// compare is the change of one part; op or np is nil for a part only one
+// plan has.
+func (k *Kind) compare(op, np *Part) Change {
+	either := np
+	if either == nil {
+		either = op
+	}
+	c := Change{Kind: k.Name, Name: either.Name, Node: either.Node, Where: either.Where.String(), Old: op, New: np}
+	if k.Name == PartNode {
+		c.Node = ""
+	}
+	switch {
+	case op == nil:
+		c.Action = ActionAdd
+		for _, a := range k.attributes(*np) {
+			if a.Value != "null" && a.Value != "0" {
+				c.Reasons = append(c.Reasons, reason(a.Name, a.Value))
+			}
+		}
+	case np == nil:
+		c.Action = ActionRemove
+	default:
+		c.Action = ActionUnchanged
+		olds := k.attributes(*op)
+		for i, a := range k.attributes(*np) {
+			was := "null"
+			if i < len(olds) && olds[i].Name == a.Name {
+				was = olds[i].Value
+			}
+			if was == a.Value {
+				continue
+			}
+			c.Action = ActionChange
+			c.Reasons = append(c.Reasons, reason(a.Name, was+" -> "+a.Value))
+			if !slices.Contains(k.InPlace, a.Name) {
+				c.Replace = true
+			}
+		}
+	}
+	return c
+}
+
+// reason is one attribute's part of a change: `to "/a" -> "/b"`, or for a
+// listener, which is an attribute itself, the values alone.
+func reason(attr, text string) string {
+	if attr == "" {
+		return text
+	}
+	return attr + " " + text
+}
+
+// replaceDependants replaces the parts that depend on a replaced one
+// though their own definition is the same: a node's parts when the node
+// is replaced, a relay when its relay node's listener moves, a secure
+// channel listener when a node it trusts gets another identity. Each says
+// which part it is replaced because of.
+func replaceDependants(changes []Change, new *Topology) {
+	replaced := map[partKey]string{}
+	for more := true; more; {
+		more = false
+		for i := range changes {
+			c := &changes[i]
+			if c.Action == ActionChange && c.Replace {
+				if _, done := replaced[c.New.key()]; !done {
+					replaced[c.New.key()] = c.Label()
+					more = true
+				}
+				continue
+			}
+			if c.Action != ActionUnchanged {
+				continue
+			}
+			deps := []partKey{}
+			if c.Kind != PartNode && c.New.Node != "" {
+				deps = append(deps, partKey{PartNode, c.New.Node, c.New.Node})
+			}
+			if k := KindOf(c.Kind); k.dependsOn != nil {
+				deps = append(deps, k.dependsOn(new, *c.New)...)
+			}
+			for _, dep := range deps {
+				if because, ok := replaced[dep]; ok {
+					c.Action, c.Replace, c.Because = ActionChange, true, because
+					more = true
+					break
+				}
+			}
+		}
+	}
 }
 
 // add appends a change and counts it.
@@ -213,253 +299,4 @@ func (d *Diff) add(c Change) {
 		d.Remove++
 	}
 	d.Changes = append(d.Changes, c)
-}
-
-// compare adds a part that both plans have: changed if there are reasons,
-// replaced if replace says so.
-func (d *Diff) compare(c Change, reasons []string, replace bool) {
-	c.Action = ActionUnchanged
-	if len(reasons) > 0 {
-		c.Action, c.Reasons, c.Replace = ActionChange, reasons, replace
-	}
-	d.add(c)
-}
-
-// compareNode adds the changes of one node and its parts; on or nn is nil
-// for a node only one plan has. moved are the nodes whose listener moves.
-func (d *Diff) compareNode(on, nn *Node, moved map[string]bool) {
-	either := nn
-	if either == nil {
-		either = on
-	}
-	name := either.Name
-	node := Change{Kind: PartNode, Name: name, Where: either.Decl.DeclRange.String()}
-	switch {
-	case on == nil:
-		node.Action = ActionAdd
-		d.add(node)
-	case nn == nil:
-		node.Action = ActionRemove
-		d.add(node)
-	default:
-		var reasons []string
-		if !slices.Equal(on.Allow, nn.Allow) {
-			reasons = append(reasons, fmt.Sprintf("allow %s -> %s", quoteList(on.Allow), quoteList(nn.Allow)))
-		}
-		d.compare(node, reasons, false)
-	}
-
-	// The listener.
-	listener := func(n *Node) string {
-		if n == nil {
-			return ""
-		}
-		return n.Listener
-	}
-	ol, nl := listener(on), listener(nn)
-	lc := Change{Kind: PartListener, Name: name, Node: name}
-	switch {
-	case ol == "" && nl != "":
-		lc.Action, lc.Where, lc.Reasons = ActionAdd, nn.Decl.TCPListener.Range.String(), []string{fmt.Sprintf("%q", nl)}
-		d.add(lc)
-	case ol != "" && nl == "":
-		lc.Action, lc.Where = ActionRemove, on.Decl.TCPListener.Range.String()
-		d.add(lc)
-	case ol != "":
-		lc.Where = nn.Decl.TCPListener.Range.String()
-		var reasons []string
-		if ol != nl {
-			reasons = []string{fmt.Sprintf("%q -> %q", ol, nl)}
-		}
-		d.compare(lc, reasons, true)
-	}
-
-	// Services: the file's own, not the defaults every node runs.
-	services := func(n *Node) map[string]string {
-		out := map[string]string{}
-		if n == nil {
-			return out
-		}
-		for addr, typ := range n.Services {
-			if _, def := routing.DefaultServices[addr]; !def {
-				out[addr] = typ
-			}
-		}
-		return out
-	}
-	oldSvc, newSvc := services(on), services(nn)
-	serviceWhere := func(n *Node, name string) string {
-		for _, s := range n.Decl.Services {
-			if s.Name == name {
-				return s.DeclRange.String()
-			}
-		}
-		return n.Decl.DeclRange.String()
-	}
-	for _, s := range slices.Sorted(maps.Keys(mergeKeys(oldSvc, newSvc))) {
-		c := Change{Kind: PartService, Name: s, Node: name}
-		ot, inOld := oldSvc[s]
-		nt, inNew := newSvc[s]
-		switch {
-		case !inOld:
-			c.Action, c.Where, c.Reasons = ActionAdd, serviceWhere(nn, s), []string{"type " + nt}
-			d.add(c)
-		case !inNew:
-			c.Action, c.Where = ActionRemove, serviceWhere(on, s)
-			d.add(c)
-		default:
-			c.Where = serviceWhere(nn, s)
-			var reasons []string
-			if ot != nt {
-				reasons = []string{fmt.Sprintf("type %s -> %s", ot, nt)}
-			}
-			d.compare(c, reasons, true)
-		}
-	}
-
-	// Relays, in the new file's order, then the removed ones.
-	oldRelays := map[string]*Relay{}
-	if on != nil {
-		for _, r := range on.Relays {
-			oldRelays[r.Name] = r
-		}
-	}
-	if nn != nil {
-		for _, r := range nn.Relays {
-			c := Change{Kind: PartRelay, Name: r.Name, Node: name, Where: r.Decl.DeclRange.String()}
-			or := oldRelays[r.Name]
-			delete(oldRelays, r.Name)
-			switch {
-			case or == nil:
-				c.Action, c.Reasons = ActionAdd, []string{"at node." + r.At.Name}
-				d.add(c)
-			case or.At.Name != r.At.Name:
-				d.compare(c, []string{fmt.Sprintf("at node.%s -> node.%s", or.At.Name, r.At.Name)}, true)
-			case moved[r.At.Name]:
-				c.Action, c.Replace, c.Because = ActionChange, true, "tcp_listener of node "+r.At.Name
-				d.add(c)
-			default:
-				d.compare(c, nil, false)
-			}
-		}
-	}
-	if on != nil {
-		for _, r := range on.Relays {
-			if _, gone := oldRelays[r.Name]; gone {
-				d.add(Change{Kind: PartRelay, Name: r.Name, Node: name, Action: ActionRemove, Where: r.Decl.DeclRange.String()})
-			}
-		}
-	}
-
-	// Outlets, by name.
-	outlets := func(n *Node) map[string]*Outlet {
-		if n == nil {
-			return map[string]*Outlet{}
-		}
-		return n.Outlets
-	}
-	oo, no := outlets(on), outlets(nn)
-	for _, o := range slices.Sorted(maps.Keys(mergeKeys(oo, no))) {
-		c := Change{Kind: PartOutlet, Name: o, Node: name}
-		switch {
-		case oo[o] == nil:
-			c.Action, c.Where, c.Reasons = ActionAdd, no[o].Decl.DeclRange.String(), []string{fmt.Sprintf("to %q", no[o].Target)}
-			d.add(c)
-		case no[o] == nil:
-			c.Action, c.Where = ActionRemove, oo[o].Decl.DeclRange.String()
-			d.add(c)
-		default:
-			c.Where = no[o].Decl.DeclRange.String()
-			var reasons []string
-			if oo[o].Target != no[o].Target {
-				reasons = []string{fmt.Sprintf("to %q -> %q", oo[o].Target, no[o].Target)}
-			}
-			d.compare(c, reasons, false)
-		}
-	}
-
-	// Inlets, in the new file's order, then the removed ones.
-	oldInlets := map[string]*Inlet{}
-	if on != nil {
-		for _, in := range on.Inlets {
-			oldInlets[in.Name] = in
-		}
-	}
-	if nn != nil {
-		for _, in := range nn.Inlets {
-			c := Change{Kind: PartInlet, Name: in.Name, Node: name, Where: in.Decl.DeclRange.String()}
-			oi := oldInlets[in.Name]
-			delete(oldInlets, in.Name)
-			if oi == nil {
-				c.Action, c.Reasons = ActionAdd, []string{fmt.Sprintf("from %q, to %q", in.From, in.Route.String())}
-				d.add(c)
-				continue
-			}
-			var reasons []string
-			if oi.From != in.From {
-				reasons = append(reasons, fmt.Sprintf("from %q -> %q", oi.From, in.From))
-			}
-			if oi.Route.String() != in.Route.String() {
-				reasons = append(reasons, fmt.Sprintf("to %q -> %q", oi.Route.String(), in.Route.String()))
-			}
-			// A new route alone is taken in place: the inlet keeps its
-			// socket and its open streams.
-			d.compare(c, reasons, oi.From != in.From)
-		}
-	}
-	if on != nil {
-		for _, in := range on.Inlets {
-			if _, gone := oldInlets[in.Name]; gone {
-				d.add(Change{Kind: PartInlet, Name: in.Name, Node: name, Action: ActionRemove, Where: in.Decl.DeclRange.String()})
-			}
-		}
-	}
-}
-
-// checkReasons lists what differs between two versions of a check.
-func checkReasons(o, n *Check) []string {
-	var out []string
-	if o.From.Name != n.From.Name {
-		out = append(out, fmt.Sprintf("from node.%s -> node.%s", o.From.Name, n.From.Name))
-	}
-	if o.Route.String() != n.Route.String() {
-		out = append(out, fmt.Sprintf("to %q -> %q", o.Route.String(), n.Route.String()))
-	}
-	if o.Send != n.Send {
-		out = append(out, fmt.Sprintf("send %q -> %q", o.Send, n.Send))
-	}
-	expect := func(c *Check) string {
-		if !c.HasExpect {
-			return "(any reply)"
-		}
-		return fmt.Sprintf("%q", c.Expect)
-	}
-	if expect(o) != expect(n) {
-		out = append(out, fmt.Sprintf("expect %s -> %s", expect(o), expect(n)))
-	}
-	if o.Decl.Timeout != n.Decl.Timeout {
-		out = append(out, fmt.Sprintf("timeout %s -> %s", o.Decl.Timeout, n.Decl.Timeout))
-	}
-	return out
-}
-
-// mergeKeys returns a set of the keys of both maps.
-func mergeKeys[V any](a, b map[string]V) map[string]bool {
-	out := make(map[string]bool, len(a)+len(b))
-	for k := range a {
-		out[k] = true
-	}
-	for k := range b {
-		out[k] = true
-	}
-	return out
-}
-
-// quoteList shows a list of names as HCL would: ["a", "b"].
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
 }

@@ -97,8 +97,8 @@ node "n4" {
 `,
 			lines: []string{
 				`+ node n4`,
+				`+ service h4 on n4: type "hop"`,
 				`+ tcp_listener of node n4: "127.0.0.1:0"`,
-				`+ service h4 on n4: type hop`,
 				`+ relay n4 on n4: at node.n2`,
 				`+ tcp_outlet o4 on n4: to "127.0.0.1:9004"`,
 				`+ tcp_inlet i4 on n4: from "127.0.0.1:0", to "/service/o4"`,
@@ -124,7 +124,7 @@ node "n4" {
 			name: "node's allow list changed in place",
 			new: edit(t, `tcp_listener = "127.0.0.1:7000"`, `tcp_listener = "127.0.0.1:7000"
   allow = ["mine"]`),
-			lines:  []string{`~ node n2: allow [] -> ["mine"]`},
+			lines:  []string{`~ node n2: allow null -> ["mine"]`},
 			change: 1,
 		},
 		{
@@ -150,7 +150,7 @@ node "n4" {
     type = "hop"
   }`, `node "n1" {`, `node "n1" {
   service "hop" {}`),
-			lines: []string{`+ service h2 on n3: type hop`, `+ service hop on n1: type hop`},
+			lines: []string{`+ service h2 on n3: type "hop"`, `+ service hop on n1: type "hop"`},
 			add:   2,
 		},
 		{
@@ -185,8 +185,8 @@ node "n4" {
 			name: "outlet added and removed",
 			new:  edit(t, `tcp_outlet "outlet" {`, `tcp_outlet "outlet2" {`, `/service/hop/service/outlet"`, `/service/hop/service/outlet2"`),
 			lines: []string{
-				`- tcp_outlet outlet on n3`,
 				`+ tcp_outlet outlet2 on n3: to "127.0.0.1:9000"`,
+				`- tcp_outlet outlet on n3`,
 				`~ tcp_inlet web on n1: to "/node/n2/service/forward_to_n3/service/hop/service/outlet" -> "/node/n2/service/forward_to_n3/service/hop/service/outlet2"`,
 			},
 			add: 1, change: 1, remove: 1,
@@ -209,14 +209,14 @@ node "n4" {
 		{
 			name:   "check changed",
 			new:    edit(t, `send   = "hi"`, `send   = "ho"`, `expect = "HI"`, `timeout = "2s"`),
-			lines:  []string{`~ check "up": send "hi" -> "ho", expect "HI" -> (any reply), timeout 5s -> 2s`},
+			lines:  []string{`~ check "up": send "hi" -> "ho", expect "HI" -> null, timeout "5s" -> "2s"`},
 			change: 1,
 		},
 		{
 			name: "check added and removed",
 			new:  edit(t, `check "up"`, `check "upper"`),
 			lines: []string{
-				`+ check "upper": from node.n1, to "/node/n2/service/forward_to_n3/service/uppercase"`,
+				`+ check "upper": from node.n1, to "/node/n2/service/forward_to_n3/service/uppercase", send "hi", expect "HI", timeout "5s"`,
 				`- check "up"`,
 			},
 			add: 1, remove: 1,
@@ -303,7 +303,7 @@ check "more" {
 		t.Fatal(err)
 	}
 	want := `  ~ tcp_outlet outlet on n3: to "127.0.0.1:9000" -> "127.0.0.1:9001"
-  + check "more": from node.n3, to "/service/uppercase"
+  + check "more": from node.n3, to "/service/uppercase", send "x", timeout "5s"
 
 Plan: 1 to add, 1 to change, 0 to remove.
 `
@@ -328,7 +328,7 @@ func TestCompareServices(t *testing.T) {
     type = "uppercase"
   }`)
 	d := Compare(mustLoad(t, old), mustLoad(t, new))
-	want := []string{`~ service a on n1: type hop -> echo, replaced`, `- service b on n1`, `+ service c on n1: type uppercase`}
+	want := []string{`~ service a on n1: type "hop" -> "echo", replaced`, `+ service c on n1: type "uppercase"`, `- service b on n1`}
 	if got := d.Lines(); !slices.Equal(got, want) {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

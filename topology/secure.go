@@ -73,7 +73,7 @@ func (t *Topology) resolveSecure() hcl.Diagnostics {
 			case err != nil:
 				diags = append(diags, errorAt(p.Range, "Invalid identity file", "%s.", err))
 			default:
-				n.Identifier = id.Identifier.String()
+				n.Identifier, n.LoadedIdentity = id.Identifier.String(), id
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/secure"
 	"github.com/ockamtop/ockamtop/schema"
 )
 
@@ -62,6 +63,9 @@ type Node struct {
 	// ockamtop keeps for it; Identifier is that file's identifier.
 	Identity   string
 	Identifier string
+	// LoadedIdentity is the identity file's content, read once, here:
+	// deploy starts the node with it. Nil without an identity file.
+	LoadedIdentity *secure.Identity
 	// Interfaces are the node's on its networks, in the order of its
 	// networks; none for a node in the host's namespace.
 	Interfaces []*Interface

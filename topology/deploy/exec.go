@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	goruntime "runtime"
 	"strings"
@@ -73,8 +74,25 @@ func (r *Running) Execs() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string]int{}
-	for _, e := range r.execs {
+	for _, e := range r.execsLocked("") {
 		out[e.node+"."+e.name] = e.pid
+	}
+	return out
+}
+
+// execsLocked lists the processes of node, or of every node for "";
+// r.mu is held.
+func (r *Running) execsLocked(node string) []*runningExec {
+	var out []*runningExec
+	for name, rn := range r.nodes {
+		if node != "" && name != node {
+			continue
+		}
+		for _, p := range rn.parts {
+			if e, ok := p.run.(*runningExec); ok {
+				out = append(out, e)
+			}
+		}
 	}
 	return out
 }
@@ -95,10 +113,7 @@ func (r *Running) isolationStatus(ns *NodeStatus) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, e := range r.execs {
-		if e.node != ns.Name {
-			continue
-		}
+	for _, e := range r.execsLocked(ns.Name) {
 		running := true
 		select {
 		case <-e.done:
@@ -109,27 +124,27 @@ func (r *Running) isolationStatus(ns *NodeStatus) {
 	}
 }
 
-// startExecs starts the node's processes, each waited for.
-func (r *Running) startExecs(ctx context.Context, n *runtime.Node, tn *topology.Node) error {
-	for _, x := range tn.Decl.Execs {
+// execUnit runs an exec's process, waited for when it says what it
+// accepts connections on.
+var execUnit = unit{
+	start: func(r *Running, ctx context.Context, n *runtime.Node, p topology.Part, _ net.Listener) (partRun, error) {
+		x := p.Model.(*schema.Exec)
+		tn := r.topology().Node(p.Node)
 		fail := func(err error) error { return startError(fmt.Sprintf("exec %q", x.Name), tn, x.DeclRange, err) }
 		e, err := r.startExec(n, tn, x)
 		if err != nil {
-			return fail(err)
+			return nil, fail(err)
 		}
-		r.mu.Lock()
-		r.execs = append(r.execs, e)
-		r.mu.Unlock()
 		if x.WaitFor == nil {
 			r.progress(fmt.Sprintf("✔ exec %s on %s: pid %d", x.Name, tn.Name, e.pid))
-			continue
+			return e, nil
 		}
 		if err := r.waitExec(ctx, tn, x, e); err != nil {
-			return fail(err)
+			return e, fail(err)
 		}
 		r.progress(fmt.Sprintf("✔ exec %s on %s: pid %d, accepting on %s", x.Name, tn.Name, e.pid, x.WaitFor.Value))
-	}
-	return nil
+		return e, nil
+	},
 }
 
 // startExec starts one process and the goroutine that waits for it.
@@ -251,20 +266,22 @@ func exitString(err error) string {
 	return err.Error()
 }
 
-// stopExecs stops the processes, all at once, and waits for them and for
-// the goroutines that waited for them.
+// stopExecs stops the processes, all at once, and waits for them.
 func (r *Running) stopExecs(execs []*runningExec) {
 	var wg sync.WaitGroup
 	for _, e := range execs {
-		wg.Go(func() { e.stop(r.opts.ExecStopWait) })
+		wg.Go(func() { e.end(r.opts.ExecStopWait) })
 	}
 	wg.Wait()
-	r.execWG.Wait()
 }
 
-// stop ends the process's group: SIGTERM, then SIGKILL after wait; and
+// stop ends the process; the goroutines that wait for it are joined by
+// the topology's Stop.
+func (e *runningExec) stop(r *Running) { e.end(r.opts.ExecStopWait) }
+
+// end ends the process's group: SIGTERM, then SIGKILL after wait; and
 // SIGKILL for whatever of the group outlived its leader.
-func (e *runningExec) stop(wait time.Duration) {
+func (e *runningExec) end(wait time.Duration) {
 	e.stopping.Store(true)
 	select {
 	case <-e.done:

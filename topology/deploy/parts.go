@@ -38,21 +38,25 @@ type OutletPart struct {
 // Parts lists what runs here.
 func (r *Running) Parts() Parts {
 	var p Parts
-	for _, tn := range r.topology().Order {
-		if n := r.Node(tn.Name); n != nil {
-			p.Nodes = append(p.Nodes, n)
-		}
-	}
+	t := r.topology()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, rel := range r.relays {
-		p.Relays = append(p.Relays, RelayPart{Node: rel.node, Relay: rel.relay})
-	}
-	for _, in := range r.inlets {
-		p.Inlets = append(p.Inlets, InletPart{Node: in.node, Route: in.route, Inlet: in.inlet})
-	}
-	for _, o := range r.outlets {
-		p.Outlets = append(p.Outlets, OutletPart{Node: o.node, Outlet: o.outlet})
+	for _, tn := range t.Order {
+		rn := r.nodes[tn.Name]
+		if rn == nil || rn.node == nil {
+			continue
+		}
+		p.Nodes = append(p.Nodes, rn.node)
+		for _, part := range rn.parts {
+			switch run := part.run.(type) {
+			case relayRun:
+				p.Relays = append(p.Relays, RelayPart{Node: tn.Name, Relay: run.relay})
+			case *inletRun:
+				p.Inlets = append(p.Inlets, InletPart{Node: tn.Name, Route: run.route, Inlet: run.inlet})
+			case outletRun:
+				p.Outlets = append(p.Outlets, OutletPart{Node: tn.Name, Outlet: run.outlet})
+			}
+		}
 	}
 	return p
 }

@@ -81,7 +81,7 @@ func (r *Running) Reconcile(ctx context.Context, t *topology.Topology, local map
 	}
 	rc := &reconcile{
 		r: r, ctx: ctx, old: old, new: t, oldLocal: oldLocal, newLocal: local,
-		reserved: map[string]net.Listener{}, removedNodes: map[string]bool{}, stopped: map[string]bool{},
+		reserved: map[string]net.Listener{}, nodeStops: map[string]bool{}, stopped: map[string]bool{},
 	}
 	progress := r.progress
 	if o.Progress != nil {
@@ -113,9 +113,9 @@ type reconcile struct {
 	deferred []deferredBind
 	// stopped are the changes whose part has stopped, by key.
 	stopped map[string]bool
-	// removedNodes are the local nodes the new plan has no more: their
+	// nodeStops are the local nodes that stop, removed or replaced: their
 	// parts stop with them.
-	removedNodes map[string]bool
+	nodeStops map[string]bool
 	// undo reverts each step done, run last to first on a failure.
 	undo []func() error
 }
@@ -159,8 +159,8 @@ func (rc *reconcile) run(d *topology.Diff) error {
 		if c.Action == topology.ActionUnchanged {
 			continue
 		}
-		if c.Kind == topology.PartNode && c.Action == topology.ActionRemove && rc.oldLocal[c.Name] {
-			rc.removedNodes[c.Name] = true
+		if c.Kind == topology.PartNode && stops(c) && rc.oldLocal[c.Name] {
+			rc.nodeStops[c.Name] = true
 		}
 		changes = append(changes, c)
 	}
@@ -212,7 +212,7 @@ func (rc *reconcile) apply(changes []topology.Change) error {
 	}
 	for i := len(changes) - 1; i >= 0; i-- {
 		c := changes[i]
-		if !rc.runsHere(c) || !stops(c) || c.Kind != topology.PartNode && rc.removedNodes[c.Node] || rc.stopped[key(c)] {
+		if !rc.runsHere(c) || !stops(c) || c.Kind != topology.PartNode && rc.nodeStops[c.Node] || rc.stopped[key(c)] {
 			continue
 		}
 		if err := rc.stop(c); err != nil {
@@ -220,7 +220,7 @@ func (rc *reconcile) apply(changes []topology.Change) error {
 		}
 	}
 	for _, c := range changes {
-		if c.Kind == topology.PartListener && !rc.newLocal[c.Node] && !rc.oldLocal[c.Node] {
+		if (c.Kind == topology.PartListener || c.Kind == topology.PartUDPListener) && !rc.newLocal[c.Node] && !rc.oldLocal[c.Node] {
 			rc.remoteListener(c)
 			continue
 		}
@@ -234,32 +234,17 @@ func (rc *reconcile) apply(changes []topology.Change) error {
 	return nil
 }
 
-// reserve binds the sockets of the listeners and inlets that start.
+// reserve binds the sockets of the parts that start and bind one.
 func (rc *reconcile) reserve(changes []topology.Change) error {
 	freed := rc.freedPorts(changes)
 	for _, c := range changes {
-		if !rc.runsHere(c) || !starts(c) {
+		u, ok := units[c.Kind]
+		if !rc.runsHere(c) || !starts(c) || !ok || u.binds == nil {
 			continue
 		}
-		var addr string
-		var fail func(error) error
-		switch c.Kind {
-		case topology.PartListener:
-			tn := rc.new.Node(c.Node)
-			addr = tn.Listener
-			fail = func(err error) error {
-				return &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: tn.Decl.TCPListener.Range.String(),
-					Err: fmt.Errorf("node %s: listen on %s: %w", tn.Name, addr, err)}
-			}
-		case topology.PartInlet:
-			ti := newInlet(rc.new, c)
-			addr = ti.From
-			fail = func(err error) error {
-				return &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, c.Node), Where: ti.Decl.From.Range.String(),
-					Err: fmt.Errorf("inlet %s: listen on %s: %w", ti.Name, addr, err)}
-			}
-		default:
-			continue
+		addr, where := u.binds(*c.New)
+		fail := func(err error) error {
+			return &StartError{Part: startLabel(c), Where: where, Err: fmt.Errorf("%s: listen on %s: %w", shortLabel(c), addr, err)}
 		}
 		ln, err := runtime.Bind(addr)
 		if err != nil {
@@ -278,6 +263,28 @@ func (rc *reconcile) reserve(changes []topology.Change) error {
 	return nil
 }
 
+// startLabel names a change's part in a StartError: `node "n2"` for its
+// listener, `tcp_inlet "web" of node "n1"`.
+func startLabel(c topology.Change) string {
+	switch c.Kind {
+	case topology.PartNode, topology.PartListener, topology.PartUDPListener:
+		return fmt.Sprintf("node %q", nodeOf(c))
+	}
+	return fmt.Sprintf("%s %q of node %q", c.Kind, c.Name, c.Node)
+}
+
+// shortLabel names a change's part in the error of its socket: "node
+// n2", "inlet web".
+func shortLabel(c topology.Change) string {
+	switch c.Kind {
+	case topology.PartNode, topology.PartListener, topology.PartUDPListener:
+		return "node " + nodeOf(c)
+	case topology.PartInlet:
+		return "inlet " + c.Name
+	}
+	return string(c.Kind) + " " + c.Name
+}
+
 // deferredBind is a socket to bind once the part that holds its port
 // (holder) has stopped.
 type deferredBind struct {
@@ -287,34 +294,22 @@ type deferredBind struct {
 }
 
 // freedPorts maps the ports that the parts this reconcile stops hold to
-// the change that stops each.
+// the change that stops each: a part's own, or a node's for all of its
+// parts.
 func (rc *reconcile) freedPorts(changes []topology.Change) map[int]topology.Change {
 	r := rc.r
 	out := map[int]topology.Change{}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range changes {
-		if !rc.runsHere(c) || !stops(c) {
+		rn := r.nodes[nodeOf(c)]
+		if !rc.runsHere(c) || !stops(c) || rn == nil {
 			continue
 		}
-		switch c.Kind {
-		case topology.PartListener:
-			if l := r.listening[c.Node]; l != nil {
-				out[port(l.Addr())] = c
-			}
-		case topology.PartInlet:
-			for _, in := range r.inlets {
-				if in.node == c.Node && in.inlet.Name() == c.Name {
-					out[port(in.inlet.Addr())] = c
-				}
-			}
-		case topology.PartNode:
-			if l := r.listening[c.Name]; l != nil {
-				out[port(l.Addr())] = c
-			}
-			for _, in := range r.inlets {
-				if in.node == c.Name {
-					out[port(in.inlet.Addr())] = c
+		for _, p := range rn.parts {
+			if c.Kind == topology.PartNode || p.kind == c.Kind && p.name == c.Name {
+				if a := boundAddr(p.run); a != "" {
+					out[port(a)] = c
 				}
 			}
 		}
@@ -339,45 +334,31 @@ func (rc *reconcile) take(c topology.Change) net.Listener {
 	return ln
 }
 
-// remoteListener follows a node run elsewhere to its new listener address.
+// remoteListener follows a node run elsewhere to its new listener
+// address, TCP or UDP.
 func (rc *reconcile) remoteListener(c topology.Change) {
 	r := rc.r
 	r.mu.Lock()
-	prev, had := r.listeners[c.Node]
-	if tn := rc.new.Node(c.Node); tn != nil && tn.Listener != "" {
-		r.listeners[c.Node] = tn.Listener
-	} else {
-		delete(r.listeners, c.Node)
+	rn := r.entry(c.Node)
+	field, now := &rn.listener, ""
+	tn := rc.new.Node(c.Node)
+	if c.Kind == topology.PartUDPListener {
+		field = &rn.udpListener
+		if tn != nil {
+			now = tn.UDPListener
+		}
+	} else if tn != nil {
+		now = tn.Listener
 	}
+	prev := *field
+	*field = now
 	r.mu.Unlock()
 	rc.undo = append(rc.undo, func() error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if had {
-			r.listeners[c.Node] = prev
-		} else {
-			delete(r.listeners, c.Node)
-		}
+		*field = prev
 		return nil
 	})
-}
-
-func newInlet(t *topology.Topology, c topology.Change) *topology.Inlet {
-	for _, in := range t.Node(c.Node).Inlets {
-		if in.Name == c.Name {
-			return in
-		}
-	}
-	return nil
-}
-
-func relayOf(t *topology.Topology, c topology.Change) *topology.Relay {
-	for _, tr := range t.Node(c.Node).Relays {
-		if tr.Name == c.Name {
-			return tr
-		}
-	}
-	return nil
 }
 
 // RunChecksOf runs the checks that a reconcile's difference adds or

@@ -10,8 +10,9 @@ import (
 	"github.com/ockamtop/ockamtop/topology"
 )
 
-// The steps of a reconcile, part by part: how each kind of part stops,
-// starts and changes in place, and how each step is undone.
+// The steps of a reconcile, part by part: a part stops, starts and
+// changes in place by its kind's unit (units.go), and each step is undone
+// the same way.
 
 // errNotRunning is a part the plan says runs here, and does not: the
 // running topology and its plan disagree.
@@ -23,49 +24,16 @@ func (rc *reconcile) stop(c topology.Change) error {
 	if r.Node(nodeOf(c)) == nil {
 		return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
 	}
-	switch c.Kind {
-	case topology.PartNode:
-		tn := rc.old.Node(c.Name)
-		pinned := rc.pinned(tn)
+	if c.Kind == topology.PartNode {
+		tn := rc.pinned(rc.old.Node(c.Name))
 		rc.stopNode(c.Name)
-		rc.undo = append(rc.undo, func() error { return r.startNode(context.WithoutCancel(rc.ctx), pinned) })
-	case topology.PartListener:
-		r.mu.Lock()
-		l := r.listening[c.Node]
-		delete(r.listening, c.Node)
-		delete(r.listeners, c.Node)
-		r.mu.Unlock()
-		if l == nil {
-			return nil
-		}
-		bound := l.Addr()
-		_ = l.Close()
-		tn := *rc.old.Node(c.Node)
-		tn.Listener = bound // back on the port it had
-		rc.undo = append(rc.undo, func() error { return r.startListenerOn(r.Node(c.Node), &tn, nil) })
-	case topology.PartService:
-		if err := r.Node(c.Node).StopWorker(c.Name); err != nil {
-			return &StartError{Part: c.Label(), Where: c.Where, Err: err}
-		}
-		tn := rc.old.Node(c.Node)
-		rc.undo = append(rc.undo, func() error { return r.startService(r.Node(c.Node), tn, c.Name) })
-	case topology.PartRelay:
-		r.stopRelay(c.Node, c.Name)
-		tr := relayOf(rc.old, c)
+		rc.undo = append(rc.undo, func() error { return r.startNode(context.WithoutCancel(rc.ctx), tn) })
+	} else {
+		bound := r.stopPart(c.Node, c.Kind, c.Name)
+		old := pin(*c.Old, bound) // back on the port it had
 		rc.undo = append(rc.undo, func() error {
-			return r.startRelay(context.WithoutCancel(rc.ctx), r.Node(c.Node), tr.Owner, tr)
+			return r.startPart(context.WithoutCancel(rc.ctx), r.Node(c.Node), old, nil)
 		})
-	case topology.PartOutlet:
-		r.stopOutlet(c.Node, c.Name)
-		to := rc.old.Node(c.Node).Outlets[c.Name]
-		rc.undo = append(rc.undo, func() error { return r.startOutlet(r.Node(c.Node), to) })
-	case topology.PartInlet:
-		bound := r.stopInlet(c.Node, c.Name)
-		ti := *newInlet(rc.old, c)
-		if bound != "" {
-			ti.From = bound // back on the port it had
-		}
-		rc.undo = append(rc.undo, func() error { return r.startInletOn(r.Node(c.Node), &ti, nil) })
 	}
 	rc.stopped[key(c)] = true
 	r.progress(fmt.Sprintf("✔ stopped %s", c.Label()))
@@ -76,95 +44,84 @@ func (rc *reconcile) stop(c topology.Change) error {
 // changes it.
 func (rc *reconcile) start(c topology.Change) error {
 	r := rc.r
-	if c.Action != topology.ActionAdd || c.Kind != topology.PartNode {
-		if r.Node(nodeOf(c)) == nil {
-			return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
-		}
+	if c.Kind == topology.PartNode {
+		return rc.startNode(c)
 	}
-	switch c.Kind {
-	case topology.PartNode:
-		tn := rc.new.Node(c.Name)
-		if c.Action == topology.ActionAdd {
-			if _, err := r.newNode(tn); err != nil {
-				return err
-			}
-			rc.undo = append(rc.undo, func() error { rc.stopNode(c.Name); return nil })
-			if tn.Listener == "" {
-				r.progress(fmt.Sprintf("✔ node %s", tn.Name))
-			}
-			return nil
+	n := r.Node(c.Node)
+	if n == nil {
+		return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
+	}
+	u := units[c.Kind]
+	if starts(c) {
+		if err := r.startPart(rc.ctx, n, *c.New, rc.take(c)); err != nil {
+			// A part that failed to come up may run all the same (a
+			// relay not registered yet): the undo stops it.
+			rc.undo = append(rc.undo, func() error { r.stopPart(c.Node, c.Kind, c.Name); return nil })
+			return err
+		}
+		rc.undo = append(rc.undo, func() error { r.stopPart(c.Node, c.Kind, c.Name); return nil })
+		if c.Kind == topology.PartService {
+			r.progress(fmt.Sprintf("✔ service %s on %s", c.Name, c.Node))
+		}
+		return nil
+	}
+	r.mu.Lock()
+	var running *runningPart
+	if rn := r.nodes[c.Node]; rn != nil {
+		running = rn.part(c.Kind, c.Name)
+	}
+	r.mu.Unlock()
+	if running == nil || u.change == nil {
+		return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
+	}
+	undo, err := u.change(r, n, running.run, *c.Old, *c.New)
+	if err != nil {
+		return &StartError{Part: c.Label(), Where: c.Where, Err: err}
+	}
+	rc.undo = append(rc.undo, func() error { undo(); return nil })
+	return nil
+}
+
+// startNode starts a node that the plan adds or replaces, bare: its parts
+// start by their own changes. A node that stays takes its new allow list
+// in place.
+func (rc *reconcile) startNode(c topology.Change) error {
+	r := rc.r
+	tn := rc.new.Node(c.Name)
+	if !starts(c) {
+		if r.Node(c.Name) == nil {
+			return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
 		}
 		rc.allow(r.Node(c.Name), rc.old.Node(c.Name).Allow, tn.Allow)
-	case topology.PartListener:
-		if !starts(c) {
-			return nil
-		}
-		if err := r.startListenerOn(r.Node(c.Node), rc.new.Node(c.Node), rc.take(c)); err != nil {
-			return err
-		}
-		rc.undo = append(rc.undo, func() error {
-			r.mu.Lock()
-			l := r.listening[c.Node]
-			delete(r.listening, c.Node)
-			delete(r.listeners, c.Node)
-			r.mu.Unlock()
-			if l != nil {
-				_ = l.Close()
-			}
-			return nil
-		})
-	case topology.PartService:
-		if err := r.startService(r.Node(c.Node), rc.new.Node(c.Node), c.Name); err != nil {
-			return err
-		}
-		rc.undo = append(rc.undo, func() error { return r.Node(c.Node).StopWorker(c.Name) })
-		r.progress(fmt.Sprintf("✔ service %s on %s", c.Name, c.Node))
-	case topology.PartRelay:
-		tr := relayOf(rc.new, c)
-		err := r.startRelay(rc.ctx, r.Node(c.Node), tr.Owner, tr)
-		// A relay that failed to register is running all the same:
-		// the undo stops it.
-		rc.undo = append(rc.undo, func() error { r.stopRelay(c.Node, c.Name); return nil })
-		if err != nil {
-			return err
-		}
-	case topology.PartOutlet:
-		to := rc.new.Node(c.Node).Outlets[c.Name]
-		if c.Action == topology.ActionAdd {
-			if err := r.startOutlet(r.Node(c.Node), to); err != nil {
-				return err
-			}
-			rc.undo = append(rc.undo, func() error { r.stopOutlet(c.Node, c.Name); return nil })
-			return nil
-		}
-		o := r.outlet(c.Node, c.Name)
-		if o == nil {
-			return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
-		}
-		prev := o.Target()
-		o.SetTarget(to.Target)
-		rc.undo = append(rc.undo, func() error { o.SetTarget(prev); return nil })
-		r.progress(fmt.Sprintf("✔ tcp_outlet /service/%s on %s -> %s", c.Name, c.Node, to.Target))
-	case topology.PartInlet:
-		ti := newInlet(rc.new, c)
-		if starts(c) {
-			if err := r.startInletOn(r.Node(c.Node), ti, rc.take(c)); err != nil {
-				return err
-			}
-			rc.undo = append(rc.undo, func() error { r.stopInlet(c.Node, c.Name); return nil })
-			return nil
-		}
-		// Only the route changed: new connections take it, open streams
-		// keep theirs.
-		oi := newInlet(rc.old, c)
-		in := r.setInletRoute(c.Node, c.Name, ti)
-		if in == nil {
-			return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
-		}
-		rc.undo = append(rc.undo, func() error { r.setInletRoute(c.Node, c.Name, oi); return nil })
-		r.progress(fmt.Sprintf("✔ tcp_inlet %s on %s listening on %s -> %s", ti.Name, c.Node, in.Addr(), ti.Route))
+		return nil
+	}
+	if _, err := r.newNode(tn); err != nil {
+		return err
+	}
+	rc.undo = append(rc.undo, func() error { rc.stopNode(c.Name); return nil })
+	if tn.Listener == "" && tn.UDPListener == "" {
+		r.progress(fmt.Sprintf("✔ node %s", tn.Name))
 	}
 	return nil
+}
+
+// pin is a part as it ran: a listener or an inlet on the address it had
+// bound, so that starting it again binds the same port.
+func pin(p topology.Part, bound string) topology.Part {
+	if bound == "" {
+		return p
+	}
+	switch m := p.Model.(type) {
+	case *topology.Node:
+		cp := *m
+		cp.Listener = bound
+		p.Model = &cp
+	case *topology.Inlet:
+		cp := *m
+		cp.From = bound
+		p.Model = &cp
+	}
+	return p
 }
 
 // allow changes a node's allowed addresses in place.
@@ -190,15 +147,15 @@ func (rc *reconcile) pinned(tn *topology.Node) *topology.Node {
 	r := rc.r
 	cp := *tn
 	r.mu.Lock()
-	if l := r.listening[tn.Name]; l != nil {
-		cp.Listener = l.Addr()
+	if rn := r.nodes[tn.Name]; rn != nil && rn.part(topology.PartListener, tn.Name) != nil {
+		cp.Listener = rn.listener
 	}
 	cp.Inlets = nil
 	for _, ti := range tn.Inlets {
 		in := *ti
-		for _, ri := range r.inlets {
-			if ri.node == tn.Name && ri.inlet.Name() == ti.Name {
-				in.From = ri.inlet.Addr()
+		if rn := r.nodes[tn.Name]; rn != nil {
+			if p := rn.part(topology.PartInlet, ti.Name); p != nil {
+				in.From = boundAddr(p.run)
 			}
 		}
 		cp.Inlets = append(cp.Inlets, &in)
@@ -207,103 +164,22 @@ func (rc *reconcile) pinned(tn *topology.Node) *topology.Node {
 	return &cp
 }
 
-// stopNode closes a node run here and forgets it and its parts.
+// stopNode stops a node run here, its processes first, and forgets it and
+// its parts.
 func (rc *reconcile) stopNode(name string) {
 	r := rc.r
 	r.mu.Lock()
-	n := r.nodes[name]
-	delete(r.nodes, name)
-	delete(r.listening, name)
-	delete(r.listeners, name)
-	mine := func(node string) bool { return node == name }
-	r.relays = slices.DeleteFunc(r.relays, func(x *runningRelay) bool { return mine(x.node) })
-	r.inlets = slices.DeleteFunc(r.inlets, func(x *runningInlet) bool { return mine(x.node) })
-	r.outlets = slices.DeleteFunc(r.outlets, func(x *runningOutlet) bool { return mine(x.node) })
+	rn := r.nodes[name]
+	var n *runtime.Node
+	var execs []*runningExec
+	if rn != nil {
+		n = rn.node
+		execs = r.execsLocked(name)
+		rn.node, rn.parts, rn.listener, rn.udpListener, rn.identity = nil, nil, "", "", nil
+	}
 	r.mu.Unlock()
+	r.stopExecs(execs)
 	if n != nil {
 		n.Close()
 	}
-}
-
-// stopRelay stops a relay and forgets it.
-func (r *Running) stopRelay(node, name string) {
-	r.mu.Lock()
-	var found *runtime.Relay
-	r.relays = slices.DeleteFunc(r.relays, func(x *runningRelay) bool {
-		if x.node == node && x.relay.Status().Name == name {
-			found = x.relay
-			return true
-		}
-		return false
-	})
-	r.mu.Unlock()
-	if found != nil {
-		found.Close()
-	}
-}
-
-// stopOutlet stops an outlet and forgets it.
-func (r *Running) stopOutlet(node, name string) {
-	r.mu.Lock()
-	var found *runtime.Outlet
-	r.outlets = slices.DeleteFunc(r.outlets, func(x *runningOutlet) bool {
-		if x.node == node && x.outlet.Name() == name {
-			found = x.outlet
-			return true
-		}
-		return false
-	})
-	r.mu.Unlock()
-	if found != nil {
-		found.Stop()
-	}
-}
-
-// stopInlet stops an inlet and forgets it. It returns the address the
-// inlet had bound, "" if there was no such inlet.
-func (r *Running) stopInlet(node, name string) string {
-	r.mu.Lock()
-	var found *runtime.Inlet
-	r.inlets = slices.DeleteFunc(r.inlets, func(x *runningInlet) bool {
-		if x.node == node && x.inlet.Name() == name {
-			found = x.inlet
-			return true
-		}
-		return false
-	})
-	r.mu.Unlock()
-	if found == nil {
-		return ""
-	}
-	bound := found.Addr()
-	found.Stop()
-	return bound
-}
-
-// outlet returns a running outlet.
-func (r *Running) outlet(node, name string) *runtime.Outlet {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, o := range r.outlets {
-		if o.node == node && o.outlet.Name() == name {
-			return o.outlet
-		}
-	}
-	return nil
-}
-
-// setInletRoute gives a running inlet the route of ti, for its new
-// connections, and returns it.
-func (r *Running) setInletRoute(node, name string, ti *topology.Inlet) *runtime.Inlet {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i, in := range r.inlets {
-		if in.node == node && in.inlet.Name() == name {
-			in.inlet.SetRoute(r.inletRoute(r.nodes[node], ti), inletWindow(ti))
-			// A new record: Status reads the old one without the lock.
-			r.inlets[i] = &runningInlet{node: node, route: ti.Route.String(), inlet: in.inlet}
-			return in.inlet
-		}
-	}
-	return nil
 }

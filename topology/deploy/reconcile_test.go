@@ -613,7 +613,7 @@ func TestReconcileAllow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(d.Lines(), []string{`~ node n2: allow [] -> ["mine"]`}) || !slices.Equal(lines, []string{"✔ node n2 allows [mine]"}) {
+	if !slices.Equal(d.Lines(), []string{`~ node n2: allow null -> ["mine"]`}) || !slices.Equal(lines, []string{"✔ node n2 allows [mine]"}) {
 		t.Errorf("diff %q, progress %q", d.Lines(), lines)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -777,7 +777,7 @@ func TestReconcileOutletAndServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"- tcp_outlet outlet2 on n3", "~ service s1 on n1: type hop -> uppercase, replaced", "- service s2 on n1"}
+	want := []string{"- tcp_outlet outlet2 on n3", `~ service s1 on n1: type "hop" -> "uppercase", replaced`, "- service s2 on n1"}
 	if got := d.Lines(); !slices.Equal(got, want) {
 		t.Errorf("diff %q, want %q", got, want)
 	}

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -56,7 +55,6 @@ type StartOptions struct {
 
 // Running is a started topology.
 type Running struct {
-	topo     *topology.Topology
 	local    map[string]bool
 	opts     StartOptions
 	progress func(string)
@@ -64,19 +62,13 @@ type Running struct {
 	// reconciling serializes Reconcile (reconcile.go).
 	reconciling sync.Mutex
 
-	mu        sync.Mutex
-	nodes     map[string]*runtime.Node // guarded by mu; the nodes run here
-	listeners map[string]string        // guarded by mu; node -> listener address, bound port for local nodes
-	// udpListeners is listeners for the nodes' UDP listeners.
-	udpListeners map[string]string // guarded by mu
-	relays       []*runningRelay   // guarded by mu
-	inlets       []*runningInlet   // guarded by mu
-	outlets      []*runningOutlet  // guarded by mu
-	execs        []*runningExec    // guarded by mu
-	checks       []CheckResult     // guarded by mu; the last RunChecks
-	stopped      bool              // guarded by mu
-	// identities are the nodes' identities, by node; guarded by mu.
-	identities map[string]*secure.Identity
+	mu   sync.Mutex
+	topo *topology.Topology // guarded by mu; the plan that runs
+	// nodes are the nodes of the file, by name: where each listens, and
+	// for a node run here, the node and its parts. Guarded by mu.
+	nodes   map[string]*runningNode
+	checks  []CheckResult // guarded by mu; the last RunChecks
+	stopped bool          // guarded by mu
 
 	// iso is the namespaces of the isolated nodes; nil without networks.
 	// Set by Start before any node, closed by Stop after them.
@@ -85,28 +77,50 @@ type Running struct {
 	// joins the goroutines that wait for the processes.
 	execsDone chan *ExecExit
 	execWG    sync.WaitGroup
-
-	// listening are the listeners of the nodes run here; guarded by mu.
-	listening map[string]*runtime.Listener
 }
 
-// runningRelay is a started relay and the node it belongs to.
-type runningRelay struct {
-	node  string
-	relay *runtime.Relay
+// runningNode is a node of the file as this process knows it. Its fields
+// are guarded by Running.mu.
+type runningNode struct {
+	// listener and udpListener are where the node listens, "" where it
+	// does not: the bound addresses for a node run here, the file's for
+	// a node run elsewhere.
+	listener, udpListener string
+	// identity is the identity made or kept for a node without an
+	// identity file, once it is asked for.
+	identity *secure.Identity
+	// node is the node, for a node run here; nil for one run elsewhere.
+	node *runtime.Node
+	// parts are the node's parts that run, in the order they started.
+	parts []*runningPart
 }
 
-// runningInlet is a started inlet, the node it is on and its route.
-type runningInlet struct {
-	node  string
-	route string
-	inlet *runtime.Inlet
+// runningPart is a part of a node that runs.
+type runningPart struct {
+	kind topology.PartKind
+	name string
+	run  partRun
 }
 
-// runningOutlet is a started outlet and the node it is on.
-type runningOutlet struct {
-	node   string
-	outlet *runtime.Outlet
+// part returns the running part of a kind and name, or nil.
+func (rn *runningNode) part(kind topology.PartKind, name string) *runningPart {
+	for _, p := range rn.parts {
+		if p.kind == kind && p.name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// entry returns node name's record, made if the node is new; r.mu is
+// held.
+func (r *Running) entry(name string) *runningNode {
+	rn := r.nodes[name]
+	if rn == nil {
+		rn = &runningNode{}
+		r.nodes[name] = rn
+	}
+	return rn
 }
 
 // StartError is a part of the topology that failed to start.
@@ -150,12 +164,8 @@ func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o S
 	}
 	r := &Running{
 		topo: t, local: local, opts: o, progress: o.Progress,
-		nodes:        map[string]*runtime.Node{},
-		listeners:    map[string]string{},
-		identities:   map[string]*secure.Identity{},
-		udpListeners: map[string]string{},
-		execsDone:    make(chan *ExecExit, 1),
-		listening:    map[string]*runtime.Listener{},
+		nodes:     map[string]*runningNode{},
+		execsDone: make(chan *ExecExit, 1),
 	}
 	if networks := needsIsolation(t, local); len(networks) > 0 {
 		if err := o.CheckPrivilege(); err != nil {
@@ -169,12 +179,7 @@ func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o S
 		r.progress(fmt.Sprintf("✔ networks %s: %d namespaces", strings.Join(networks, ", "), len(iso.nss)+1))
 	}
 	for _, n := range t.Nodes {
-		if n.Listener != "" {
-			r.listeners[n.Name] = n.Listener
-		}
-		if n.UDPListener != "" {
-			r.udpListeners[n.Name] = n.UDPListener
-		}
+		r.nodes[n.Name] = &runningNode{listener: n.Listener, udpListener: n.UDPListener}
 	}
 	for _, tn := range t.Order {
 		if !local[tn.Name] {
@@ -189,21 +194,33 @@ func Start(ctx context.Context, t *topology.Topology, local map[string]bool, o S
 }
 
 // startNode starts one node and its parts, in the order their dependants
-// need them: services, the listener, relays, outlets, inlets.
+// need them (topology.Kinds).
 func (r *Running) startNode(ctx context.Context, tn *topology.Node) error {
 	n, err := r.newNode(tn)
 	if err != nil {
 		return err
 	}
-	steps := []func(context.Context, *runtime.Node, *topology.Node) error{
-		r.startServices, r.startSecureListeners, r.startListener, r.startUDPListener, r.startRelays, r.startOutlets, r.startInlets, r.startExecs,
-	}
-	for _, step := range steps {
-		if err := step(ctx, n, tn); err != nil {
+	said := tn.Listener != "" || tn.UDPListener != "" // the listener says it
+	for _, p := range tn.Parts()[1:] {
+		if !said && listensBefore(p.Kind) {
+			r.progress(fmt.Sprintf("✔ node %s", tn.Name))
+			said = true
+		}
+		if err := r.startPart(ctx, n, p, nil); err != nil {
 			return err
 		}
 	}
+	if !said {
+		r.progress(fmt.Sprintf("✔ node %s", tn.Name))
+	}
 	return nil
+}
+
+// listensBefore reports whether a node's listeners start before parts of
+// kind k: a node is up, for people, when it listens.
+func listensBefore(k topology.PartKind) bool {
+	return slices.IndexFunc(topology.Kinds, func(x *topology.Kind) bool { return x.Name == k }) >
+		slices.IndexFunc(topology.Kinds, func(x *topology.Kind) bool { return x.Name == topology.PartUDPListener })
 }
 
 // newNode creates a node of the file, with its allowed addresses, and
@@ -226,7 +243,8 @@ func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 		n.Close()
 		return nil, &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: tn.Decl.DeclRange.String(), Err: runtime.ErrNodeClosed}
 	}
-	r.nodes[tn.Name] = n
+	rn := r.entry(tn.Name)
+	rn.node, rn.parts = n, nil
 	r.mu.Unlock()
 	for _, a := range tn.Allow {
 		n.Allow(a)
@@ -234,207 +252,43 @@ func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 	return n, nil
 }
 
-// startServices starts the services the file declares; the default ones
-// run already.
-func (r *Running) startServices(_ context.Context, n *runtime.Node, tn *topology.Node) error {
-	for _, name := range slices.Sorted(maps.Keys(tn.Services)) {
-		if n.HasWorker(name) {
-			continue // a default service
-		}
-		if err := r.startService(n, tn, name); err != nil {
-			return err
-		}
+// startPart starts one part of node n by its kind's unit, on ln, a socket
+// bound for it already, if it binds one; and records it.
+func (r *Running) startPart(ctx context.Context, n *runtime.Node, p topology.Part, ln net.Listener) error {
+	u, ok := units[p.Kind]
+	if !ok {
+		return &StartError{Part: topology.KindOf(p.Kind).Label(p.Node, p.Name), Where: p.Where.String(), Err: fmt.Errorf("no unit runs a %s", p.Kind)}
 	}
-	return nil
+	run, err := u.start(r, ctx, n, p, ln)
+	if run != nil {
+		// Recorded even when it failed to come up (a relay whose first
+		// registration did not come): it runs, and stops with its node.
+		r.mu.Lock()
+		rn := r.entry(n.Name())
+		rn.parts = append(rn.parts, &runningPart{kind: p.Kind, name: p.Name, run: run})
+		r.mu.Unlock()
+	}
+	return err
 }
 
-// startService starts one service the file declares.
-func (r *Running) startService(n *runtime.Node, tn *topology.Node, name string) error {
-	w, err := runtime.NewService(routing.ServiceType(tn.Services[name]))
-	if err == nil {
-		err = n.StartService(name, w)
-	}
-	if err != nil {
-		return startError(fmt.Sprintf("service %q", name), tn, tn.Decl.DeclRange, err)
-	}
-	return nil
-}
-
-// startListener binds the node's listener, and makes its real port known
-// to whoever references the node.
-func (r *Running) startListener(_ context.Context, n *runtime.Node, tn *topology.Node) error {
-	if tn.Listener == "" {
-		if tn.UDPListener == "" {
-			r.progress(fmt.Sprintf("✔ node %s", tn.Name))
-		}
-		return nil
-	}
-	return r.startListenerOn(n, tn, nil)
-}
-
-// startListenerOn starts the node's listener on ln, a socket bound for it
-// already, or when ln is nil on a socket it binds.
-func (r *Running) startListenerOn(n *runtime.Node, tn *topology.Node, ln net.Listener) error {
-	var l *runtime.Listener
-	var err error
-	if ln != nil {
-		l, err = n.ListenOn(ln)
-	} else {
-		l, err = n.Listen(tn.Listener)
-	}
-	if err != nil {
-		return &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: tn.Decl.TCPListener.Range.String(), Err: err}
-	}
+// stopPart stops a running part of a node run here and forgets it. It
+// returns the address the part had bound, "" if it bound none or did not
+// run.
+func (r *Running) stopPart(node string, kind topology.PartKind, name string) string {
 	r.mu.Lock()
-	r.listeners[tn.Name] = l.Addr()
-	r.listening[tn.Name] = l
+	rn := r.nodes[node]
+	var found *runningPart
+	if rn != nil {
+		found = rn.part(kind, name)
+		rn.parts = slices.DeleteFunc(rn.parts, func(p *runningPart) bool { return p == found })
+	}
 	r.mu.Unlock()
-	r.progress(fmt.Sprintf("✔ node %s listening on %s", tn.Name, l.Addr()))
-	return nil
-}
-
-// startUDPListener binds the node's UDP listener, and makes its real port
-// known to whoever references the node.
-func (r *Running) startUDPListener(_ context.Context, n *runtime.Node, tn *topology.Node) error {
-	if tn.UDPListener == "" {
-		return nil
+	if found == nil {
+		return ""
 	}
-	l, err := n.ListenUDP(tn.UDPListener)
-	if err != nil {
-		return &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: tn.Decl.UDPListener.Range.String(), Err: err}
-	}
-	r.mu.Lock()
-	r.udpListeners[tn.Name] = l.Addr()
-	r.mu.Unlock()
-	r.progress(fmt.Sprintf("✔ node %s listening on udp %s", tn.Name, l.Addr()))
-	return nil
-}
-
-// startRelays registers the node's relays, each waiting for its first
-// registration.
-func (r *Running) startRelays(ctx context.Context, n *runtime.Node, tn *topology.Node) error {
-	for _, tr := range tn.Relays {
-		if err := r.startRelay(ctx, n, tn, tr); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// startRelay registers one relay and waits for its first registration.
-func (r *Running) startRelay(ctx context.Context, n *runtime.Node, tn *topology.Node, tr *topology.Relay) error {
-	opts := r.opts.Relay
-	opts.AtNode = tr.At.Name
-	at, err := r.addressFrom(tn.Name, tr.At.Name)
-	var rel *runtime.Relay
-	if err == nil {
-		rel, err = n.StartRelay(tr.Name, at, opts)
-	}
-	if err != nil {
-		return startError(fmt.Sprintf("relay %q", tr.Name), tn, tr.Decl.DeclRange, err)
-	}
-	r.mu.Lock()
-	r.relays = append(r.relays, &runningRelay{node: tn.Name, relay: rel})
-	r.mu.Unlock()
-	if err := r.waitRelay(ctx, tr, rel); err != nil {
-		return startError(fmt.Sprintf("relay %q", tr.Name), tn, tr.Decl.DeclRange, err)
-	}
-	return nil
-}
-
-// waitRelay waits for a relay's first registration. A relay at a node run
-// elsewhere may come later: it keeps trying, and Start goes on.
-func (r *Running) waitRelay(ctx context.Context, tr *topology.Relay, rel *runtime.Relay) error {
-	wait := time.NewTimer(r.opts.RelayWait)
-	defer wait.Stop()
-	select {
-	case <-rel.Ready():
-		r.progress(fmt.Sprintf("✔ relay %s at %s: %s", tr.Name, tr.At.Name, tr.RemoteAddress()))
-		return nil
-	case <-wait.C:
-		st := rel.Status()
-		if r.isLocal(tr.At.Name) {
-			return fmt.Errorf("no registration at node %s within %s: %s", tr.At.Name, r.opts.RelayWait, st.LastError)
-		}
-		r.progress(fmt.Sprintf("… relay %s at %s: not up yet (%s), retrying", tr.Name, tr.At.Name, st.LastError))
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// startOutlets starts the node's portal outlets.
-func (r *Running) startOutlets(_ context.Context, n *runtime.Node, tn *topology.Node) error {
-	for _, name := range slices.Sorted(maps.Keys(tn.Outlets)) {
-		if err := r.startOutlet(n, tn.Outlets[name]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// startOutlet starts one outlet.
-func (r *Running) startOutlet(n *runtime.Node, to *topology.Outlet) error {
-	o, err := n.StartOutlet(to.Name, to.Target, runtime.OutletOptions{})
-	if err != nil {
-		return startError(fmt.Sprintf("tcp_outlet %q", to.Name), to.Node, to.Decl.DeclRange, err)
-	}
-	r.mu.Lock()
-	r.outlets = append(r.outlets, &runningOutlet{node: to.Node.Name, outlet: o})
-	r.mu.Unlock()
-	r.progress(fmt.Sprintf("✔ tcp_outlet /service/%s on %s -> %s", to.Name, to.Node.Name, to.Target))
-	return nil
-}
-
-// startInlets starts the node's portal inlets.
-func (r *Running) startInlets(_ context.Context, n *runtime.Node, tn *topology.Node) error {
-	for _, ti := range tn.Inlets {
-		if err := r.startInletOn(n, ti, nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// inletWindow is the window of an inlet's streams: large when its route is
-// TCP between nodes of the file all the way to the outlet, Ockam's
-// otherwise (runtime.InletOptions.Window).
-func inletWindow(ti *topology.Inlet) int {
-	if ti.TCPOnly() {
-		return runtime.LargeWindow
-	}
-	return runtime.PortalWindow
-}
-
-// startInletOn starts one inlet on ln, a socket bound for it already, or
-// when ln is nil on a socket it binds. The inlet resolves its route for
-// every connection, so that it follows a relay node's listener.
-func (r *Running) startInletOn(n *runtime.Node, ti *topology.Inlet, ln net.Listener) error {
-	route := r.inletRoute(n, ti)
-	opts := runtime.InletOptions{MaxStreams: ti.Decl.MaxStreams, Window: inletWindow(ti)}
-	var in *runtime.Inlet
-	var err error
-	if ln != nil {
-		in, err = n.StartInletOn(ti.Name, ln, route, opts)
-	} else {
-		in, err = n.StartInlet(ti.Name, ti.From, route, opts)
-	}
-	if err != nil {
-		return &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, ti.Node.Name), Where: ti.Decl.From.Range.String(), Err: err}
-	}
-	r.mu.Lock()
-	r.inlets = append(r.inlets, &runningInlet{node: ti.Node.Name, route: ti.Route.String(), inlet: in})
-	r.mu.Unlock()
-	r.progress(fmt.Sprintf("✔ tcp_inlet %s on %s listening on %s -> %s", ti.Name, ti.Node.Name, in.Addr(), ti.Route))
-	return nil
-}
-
-// inletRoute is the route function of an inlet on node n: its route
-// resolved anew, from the node each hop is at, through the secure channels
-// it names.
-func (r *Running) inletRoute(n *runtime.Node, ti *topology.Inlet) func() (routing.Route, error) {
-	m, hops := ti.Route, ti.Hops
-	return func() (routing.Route, error) { return r.routeFrom(context.Background(), n, m, hops) }
+	bound := boundAddr(found.run)
+	found.run.stop(r)
+	return bound
 }
 
 // Inlets maps "node.inlet" to each inlet's bound address.
@@ -442,8 +296,12 @@ func (r *Running) Inlets() map[string]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string]string{}
-	for _, in := range r.inlets {
-		out[in.node+"."+in.inlet.Name()] = in.inlet.Addr()
+	for name, rn := range r.nodes {
+		for _, p := range rn.parts {
+			if in, ok := p.run.(*inletRun); ok {
+				out[name+"."+p.name] = in.inlet.Addr()
+			}
+		}
 	}
 	return out
 }
@@ -451,7 +309,10 @@ func (r *Running) Inlets() map[string]string {
 func (r *Running) listenerOf(name string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.listeners[name]
+	if rn := r.nodes[name]; rn != nil {
+		return rn.listener
+	}
+	return ""
 }
 
 // mayDial lets a node dial, for a message from the network, the listeners
@@ -459,7 +320,10 @@ func (r *Running) listenerOf(name string) string {
 // nothing else.
 func (r *Running) mayDial(hostport string) bool {
 	r.mu.Lock()
-	ok := slices.Contains(slices.Collect(maps.Values(r.listeners)), hostport)
+	ok := false
+	for _, rn := range r.nodes {
+		ok = ok || rn.listener == hostport
+	}
 	r.mu.Unlock()
 	return ok || r.iso != nil && slices.Contains(r.isolatedListeners(), hostport)
 }
@@ -469,40 +333,32 @@ func (r *Running) mayDial(hostport string) bool {
 func (r *Running) mayDialUDP(hostport string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Contains(slices.Collect(maps.Values(r.udpListeners)), hostport)
-}
-
-// UDPListeners maps each node run here to its bound UDP listener address.
-func (r *Running) UDPListeners() map[string]string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string]string{}
-	for name := range r.nodes {
-		if a, ok := r.udpListeners[name]; ok {
-			out[name] = a
+	for _, rn := range r.nodes {
+		if rn.udpListener == hostport {
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 // resolveNode resolves /node/X, written at node from ("" for the host's
 // namespace): X's TCP listener as seen from there, or for /node/X/udp
 // its UDP listener.
 func (r *Running) resolveNode(from, name string, t routing.TransportType) (routing.Address, error) {
+	if r.topology().Node(name) == nil {
+		return routing.Address{}, fmt.Errorf("no node %q in the topology", name)
+	}
 	if t == routing.UDP {
 		r.mu.Lock()
-		a := r.udpListeners[name]
+		a := ""
+		if rn := r.nodes[name]; rn != nil {
+			a = rn.udpListener
+		}
 		r.mu.Unlock()
 		if a == "" {
-			if r.topology().Node(name) == nil {
-				return routing.Address{}, fmt.Errorf("no node %q in the topology", name)
-			}
 			return routing.Address{}, fmt.Errorf("node %q has no udp_listener", name)
 		}
 		return routing.UDPAddress(a), nil
-	}
-	if r.topology().Node(name) == nil {
-		return routing.Address{}, fmt.Errorf("no node %q in the topology", name)
 	}
 	a, err := r.addressFrom(from, name)
 	if err != nil {
@@ -518,16 +374,29 @@ func (r *Running) resolveNode(from, name string, t routing.TransportType) (routi
 func (r *Running) Node(name string) *runtime.Node {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.nodes[name]
+	if rn := r.nodes[name]; rn != nil {
+		return rn.node
+	}
+	return nil
 }
 
 // Listeners maps each node run here to its bound listener address.
 func (r *Running) Listeners() map[string]string {
+	return r.addresses(func(rn *runningNode) string { return rn.listener })
+}
+
+// UDPListeners maps each node run here to its bound UDP listener address.
+func (r *Running) UDPListeners() map[string]string {
+	return r.addresses(func(rn *runningNode) string { return rn.udpListener })
+}
+
+// addresses maps each node run here that has one to an address of it.
+func (r *Running) addresses(of func(*runningNode) string) map[string]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string]string{}
-	for name := range r.nodes {
-		if a, ok := r.listeners[name]; ok {
+	for name, rn := range r.nodes {
+		if a := of(rn); rn.node != nil && a != "" {
 			out[name] = a
 		}
 	}
@@ -588,12 +457,23 @@ func (r *Running) Stop() {
 		return
 	}
 	r.stopped = true
-	nodes := slices.Collect(maps.Values(r.nodes))
-	execs := r.execs
+	var nodes []*runtime.Node
+	var execs []*runningExec
+	for _, rn := range r.nodes {
+		if rn.node != nil {
+			nodes = append(nodes, rn.node)
+		}
+		for _, p := range rn.parts {
+			if e, ok := p.run.(*runningExec); ok {
+				execs = append(execs, e)
+			}
+		}
+	}
 	r.mu.Unlock()
 	// The processes first, while their nodes still carry what they say
 	// as they go.
 	r.stopExecs(execs)
+	r.execWG.Wait()
 	defer r.iso.close() // last: the nodes' sockets are in the namespaces
 	for _, n := range nodes {
 		n.Stopping()

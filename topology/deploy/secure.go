@@ -3,9 +3,8 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"maps"
+	"net"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
@@ -18,24 +17,30 @@ import (
 // (a handshake, or a retry of one whose message was lost).
 const secureOpenTimeout = 10 * time.Second
 
-// identityOf returns node name's identity: its identity file, or the one
-// kept for it in StartOptions.IdentityDir (created there on first use, by
-// whichever process of this host needs it first: one that runs the node,
-// or one that trusts it), or, without an IdentityDir, one made for this
-// process. Every call for a node returns the same identity. A node that
-// runs on another host needs an identity file to be trusted by reference.
+// identityOf returns node name's identity: its identity file's, as the
+// planner read it, or the one kept for it in StartOptions.IdentityDir
+// (created there on first use, by whichever process of this host needs it
+// first: one that runs the node, or one that trusts it), or, without an
+// IdentityDir, one made for this process. Every call for a node returns
+// the same identity while its plan is the same. A node that runs on
+// another host needs an identity file to be trusted by reference.
 func (r *Running) identityOf(name string) (*secure.Identity, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if id := r.identities[name]; id != nil {
-		return id, nil
-	}
 	tn := r.topo.Node(name)
+	if tn == nil {
+		return nil, fmt.Errorf("no node %q in the topology", name)
+	}
+	if tn.Identity != "" {
+		return tn.LoadedIdentity, nil
+	}
+	rn := r.entry(name)
+	if rn.identity != nil {
+		return rn.identity, nil
+	}
 	var id *secure.Identity
 	var err error
 	switch {
-	case tn.Identity != "":
-		id, err = secure.LoadIdentity(tn.Identity)
 	case r.opts.IdentityDir == "":
 		if !r.local[name] {
 			return nil, fmt.Errorf("node %s runs elsewhere and has no identity file, so its identifier is not known here: give it one with identity = FILE", name)
@@ -47,39 +52,42 @@ func (r *Running) identityOf(name string) (*secure.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.identities[name] = id
+	rn.identity = id
 	return id, nil
 }
 
-// startSecureListeners starts the node's secure channel listeners, with
-// their trust lists resolved to identifiers.
-func (r *Running) startSecureListeners(_ context.Context, n *runtime.Node, tn *topology.Node) error {
-	for _, name := range slices.Sorted(maps.Keys(tn.SecureListeners)) {
-		l := tn.SecureListeners[name]
+// secureListenerUnit runs a secure channel listener, with its trust list
+// resolved to identifiers when it starts.
+var secureListenerUnit = unit{
+	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, _ net.Listener) (partRun, error) {
+		l := p.Model.(*topology.SecureListener)
+		fail := func(err error) error {
+			return startError(fmt.Sprintf("secure_channel_listener %q", l.Name), l.Node, l.Decl.DeclRange, err)
+		}
 		var opts runtime.SecureChannelListenerOptions
 		if !l.TrustAnyone {
 			opts.Trust = []secure.Identifier{}
 			for _, id := range l.TrustIdentifiers {
 				i, err := secure.ParseIdentifier(id)
 				if err != nil {
-					return startError(fmt.Sprintf("secure_channel_listener %q", name), tn, l.Decl.DeclRange, err)
+					return nil, fail(err)
 				}
 				opts.Trust = append(opts.Trust, i)
 			}
 			for _, trusted := range l.TrustNodes {
 				id, err := r.identityOf(trusted.Name)
 				if err != nil {
-					return startError(fmt.Sprintf("secure_channel_listener %q", name), tn, l.Decl.DeclRange, fmt.Errorf("trust node.%s: %w", trusted.Name, err))
+					return nil, fail(fmt.Errorf("trust node.%s: %w", trusted.Name, err))
 				}
 				opts.Trust = append(opts.Trust, id.Identifier)
 			}
 		}
-		if err := n.StartSecureChannelListener(name, opts); err != nil {
-			return startError(fmt.Sprintf("secure_channel_listener %q", name), tn, l.Decl.DeclRange, err)
+		if err := n.StartSecureChannelListener(l.Name, opts); err != nil {
+			return nil, fail(err)
 		}
-		r.progress(fmt.Sprintf("✔ secure_channel_listener /service/%s on %s", name, tn.Name))
-	}
-	return nil
+		r.progress(fmt.Sprintf("✔ secure_channel_listener /service/%s on %s", l.Name, l.Node.Name))
+		return workerRun{node: n, name: l.Name}, nil
+	},
 }
 
 // routeFrom turns m into a route from node n, opening (or reusing) the

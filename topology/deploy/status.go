@@ -9,6 +9,7 @@ import (
 
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/topology"
 )
 
 // Status is a snapshot of a running topology, for `ockamtop status`.
@@ -22,8 +23,10 @@ type NodeStatus struct {
 	// Listener is the bound listener address, "" if none.
 	Listener string `json:"listener"`
 	// UDPListener is the bound UDP listener address, "" if none.
-	UDPListener string             `json:"udp_listener,omitempty"`
-	Services    []string           `json:"services"`
+	UDPListener string   `json:"udp_listener,omitempty"`
+	Services    []string `json:"services"`
+	// Allow are the extra addresses the network may reach.
+	Allow       []string           `json:"allow,omitempty"`
 	Connections []ConnectionStatus `json:"connections"`
 	// Forwarders are the relays registered at this node: forwarder
 	// address -> the connection it sends over.
@@ -57,6 +60,8 @@ type InletStatus struct {
 	Address string `json:"address"`
 	Route   string `json:"to"`
 	Streams int    `json:"streams"`
+	// MaxStreams is the most streams it holds open at once.
+	MaxStreams int `json:"max_streams"`
 }
 
 // OutletStatus is a snapshot of a TCP outlet.
@@ -78,11 +83,6 @@ type ConnectionStatus struct {
 // Status returns a snapshot of every node run here, in start order.
 func (r *Running) Status() Status {
 	st := Status{Nodes: []NodeStatus{}}
-	r.mu.Lock()
-	relays := slices.Clone(r.relays)
-	inlets := slices.Clone(r.inlets)
-	outlets := slices.Clone(r.outlets)
-	r.mu.Unlock()
 	listeners := r.Listeners()
 	udpListeners := r.UDPListeners()
 	for _, tn := range r.topology().Order {
@@ -95,6 +95,7 @@ func (r *Running) Status() Status {
 			ns.Identifier = id.String()
 		}
 		ns.SecureChannels = n.SecureChannels()
+		ns.Allow = n.Allowed()
 		for _, c := range n.Connections() {
 			cs := ConnectionStatus{Address: c.Address().Value, Peer: c.RemoteAddr(), Outgoing: c.Outgoing()}
 			if c.Transport() == routing.UDP {
@@ -103,8 +104,26 @@ func (r *Running) Status() Status {
 			ns.Connections = append(ns.Connections, cs)
 		}
 		slices.SortFunc(ns.Connections, func(a, b ConnectionStatus) int { return strings.Compare(a.Peer, b.Peer) })
+		r.mu.Lock()
+		var parts []runningPart
+		if rn := r.nodes[tn.Name]; rn != nil {
+			for _, p := range rn.parts {
+				parts = append(parts, *p)
+			}
+		}
+		for _, p := range parts {
+			switch run := p.run.(type) {
+			case relayRun:
+				ns.Relays = append(ns.Relays, RelayStatus{RelayStatus: run.relay.Status()})
+			case *inletRun:
+				ns.Inlets = append(ns.Inlets, InletStatus{Name: run.inlet.Name(), Address: run.inlet.Addr(), Route: run.route, Streams: run.inlet.Streams(), MaxStreams: run.inlet.MaxStreams()})
+			case outletRun:
+				ns.Outlets = append(ns.Outlets, OutletStatus{Name: run.outlet.Name(), Target: run.outlet.Target(), Streams: run.outlet.Streams()})
+			}
+		}
+		r.mu.Unlock()
 		outletHere := func(name string) bool {
-			return slices.ContainsFunc(outlets, func(o *runningOutlet) bool { return o.node == ns.Name && o.outlet.Name() == name })
+			return slices.ContainsFunc(parts, func(p runningPart) bool { return p.kind == topology.PartOutlet && p.name == name })
 		}
 		decryptor := func(name string) bool {
 			return slices.ContainsFunc(ns.SecureChannels, func(c runtime.SecureChannelInfo) bool { return c.Decryptor == name })
@@ -116,21 +135,6 @@ func (r *Running) Status() Status {
 			}
 		}
 		slices.Sort(ns.Services)
-		for _, rel := range relays {
-			if rel.node == ns.Name {
-				ns.Relays = append(ns.Relays, RelayStatus{RelayStatus: rel.relay.Status()})
-			}
-		}
-		for _, in := range inlets {
-			if in.node == ns.Name {
-				ns.Inlets = append(ns.Inlets, InletStatus{Name: in.inlet.Name(), Address: in.inlet.Addr(), Route: in.route, Streams: in.inlet.Streams()})
-			}
-		}
-		for _, o := range outlets {
-			if o.node == ns.Name {
-				ns.Outlets = append(ns.Outlets, OutletStatus{Name: o.outlet.Name(), Target: o.outlet.Target(), Streams: o.outlet.Streams()})
-			}
-		}
 		r.isolationStatus(&ns)
 		st.Nodes = append(st.Nodes, ns)
 	}

@@ -1,0 +1,84 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/topology"
+)
+
+// listenerUnit runs a node's TCP listener, and makes its real port known
+// to whoever references the node.
+var listenerUnit = unit{
+	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, ln net.Listener) (partRun, error) {
+		tn := p.Model.(*topology.Node)
+		var l *runtime.Listener
+		var err error
+		if ln != nil {
+			l, err = n.ListenOn(ln)
+		} else {
+			l, err = n.Listen(tn.Listener)
+		}
+		if err != nil {
+			return nil, &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: p.Where.String(), Err: err}
+		}
+		r.mu.Lock()
+		r.entry(tn.Name).listener = l.Addr()
+		r.mu.Unlock()
+		r.progress(fmt.Sprintf("✔ node %s listening on %s", tn.Name, l.Addr()))
+		return &listenerRun{node: tn.Name, l: l}, nil
+	},
+	binds: func(p topology.Part) (string, string) { return p.Model.(*topology.Node).Listener, p.Where.String() },
+}
+
+// listenerRun is a running TCP listener. A listener that stops keeps the
+// connections it accepted.
+type listenerRun struct {
+	node string
+	l    *runtime.Listener
+}
+
+func (l *listenerRun) stop(r *Running) {
+	r.mu.Lock()
+	if rn := r.nodes[l.node]; rn != nil {
+		rn.listener = ""
+	}
+	r.mu.Unlock()
+	_ = l.l.Close()
+}
+
+func (l *listenerRun) boundAddr() string { return l.l.Addr() }
+
+// udpListenerUnit runs a node's UDP listener, and makes its real port
+// known to whoever references the node.
+var udpListenerUnit = unit{
+	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, _ net.Listener) (partRun, error) {
+		tn := p.Model.(*topology.Node)
+		l, err := n.ListenUDP(tn.UDPListener)
+		if err != nil {
+			return nil, &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: p.Where.String(), Err: err}
+		}
+		r.mu.Lock()
+		r.entry(tn.Name).udpListener = l.Addr()
+		r.mu.Unlock()
+		r.progress(fmt.Sprintf("✔ node %s listening on udp %s", tn.Name, l.Addr()))
+		return &udpListenerRun{node: tn.Name, l: l}, nil
+	},
+}
+
+// udpListenerRun is a running UDP listener.
+type udpListenerRun struct {
+	node string
+	l    *runtime.UDPListener
+}
+
+func (l *udpListenerRun) stop(r *Running) {
+	r.mu.Lock()
+	if rn := r.nodes[l.node]; rn != nil {
+		rn.udpListener = ""
+	}
+	r.mu.Unlock()
+	_ = l.l.Close()
+}

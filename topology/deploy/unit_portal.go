@@ -1,0 +1,105 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/topology"
+)
+
+// outletUnit runs a portal outlet; a new target is taken in place: open
+// streams keep theirs.
+var outletUnit = unit{
+	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, _ net.Listener) (partRun, error) {
+		to := p.Model.(*topology.Outlet)
+		o, err := n.StartOutlet(to.Name, to.Target, runtime.OutletOptions{})
+		if err != nil {
+			return nil, startError(fmt.Sprintf("tcp_outlet %q", to.Name), to.Node, to.Decl.DeclRange, err)
+		}
+		r.progress(fmt.Sprintf("✔ tcp_outlet /service/%s on %s -> %s", to.Name, to.Node.Name, to.Target))
+		return outletRun{o}, nil
+	},
+	change: func(r *Running, _ *runtime.Node, run partRun, _, new topology.Part) (func(), error) {
+		o, to := run.(outletRun).outlet, new.Model.(*topology.Outlet)
+		prev := o.Target()
+		o.SetTarget(to.Target)
+		r.progress(fmt.Sprintf("✔ tcp_outlet /service/%s on %s -> %s", to.Name, to.Node.Name, to.Target))
+		return func() { o.SetTarget(prev) }, nil
+	},
+}
+
+// outletRun is a running outlet.
+type outletRun struct{ outlet *runtime.Outlet }
+
+func (o outletRun) stop(*Running) { o.outlet.Stop() }
+
+// inletUnit runs a portal inlet. A new route is taken in place: new
+// connections take it, open streams keep theirs.
+var inletUnit = unit{
+	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, ln net.Listener) (partRun, error) {
+		ti := p.Model.(*topology.Inlet)
+		route := r.inletRoute(n, ti)
+		opts := runtime.InletOptions{MaxStreams: ti.Decl.MaxStreams, Window: inletWindow(ti)}
+		var in *runtime.Inlet
+		var err error
+		if ln != nil {
+			in, err = n.StartInletOn(ti.Name, ln, route, opts)
+		} else {
+			in, err = n.StartInlet(ti.Name, ti.From, route, opts)
+		}
+		if err != nil {
+			return nil, &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, ti.Node.Name), Where: ti.Decl.From.Range.String(), Err: err}
+		}
+		r.progress(fmt.Sprintf("✔ tcp_inlet %s on %s listening on %s -> %s", ti.Name, ti.Node.Name, in.Addr(), ti.Route))
+		return &inletRun{inlet: in, route: ti.Route.String()}, nil
+	},
+	change: func(r *Running, n *runtime.Node, run partRun, old, new topology.Part) (func(), error) {
+		in := run.(*inletRun)
+		set := func(ti *topology.Inlet) {
+			in.inlet.SetRoute(r.inletRoute(n, ti), inletWindow(ti))
+			r.mu.Lock()
+			in.route = ti.Route.String()
+			r.mu.Unlock()
+		}
+		ti := new.Model.(*topology.Inlet)
+		set(ti)
+		r.progress(fmt.Sprintf("✔ tcp_inlet %s on %s listening on %s -> %s", ti.Name, ti.Node.Name, in.inlet.Addr(), ti.Route))
+		return func() { set(old.Model.(*topology.Inlet)) }, nil
+	},
+	binds: func(p topology.Part) (string, string) {
+		ti := p.Model.(*topology.Inlet)
+		return ti.From, ti.Decl.From.Range.String()
+	},
+}
+
+// inletRun is a running inlet and its route as the file writes it.
+type inletRun struct {
+	inlet *runtime.Inlet
+	route string // guarded by Running.mu
+}
+
+func (in *inletRun) stop(*Running) { in.inlet.Stop() }
+
+func (in *inletRun) boundAddr() string { return in.inlet.Addr() }
+
+// inletWindow is the window of an inlet's streams: large when its route is
+// TCP between nodes of the file all the way to the outlet, Ockam's
+// otherwise (runtime.InletOptions.Window).
+func inletWindow(ti *topology.Inlet) int {
+	if ti.TCPOnly() {
+		return runtime.LargeWindow
+	}
+	return runtime.PortalWindow
+}
+
+// inletRoute is the route function of an inlet on node n: its route
+// resolved anew for every connection, from the node each hop is at,
+// through the secure channels it names, so that it follows a relay node's
+// listener.
+func (r *Running) inletRoute(n *runtime.Node, ti *topology.Inlet) func() (routing.Route, error) {
+	m, hops := ti.Route, ti.Hops
+	return func() (routing.Route, error) { return r.routeFrom(context.Background(), n, m, hops) }
+}

@@ -1,0 +1,62 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/topology"
+)
+
+// relayUnit runs a relay: the node dials its relay node's listener and
+// registers; a start waits for the first registration.
+var relayUnit = unit{
+	start: func(r *Running, ctx context.Context, n *runtime.Node, p topology.Part, _ net.Listener) (partRun, error) {
+		tr := p.Model.(*topology.Relay)
+		fail := func(err error) error {
+			return startError(fmt.Sprintf("relay %q", tr.Name), tr.Owner, tr.Decl.DeclRange, err)
+		}
+		opts := r.opts.Relay
+		opts.AtNode = tr.At.Name
+		at, err := r.addressFrom(tr.Owner.Name, tr.At.Name)
+		var rel *runtime.Relay
+		if err == nil {
+			rel, err = n.StartRelay(tr.Name, at, opts)
+		}
+		if err != nil {
+			return nil, fail(err)
+		}
+		if err := r.waitRelay(ctx, tr, rel); err != nil {
+			return relayRun{rel}, fail(err)
+		}
+		return relayRun{rel}, nil
+	},
+}
+
+// relayRun is a running relay.
+type relayRun struct{ relay *runtime.Relay }
+
+func (rr relayRun) stop(*Running) { rr.relay.Close() }
+
+// waitRelay waits for a relay's first registration. A relay at a node run
+// elsewhere may come later: it keeps trying, and Start goes on.
+func (r *Running) waitRelay(ctx context.Context, tr *topology.Relay, rel *runtime.Relay) error {
+	wait := time.NewTimer(r.opts.RelayWait)
+	defer wait.Stop()
+	select {
+	case <-rel.Ready():
+		r.progress(fmt.Sprintf("✔ relay %s at %s: %s", tr.Name, tr.At.Name, tr.RemoteAddress()))
+		return nil
+	case <-wait.C:
+		st := rel.Status()
+		if r.isLocal(tr.At.Name) {
+			return fmt.Errorf("no registration at node %s within %s: %s", tr.At.Name, r.opts.RelayWait, st.LastError)
+		}
+		r.progress(fmt.Sprintf("… relay %s at %s: not up yet (%s), retrying", tr.Name, tr.At.Name, st.LastError))
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
