@@ -267,8 +267,8 @@ func replaceDependants(changes []Change, new *Topology) {
 				}
 				continue
 			}
-			if c.Action != ActionUnchanged {
-				continue
+			if c.Action != ActionUnchanged && c.Action != ActionChange {
+				continue // added or removed
 			}
 			deps := []partKey{}
 			if c.Kind != PartNode && c.New.Node != "" {
@@ -279,6 +279,7 @@ func replaceDependants(changes []Change, new *Topology) {
 			}
 			for _, dep := range deps {
 				if because, ok := replaced[dep]; ok {
+					// A change made in place becomes a replacement.
 					c.Action, c.Replace, c.Because = ActionChange, true, because
 					more = true
 					break
