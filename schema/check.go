@@ -36,7 +36,7 @@ func decodeCheck(b *hcl.Block, ev *evaluator) (*Check, hcl.Diagnostics) {
 	c := &Check{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange, Timeout: DefaultCheckTimeout}
 	var diags hcl.Diagnostics
 	if c.Name == "" {
-		diags = append(diags, errorAt(c.NameRange, "Invalid name", "A check needs a name that says what it checks."))
+		diags = append(diags, ErrorAt(c.NameRange, "Invalid name", "A check needs a name that says what it checks."))
 	}
 	content, d := b.Body.Content(checkSchema)
 	diags = append(diags, d...)

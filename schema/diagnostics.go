@@ -19,7 +19,8 @@ func duplicate(kind, name string, first hcl.Range, again hcl.Range) *hcl.Diagnos
 	}
 }
 
-func errorAt(rng hcl.Range, summary, detail string, args ...any) *hcl.Diagnostic {
+// ErrorAt is an error diagnostic at rng, its detail formatted with args.
+func ErrorAt(rng hcl.Range, summary, detail string, args ...any) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  summary,

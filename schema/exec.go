@@ -44,7 +44,7 @@ func decodeExec(b *hcl.Block, ev *evaluator) (*Exec, hcl.Diagnostics) {
 		cmd, d := ev.strings(attr)
 		diags = append(diags, d...)
 		if !d.HasErrors() && (len(cmd) == 0 || cmd[0].Known() && cmd[0].Value == "") {
-			diags = append(diags, errorAt(attr.Expr.Range(), "Empty command",
+			diags = append(diags, ErrorAt(attr.Expr.Range(), "Empty command",
 				"The command is a program and its arguments, such as [\"python3\", \"-m\", \"http.server\"]; it needs the program at least."))
 		}
 		x.Command = cmd

@@ -87,19 +87,19 @@ func (e *evaluator) checkVariables(expr hcl.Expression, what string) hcl.Diagnos
 		switch tr.RootName() {
 		case "var":
 			if len(tr) < 2 {
-				diags = append(diags, errorAt(rng, "Invalid variable reference", "A variable is used as var.NAME."))
+				diags = append(diags, ErrorAt(rng, "Invalid variable reference", "A variable is used as var.NAME."))
 				continue
 			}
 			name := attrName(tr[1])
 			if !slices.Contains(e.vars, name) {
-				diags = append(diags, errorAt(rng, "Reference to undeclared variable",
-					"No variable named %q is declared; add a variable %q block.%s", name, name, didYouMean(name, e.vars)))
+				diags = append(diags, ErrorAt(rng, "Reference to undeclared variable",
+					"No variable named %q is declared; add a variable %q block.%s", name, name, DidYouMean(name, e.vars)))
 			}
 		case "node", "network":
-			diags = append(diags, errorAt(rng, "Reference where a value is expected",
+			diags = append(diags, ErrorAt(rng, "Reference where a value is expected",
 				"%s is a value, not a reference; %s cannot be used here.", what, tr.RootName()+"."+attrName(safeIndex(tr, 1))))
 		default:
-			diags = append(diags, errorAt(rng, "Unknown reference",
+			diags = append(diags, ErrorAt(rng, "Unknown reference",
 				"%q is not something a topology file can refer to; use var.NAME for variables.", tr.RootName()))
 		}
 	}
@@ -139,7 +139,7 @@ func (e *evaluator) str(attr *hcl.Attribute) (String, hcl.Diagnostics) {
 	}
 	s, err := convert.Convert(val, cty.String)
 	if err != nil || s.IsNull() {
-		return out, append(diags, errorAt(out.Range, "Incorrect attribute value type",
+		return out, append(diags, ErrorAt(out.Range, "Incorrect attribute value type",
 			"The attribute %q needs a string.", attr.Name))
 	}
 	out.Value = s.AsString()
@@ -165,7 +165,7 @@ func (e *evaluator) strings(attr *hcl.Attribute) ([]String, hcl.Diagnostics) {
 	}
 	list, err := convert.Convert(val, cty.List(cty.String))
 	if err != nil || list.IsNull() {
-		return nil, append(diags, errorAt(attr.Expr.Range(), "Incorrect attribute value type",
+		return nil, append(diags, ErrorAt(attr.Expr.Range(), "Incorrect attribute value type",
 			"The attribute %q needs a list of strings, such as [\"name\"].", attr.Name))
 	}
 	var out []String
@@ -208,7 +208,7 @@ func refExpr(expr hcl.Expression, attribute, kind string) (Ref, hcl.Diagnostics)
 		if v.Type() == cty.String {
 			name = v.AsString()
 		}
-		return Ref{}, hcl.Diagnostics{errorAt(rng, "Quoted reference",
+		return Ref{}, hcl.Diagnostics{ErrorAt(rng, "Quoted reference",
 			"The attribute %q needs a reference, not a string: write %s.%s without quotes.", attribute, kind, name)}
 	}
 	tr, diags := hcl.AbsTraversalForExpr(expr)
@@ -217,7 +217,7 @@ func refExpr(expr hcl.Expression, attribute, kind string) (Ref, hcl.Diagnostics)
 		if example == "" {
 			example = "n2"
 		}
-		return Ref{}, hcl.Diagnostics{errorAt(rng, "Invalid reference",
+		return Ref{}, hcl.Diagnostics{ErrorAt(rng, "Invalid reference",
 			"The attribute %q needs a reference to a %s, such as %s.%s.", attribute, kind, kind, example)}
 	}
 	return Ref{Kind: kind, Name: attrName(tr[1]), Range: rng}, nil
@@ -231,7 +231,7 @@ func (e *evaluator) duration(attr *hcl.Attribute) (time.Duration, hcl.Diagnostic
 	}
 	d, err := time.ParseDuration(s.Value)
 	if err != nil || d <= 0 {
-		return 0, append(diags, errorAt(s.Range, "Invalid duration",
+		return 0, append(diags, ErrorAt(s.Range, "Invalid duration",
 			"%q is not a positive duration such as \"5s\" or \"250ms\".", s.Value))
 	}
 	return d, diags
@@ -247,7 +247,7 @@ func (e *evaluator) whole(attr *hcl.Attribute, lo, hi int) (int, hcl.Diagnostics
 	if diags.HasErrors() || !val.IsKnown() {
 		return 0, diags
 	}
-	bad := errorAt(rng, "Invalid number",
+	bad := ErrorAt(rng, "Invalid number",
 		"The attribute %q needs a whole number from %d to %d.", attr.Name, lo, hi)
 	n, err := convert.Convert(val, cty.Number)
 	if err != nil || n.IsNull() {
@@ -288,7 +288,7 @@ func checkSocket(s String, attr string, zeroPort bool) hcl.Diagnostics {
 		if zeroPort {
 			want = "0 to 65535 (0 picks a free port)"
 		}
-		return hcl.Diagnostics{errorAt(s.Range, "Invalid socket address",
+		return hcl.Diagnostics{ErrorAt(s.Range, "Invalid socket address",
 			"The attribute %q needs a socket address HOST:PORT with a port from %s, such as \"127.0.0.1:7000\"; %q is not one.",
 			attr, want, s.Value)}
 	}
@@ -298,14 +298,14 @@ func checkSocket(s String, attr string, zeroPort bool) hcl.Diagnostics {
 // validName checks a block label used as a name.
 func validName(kind, name string, rng hcl.Range) hcl.Diagnostics {
 	if !hclsyntax.ValidIdentifier(name) {
-		return hcl.Diagnostics{errorAt(rng, "Invalid name",
+		return hcl.Diagnostics{ErrorAt(rng, "Invalid name",
 			"A %s name must start with a letter and hold only letters, digits, underscores and dashes; %q does not.", kind, name)}
 	}
 	return nil
 }
 
-// didYouMean suggests the nearest of names to name, or says nothing.
-func didYouMean(name string, names []string) string {
+// DidYouMean suggests the nearest of names to name, or says nothing.
+func DidYouMean(name string, names []string) string {
 	if s := Suggest(name, names); s != "" {
 		return fmt.Sprintf(" Did you mean %q?", s)
 	}

@@ -41,7 +41,7 @@ func decodeNetwork(b *hcl.Block, ev *evaluator) (*Network, hcl.Diagnostics) {
 		if !d.HasErrors() && s.Known() {
 			p, err := parseSubnet(s.Value)
 			if err != nil {
-				diags = append(diags, errorAt(s.Range, "Invalid subnet", "%s", err))
+				diags = append(diags, ErrorAt(s.Range, "Invalid subnet", "%s", err))
 			} else {
 				nw.Subnet = &p
 			}
@@ -73,7 +73,7 @@ func parseSubnet(s string) (netip.Prefix, error) {
 func refList(attr *hcl.Attribute, kind string) ([]Ref, hcl.Diagnostics) {
 	exprs, diags := hcl.ExprList(attr.Expr)
 	if diags.HasErrors() {
-		return nil, hcl.Diagnostics{errorAt(attr.Expr.Range(), "Invalid reference list",
+		return nil, hcl.Diagnostics{ErrorAt(attr.Expr.Range(), "Invalid reference list",
 			"The attribute %q needs a list of references, such as [%s.a, %s.b].", attr.Name, kind, kind)}
 	}
 	var out []Ref

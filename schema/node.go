@@ -146,7 +146,7 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 		diags = append(diags, d...)
 		if !d.HasErrors() && s.Known() {
 			if s.Value == "" {
-				diags = append(diags, errorAt(s.Range, "Empty identity path",
+				diags = append(diags, ErrorAt(s.Range, "Empty identity path",
 					"The attribute \"identity\" names an identity file, such as \"n1.identity\"; create one with `ockamtop identity create FILE`, or leave the attribute out to use the identity ockamtop keeps for the node."))
 			} else {
 				n.Identity = &s
@@ -266,7 +266,7 @@ func decodeService(b *hcl.Block, ev *evaluator) (*Service, hcl.Diagnostics) {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Unknown service type",
-			Detail:   detail + didYouMean(s.Type, serviceTypes),
+			Detail:   detail + DidYouMean(s.Type, serviceTypes),
 			Subject:  s.TypeRange.Ptr(),
 		})
 	}
@@ -338,7 +338,7 @@ func decodeInlet(b *hcl.Block, ev *evaluator) (*Inlet, hcl.Diagnostics) {
 // the runtime uses.
 func localName(kind, name string, rng hcl.Range) hcl.Diagnostics {
 	if err := routing.ValidLocalName(name); err != nil {
-		return hcl.Diagnostics{errorAt(rng, "Invalid name",
+		return hcl.Diagnostics{ErrorAt(rng, "Invalid name",
 			"A %s name is a local address: printable, without spaces, '/' or '#'; %q is not one: %s.", kind, name, err)}
 	}
 	return nil
@@ -348,7 +348,7 @@ func localName(kind, name string, rng hcl.Range) hcl.Diagnostics {
 // will take its registration.
 func relayName(name string, rng hcl.Range) hcl.Diagnostics {
 	if err := routing.ValidRelayName(name); err != nil {
-		return hcl.Diagnostics{errorAt(rng, "Invalid name",
+		return hcl.Diagnostics{ErrorAt(rng, "Invalid name",
 			"A relay name is what the relay service registers: printable ASCII without spaces, '/' or '#', at most %d bytes; %q is not one: %s.", routing.MaxRelayName, name, err)}
 	}
 	return nil

@@ -43,7 +43,7 @@ func decodeSecureChannelListener(b *hcl.Block, ev *evaluator) (*SecureChannelLis
 		l.Trust = []Trusted{}
 		exprs, d := hcl.ExprList(attr.Expr)
 		if d.HasErrors() {
-			diags = append(diags, errorAt(attr.Expr.Range(), "Invalid trust list",
+			diags = append(diags, ErrorAt(attr.Expr.Range(), "Invalid trust list",
 				"The attribute \"trust\" needs a list of node references and identifiers, such as [node.n1, \"I…\"]."))
 		}
 		for _, ex := range exprs {
@@ -66,7 +66,7 @@ func (e *evaluator) trusted(ex hcl.Expression) (Trusted, hcl.Diagnostics) {
 	rng := ex.Range()
 	if tr, d := hcl.AbsTraversalForExpr(ex); !d.HasErrors() && tr.RootName() == "node" {
 		if len(tr) != 2 || attrName(tr[1]) == "" {
-			return Trusted{}, hcl.Diagnostics{errorAt(rng, "Invalid reference",
+			return Trusted{}, hcl.Diagnostics{ErrorAt(rng, "Invalid reference",
 				"A trust entry is a node reference such as node.n1, or an identifier \"I…\".")}
 		}
 		return Trusted{Node: &Ref{Kind: "node", Name: attrName(tr[1]), Range: rng}}, nil
@@ -80,7 +80,7 @@ func (e *evaluator) trusted(ex hcl.Expression) (Trusted, hcl.Diagnostics) {
 	}
 	s, err := convert.Convert(val, cty.String)
 	if err != nil || s.IsNull() || !s.IsKnown() {
-		return Trusted{}, hcl.Diagnostics{errorAt(rng, "Invalid trust entry",
+		return Trusted{}, hcl.Diagnostics{ErrorAt(rng, "Invalid trust entry",
 			"A trust entry is a node reference such as node.n1, or an identifier \"I…\".")}
 	}
 	if _, err := secure.ParseIdentifier(s.AsString()); err != nil {
@@ -88,7 +88,7 @@ func (e *evaluator) trusted(ex hcl.Expression) (Trusted, hcl.Diagnostics) {
 		if lit, ok := ex.(*hclsyntax.TemplateExpr); ok && lit.IsStringLiteral() && s.AsString() != "" && s.AsString()[0] != 'I' {
 			detail += " To trust a node, write node." + s.AsString() + " without quotes."
 		}
-		return Trusted{}, hcl.Diagnostics{errorAt(rng, "Invalid identifier", "%s", detail)}
+		return Trusted{}, hcl.Diagnostics{ErrorAt(rng, "Invalid identifier", "%s", detail)}
 	}
 	return Trusted{Identifier: String{Value: s.AsString(), Range: rng}}, nil
 }

@@ -18,7 +18,7 @@ const MaxFileSize = 1 << 20
 // One diagnostic names the file and the first offending byte.
 func checkSource(filename string, src []byte) hcl.Diagnostics {
 	if len(src) > MaxFileSize {
-		return hcl.Diagnostics{errorAt(posRange(filename, src, 0), "File too large",
+		return hcl.Diagnostics{ErrorAt(posRange(filename, src, 0), "File too large",
 			"%s is %d bytes; a topology file may be at most %d bytes (1 MiB).", filename, len(src), MaxFileSize)}
 	}
 	off, what := firstNonText(src)
@@ -26,7 +26,7 @@ func checkSource(filename string, src []byte) hcl.Diagnostics {
 		return nil
 	}
 	rng := posRange(filename, src, off)
-	return hcl.Diagnostics{errorAt(rng, "File is not text",
+	return hcl.Diagnostics{ErrorAt(rng, "File is not text",
 		"%s is not a text file: byte %d (line %d, column %d) is %s. A topology file is UTF-8 text without NUL bytes.",
 		filename, off, rng.Start.Line, rng.Start.Column, what)}
 }

@@ -91,7 +91,7 @@ func applyOverrides(vars []*Variable, o Overrides) hcl.Diagnostics {
 					Severity: hcl.DiagError,
 					Summary:  "Value for undeclared variable",
 					Detail: fmt.Sprintf("%s sets variable %q, which the file does not declare. Declared variables: %s.",
-						source, name, quoteList(names)) + didYouMean(name, names),
+						source, name, quoteList(names)) + DidYouMean(name, names),
 				})
 			}
 			return
@@ -129,7 +129,7 @@ func applyOverrides(vars []*Variable, o Overrides) hcl.Diagnostics {
 	}
 	for _, v := range vars {
 		if v.Value == cty.NilVal {
-			diags = append(diags, errorAt(v.DeclRange, "No value for required variable",
+			diags = append(diags, ErrorAt(v.DeclRange, "No value for required variable",
 				"Variable %q has no default. Set it with --var %s=VALUE or the environment variable %s%s.",
 				v.Name, v.Name, EnvPrefix, v.Name))
 		}

@@ -106,7 +106,7 @@ func (t *Topology) buildNetworks(f *schema.File) hcl.Diagnostics {
 			}
 		}
 		if !DefaultSubnets.Contains(next.Addr()) {
-			diags = append(diags, errorAt(nw.Decl.DeclRange, "No subnet left",
+			diags = append(diags, schema.ErrorAt(nw.Decl.DeclRange, "No subnet left",
 				"The /24s of %s are all taken; give network %q a subnet.", DefaultSubnets, nw.Name))
 			continue
 		}
@@ -121,8 +121,8 @@ func (t *Topology) buildNetworks(f *schema.File) hcl.Diagnostics {
 		for _, ref := range n.Decl.Networks {
 			nw := byName[ref.Name]
 			if nw == nil {
-				diags = append(diags, errorAt(ref.Range, "Reference to undeclared network",
-					"No network %q is declared in the topology; add a network %q {} block.%s", ref.Name, ref.Name, didYouMean(ref.Name, names)))
+				diags = append(diags, schema.ErrorAt(ref.Range, "Reference to undeclared network",
+					"No network %q is declared in the topology; add a network %q {} block.%s", ref.Name, ref.Name, schema.DidYouMean(ref.Name, names)))
 				continue
 			}
 			nw.Nodes = append(nw.Nodes, n)
@@ -136,7 +136,7 @@ func (t *Topology) buildNetworks(f *schema.File) hcl.Diagnostics {
 		}
 		hosts := uint64(1)<<(32-nw.Subnet.Bits()) - 2 // less the network and broadcast addresses
 		if uint64(len(nw.Nodes)) > hosts {
-			diags = append(diags, errorAt(nw.Decl.DeclRange, "Network too small",
+			diags = append(diags, schema.ErrorAt(nw.Decl.DeclRange, "Network too small",
 				"Network %q has %d nodes, and its subnet %s has room for %d.", nw.Name, len(nw.Nodes), nw.Subnet, hosts))
 			continue
 		}
@@ -205,7 +205,7 @@ func (t *Topology) checkIsolatedListener(n *Node) hcl.Diagnostics {
 	if err == nil && (a.IsUnspecified() || slices.ContainsFunc(n.Interfaces, func(i *Interface) bool { return i.Address.Addr() == a })) {
 		return nil
 	}
-	return hcl.Diagnostics{errorAt(l.Range, "Listener outside the node's networks",
+	return hcl.Diagnostics{schema.ErrorAt(l.Range, "Listener outside the node's networks",
 		"Node %q lives in a network namespace of its own, where its addresses are %s; on %s, no other node could reach it. Listen on 0.0.0.0:PORT (each of its addresses) or on one of them.",
 		n.Name, strings.Join(n.addressList(), ", "), host)}
 }
@@ -318,7 +318,7 @@ func (t *Topology) unreachable(rng hcl.Range, from, to *Node, err error) *hcl.Di
 	if mid := t.bridgeBetween(from, to); mid != "" {
 		detail += fmt.Sprintf(" Node %q is on both: /node/%s/node/%s.", mid, mid, to.Name)
 	}
-	return errorAt(rng, "Nodes share no network", "%s", detail)
+	return schema.ErrorAt(rng, "Nodes share no network", "%s", detail)
 }
 
 // checkRelayNetworks refuses a relay whose node cannot reach the node it

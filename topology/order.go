@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ockamtop/ockamtop/schema"
 )
 
 // startOrder orders the nodes so that every node starts after the nodes its
@@ -37,7 +39,7 @@ func (t *Topology) startOrder() ([]*Node, hcl.Diagnostics) {
 				names = append(names, r.At.Name)
 			}
 			last := path[len(path)-1]
-			diags = append(diags, errorAt(last.Decl.At.Range, "Cycle in start order",
+			diags = append(diags, schema.ErrorAt(last.Decl.At.Range, "Cycle in start order",
 				"Relays dial in a circle: %s. Each node must start after the node its relay dials, so one of these relays has to go.",
 				strings.Join(names, " -> ")))
 			return

@@ -68,10 +68,10 @@ func (t *Topology) resolveSecure() hcl.Diagnostics {
 			id, err := secure.LoadIdentity(n.Identity)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
-				diags = append(diags, errorAt(p.Range, "Identity file not found",
+				diags = append(diags, schema.ErrorAt(p.Range, "Identity file not found",
 					"Node %q has no identity file at %s. Create one with `ockamtop identity create %s`, or leave the attribute out to use the identity ockamtop keeps for the node.", n.Name, n.Identity, p.Value))
 			case err != nil:
-				diags = append(diags, errorAt(p.Range, "Invalid identity file", "%s.", err))
+				diags = append(diags, schema.ErrorAt(p.Range, "Invalid identity file", "%s.", err))
 			default:
 				n.Identifier, n.LoadedIdentity = id.Identifier.String(), id
 			}
@@ -110,7 +110,7 @@ func (w *walker) secure(seg routing.Segment, hop *Hop) *hcl.Diagnostic {
 		if len(names) == 0 {
 			detail += fmt.Sprintf(" Declare one in node %q: secure_channel_listener %q {}.", n.Name, seg.Name)
 		} else {
-			detail += fmt.Sprintf(" It has %s.%s", strings.Join(quoted(names), ", "), didYouMean(seg.Name, names))
+			detail += fmt.Sprintf(" It has %s.%s", strings.Join(quoted(names), ", "), schema.DidYouMean(seg.Name, names))
 		}
 		return w.fail(seg, "No secure channel listener", "%s", detail)
 	}

@@ -5,6 +5,8 @@ import (
 	"net"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ockamtop/ockamtop/schema"
 )
 
 // Subset checks that the nodes named can run without the others in this
@@ -19,7 +21,7 @@ func (t *Topology) Subset(names []string) (map[string]bool, hcl.Diagnostics) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unknown node",
-				Detail:   fmt.Sprintf("--node %s: the file declares no node %q.%s", name, name, didYouMean(name, t.NodeNames())),
+				Detail:   fmt.Sprintf("--node %s: the file declares no node %q.%s", name, name, schema.DidYouMean(name, t.NodeNames())),
 			})
 			continue
 		}
@@ -42,7 +44,7 @@ func (t *Topology) Subset(names []string) (map[string]bool, hcl.Diagnostics) {
 		if _, port, err := net.SplitHostPort(listener); err == nil && port != "0" {
 			return
 		}
-		diags = append(diags, errorAt(rng, "Remote node without a fixed port",
+		diags = append(diags, schema.ErrorAt(rng, "Remote node without a fixed port",
 			"Node %q is not run here, and %s; it must have a %s with a fixed port, not port 0, so that this process knows where to find it.",
 			remote.Name, why, attr))
 	}

@@ -266,7 +266,7 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 		}
 		for _, o := range d.Outlets {
 			if taken := wellKnown(o.Name); taken != "" {
-				diags = append(diags, errorAt(o.NameRange, "Outlet name taken",
+				diags = append(diags, schema.ErrorAt(o.NameRange, "Outlet name taken",
 					"Every node has %s at %q; this tcp_outlet needs another name.", taken, o.Name))
 				continue
 			}
@@ -326,7 +326,7 @@ func (t *Topology) resolveRelays() hcl.Diagnostics {
 			}
 			switch {
 			case at == n:
-				diags = append(diags, errorAt(d.At.Range, "Relay at its own node",
+				diags = append(diags, schema.ErrorAt(d.At.Range, "Relay at its own node",
 					"Node %q cannot relay through itself: a relay is at another node, one that listens and that %q can reach.", n.Name, n.Name))
 				continue
 			case at.Listener == "":
@@ -334,7 +334,7 @@ func (t *Topology) resolveRelays() hcl.Diagnostics {
 				if at.UDPListener != "" {
 					udp = " (a relay runs over TCP; its udp_listener does not serve relays)"
 				}
-				diags = append(diags, errorAt(d.At.Range, "Relay at a node that does not listen",
+				diags = append(diags, schema.ErrorAt(d.At.Range, "Relay at a node that does not listen",
 					"Relay %q on node %q dials node %q, but node %q has no tcp_listener%s. Give node %q a tcp_listener, or relay at a node that has one.",
 					d.Name, n.Name, at.Name, at.Name, udp, at.Name))
 				continue
@@ -352,12 +352,12 @@ func (t *Topology) resolveRelays() hcl.Diagnostics {
 				continue
 			}
 			if _, taken := at.Services[r.Forwarder()]; taken {
-				diags = append(diags, errorAt(d.NameRange, "Relay name collides with a service",
+				diags = append(diags, schema.ErrorAt(d.NameRange, "Relay name collides with a service",
 					"Node %q has a service %q already, the address relay %q needs.", at.Name, r.Forwarder(), r.Name))
 				continue
 			}
 			if _, taken := at.Outlets[r.Forwarder()]; taken {
-				diags = append(diags, errorAt(d.NameRange, "Relay name collides with a service",
+				diags = append(diags, schema.ErrorAt(d.NameRange, "Relay name collides with a service",
 					"Node %q has a tcp_outlet %q already, the address relay %q needs.", at.Name, r.Forwarder(), r.Name))
 				continue
 			}
@@ -380,10 +380,6 @@ func (t *Topology) undeclaredNode(ref schema.Ref) *hcl.Diagnostic {
 		Detail:   detail,
 		Subject:  ref.Range.Ptr(),
 	}
-}
-
-func errorAt(rng hcl.Range, summary, detail string, args ...any) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(detail, args...), Subject: rng.Ptr()}
 }
 
 // sortDiagnostics orders diagnostics by file position, those without a

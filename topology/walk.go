@@ -83,12 +83,12 @@ func (t *Topology) walk(from *Node, route schema.String, p purpose) (routing.Mul
 			if me.Start == me.End {
 				rng = route.Range
 			}
-			return nil, nil, hcl.Diagnostics{errorAt(rng, "Invalid route", "%s.", me.Reason)}
+			return nil, nil, hcl.Diagnostics{schema.ErrorAt(rng, "Invalid route", "%s.", me.Reason)}
 		}
-		return nil, nil, hcl.Diagnostics{errorAt(rng, "Invalid route", "%s.", err)}
+		return nil, nil, hcl.Diagnostics{schema.ErrorAt(rng, "Invalid route", "%s.", err)}
 	}
 	if len(m) > routing.MaxRouteLength {
-		return nil, nil, hcl.Diagnostics{errorAt(route.Range, "Route too long",
+		return nil, nil, hcl.Diagnostics{schema.ErrorAt(route.Range, "Route too long",
 			"This route has %d addresses; the runtime refuses a message whose onward route holds more than %d.",
 			len(m), routing.MaxRouteLength)}
 	}
@@ -98,7 +98,7 @@ func (t *Topology) walk(from *Node, route schema.String, p purpose) (routing.Mul
 		return m, hops, hcl.Diagnostics{d}
 	}
 	if n := returnLength(hops); n > routing.MaxRouteLength {
-		return m, hops, hcl.Diagnostics{errorAt(route.Range, "Route too long",
+		return m, hops, hcl.Diagnostics{schema.ErrorAt(route.Range, "Route too long",
 			"A message along this route builds a return route of %d addresses (its sender, then one for each hop service and each connection it crosses); the runtime refuses one of more than %d.",
 			n, routing.MaxRouteLength)}
 	}
@@ -141,7 +141,7 @@ type walker struct {
 }
 
 func (w *walker) fail(seg routing.Segment, summary, detail string, args ...any) *hcl.Diagnostic {
-	return errorAt(w.route.SubRange(seg.Start, seg.End), summary, detail, args...)
+	return schema.ErrorAt(w.route.SubRange(seg.Start, seg.End), summary, detail, args...)
 }
 
 func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
@@ -153,7 +153,7 @@ func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
 			target := w.t.byName[seg.Name]
 			if target == nil {
 				return w.hops, w.fail(seg, "Unknown node in route",
-					"No node %q is declared in the topology.%s", seg.Name, didYouMean(seg.Name, w.t.NodeNames()))
+					"No node %q is declared in the topology.%s", seg.Name, schema.DidYouMean(seg.Name, w.t.NodeNames()))
 			}
 			if d := w.connectNode(seg, target, &hop); d != nil {
 				return w.hops, d
@@ -355,7 +355,7 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 	}
 	return true, w.fail(seg, "Unknown service in route",
 		"Node %q has no address %q. It has %s.%s", n.Name, name, strings.Join(quoted(n.Addresses()), ", "),
-		didYouMean(name, n.Addresses()))
+		schema.DidYouMean(name, n.Addresses()))
 }
 
 func (t *Topology) nodeListeningOn(hostport string) *Node {
@@ -376,13 +376,6 @@ func (t *Topology) nodeListeningOnUDP(hostport string) *Node {
 		}
 	}
 	return nil
-}
-
-func didYouMean(name string, names []string) string {
-	if s := schema.Suggest(name, names); s != "" {
-		return fmt.Sprintf(" Did you mean %q?", s)
-	}
-	return ""
 }
 
 func quoted(names []string) []string {

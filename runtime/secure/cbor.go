@@ -1,10 +1,10 @@
 package secure
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
+	"github.com/ockamtop/ockamtop/runtime/cbor"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -30,10 +30,10 @@ import (
 // never panics.
 
 const (
-	cborUint  = 0
-	cborBytes = 2
-	cborArray = 4
-	cborOther = 7
+	cborUint  = cbor.Uint
+	cborBytes = cbor.Bytes
+	cborArray = cbor.Array
+	cborOther = cbor.Other
 
 	cborFalse = 0xf4
 	cborTrue  = 0xf5
@@ -42,27 +42,10 @@ const (
 
 var errTruncated = errors.New("cbor: truncated")
 
-// appendHead writes an item head with the shortest argument, as minicbor
-// does.
-func appendHead(dst []byte, major byte, n uint64) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(dst, m|byte(n))
-	case n <= 0xff:
-		return append(dst, m|24, byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(dst, m|25), uint16(n))
-	case n <= 0xffffffff:
-		return binary.BigEndian.AppendUint32(append(dst, m|26), uint32(n))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, m|27), n)
-}
-
-func appendArray(dst []byte, n int) []byte   { return appendHead(dst, cborArray, uint64(n)) }
-func appendUint(dst []byte, n uint64) []byte { return appendHead(dst, cborUint, n) }
+func appendArray(dst []byte, n int) []byte   { return cbor.AppendHead(dst, cborArray, uint64(n)) }
+func appendUint(dst []byte, n uint64) []byte { return cbor.AppendHead(dst, cborUint, n) }
 func appendBytes(dst, b []byte) []byte {
-	return append(appendHead(dst, cborBytes, uint64(len(b))), b...)
+	return append(cbor.AppendHead(dst, cborBytes, uint64(len(b))), b...)
 }
 func appendBool(dst []byte, v bool) []byte {
 	if v {
@@ -77,19 +60,6 @@ func appendVariant(dst []byte, index uint64, field []byte) []byte {
 	dst = appendUint(dst, index)
 	dst = appendArray(dst, 1)
 	return appendBytes(dst, field)
-}
-
-// appendRoute writes a route as Ockam does: an array of [type, bytes]
-// addresses (ockam_core Route is transparent over VecDeque<Address>).
-func appendRoute(dst []byte, r routing.Route) []byte {
-	dst = appendArray(dst, len(r))
-	for _, a := range r {
-		dst = appendArray(dst, 2)
-		dst = appendUint(dst, uint64(a.Type))
-		dst = appendHead(dst, cborBytes, uint64(len(a.Value)))
-		dst = append(dst, a.Value...)
-	}
-	return dst
 }
 
 // decoder reads items from b; every read is bounds-checked.

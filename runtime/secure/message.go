@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime/cbor"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -64,9 +65,9 @@ func AppendPayloadHead(dst []byte, onward, ret routing.Route, bodyLen int) []byt
 	dst = appendUint(dst, uint64(Payload))
 	dst = appendArray(dst, 1)
 	dst = appendArray(dst, 3)
-	dst = appendRoute(dst, onward)
-	dst = appendRoute(dst, ret)
-	return appendHead(dst, cborBytes, uint64(bodyLen))
+	dst = cbor.AppendRoute(dst, onward)
+	dst = cbor.AppendRoute(dst, ret)
+	return cbor.AppendHead(dst, cborBytes, uint64(bodyLen))
 }
 
 // PayloadPadding is the last byte of a Payload message's plaintext: its

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/ockamtop/ockamtop/runtime/cbor"
 )
 
 // The subset of CBOR (RFC 8949) that routing frames use: unsigned integers,
@@ -12,14 +14,14 @@ import (
 // we do not know.
 
 const (
-	majorUint  = 0
-	majorNeg   = 1
-	majorBytes = 2
-	majorText  = 3
-	majorArray = 4
-	majorMap   = 5
-	majorTag   = 6
-	majorOther = 7
+	majorUint  = cbor.Uint
+	majorNeg   = cbor.Neg
+	majorBytes = cbor.Bytes
+	majorText  = cbor.Text
+	majorArray = cbor.Array
+	majorMap   = cbor.Map
+	majorTag   = cbor.Tag
+	majorOther = cbor.Other
 
 	// indefinite is the additional-information value of an indefinite
 	// length item; breakCode ends one.
@@ -32,22 +34,6 @@ const (
 )
 
 var errTruncated = errors.New("cbor: truncated item")
-
-// appendHead writes a CBOR item head with the shortest argument encoding.
-func appendHead(dst []byte, major byte, n uint64) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(dst, m|byte(n))
-	case n <= 0xff:
-		return append(dst, m|24, byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(dst, m|25), uint16(n))
-	case n <= 0xffffffff:
-		return binary.BigEndian.AppendUint32(append(dst, m|26), uint32(n))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, m|27), n)
-}
 
 // decoder reads CBOR items from a byte slice. It never panics: every read is
 // bounds-checked and reports errTruncated or a descriptive error.

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ockamtop/ockamtop/runtime/cbor"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -64,30 +65,19 @@ func appendBody(dst []byte, m *routing.Message, payloadLen int) (out []byte, at 
 	if m.Tracing != "" {
 		n = 4
 	}
-	dst = appendHead(dst, majorArray, n)
-	dst = appendRoute(dst, m.Onward)
-	dst = appendRoute(dst, m.Return)
-	dst = appendHead(dst, majorBytes, uint64(payloadLen))
+	dst = cbor.AppendHead(dst, majorArray, n)
+	dst = cbor.AppendRoute(dst, m.Onward)
+	dst = cbor.AppendRoute(dst, m.Return)
+	dst = cbor.AppendHead(dst, majorBytes, uint64(payloadLen))
 	at = len(dst)
 	if withPayload {
 		dst = append(dst, m.Payload...)
 	}
 	if m.Tracing != "" {
-		dst = appendHead(dst, majorText, uint64(len(m.Tracing)))
+		dst = cbor.AppendHead(dst, majorText, uint64(len(m.Tracing)))
 		dst = append(dst, m.Tracing...)
 	}
 	return dst, at
-}
-
-func appendRoute(dst []byte, r routing.Route) []byte {
-	dst = appendHead(dst, majorArray, uint64(len(r)))
-	for _, a := range r {
-		dst = append(dst, 0x82) // array of two
-		dst = appendHead(dst, majorUint, uint64(a.Type))
-		dst = appendHead(dst, majorBytes, uint64(len(a.Value)))
-		dst = append(dst, a.Value...)
-	}
-	return dst
 }
 
 // AppendFrame appends a whole frame, length prefix and body, to dst. It

@@ -3,6 +3,8 @@ package wire
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ockamtop/ockamtop/runtime/cbor"
 )
 
 // The datagrams of Ockam's UDP transport (ockam_transport_udp, from
@@ -95,11 +97,11 @@ func CheckUDPMessage(body []byte) error {
 // AppendUDPPart appends the datagram of p to dst.
 func AppendUDPPart(dst []byte, p UDPPart) []byte {
 	dst = append(dst, 0x85) // array of five
-	dst = appendHead(dst, majorUint, UDPVersion)
-	dst = appendHead(dst, majorUint, uint64(p.RoutingNumber))
-	dst = appendHead(dst, majorUint, uint64(p.Offset))
-	dst = appendHead(dst, majorUint, uint64(p.Total))
-	dst = appendHead(dst, majorBytes, uint64(len(p.Payload)))
+	dst = cbor.AppendHead(dst, majorUint, UDPVersion)
+	dst = cbor.AppendHead(dst, majorUint, uint64(p.RoutingNumber))
+	dst = cbor.AppendHead(dst, majorUint, uint64(p.Offset))
+	dst = cbor.AppendHead(dst, majorUint, uint64(p.Total))
+	dst = cbor.AppendHead(dst, majorBytes, uint64(len(p.Payload)))
 	return append(dst, p.Payload...)
 }
 
