@@ -30,11 +30,6 @@ import (
 // never panics.
 
 const (
-	cborUint  = cbor.Uint
-	cborBytes = cbor.Bytes
-	cborArray = cbor.Array
-	cborOther = cbor.Other
-
 	cborFalse = 0xf4
 	cborTrue  = 0xf5
 	cborNull  = 0xf6
@@ -42,10 +37,10 @@ const (
 
 var errTruncated = errors.New("cbor: truncated")
 
-func appendArray(dst []byte, n int) []byte   { return cbor.AppendHead(dst, cborArray, uint64(n)) }
-func appendUint(dst []byte, n uint64) []byte { return cbor.AppendHead(dst, cborUint, n) }
+func appendArray(dst []byte, n int) []byte   { return cbor.AppendHead(dst, cbor.Array, uint64(n)) }
+func appendUint(dst []byte, n uint64) []byte { return cbor.AppendHead(dst, cbor.Uint, n) }
 func appendBytes(dst, b []byte) []byte {
-	return append(cbor.AppendHead(dst, cborBytes, uint64(len(b))), b...)
+	return append(cbor.AppendHead(dst, cbor.Bytes, uint64(len(b))), b...)
 }
 func appendBool(dst []byte, v bool) []byte {
 	if v {
@@ -106,7 +101,7 @@ func (d *decoder) array(what string, min, max int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
-	if major != cborArray {
+	if major != cbor.Array {
 		return 0, fmt.Errorf("%s: want an array, got major type %d", what, major)
 	}
 	if n < uint64(min) || n > uint64(max) {
@@ -120,7 +115,7 @@ func (d *decoder) uint(what string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
-	if major != cborUint {
+	if major != cbor.Uint {
 		return 0, fmt.Errorf("%s: want an unsigned integer, got major type %d", what, major)
 	}
 	return n, nil
@@ -132,7 +127,7 @@ func (d *decoder) bytes(what string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if major != cborBytes {
+	if major != cbor.Bytes {
 		return nil, fmt.Errorf("%s: want a byte string, got major type %d", what, major)
 	}
 	if n > uint64(len(d.b)-d.off) {

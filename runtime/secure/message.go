@@ -67,12 +67,12 @@ func AppendPayloadHead(dst []byte, onward, ret routing.Route, bodyLen int) []byt
 	dst = appendArray(dst, 3)
 	dst = cbor.AppendRoute(dst, onward)
 	dst = cbor.AppendRoute(dst, ret)
-	return cbor.AppendHead(dst, cborBytes, uint64(bodyLen))
+	return cbor.AppendHead(dst, cbor.Bytes, uint64(bodyLen))
 }
 
 // PayloadPadding is the last byte of a Payload message's plaintext: its
 // padding, an empty byte string.
-const PayloadPadding = cborBytes << 5
+const PayloadPadding = cbor.Bytes << 5
 
 // PayloadRoom bounds the size of the plaintext AppendPayload makes, for
 // a buffer that must hold it.

@@ -14,15 +14,6 @@ import (
 // we do not know.
 
 const (
-	majorUint  = cbor.Uint
-	majorNeg   = cbor.Neg
-	majorBytes = cbor.Bytes
-	majorText  = cbor.Text
-	majorArray = cbor.Array
-	majorMap   = cbor.Map
-	majorTag   = cbor.Tag
-	majorOther = cbor.Other
-
 	// indefinite is the additional-information value of an indefinite
 	// length item; breakCode ends one.
 	indefinite = 31
@@ -80,7 +71,7 @@ func (d *decoder) head() (major byte, info byte, arg uint64, err error) {
 		arg = binary.BigEndian.Uint64(d.b[d.off:])
 		d.off += 8
 	case info == indefinite:
-		if major == majorUint || major == majorNeg || major == majorTag {
+		if major == cbor.Uint || major == cbor.Neg || major == cbor.Tag {
 			return 0, 0, 0, fmt.Errorf("cbor: major type %d cannot have indefinite length", major)
 		}
 		return major, info, 0, nil
@@ -97,7 +88,7 @@ func (d *decoder) arrayLen(what string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
-	if major != majorArray {
+	if major != cbor.Array {
 		return 0, fmt.Errorf("%s: want an array, got major type %d", what, major)
 	}
 	if info == indefinite {
@@ -139,7 +130,7 @@ func (d *decoder) uint(what string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
-	if major != majorUint {
+	if major != cbor.Uint {
 		return 0, fmt.Errorf("%s: want an unsigned integer, got major type %d", what, major)
 	}
 	return n, nil
@@ -176,9 +167,9 @@ func (d *decoder) skip(depth int) error {
 		return err
 	}
 	switch major {
-	case majorUint, majorNeg:
+	case cbor.Uint, cbor.Neg:
 		return nil
-	case majorBytes, majorText:
+	case cbor.Bytes, cbor.Text:
 		if info == indefinite {
 			for {
 				brk, err := d.atBreak()
@@ -195,9 +186,9 @@ func (d *decoder) skip(depth int) error {
 		}
 		d.off += int(n)
 		return nil
-	case majorArray, majorMap:
+	case cbor.Array, cbor.Map:
 		per := uint64(1)
-		if major == majorMap {
+		if major == cbor.Map {
 			per = 2
 		}
 		if info == indefinite {
@@ -222,7 +213,7 @@ func (d *decoder) skip(depth int) error {
 			}
 		}
 		return nil
-	case majorTag:
+	case cbor.Tag:
 		return d.skip(depth + 1)
 	default: // simple values and floats carry no nested items
 		if info == indefinite {

@@ -65,16 +65,16 @@ func appendBody(dst []byte, m *routing.Message, payloadLen int) (out []byte, at 
 	if m.Tracing != "" {
 		n = 4
 	}
-	dst = cbor.AppendHead(dst, majorArray, n)
+	dst = cbor.AppendHead(dst, cbor.Array, n)
 	dst = cbor.AppendRoute(dst, m.Onward)
 	dst = cbor.AppendRoute(dst, m.Return)
-	dst = cbor.AppendHead(dst, majorBytes, uint64(payloadLen))
+	dst = cbor.AppendHead(dst, cbor.Bytes, uint64(payloadLen))
 	at = len(dst)
 	if withPayload {
 		dst = append(dst, m.Payload...)
 	}
 	if m.Tracing != "" {
-		dst = cbor.AppendHead(dst, majorText, uint64(len(m.Tracing)))
+		dst = cbor.AppendHead(dst, cbor.Text, uint64(len(m.Tracing)))
 		dst = append(dst, m.Tracing...)
 	}
 	return dst, at
@@ -223,8 +223,8 @@ func decodeHead(body []byte, via *routing.Address) (Head, error) {
 	switch {
 	case err != nil:
 		return fail(fmt.Errorf("payload: %w", err))
-	case major != majorBytes:
-		return fail(fmt.Errorf("payload: want major type %d, got %d", majorBytes, major))
+	case major != cbor.Bytes:
+		return fail(fmt.Errorf("payload: want major type %d, got %d", cbor.Bytes, major))
 	case info == indefinite:
 		return fail(errors.New("payload: indefinite-length strings are not supported"))
 	case size > MaxBodySize:
@@ -254,7 +254,7 @@ func (h *Head) DecodeRest(rest []byte) error {
 				continue
 			}
 			var t []byte
-			t, err = d.str("tracing_context", majorText)
+			t, err = d.str("tracing_context", cbor.Text)
 			h.Message.Tracing = string(t)
 		default:
 			err = d.skip(0)
@@ -321,7 +321,7 @@ func (d *decoder) address() (routing.Address, error) {
 	if t > 0xff {
 		return routing.Address{}, fmt.Errorf("transport type %d is over 255", t)
 	}
-	v, err := d.str("address value", majorBytes)
+	v, err := d.str("address value", cbor.Bytes)
 	if err != nil {
 		return routing.Address{}, err
 	}

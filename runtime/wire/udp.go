@@ -97,11 +97,11 @@ func CheckUDPMessage(body []byte) error {
 // AppendUDPPart appends the datagram of p to dst.
 func AppendUDPPart(dst []byte, p UDPPart) []byte {
 	dst = append(dst, 0x85) // array of five
-	dst = cbor.AppendHead(dst, majorUint, UDPVersion)
-	dst = cbor.AppendHead(dst, majorUint, uint64(p.RoutingNumber))
-	dst = cbor.AppendHead(dst, majorUint, uint64(p.Offset))
-	dst = cbor.AppendHead(dst, majorUint, uint64(p.Total))
-	dst = cbor.AppendHead(dst, majorBytes, uint64(len(p.Payload)))
+	dst = cbor.AppendHead(dst, cbor.Uint, UDPVersion)
+	dst = cbor.AppendHead(dst, cbor.Uint, uint64(p.RoutingNumber))
+	dst = cbor.AppendHead(dst, cbor.Uint, uint64(p.Offset))
+	dst = cbor.AppendHead(dst, cbor.Uint, uint64(p.Total))
+	dst = cbor.AppendHead(dst, cbor.Bytes, uint64(len(p.Payload)))
 	return append(dst, p.Payload...)
 }
 
@@ -148,7 +148,7 @@ func DecodeUDPPart(b []byte) (UDPPart, error) {
 	if p.Total, err = u16("total"); err != nil {
 		return fail(err)
 	}
-	if p.Payload, err = d.str("payload", majorBytes); err != nil {
+	if p.Payload, err = d.str("payload", cbor.Bytes); err != nil {
 		return fail(err)
 	}
 	// Later items, from a newer peer, are skipped.
