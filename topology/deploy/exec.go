@@ -275,6 +275,15 @@ func (r *Running) stopExecs(execs []*runningExec) {
 	wg.Wait()
 }
 
+func (e *runningExec) state() string {
+	select {
+	case <-e.done:
+		return "exited"
+	default:
+		return stateUp
+	}
+}
+
 // stop ends the process; the goroutines that wait for it are joined by
 // the topology's Stop.
 func (e *runningExec) stop(r *Running) { e.end(r.opts.ExecStopWait) }

@@ -307,6 +307,27 @@ func TestEveryKindHasAUnit(t *testing.T) {
 	}
 }
 
+// Every kind of part a node has shows in the status of the running
+// topology, with its state (and so in the metrics, which read the same).
+func TestEveryKindHasAStatus(t *testing.T) {
+	f := startForget(t, forgetBase, true)
+	shown := map[string]string{}
+	for _, n := range f.run.Status().Nodes {
+		for _, p := range n.Parts {
+			shown[p.Kind] = p.State
+		}
+	}
+	for kind := range units {
+		if state := shown[string(kind)]; state != stateUp {
+			t.Errorf("the status shows no %s that is up (%q): %v", kind, state, shown)
+		}
+	}
+	states := f.run.PartStates()
+	if len(states["n3"]) == 0 || !slices.Equal(states["n3"], f.node(t, "n3").Parts) {
+		t.Errorf("PartStates n3 = %v, status has %v", states["n3"], f.node(t, "n3").Parts)
+	}
+}
+
 func TestEveryChangeIsPlannedAndRun(t *testing.T) {
 	for _, m := range mutations {
 		t.Run(m.block+"."+m.attr, func(t *testing.T) {

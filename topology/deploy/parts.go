@@ -6,6 +6,48 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 )
 
+// PartStates lists, for each node run here, its parts of every kind and
+// how each is, in the order they started.
+func (r *Running) PartStates() map[string][]PartStatus {
+	out := map[string][]PartStatus{}
+	r.mu.Lock()
+	var names []string
+	for name, rn := range r.nodes {
+		if rn.node != nil {
+			names = append(names, name)
+		}
+	}
+	r.mu.Unlock()
+	for _, name := range names {
+		out[name] = []PartStatus{}
+		// A part's state is read without r.mu: a relay's takes its own lock.
+		for _, p := range r.partsOf(name) {
+			out[name] = append(out[name], PartStatus{Kind: string(p.kind), Name: p.name, State: p.run.state()})
+		}
+	}
+	return out
+}
+
+// partsOf is a copy of the running parts of node name.
+func (r *Running) partsOf(name string) []runningPart {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []runningPart
+	if rn := r.nodes[name]; rn != nil {
+		for _, p := range rn.parts {
+			out = append(out, *p)
+		}
+	}
+	return out
+}
+
+// inletRouteText is a running inlet's route as the file writes it.
+func (r *Running) inletRouteText(in *inletRun) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return in.route
+}
+
 // Parts is what runs here, for observers that read the parts' counters
 // and state (topology/observe): the nodes in start order, and the relays,
 // inlets and outlets with the node each is on.

@@ -43,6 +43,17 @@ type NodeStatus struct {
 	Namespace *NamespaceInfo `json:"namespace,omitempty"`
 	// Execs are the node's processes.
 	Execs []ExecStatus `json:"execs,omitempty"`
+	// Parts are the node's parts that run, of every kind, in the order
+	// they started.
+	Parts []PartStatus `json:"parts"`
+}
+
+// PartStatus is a part of a node that runs, and how it is.
+type PartStatus struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// State is "up", or what else ("connecting", "exited").
+	State string `json:"state"`
 }
 
 // RelayStatus is a snapshot of a relay this node registered, with the
@@ -104,24 +115,19 @@ func (r *Running) Status() Status {
 			ns.Connections = append(ns.Connections, cs)
 		}
 		slices.SortFunc(ns.Connections, func(a, b ConnectionStatus) int { return strings.Compare(a.Peer, b.Peer) })
-		r.mu.Lock()
-		var parts []runningPart
-		if rn := r.nodes[tn.Name]; rn != nil {
-			for _, p := range rn.parts {
-				parts = append(parts, *p)
-			}
-		}
+		parts := r.partsOf(tn.Name)
+		ns.Parts = []PartStatus{}
 		for _, p := range parts {
+			ns.Parts = append(ns.Parts, PartStatus{Kind: string(p.kind), Name: p.name, State: p.run.state()})
 			switch run := p.run.(type) {
 			case relayRun:
 				ns.Relays = append(ns.Relays, RelayStatus{RelayStatus: run.relay.Status()})
 			case *inletRun:
-				ns.Inlets = append(ns.Inlets, InletStatus{Name: run.inlet.Name(), Address: run.inlet.Addr(), Route: run.route, Streams: run.inlet.Streams(), MaxStreams: run.inlet.MaxStreams()})
+				ns.Inlets = append(ns.Inlets, InletStatus{Name: run.inlet.Name(), Address: run.inlet.Addr(), Route: r.inletRouteText(run), Streams: run.inlet.Streams(), MaxStreams: run.inlet.MaxStreams()})
 			case outletRun:
 				ns.Outlets = append(ns.Outlets, OutletStatus{Name: run.outlet.Name(), Target: run.outlet.Target(), Streams: run.outlet.Streams()})
 			}
 		}
-		r.mu.Unlock()
 		outletHere := func(name string) bool {
 			return slices.ContainsFunc(parts, func(p runningPart) bool { return p.kind == topology.PartOutlet && p.name == name })
 		}

@@ -49,6 +49,8 @@ func (l *listenerRun) stop(r *Running) {
 	_ = l.l.Close()
 }
 
+func (l *listenerRun) state() string { return stateUp }
+
 func (l *listenerRun) boundAddr() string { return l.l.Addr() }
 
 // udpListenerUnit runs a node's UDP listener, and makes its real port
@@ -73,6 +75,8 @@ type udpListenerRun struct {
 	node string
 	l    *runtime.UDPListener
 }
+
+func (l *udpListenerRun) state() string { return stateUp }
 
 func (l *udpListenerRun) stop(r *Running) {
 	r.mu.Lock()

@@ -34,6 +34,8 @@ var outletUnit = unit{
 // outletRun is a running outlet.
 type outletRun struct{ outlet *runtime.Outlet }
 
+func (o outletRun) state() string { return stateUp }
+
 func (o outletRun) stop(*Running) { o.outlet.Stop() }
 
 // inletUnit runs a portal inlet. A new route is taken in place: new
@@ -80,6 +82,8 @@ type inletRun struct {
 	inlet *runtime.Inlet
 	route string // guarded by Running.mu
 }
+
+func (in *inletRun) state() string { return stateUp }
 
 func (in *inletRun) stop(*Running) { in.inlet.Stop() }
 

@@ -38,6 +38,8 @@ var relayUnit = unit{
 // relayRun is a running relay.
 type relayRun struct{ relay *runtime.Relay }
 
+func (rr relayRun) state() string { return string(rr.relay.Status().State) }
+
 func (rr relayRun) stop(*Running) { rr.relay.Close() }
 
 // waitRelay waits for a relay's first registration. A relay at a node run

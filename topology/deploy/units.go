@@ -45,9 +45,15 @@ var units = map[topology.PartKind]unit{
 
 // partRun is a part that runs.
 type partRun interface {
+	// state says how the part is: "up", or what else ("connecting" for a
+	// relay not registered, "exited" for a process that ended).
+	state() string
 	// stop stops the part and waits for it.
 	stop(r *Running)
 }
+
+// stateUp is the state of a part that runs as it should.
+const stateUp = "up"
 
 // boundPart is a part that holds a socket.
 type boundPart interface {
@@ -68,5 +74,7 @@ type workerRun struct {
 	node *runtime.Node
 	name string
 }
+
+func (w workerRun) state() string { return stateUp }
 
 func (w workerRun) stop(*Running) { _ = w.node.StopWorker(w.name) }

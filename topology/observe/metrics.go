@@ -56,6 +56,10 @@ var (
 	descRTT = prometheus.NewDesc("ockamtop_relay_round_trip_seconds",
 		"Round trip of the relay's end-to-end checks, through the forwarder and back.", relayLabels, nil)
 
+	descPartUp = prometheus.NewDesc("ockamtop_part_up",
+		"1 while a part of a node runs as it should (a relay registered, a process running), 0 otherwise; a series a part, of every kind.",
+		[]string{"node", "kind", "name"}, nil)
+
 	descCheck = prometheus.NewDesc("ockamtop_check_ok",
 		"1 if the check passed when apply ran it, 0 if it failed.", []string{"node", "check"}, nil)
 )
@@ -77,7 +81,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descRouted, descDropped, descConnsOpen, descConnsOpened, descConnBytes, descConnFrames, descForwarders,
 		descStreamsOpen, descStreamsTotal, descPortalBytes, descRefused, descStalls,
-		descRelayUp, descRegistrations, descReconnects, descFailed, descRTT, descCheck,
+		descRelayUp, descRegistrations, descReconnects, descFailed, descRTT, descPartUp, descCheck,
 	} {
 		ch <- d
 	}
@@ -165,6 +169,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		m, err := prometheus.NewConstHistogram(descRTT, rc.RoundTrip.Count, rc.RoundTrip.Sum.Seconds(), buckets, labels...)
 		send(descRTT, m, err)
+	}
+	for node, states := range c.run.PartStates() {
+		for _, p := range states {
+			up := 0.0
+			if p.State == "up" {
+				up = 1
+			}
+			gauge(descPartUp, up, node, p.Kind, p.Name)
+		}
 	}
 	from := map[string]string{}
 	for _, tc := range c.run.Topology().Checks {

@@ -270,6 +270,15 @@ func TestMetricsMove(t *testing.T) {
 	if v := mustValue(t, before, "ockamtop_relay_up", map[string]string{"node": "n3", "relay": "n3", "at": "n2"}); v != 1 {
 		t.Errorf("relay_up = %v", v)
 	}
+	for _, p := range []map[string]string{
+		{"node": "n3", "kind": "relay", "name": "n3"},
+		{"node": "n2", "kind": "tcp_listener", "name": "n2"},
+		{"node": "n1", "kind": "tcp_inlet", "name": "web"},
+	} {
+		if v := mustValue(t, before, "ockamtop_part_up", p); v != 1 {
+			t.Errorf("part_up %v = %v", p, v)
+		}
+	}
 
 	// Messages: ten echoes through the relay.
 	n1node := run.Node("n1")
