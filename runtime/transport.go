@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
@@ -119,4 +120,21 @@ func (n *Node) connectionClosed(addr routing.Address) {
 	for _, f := range hooks {
 		f(addr)
 	}
+}
+
+// checkMessage refuses a message naming a transport type ockamtop does not
+// know (such a peer does not speak our protocol), or with a route longer
+// than routing.MaxRouteLength.
+func checkMessage(m *routing.Message) error {
+	if len(m.Onward) > routing.MaxRouteLength || len(m.Return) > routing.MaxRouteLength {
+		return fmt.Errorf("route of %d/%d hops, the limit is %d", len(m.Onward), len(m.Return), routing.MaxRouteLength)
+	}
+	for _, r := range [2]routing.Route{m.Onward, m.Return} {
+		for _, a := range r {
+			if !a.Type.Known() {
+				return fmt.Errorf("%w: address %s", ErrUnsupportedTransport, a)
+			}
+		}
+	}
+	return nil
 }
