@@ -321,7 +321,7 @@ func (n *Node) routeTo(ctx context.Context, m *Routed) error {
 		n.counters.drop(ErrFlowDenied)
 		return fmt.Errorf("message to %s from connection %s (return route %s): %w", w.addr, m.flow.id, m.Return, ErrFlowDenied)
 	}
-	if m.sp != nil && !takesSpliced(w.impl) {
+	if m.sp != nil && !takesSpliced(w.impl, m.Onward) {
 		if err := m.materialize(); err != nil {
 			return fmt.Errorf("deliver to %s: %w", w.addr, err)
 		}

@@ -87,6 +87,11 @@ type portalStream struct {
 	done        chan struct{} // closed when the stream has closed
 }
 
+var (
+	_ Worker  = (*portalStream)(nil)
+	_ splicer = (*portalStream)(nil)
+)
+
 // newPortalStream starts a stream over sock, in set. remote is the route
 // to the other end when it is known already (at the outlet), nil when the
 // other end's Pong will tell it (at the inlet). The stream is in set, and

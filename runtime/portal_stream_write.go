@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"fmt"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
 // streamWriter is a stream's write side: what the other end sent that is
@@ -96,6 +98,12 @@ func (s *portalStream) onPayload(m *Routed, data []byte) {
 	}
 	s.kickWriterLocked()
 	s.mu.Unlock()
+}
+
+// splice takes a spliced Payload as it is: its pipe is drained into the
+// stream's socket.
+func (s *portalStream) splice(routing.Route) (spliceTarget, routing.Route) {
+	return spliceStream, nil
 }
 
 // writeNowMax is the most received data a stream writes on the spot

@@ -86,7 +86,10 @@ type tcpConnection struct {
 	closed    chan struct{}
 }
 
-var _ Connection = (*tcpConnection)(nil)
+var (
+	_ Connection = (*tcpConnection)(nil)
+	_ splicer    = (*tcpConnection)(nil)
+)
 
 // Address is the connection worker's local address.
 func (c *tcpConnection) Address() routing.Address { return c.w.addr }

@@ -188,6 +188,15 @@ func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
 	return nil
 }
 
+// splice takes a spliced payload as it is, to write its frame around the
+// pipe (writeSpliced), when the socket has a descriptor to splice into.
+func (c *tcpConnection) splice(routing.Route) (spliceTarget, routing.Route) {
+	if c.raw != nil {
+		return spliceConnection, nil
+	}
+	return spliceNone, nil
+}
+
 // Flush writes the queued frames.
 func (c *tcpConnection) Flush() {
 	c.wmu.Lock()
