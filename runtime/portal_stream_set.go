@@ -131,8 +131,8 @@ func (k KeepAlive) withDefaults() KeepAlive {
 
 // pathClosed closes the streams whose route to the other end goes through
 // the connection at addr, which has closed: nothing they send can arrive.
-// Called for a connection about to close (connectionClosing), while it
-// still carries, it closes them in order, telling the other ends.
+// Called for a connection about to close (connectionEvents.closing), while
+// it still carries, it closes them in order, telling the other ends.
 func (ss *streamSet) pathClosed(addr routing.Address) {
 	ss.mu.Lock()
 	var broken []*portalStream

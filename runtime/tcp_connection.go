@@ -89,6 +89,7 @@ type tcpConnection struct {
 var (
 	_ Connection = (*tcpConnection)(nil)
 	_ splicer    = (*tcpConnection)(nil)
+	_ drainer    = (*tcpConnection)(nil)
 )
 
 // Address is the connection worker's local address.
@@ -134,6 +135,6 @@ func (c *tcpConnection) close(reason error) {
 			c.log.Debug("connection closed")
 		}
 		close(c.closed)
-		c.node.connectionClosed(c.w.addr)
+		c.node.connEvents.closed(c.w.addr)
 	})
 }
