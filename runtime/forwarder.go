@@ -15,7 +15,10 @@ type Forwarder struct {
 	route routing.Route
 }
 
-var _ Worker = (*Forwarder)(nil)
+var (
+	_ Worker  = (*Forwarder)(nil)
+	_ splicer = (*Forwarder)(nil)
+)
 
 // NewForwarder returns a forwarder to route, which must not be empty.
 func NewForwarder(route routing.Route) (*Forwarder, error) {
@@ -32,4 +35,10 @@ func (*Forwarder) Inline() bool { return true }
 func (f *Forwarder) HandleMessage(ctx *Context, msg *Routed) error {
 	msg.Onward = msg.Onward[1:].Prepend(f.route...)
 	return ctx.Forward(msg)
+}
+
+// splice passes a spliced payload on, along the forwarder's route: it only
+// changes routes.
+func (f *Forwarder) splice(routing.Route) (spliceTarget, routing.Route) {
+	return splicePass, f.route
 }

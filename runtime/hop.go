@@ -1,12 +1,17 @@
 package runtime
 
+import "github.com/ockamtop/ockamtop/runtime/routing"
+
 // Hop forwards every message to the next address of its onward route,
 // after removing its own address from the front of the onward route and
 // adding it to the front of the return route, so that replies come back
 // through it: the seeds' Hop worker.
 type Hop struct{}
 
-var _ Worker = Hop{}
+var (
+	_ Worker  = Hop{}
+	_ splicer = Hop{}
+)
 
 // Inline says a hop runs on its sender's goroutine: it only forwards.
 func (Hop) Inline() bool { return true }
@@ -17,4 +22,9 @@ func (Hop) HandleMessage(ctx *Context, msg *Routed) error {
 	msg.Onward = msg.Onward[1:]
 	msg.Return = msg.Return.Prepend(ctx.Address())
 	return ctx.Forward(msg)
+}
+
+// splice passes a spliced payload on, past the hop: it only changes routes.
+func (Hop) splice(onward routing.Route) (spliceTarget, routing.Route) {
+	return splicePass, onward[1:]
 }

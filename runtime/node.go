@@ -73,14 +73,14 @@ type Node struct {
 	wg     sync.WaitGroup
 	// counters are read by Counters; see counters.go.
 	counters nodeCounters
+	// connEvents tells the node's parts of the connections that close.
+	connEvents connectionEvents
 
 	mu      sync.RWMutex
 	workers map[string]*worker // guarded by mu; by local address
 	allowed map[string]bool    // guarded by mu; extra consumers of the inbound flow
 	closers map[*func()]bool   // guarded by mu; run by Close, for what holds sockets
-	// connClosed are told of every connection that closes; guarded by mu.
-	connClosed map[*func(routing.Address)]struct{}
-	closed     bool // guarded by mu
+	closed  bool               // guarded by mu
 
 	// secure is the node's identity and secure channels.
 	secure secureState
@@ -112,8 +112,6 @@ func NewNode(name string, opts Options) *Node {
 		workers: make(map[string]*worker),
 		allowed: make(map[string]bool),
 		closers: make(map[*func()]bool),
-
-		connClosed: make(map[*func(routing.Address)]struct{}),
 	}
 	n.trace = n.log.IsTrace()
 	n.ctx, n.cancel = context.WithCancel(context.Background())
@@ -331,7 +329,7 @@ func (n *Node) routeTo(ctx context.Context, m *Routed) error {
 		n.counters.drop(ErrFlowDenied)
 		return fmt.Errorf("message to %s from connection %s (return route %s): %w", w.addr, m.flow.id, m.Return, ErrFlowDenied)
 	}
-	if m.sp != nil && !takesSpliced(w.impl) {
+	if m.sp != nil && !takesSpliced(w.impl, m.Onward) {
 		if err := m.materialize(); err != nil {
 			return fmt.Errorf("deliver to %s: %w", w.addr, err)
 		}

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"sync"
-	"time"
 )
 
 // A part is an inlet or an outlet that can be stopped on its own while its
@@ -76,15 +75,3 @@ func (p *partLife) end() bool {
 
 // wait waits for the part's goroutines.
 func (p *partLife) wait() { p.wg.Wait() }
-
-// connectionClosing ends the streams that go over conn, which is about to
-// be closed on purpose (a relay stopped on its own): each tells its other
-// end while the connection still carries, and the connection's queue is
-// written out (at most drainTimeout) before the caller closes it. Without
-// it, the other ends would learn only from their keepalives.
-func (n *Node) connectionClosing(conn Connection) {
-	n.connectionClosed(conn.Address())
-	if d, ok := conn.(interface{ drain(time.Duration) }); ok {
-		d.drain(drainTimeout)
-	}
-}

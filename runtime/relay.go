@@ -289,7 +289,7 @@ func (r *Relay) session() (registered bool, err error) {
 // it have said Disconnect.
 func (r *Relay) closeConn(conn Connection) {
 	if r.node.ctx.Err() == nil {
-		r.node.connectionClosing(conn)
+		r.node.connEvents.closing(conn)
 		conn.Close()
 	}
 }

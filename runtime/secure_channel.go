@@ -119,7 +119,7 @@ func (n *Node) secureInit() (*secureState, error) {
 		s.byRoute = map[string]*secureChannel{}
 		s.opening = map[string]*opening{}
 		s.pending = map[*secureChannel]struct{}{}
-		s.unhook = n.onConnectionClosed(n.secureConnectionClosed)
+		s.unhook = n.connEvents.onClosed(n.secureConnectionClosed)
 		sink := RandomAddress()
 		if _, s.err = n.startInlineWorker(sink, keepAliveSink{}); s.err != nil {
 			return

@@ -86,15 +86,28 @@ func (r *Routed) materialize() error {
 	return nil
 }
 
-// takesSpliced reports whether w moves a spliced payload as it is.
-func takesSpliced(w Worker) bool {
-	switch w := w.(type) {
-	case *tcpConnection:
-		return w.raw != nil
-	case *portalStream, Hop, *Forwarder:
-		return true
+// A splicer is a worker that may take a spliced payload as it is. The
+// router asks the worker what it does with one, and names no transport:
+// TCP connections, portal streams, hops and forwarders each answer for
+// themselves.
+type splicer interface {
+	// splice says what becomes of a spliced payload routed along onward,
+	// whose first address is the worker's: it goes into the worker's
+	// socket (spliceConnection, spliceStream); on along next, the worker
+	// only changing the route (splicePass); or it would be read
+	// (spliceNone).
+	splice(onward routing.Route) (to spliceTarget, next routing.Route)
+}
+
+// takesSpliced reports whether w, the worker at the head of onward, moves
+// a spliced payload as it is.
+func takesSpliced(w Worker, onward routing.Route) bool {
+	s, ok := w.(splicer)
+	if !ok {
+		return false
 	}
-	return false
+	to, _ := s.splice(onward)
+	return to != spliceNone
 }
 
 // spliceTarget is where a spliced payload would go on a node.
@@ -104,6 +117,7 @@ const (
 	spliceNone       spliceTarget = iota // a worker that reads payloads
 	spliceConnection                     // a TCP connection: on to the next node
 	spliceStream                         // a portal stream: into its socket
+	splicePass                           // a hop or forwarder: on along the route it gives
 )
 
 // splicesTo says whether a message sent along onward would reach a worker
@@ -120,21 +134,15 @@ func (n *Node) splicesTo(onward routing.Route) spliceTarget {
 		if w == nil {
 			return spliceNone
 		}
-		switch impl := w.impl.(type) {
-		case Hop:
-			onward = onward[1:]
-		case *Forwarder:
-			onward = impl.route
-		case *portalStream:
-			return spliceStream
-		case *tcpConnection:
-			if impl.raw != nil {
-				return spliceConnection
-			}
-			return spliceNone
-		default:
+		s, ok := w.impl.(splicer)
+		if !ok {
 			return spliceNone
 		}
+		to, next := s.splice(onward)
+		if to != splicePass {
+			return to
+		}
+		onward = next
 	}
 	return spliceNone
 }

@@ -108,7 +108,7 @@ func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.
 		})
 	})
 	in.life.goroutine(n, func() { in.sweep(n, opts.KeepAlive, in.life.stop) })
-	in.life.hook(n.onConnectionClosed(in.pathClosed))
+	in.life.hook(n.connEvents.onClosed(in.pathClosed))
 	return in, nil
 }
 

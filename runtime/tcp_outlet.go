@@ -51,7 +51,7 @@ func (n *Node) StartOutlet(name, target string, opts OutletOptions) (*Outlet, er
 		return nil, fmt.Errorf("outlet %s: %w", name, err)
 	}
 	o.life.goroutine(n, func() { o.sweep(n, opts.KeepAlive, o.life.stop) })
-	o.life.hook(n.onConnectionClosed(o.pathClosed))
+	o.life.hook(n.connEvents.onClosed(o.pathClosed))
 	return o, nil
 }
 

@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"time"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
@@ -89,34 +92,82 @@ func (n *Node) Connections() []Connection {
 	return out
 }
 
-// onConnectionClosed registers f to run when any connection of the node
-// closes, with the connection's address: a portal stream whose route
-// starts with that connection learns at once that its path is gone. It
-// returns a function that unregisters f. f also runs for a connection that
-// is about to be closed on purpose (connectionClosing), while it still
-// carries: Connection(addr) finds it then.
-func (n *Node) onConnectionClosed(f func(addr routing.Address)) (remove func()) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+// connectionEvents tells the parts of a node (portal inlets and outlets,
+// secure channels) of its connections that close, of every transport. It
+// has its own lock: a transport closing a connection takes no lock of the
+// router's.
+type connectionEvents struct {
+	mu sync.RWMutex
+	// hooks are told of every connection that closes.
+	hooks map[*func(routing.Address)]struct{} // guarded by mu
+}
+
+// drainer is a connection that can write out what is queued on it before
+// it is closed on purpose (connectionEvents.closing).
+type drainer interface {
+	drain(timeout time.Duration)
+}
+
+// onClosed registers f to run when any connection of the node closes,
+// with the connection's address: a portal stream whose route starts with
+// that connection learns at once that its path is gone. It returns a
+// function that unregisters f. f also runs for a connection that is about
+// to be closed on purpose (closing), while it still carries:
+// Node.connection finds it then.
+func (e *connectionEvents) onClosed(f func(addr routing.Address)) (remove func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.hooks == nil {
+		e.hooks = make(map[*func(routing.Address)]struct{})
+	}
 	p := &f
-	n.connClosed[p] = struct{}{}
+	e.hooks[p] = struct{}{}
 	return func() {
-		n.mu.Lock()
-		delete(n.connClosed, p)
-		n.mu.Unlock()
+		e.mu.Lock()
+		delete(e.hooks, p)
+		e.mu.Unlock()
 	}
 }
 
-// connectionClosed tells whoever asked that the connection at addr has
-// closed. Transports call it once per connection.
-func (n *Node) connectionClosed(addr routing.Address) {
-	n.mu.RLock()
-	hooks := make([]func(routing.Address), 0, len(n.connClosed))
-	for f := range n.connClosed {
+// closed tells whoever asked that the connection at addr has closed.
+// Transports call it once per connection.
+func (e *connectionEvents) closed(addr routing.Address) {
+	e.mu.RLock()
+	hooks := make([]func(routing.Address), 0, len(e.hooks))
+	for f := range e.hooks {
 		hooks = append(hooks, *f)
 	}
-	n.mu.RUnlock()
+	e.mu.RUnlock()
 	for _, f := range hooks {
 		f(addr)
 	}
+}
+
+// closing ends the streams that go over conn, which is about to be closed
+// on purpose (a relay stopped on its own): each tells its other end while
+// the connection still carries, and the connection's queue is written out
+// (at most drainTimeout) before the caller closes it. Without it, the
+// other ends would learn only from their keepalives.
+func (e *connectionEvents) closing(conn Connection) {
+	e.closed(conn.Address())
+	if d, ok := conn.(drainer); ok {
+		d.drain(drainTimeout)
+	}
+}
+
+// checkMessage refuses a message naming a transport type ockamtop does not
+// know (such a peer does not speak our protocol), or with a route longer
+// than routing.MaxRouteLength.
+func checkMessage(m *routing.Message) error {
+	if len(m.Onward) > routing.MaxRouteLength || len(m.Return) > routing.MaxRouteLength {
+		return fmt.Errorf("route of %d/%d hops, the limit is %d", len(m.Onward), len(m.Return), routing.MaxRouteLength)
+	}
+	for _, r := range [2]routing.Route{m.Onward, m.Return} {
+		for _, a := range r {
+			if !a.Type.Known() {
+				return fmt.Errorf("%w: address %s", ErrUnsupportedTransport, a)
+			}
+		}
+	}
+	return nil
 }

@@ -282,6 +282,6 @@ func (c *udpConnection) close(reason error) {
 			c.log.Debug("connection closed")
 		}
 		close(c.closed)
-		c.node.connectionClosed(c.w.addr)
+		c.node.connEvents.closed(c.w.addr)
 	})
 }

@@ -30,7 +30,7 @@ type UDPListener struct {
 // port).
 func (n *Node) ListenUDP(addr string) (*UDPListener, error) {
 	t := n.udp()
-	sock, err := n.listenUDP(n.ctx, addr, "")
+	sock, err := t.socket(n.ctx, addr, "")
 	if err != nil {
 		return nil, fmt.Errorf("node %s: listen on udp %s: %w", n.name, addr, err)
 	}

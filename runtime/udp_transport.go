@@ -73,11 +73,11 @@ func (n *Node) udp() *udpTransport { return n.transport(routing.UDP).(*udpTransp
 // Type is UDP.
 func (t *udpTransport) Type() routing.TransportType { return routing.UDP }
 
-// listenUDP makes a UDP socket: bound to local when remote is "" (a
+// socket makes a UDP socket: bound to local when remote is "" (a
 // listener), else connected to remote from a free port. It is the one place
 // the node makes a UDP socket, so that where sockets are made (a network
 // namespace) is decided here alone.
-func (n *Node) listenUDP(ctx context.Context, local, remote string) (*net.UDPConn, error) {
+func (t *udpTransport) socket(ctx context.Context, local, remote string) (*net.UDPConn, error) {
 	var c net.Conn
 	var err error
 	if remote == "" {
@@ -154,7 +154,7 @@ func (t *udpTransport) dial(peer string) (*udpConnection, error) {
 	}
 	ctx, cancel := context.WithTimeout(t.node.ctx, t.node.opts.DialTimeout)
 	defer cancel()
-	sock, err := t.node.listenUDP(ctx, "", peer)
+	sock, err := t.socket(ctx, "", peer)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: udp socket to %s: %w", t.node.name, peer, err)
 	}

@@ -1,0 +1,198 @@
+package runtime
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// streamSet is an inlet's or outlet's open streams, with the sweeper that
+// keeps them alive.
+type streamSet struct {
+	mu      sync.Mutex
+	streams map[*portalStream]struct{} // guarded by mu
+	// count is what the streams did (counters.go).
+	count portalCounters
+	// closed is set by closeAll: its inlet or outlet is stopped, and
+	// takes no new stream.
+	closed bool // guarded by mu
+	// large counts the streams that took a large window (takeLarge).
+	large int // guarded by mu
+	// life is its inlet's or outlet's, which runs the streams' readers;
+	// nil: the node's.
+	life *partLife
+	// idleRestart, when set, replaces the const of that name (tests), in
+	// nanoseconds; restarts counts the readers restarted on a fresh stack.
+	idleRestart atomic.Int64
+	restarts    atomic.Uint64
+}
+
+// goroutine runs f as one of the set's inlet or outlet, which waits for it
+// when it stops; false if it is stopping.
+func (ss *streamSet) goroutine(n *Node, f func()) bool {
+	if ss.life == nil {
+		n.goroutine(f)
+		return true
+	}
+	return ss.life.goroutine(n, f)
+}
+
+// add puts a new stream in the set; false if the set is closed.
+func (ss *streamSet) add(s *portalStream) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return false
+	}
+	if ss.streams == nil {
+		ss.streams = map[*portalStream]struct{}{}
+	}
+	ss.streams[s] = struct{}{}
+	return true
+}
+
+// closeAll closes the set to new streams and ends the open ones, each
+// telling its other end (a stream still waiting for its Pong waits for it
+// a moment, as at a node's shutdown). It returns when all have closed.
+func (ss *streamSet) closeAll() {
+	ss.mu.Lock()
+	ss.closed = true
+	streams := make([]*portalStream, 0, len(ss.streams))
+	for s := range ss.streams {
+		streams = append(streams, s)
+	}
+	ss.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range streams {
+		wg.Go(s.shutdown)
+	}
+	wg.Wait()
+}
+
+func (ss *streamSet) remove(s *portalStream) {
+	ss.mu.Lock()
+	if _, ok := ss.streams[s]; ok && s.large {
+		ss.large--
+	}
+	delete(ss.streams, s)
+	ss.mu.Unlock()
+}
+
+// takeLarge counts s among the streams with a large window, if fewer than
+// maxLargeStreams are: false if there are that many already.
+func (ss *streamSet) takeLarge(s *portalStream) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if s.large {
+		return true
+	}
+	if _, ok := ss.streams[s]; !ok || ss.large >= maxLargeStreams {
+		return false
+	}
+	ss.large++
+	s.large = true
+	return true
+}
+
+// maxLargeStreams bounds the streams of one inlet, or one outlet, that
+// take a large window at once: what a node may hold for an inlet's streams stays
+// maxLargeStreams x LargeWindow (128 MiB), plus PortalWindow for each
+// stream past them, which share the default window.
+const maxLargeStreams = 32
+
+// Len counts the open streams.
+func (ss *streamSet) Len() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.streams)
+}
+
+// KeepAlive is how long a portal stream may go without sending before it
+// sends a KeepAlive; DeadAfter, how long without hearing anything before
+// it gives the other end up.
+type KeepAlive struct {
+	Every, DeadAfter time.Duration
+}
+
+func (k KeepAlive) withDefaults() KeepAlive {
+	if k.Every <= 0 {
+		k.Every = 10 * time.Second
+	}
+	if k.DeadAfter <= 0 {
+		k.DeadAfter = 3 * k.Every
+	}
+	return k
+}
+
+// pathClosed closes the streams whose route to the other end goes through
+// the connection at addr, which has closed: nothing they send can arrive.
+// Called for a connection about to close (connectionEvents.closing), while
+// it still carries, it closes them in order, telling the other ends.
+func (ss *streamSet) pathClosed(addr routing.Address) {
+	ss.mu.Lock()
+	var broken []*portalStream
+	for s := range ss.streams {
+		s.mu.Lock()
+		// Anywhere in the route: hops on this node (a hop service) may come
+		// before the connection; addresses after it are other nodes'.
+		if len(s.remote) > 0 && slices.Contains(s.remote, addr) || len(s.remote) == 0 && s.via == addr {
+			broken = append(broken, s)
+		}
+		s.mu.Unlock()
+	}
+	ss.mu.Unlock()
+	for _, s := range broken {
+		if _, open := s.node.connection(addr.Value); open {
+			s.close(nil, true)
+			continue
+		}
+		s.close(fmt.Errorf("the connection %s on the way to the other end closed", addr.Value), false)
+	}
+}
+
+// sweep runs keepalives until the node closes or stop is closed.
+func (ss *streamSet) sweep(n *Node, k KeepAlive, stop <-chan struct{}) {
+	t := time.NewTicker(min(k.Every/2, idleRestart))
+	defer t.Stop()
+	for {
+		select {
+		case <-n.closing:
+			return
+		case <-stop:
+			return
+		case now := <-t.C:
+			ss.mu.Lock()
+			streams := make([]*portalStream, 0, len(ss.streams))
+			for s := range ss.streams {
+				streams = append(streams, s)
+			}
+			ss.mu.Unlock()
+			idle := cmp.Or(time.Duration(ss.idleRestart.Load()), idleRestart)
+			for _, s := range streams {
+				s.keepAlive(now, k.Every, k.DeadAfter)
+				s.pokeIfIdle(now, idle)
+			}
+		}
+	}
+}
+
+// keepAlive runs from its inlet's or outlet's sweeper: it says something to
+// a quiet other end, and closes a stream whose other end has been silent
+// too long (a node on the way died, and nobody else will tell).
+func (s *portalStream) keepAlive(now time.Time, every, deadAfter time.Duration) {
+	if !s.isEstablished() {
+		return // the inlet's ping timeout covers this
+	}
+	if silent := now.Sub(time.Unix(0, s.lastHeard.Load())); silent > deadAfter {
+		s.close(fmt.Errorf("%w: no word from the other end for %s", errStreamBroken, silent.Round(time.Second)), true)
+		return
+	}
+	if now.Sub(time.Unix(0, s.lastSent.Load())) > every {
+		s.send(encodePortal(portalKeepAlive))
+	}
+}

@@ -1,0 +1,281 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// A connection's read side: the handshake, then one goroutine reading
+// frames (readLoop) and routing each on, with a large payload bound for a
+// worker that moves it as it is read from the socket into a pipe
+// (readSpliced).
+
+// handshake sends our protocol version and checks the peer's.
+func (c *tcpConnection) handshake(timeout time.Duration, br *bufio.Reader) error {
+	deadline := time.Now().Add(timeout)
+	_ = c.conn.SetDeadline(deadline)
+	defer c.conn.SetDeadline(time.Time{})
+	if _, err := c.conn.Write([]byte{wire.ProtocolVersion}); err != nil {
+		return fmt.Errorf("%w: send version: %w", ErrHandshake, err)
+	}
+	v, err := br.ReadByte()
+	if err != nil {
+		return fmt.Errorf("%w: read version: %w", ErrHandshake, err)
+	}
+	if v != wire.ProtocolVersion {
+		return fmt.Errorf("%w: peer speaks protocol version %d, we speak %d", ErrHandshake, v, wire.ProtocolVersion)
+	}
+	return nil
+}
+
+// readLoop reads frames until the connection fails or closes.
+func (c *tcpConnection) readLoop(br *bufio.Reader) {
+	var bytesIn uint64 // added to c.bytesIn before the reader may block
+	for {
+		if bytesIn > 0 && !frameBuffered(br) {
+			c.bytesIn.Add(bytesIn)
+			bytesIn = 0
+		}
+		if c.smallReads {
+			c.in.limit = headRead
+		}
+		n, err := wire.PeekFrameLength(br)
+		c.in.limit = 0
+		var m *Routed
+		consumed := false
+		switch {
+		case err != nil:
+		case c.raw != nil && n >= spliceMin:
+			m, consumed, err = c.readSpliced(br, n)
+		default:
+			c.smallReads = false
+		}
+		if err == nil && !consumed {
+			m, err = c.readFrame(br, n)
+		}
+		if err != nil {
+			c.bytesIn.Add(bytesIn)
+			if errors.Is(err, io.EOF) {
+				err = nil // the peer closed between frames: a clean end
+			}
+			c.close(err)
+			return
+		}
+		c.received.Add(1)
+		bytesIn += uint64(n) + 4 // and the length prefix
+		if m == nil {
+			continue // dropped
+		}
+		if err := c.node.route(context.Background(), m); err != nil {
+			if c.node.quiet() {
+				continue
+			}
+			c.log.Warn("dropped a message from the network", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "error", err)
+		}
+	}
+}
+
+// readFrame reads a frame's body of n bytes, and decodes it. A bad message
+// is dropped with a warning (nil, nil).
+func (c *tcpConnection) readFrame(br *bufio.Reader, n int) (*Routed, error) {
+	body, buf, err := readBody(br, n)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := wire.DecodeBodyVia(body, c.w.addr)
+	if err == nil {
+		err = checkMessage(&msg)
+	}
+	if err != nil {
+		putBuffer(buf)
+		c.dropBad(&msg, err)
+		return nil, nil
+	}
+	if len(msg.Onward) == 0 {
+		putBuffer(buf)
+		return nil, nil // Ockam's heartbeat: an empty frame
+	}
+	return &Routed{Message: msg, flow: c.flow, buf: buf}, nil
+}
+
+func (c *tcpConnection) dropBad(msg *routing.Message, err error) {
+	c.node.counters.dropped[dropBadFrame].Add(1)
+	c.log.Warn("dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
+}
+
+// headRead is how much the reader reads at once when the next frame is
+// likely a large payload to splice: enough for its head, and little of the
+// payload, which would otherwise be copied through memory.
+const headRead = 512
+
+// splicedHead and splicedTail are how many of a spliced payload's first
+// and last bytes a connection keeps in memory: a portal Payload's tag and
+// length, and its message number.
+const (
+	splicedHead = payloadHeaderMax
+	splicedTail = seqSize
+)
+
+// readSpliced reads a frame of n bytes whose payload is large and goes to
+// a worker that moves it as it is (Node.splicesTo): the payload's bytes go
+// from the socket into a pipe. consumed is false, with nothing read, when
+// the frame is not for splicing: the caller reads it as usual, and reports
+// whatever is wrong with it.
+func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consumed bool, err error) {
+	avail := min(br.Buffered(), n)
+	prefix, _ := br.Peek(avail) // buffered: no read
+	h, err := wire.DecodeHeadVia(prefix, c.w.addr)
+	if err != nil || checkMessage(&h.Message) != nil || len(h.Message.Onward) == 0 {
+		return nil, false, nil
+	}
+	end := h.PayloadAt + h.PayloadLen
+	buffered := min(avail-h.PayloadAt, h.PayloadLen)
+	target := c.node.splicesTo(h.Message.Onward)
+	// For a stream, the payload's first bytes (a portal header) and last
+	// (its number) stay in memory, and what was read of the rest goes into
+	// the pipe; for a connection, what was read stays in memory, ahead of
+	// the pipe, and the pipe takes all the rest.
+	headLen, tail := buffered, 0
+	if target == spliceStream {
+		headLen, tail = splicedHead, splicedTail
+	}
+	mid := h.PayloadLen - buffered - tail
+	if end > n || buffered < headLen || mid < spliceMin || target == spliceNone {
+		c.smallReads = end <= n && h.PayloadLen >= spliceMin && target != spliceNone
+		return nil, false, nil
+	}
+	p := getPipe()
+	if p == nil {
+		return nil, false, nil
+	}
+	c.smallReads = true
+	_, _ = br.Discard(h.PayloadAt)
+	head := make([]byte, headLen)
+	_, _ = io.ReadFull(br, head) // buffered
+	// A pipe that takes less than the payload (it is small, or the data
+	// came in many small pieces) leaves the rest to go through memory.
+	ahead, _ := br.Peek(buffered - headLen)
+	full := p.put(ahead) != nil
+	_, _ = br.Discard(p.held)
+	if !full {
+		if err := p.fillExactly(c.raw, mid); err != nil {
+			if !errors.Is(err, errPipeFull) {
+				p.release()
+				return nil, true, fmt.Errorf("read frame body of %d bytes: %w", n, err)
+			}
+			full = true
+		}
+	}
+	if full {
+		m, err := c.readRestInMemory(br, n, &h, head, p)
+		return m, true, err
+	}
+	// The payload's last bytes and the rest of the frame, with the next
+	// frame's head if it has come.
+	var after []byte
+	if tail+n-end > 0 {
+		c.in.limit = headRead
+		after = make([]byte, tail+n-end)
+		_, err = io.ReadFull(br, after)
+		c.in.limit = 0
+		if err != nil {
+			p.release()
+			return nil, true, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
+		}
+	}
+	if err := h.DecodeRest(after[tail:]); err != nil {
+		p.release()
+		c.dropBad(&h.Message, err)
+		return nil, true, nil
+	}
+	msg := h.Message
+	msg.Payload = head
+	return &Routed{Message: msg, flow: c.flow, sp: newSpliced(p, after[:tail:tail])}, true, nil
+}
+
+// readRestInMemory finishes reading a frame whose payload did not all fit
+// in the pipe: the payload is head, what the pipe holds, and the rest still
+// to read; the message gets it all in memory.
+func (c *tcpConnection) readRestInMemory(br *bufio.Reader, n int, h *wire.Head, head []byte, p *pipe) (*Routed, error) {
+	defer p.release()
+	payload := make([]byte, h.PayloadLen)
+	k := copy(payload, head)
+	held := p.held
+	if err := p.take(payload[k : k+held]); err != nil {
+		return nil, err
+	}
+	if _, err := io.ReadFull(br, payload[k+held:]); err != nil {
+		return nil, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
+	}
+	after := make([]byte, n-h.PayloadAt-h.PayloadLen)
+	if _, err := io.ReadFull(br, after); err != nil {
+		return nil, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
+	}
+	if err := h.DecodeRest(after); err != nil {
+		c.dropBad(&h.Message, err)
+		return nil, nil
+	}
+	msg := h.Message
+	msg.Payload = payload
+	return &Routed{Message: msg, flow: c.flow}, nil
+}
+
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// cappedReader is a connection's socket as its reader reads it: while limit
+// is set, a read takes at most that many bytes.
+type cappedReader struct {
+	conn  net.Conn
+	limit int
+}
+
+func (r *cappedReader) Read(p []byte) (int, error) {
+	if r.limit > 0 && len(p) > r.limit {
+		p = p[:r.limit]
+	}
+	return r.conn.Read(p)
+}
+
+// frameBuffered reports whether br holds the whole next frame: reading it
+// does not block.
+func frameBuffered(br *bufio.Reader) bool {
+	if br.Buffered() < 4 {
+		return false
+	}
+	prefix, _ := br.Peek(4) // buffered: no read
+	return uint64(br.Buffered()) >= 4+uint64(binary.BigEndian.Uint32(prefix))
+}
+
+// pooledFrameMin is the body size from which a frame is read into a pooled
+// buffer: full portal chunks, not small messages that may sit in a mailbox.
+// A queued chunk then pins at most twice its size.
+const pooledFrameMin = 32 << 10
+
+// readBody reads a frame's body of n bytes, into a pooled buffer when it
+// is large.
+func readBody(br *bufio.Reader, n int) (body []byte, buf *[]byte, err error) {
+	if buf = getBufferFor(n); buf != nil {
+		body = (*buf)[:n]
+	} else {
+		body = make([]byte, n)
+	}
+	if err := wire.ReadFrameBody(br, body); err != nil {
+		putBuffer(buf)
+		return nil, nil, err
+	}
+	return body, buf, nil
+}
