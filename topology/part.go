@@ -73,9 +73,6 @@ type Kind struct {
 	// InPlace lists the attributes a running part takes in place when they
 	// change; a change of any other attribute replaces the part.
 	InPlace []string
-	// Fixed is set for a kind that a running topology cannot change:
-	// reconcile refuses a plan that adds, changes or removes one.
-	Fixed bool
 	// ofNode lists the parts of this kind on a node, in the order they
 	// start; nil for a kind that is not a node's.
 	ofNode func(n *Node) []Part
@@ -105,7 +102,9 @@ var Kinds = []*Kind{
 	{Name: PartInlet, InPlace: []string{"to"}, ofNode: inlets},
 	{Name: PartExec, ofNode: execs},
 	{Name: PartCheck, InPlace: []string{"from", "to", "send", "expect", "timeout"}, ofTopology: checks},
-	{Name: PartNetwork, Fixed: true, ofTopology: networks, more: plannedSubnet},
+	// A running topology with networks takes no change at all
+	// (deploy.ErrNetworksFixed): their namespaces are made once.
+	{Name: PartNetwork, ofTopology: networks, more: plannedSubnet},
 }
 
 // KindOf returns the kind called name, or nil.
