@@ -28,8 +28,10 @@ type Inlet struct {
 	// down is the outage while the route does not reach the outlet.
 	down outage
 	// open counts the connections admitted and not yet done with: from
-	// accept to the end of their stream.
-	open atomic.Int64
+	// accept to the end of their stream; maxStreams bounds it, and
+	// SetMaxStreams changes it.
+	open       atomic.Int64
+	maxStreams atomic.Int64
 	streamSet
 }
 
@@ -85,6 +87,7 @@ func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.
 	}
 	in := &Inlet{node: n, name: name, ln: ln, opts: opts, log: n.log.With("inlet", name), life: newPartLife()}
 	in.streamSet.life = in.life
+	in.maxStreams.Store(int64(opts.MaxStreams))
 	in.way.Store(&inletWay{route, opts.Window})
 	in.life.goroutine(n, func() {
 		select {
@@ -97,7 +100,7 @@ func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.
 		acceptLoop(ln, in.log, n.closing, func(conn net.Conn) {
 			if !in.admit() {
 				in.count.refused.Add(1)
-				in.log.Warn("inlet is at its limit of open streams; connection refused", "limit", in.opts.MaxStreams, "client", conn.RemoteAddr().String())
+				in.log.Warn("inlet is at its limit of open streams; connection refused", "limit", in.maxStreams.Load(), "client", conn.RemoteAddr().String())
 				_ = conn.Close()
 				return
 			}
@@ -153,7 +156,17 @@ func (in *Inlet) Addr() string { return in.ln.Addr().String() }
 func (in *Inlet) Streams() int { return in.Len() }
 
 // MaxStreams is the most streams the inlet holds open at once.
-func (in *Inlet) MaxStreams() int { return in.opts.MaxStreams }
+func (in *Inlet) MaxStreams() int { return int(in.maxStreams.Load()) }
+
+// SetMaxStreams changes the bound on open streams (DefaultMaxStreams for
+// 0). Streams open beyond a lower bound go on; new connections wait for
+// room.
+func (in *Inlet) SetMaxStreams(max int) {
+	if max <= 0 {
+		max = DefaultMaxStreams
+	}
+	in.maxStreams.Store(int64(max))
+}
 
 // Close stops accepting; open streams go on until they end or the node
 // closes.
@@ -161,7 +174,7 @@ func (in *Inlet) Close() error { return in.ln.Close() }
 
 // admit counts a new connection in, unless the inlet is at its limit.
 func (in *Inlet) admit() bool {
-	if in.open.Add(1) > int64(in.opts.MaxStreams) {
+	if in.open.Add(1) > in.maxStreams.Load() {
 		in.open.Add(-1)
 		return false
 	}

@@ -21,8 +21,9 @@ type Attribute struct {
 
 // Attributes lists the attributes of a decoded block (a *Relay, an
 // *Inlet, ...) in the order of its struct, read from the fields tagged
-// `hcl:"NAME"`. What the file did not set shows as its default: an
-// absent optional value is "null", an absent count "0". A field tagged
+// `hcl:"NAME"`. What the file did not set shows as the decoder left it:
+// an absent optional value is "null", an absent count "0", an absent
+// attribute with a default its default (an exec's timeout "30s"). A field tagged
 // `hcl:"NAME,part"` is a part of its own (a node's listener, its relays)
 // and is left out. The planner diffs parts by these lists, so every
 // attribute that is decoded takes part in a plan.
@@ -111,6 +112,12 @@ func Text(x any) string {
 		return strconv.Quote(x.GoString())
 	}
 	v := reflect.ValueOf(x)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return "null"
+		}
+		return Text(v.Elem().Interface())
+	}
 	if v.Kind() == reflect.Slice {
 		if v.IsNil() {
 			return "null"

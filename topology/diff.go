@@ -14,18 +14,21 @@ import (
 //
 //   - add: only the new plan has it; remove: only the old one has it;
 //   - change: both have it and its definition differs, with a reason per
-//     attribute (`to "/a" -> "/b"`). A change is made in place (an inlet's
-//     route, an outlet's target, a node's allow list: the part keeps its
-//     socket and its open streams) or by replacing the part (stop the old,
-//     start the new);
-//   - a dependant of a changed part is replaced too, though its own
-//     definition is the same: a relay dials its relay node's listener, so
-//     it is replaced when that listener moves, and says so (Because);
+//     attribute (`to "/a" -> "/b"`). A change is made in place when its
+//     kind takes every attribute that changed in place (Kind.InPlace: an
+//     inlet's route, an outlet's target, a node's allow list: the part
+//     keeps its socket and its open streams), or else by replacing the
+//     part (stop the old, start the new);
+//   - a dependant of a replaced part is replaced too, though its own
+//     definition is the same, and says so (Because): a node's parts when
+//     the node is replaced, a relay when its relay node's listener moves,
+//     a secure channel listener when a node it trusts is replaced;
 //   - unchanged: everything else, which keeps running untouched.
 //
 // Changes are listed in plan order: the new start order of the nodes, each
-// node's parts in the order they start (listener, services, relays,
-// outlets, inlets), then the removed nodes, then the checks.
+// node's parts in the order they start (Kinds: services, secure channel
+// listeners, listeners, relays, outlets, inlets, processes), then the
+// removed nodes, then the checks and the networks.
 
 // Action is what a change does to a part.
 type Action string
@@ -56,7 +59,8 @@ type Change struct {
 	Kind PartKind `json:"kind"`
 	// Name is the part's name: the node's for nodes and listeners.
 	Name string `json:"name"`
-	// Node is the node the part belongs to; "" for checks.
+	// Node is the node the part belongs to; "" for a node itself, a
+	// check or a network.
 	Node   string `json:"node,omitempty"`
 	Action Action `json:"action"`
 	// Reasons say, attribute by attribute, what changed ("to \"/a\" ->
@@ -213,7 +217,7 @@ func (k *Kind) compare(op, np *Part) Change {
 	case op == nil:
 		c.Action = ActionAdd
 		for _, a := range k.attributes(*np) {
-			if a.Value != "null" && a.Value != "0" {
+			if !a.derived && a.Value != "null" && a.Value != "0" {
 				c.Reasons = append(c.Reasons, reason(a.Name, a.Value))
 			}
 		}
@@ -221,20 +225,34 @@ func (k *Kind) compare(op, np *Part) Change {
 		c.Action = ActionRemove
 	default:
 		c.Action = ActionUnchanged
-		olds := k.attributes(*op)
-		for i, a := range k.attributes(*np) {
-			was := "null"
-			if i < len(olds) && olds[i].Name == a.Name {
-				was = olds[i].Value
+		olds := map[string]string{}
+		for _, a := range k.attributes(*op) {
+			olds[a.Name] = a.Value
+		}
+		// What the planner derived is said only when nothing the file
+		// declares changed: it follows from that otherwise.
+		var declared, derived []string
+		for _, a := range k.attributes(*np) {
+			was, ok := olds[a.Name]
+			if !ok {
+				was = "null"
 			}
 			if was == a.Value {
 				continue
 			}
 			c.Action = ActionChange
-			c.Reasons = append(c.Reasons, reason(a.Name, was+" -> "+a.Value))
+			if a.derived {
+				derived = append(derived, reason(a.Name, was+" -> "+a.Value))
+			} else {
+				declared = append(declared, reason(a.Name, was+" -> "+a.Value))
+			}
 			if !slices.Contains(k.InPlace, a.Name) {
 				c.Replace = true
 			}
+		}
+		c.Reasons = declared
+		if len(declared) == 0 {
+			c.Reasons = derived
 		}
 	}
 	return c

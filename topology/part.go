@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -99,7 +100,7 @@ var Kinds = []*Kind{
 	{Name: PartUDPListener, ofNode: listener(PartUDPListener, func(d *schema.Node) *schema.String { return d.UDPListener })},
 	{Name: PartRelay, ofNode: relays, dependsOn: relayNodeListener},
 	{Name: PartOutlet, InPlace: []string{"to"}, ofNode: outlets},
-	{Name: PartInlet, InPlace: []string{"to"}, ofNode: inlets},
+	{Name: PartInlet, InPlace: []string{"to", "max_streams", "path", "window"}, ofNode: inlets, more: inletPath},
 	{Name: PartExec, ofNode: execs},
 	{Name: PartCheck, InPlace: []string{"from", "to", "send", "expect", "timeout"}, ofTopology: checks},
 	// A running topology with networks takes no change at all
@@ -159,12 +160,31 @@ func (n *Node) Parts() []Part {
 	return out
 }
 
+// attribute is one attribute of a part as a plan compares it.
+type attribute struct {
+	schema.Attribute
+	// derived is set for what the planner knows beyond the declaration.
+	derived bool
+}
+
 // attributes is what a plan compares of a part: its declaration's
-// attributes and what the planner knows beyond them.
-func (k *Kind) attributes(p Part) []schema.Attribute {
-	out := schema.Attributes(p.Decl)
-	if k.more != nil {
-		out = append(out, k.more(p)...)
+// attributes, each as the planner resolved it (more, by the same name:
+// an identity file's path from the file's directory), and what the
+// planner knows beyond them (more, by other names).
+func (k *Kind) attributes(p Part) []attribute {
+	var out []attribute
+	for _, a := range schema.Attributes(p.Decl) {
+		out = append(out, attribute{Attribute: a})
+	}
+	if k.more == nil {
+		return out
+	}
+	for _, m := range k.more(p) {
+		if i := slices.IndexFunc(out, func(a attribute) bool { return a.Name == m.Name }); i >= 0 {
+			out[i].Value = m.Value
+			continue
+		}
+		out = append(out, attribute{Attribute: m, derived: true})
 	}
 	return out
 }
@@ -173,14 +193,19 @@ func nodeItself(n *Node) []Part {
 	return []Part{{Kind: PartNode, Node: n.Name, Name: n.Name, Decl: n.Decl, Model: n, Where: n.Decl.DeclRange}}
 }
 
-// nodeIdentifier is the identifier of the node's identity file: a file
-// made anew at the same path changes the node.
+// nodeIdentifier is the node's identity file as the planner found it:
+// its path from the file's directory (so that "./a.identity" is
+// "a.identity"), and its identifier (so that a file made anew at the same
+// path changes the node).
 func nodeIdentifier(p Part) []schema.Attribute {
 	n := p.Model.(*Node)
-	if n.Identifier == "" {
+	if n.Identity == "" {
 		return nil
 	}
-	return []schema.Attribute{{Name: "identifier", Value: n.Identifier}}
+	return []schema.Attribute{
+		{Name: "identity", Value: strconv.Quote(n.Identity)},
+		{Name: "identifier", Value: strconv.Quote(n.Identifier)},
+	}
 }
 
 // services are the services the file declares, by name; the defaults
@@ -277,9 +302,37 @@ func networks(t *Topology) []Part {
 	return out
 }
 
-// plannedSubnet is the subnet the planner gave a network that names none.
+// plannedSubnet is the network's subnet, the one the planner gave it when
+// the file names none.
 func plannedSubnet(p Part) []schema.Attribute {
-	return []schema.Attribute{{Name: "subnet (planned)", Value: p.Model.(*Network).Subnet.String()}}
+	return []schema.Attribute{{Name: "subnet", Value: strconv.Quote(p.Model.(*Network).Subnet.String())}}
+}
+
+// inletPath is the inlet's route as walked, hop by hop, and the window its
+// streams take from it: a change elsewhere in the file (an outlet gone, a
+// hop over UDP) changes them though its "to" is the same.
+func inletPath(p Part) []schema.Attribute {
+	in := p.Model.(*Inlet)
+	hops := make([]string, len(in.Hops))
+	for i, h := range in.Hops {
+		hops[i] = fmt.Sprintf("%s %s at %s", h.Kind, h.Address, h.Node)
+		if h.Kind == HopConnect {
+			// Resolved anew for every connection: the listener's address
+			// is not the inlet's.
+			hops[i] = fmt.Sprintf("%s %s at %s", h.Kind, h.To, h.Node)
+		}
+		if h.Transport != "" {
+			hops[i] += " over " + h.Transport
+		}
+	}
+	window := "default"
+	if in.TCPOnly() {
+		window = "large"
+	}
+	return []schema.Attribute{
+		{Name: "path", Value: strconv.Quote(strings.Join(hops, ", "))},
+		{Name: "window", Value: window},
+	}
 }
 
 func sortedByName(parts []Part) []Part {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,8 +61,10 @@ type reconcileReply struct {
 	Progress []string             `json:"progress,omitempty"`
 	Checks   []deploy.CheckResult `json:"checks,omitempty"`
 	// Error is a difference that failed to apply: the running topology
-	// is as it was.
+	// is as it was, unless RollbackFailed.
 	Error string `json:"error,omitempty"`
+	// RollbackFailed: undoing the failed difference failed too.
+	RollbackFailed bool `json:"rollback_failed,omitempty"`
 	// Ready is the apply's ready information after the change.
 	Ready *readyInfo `json:"ready,omitempty"`
 }
@@ -195,6 +198,12 @@ func (rc *reconciler) apply(ctx context.Context, extra []string, compact bool, w
 	reply.Diff = d
 	if err != nil {
 		reply.Error = err.Error()
+		if _, partly := errors.AsType[*deploy.RollbackError](err); partly {
+			reply.RollbackFailed = true
+			fmt.Fprintf(rc.c.stderr, "✘ %v\nockamtop: the change from %s (%s) failed, and so did undoing it: the running topology is not as it was; 'ockamtop status' shows what runs\n", err, rc.path, why)
+			rc.log.Error("reconcile failed, and its rollback too", "file", rc.path, "by", why, "error", err)
+			return reply
+		}
 		fmt.Fprintf(rc.c.stderr, "✘ %v\nockamtop: the change from %s (%s) failed; the running topology is as it was\n", err, rc.path, why)
 		rc.log.Warn("reconcile failed; the running topology is as it was", "file", rc.path, "by", why, "error", err)
 		return reply
@@ -299,7 +308,11 @@ func (c *cli) printApplied(r runningApply, reply reconcileReply, readyFile strin
 		fmt.Fprintln(c.stdout, l)
 	}
 	if reply.Error != "" {
-		fmt.Fprintf(c.stderr, "✘ %s\nockamtop apply: the change failed; %s runs as it was\n", reply.Error, r)
+		if !reply.RollbackFailed {
+			fmt.Fprintf(c.stderr, "✘ %s\nockamtop apply: the change failed; %s runs as it was\n", reply.Error, r)
+		} else {
+			fmt.Fprintf(c.stderr, "✘ %s\nockamtop apply: the change failed, and so did undoing it; 'ockamtop status' shows what %s runs\n", reply.Error, r)
+		}
 		return errInvalid
 	}
 	if reply.Diff != nil && !reply.Diff.HasChanges() {

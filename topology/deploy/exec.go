@@ -63,6 +63,10 @@ type runningExec struct {
 	done       chan struct{} // closed when it has exited and been waited for
 	err        error         // how it exited; set before done is closed
 	stopping   atomic.Bool   // set by stop: its exit is no failure
+	// settled is closed once its start is over, ready or failed: an exit
+	// before that is the start's failure, told by the start, not one that
+	// stops the topology.
+	settled chan struct{}
 }
 
 // ExecExited tells of the first exec process that exited on its own,
@@ -135,11 +139,14 @@ var execUnit = unit{
 		if err != nil {
 			return nil, fail(err)
 		}
+		defer close(e.settled)
 		if x.WaitFor == nil {
 			r.progress(fmt.Sprintf("✔ exec %s on %s: pid %d", x.Name, tn.Name, e.pid))
 			return e, nil
 		}
 		if err := r.waitExec(ctx, tn, x, e); err != nil {
+			// Its exit is this failure's, not one that stops the topology.
+			e.stopping.Store(true)
 			return e, fail(err)
 		}
 		r.progress(fmt.Sprintf("✔ exec %s on %s: pid %d, accepting on %s", x.Name, tn.Name, e.pid, x.WaitFor.Value))
@@ -169,7 +176,7 @@ func (r *Running) startExec(n *runtime.Node, tn *topology.Node, x *schema.Exec) 
 	if err := execSupported(); err != nil {
 		return nil, err
 	}
-	e := &runningExec{node: tn.Name, name: x.Name, command: argv, done: make(chan struct{})}
+	e := &runningExec{node: tn.Name, name: x.Name, command: argv, done: make(chan struct{}), settled: make(chan struct{})}
 	started := make(chan error, 1)
 	r.execWG.Go(func() {
 		defer close(e.done)
@@ -203,6 +210,7 @@ func (r *Running) startExec(n *runtime.Node, tn *topology.Node, x *schema.Exec) 
 	log.Debug("started", "pid", e.pid, "command", strings.Join(argv, " "))
 	r.execWG.Go(func() {
 		<-e.done
+		<-e.settled
 		if e.stopping.Load() {
 			return
 		}

@@ -500,3 +500,26 @@ func (f *forgetFixture) check(t *testing.T, d *topology.Diff, name string, ok bo
 		t.Errorf("checks run: %+v, want %s with ok=%v", res, name, ok)
 	}
 }
+
+// A topology with networks takes a change of its checks: they run anew
+// and hold nothing in the namespaces.
+func TestNetworksTakeCheckChanges(t *testing.T) {
+	f := startForget(t, forgetNetworks, false)
+	edited := forgetNetworks + `
+check "echo" {
+  from = node.here
+  to   = "/service/echo"
+  send = "hi"
+}
+`
+	newTopo := f.load(t, edited)
+	local := allLocal(newTopo)
+	delete(local, "far")
+	d, err := f.run.Reconcile(context.Background(), newTopo, local, ReconcileOptions{})
+	if err != nil || d.Add != 1 {
+		t.Fatalf("Reconcile: %v, %v", d.Lines(), err)
+	}
+	if res := f.run.RunChecksOf(context.Background(), d); len(res) != 1 || !res[0].OK {
+		t.Errorf("checks: %+v", res)
+	}
+}

@@ -1,10 +1,12 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 
 	"github.com/ockamtop/ockamtop/runtime"
@@ -17,21 +19,26 @@ import (
 // the same keeps running: its connections, its relay registration, its
 // open portal streams.
 //
-//  1. Reserve: every socket the new plan binds (a listener, an inlet) is
-//     bound first. One that cannot be bound (a port in use) fails the
-//     reconcile before anything has changed. A port that a part being
-//     stopped holds is bound right after that part alone has stopped
-//     (a listener that stops keeps the connections it accepted), and
-//     before anything else changes.
-//  2. Stop, in reverse plan order, the parts removed or replaced: inlets,
-//     outlets, relays, services, listeners, whole nodes.
+//  1. Reserve: every TCP socket the new plan binds (a listener, an inlet)
+//     is bound first; a part replaced whose address is the same keeps the
+//     port it has bound. One that cannot be bound (a port in use) fails
+//     the reconcile before anything has changed. A port that a part (or a
+//     node) being stopped holds is bound right after that part alone has
+//     stopped (a listener that stops keeps the connections it accepted),
+//     and before anything else changes. UDP listeners bind when they
+//     start.
+//  2. Stop, in reverse plan order, the parts removed or replaced: a
+//     node's processes, inlets, outlets, relays, listeners, secure channel
+//     listeners, services; whole nodes.
 //  3. Start, in plan order, the parts added or replaced, and change in
-//     place what changes in place (an inlet's route, an outlet's target, a
-//     node's allow list).
-//  4. If a step fails, every step done is undone in reverse: the parts
-//     started are stopped, the parts stopped are started again on the
-//     addresses they had bound (a listener of port 0 gets back its port),
-//     and the error names the part and its declaration.
+//     place what changes in place (an inlet's route and its bound on
+//     streams, an outlet's target, a node's allow list).
+//  4. If a step fails, it is rolled back: the old plan comes back, the
+//     parts started are stopped and the changes in place undone, last
+//     first, then the parts stopped start again, in the old plan's start
+//     order, on the addresses they had bound (a listener of port 0 gets
+//     back its port). The error names the part and its declaration; a
+//     *RollbackError says that the rollback failed too.
 
 // ErrStopped is a Reconcile of a topology that has been stopped.
 var ErrStopped = errors.New("the running topology has stopped")
@@ -62,7 +69,8 @@ func (r *Running) isLocal(name string) bool {
 // Reconcile turns the running topology into t, of which local names the
 // nodes run here, and returns the difference it applied. On an error the
 // running topology is as it was before the call, and the error (a
-// *StartError) names the part that failed and where it is declared. One
+// *StartError) names the part that failed and where it is declared;
+// unless the rollback failed too, which a *RollbackError says. One
 // Reconcile runs at a time.
 func (r *Running) Reconcile(ctx context.Context, t *topology.Topology, local map[string]bool, o ReconcileOptions) (*topology.Diff, error) {
 	r.reconciling.Lock()
@@ -74,7 +82,7 @@ func (r *Running) Reconcile(ctx context.Context, t *topology.Topology, local map
 	if stopped {
 		return d, ErrStopped
 	}
-	if d.HasChanges() && (len(old.Networks) > 0 || len(t.Networks) > 0) {
+	if changesParts(d) && (len(old.Networks) > 0 || len(t.Networks) > 0) {
 		// The reservations below bind in the host's namespace, and the
 		// namespaces are made once, at Start.
 		return d, ErrNetworksFixed
@@ -97,6 +105,14 @@ func (r *Running) Reconcile(ctx context.Context, t *topology.Topology, local map
 	return d, nil
 }
 
+// changesParts reports whether a difference changes what runs: anything
+// but checks, which run anew and hold nothing.
+func changesParts(d *topology.Diff) bool {
+	return slices.ContainsFunc(d.Changes, func(c topology.Change) bool {
+		return c.Action != topology.ActionUnchanged && c.Kind != topology.PartCheck
+	})
+}
+
 // ErrNetworksFixed refuses to change a running topology that has (or
 // would have) isolated networks: stop it and apply the file again.
 var ErrNetworksFixed = errors.New("a running topology with networks cannot be changed yet; stop it ('ockamtop down') and apply the file again")
@@ -116,8 +132,11 @@ type reconcile struct {
 	// nodeStops are the local nodes that stop, removed or replaced: their
 	// parts stop with them.
 	nodeStops map[string]bool
-	// undo reverts each step done, run last to first on a failure.
-	undo []func() error
+	// undo reverts each start and each change in place, run last to
+	// first on a failure; restarts start again, in the old plan's order,
+	// the parts stopped (rollback).
+	undo     []func() error
+	restarts []restart
 }
 
 // key identifies a change's part.
@@ -174,17 +193,64 @@ func (rc *reconcile) run(d *topology.Diff) error {
 	if err == nil {
 		return nil
 	}
-	var undoErrs []error
-	for i := len(rc.undo) - 1; i >= 0; i-- {
-		if uerr := rc.undo[i](); uerr != nil {
-			undoErrs = append(undoErrs, uerr)
-		}
-	}
-	if len(undoErrs) > 0 {
-		return errors.Join(err, fmt.Errorf("and rolling back failed too: %w", errors.Join(undoErrs...)))
+	if uerr := rc.rollback(); uerr != nil {
+		return &RollbackError{Err: err, Rollback: uerr}
 	}
 	return err
 }
+
+// rollback undoes what a failed reconcile did. The old plan comes back
+// first, so that what starts again starts as it was planned; then what
+// started stops and what changed in place changes back, last first; then
+// what stopped starts again in the old plan's start order (a node before
+// its parts, a relay node's listener before the relays that dial it),
+// whatever the order it stopped in.
+func (rc *reconcile) rollback() error {
+	r := rc.r
+	r.mu.Lock()
+	r.topo, r.local = rc.old, rc.oldLocal
+	r.mu.Unlock()
+	var errs []error
+	for i := len(rc.undo) - 1; i >= 0; i-- {
+		if err := rc.undo[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	order := map[string]int{}
+	for i, p := range rc.old.Parts() {
+		c := topology.Change{Kind: p.Kind, Node: p.Node, Name: p.Name}
+		if p.Kind == topology.PartNode {
+			c.Node = "" // as a change names a node
+		}
+		order[key(c)] = i
+	}
+	slices.SortStableFunc(rc.restarts, func(a, b restart) int { return cmp.Compare(order[key(a.c)], order[key(b.c)]) })
+	for _, rs := range rc.restarts {
+		if err := rs.start(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// restart starts again a part that a reconcile stopped.
+type restart struct {
+	c     topology.Change
+	start func() error
+}
+
+// RollbackError is a reconcile that failed, and whose rollback failed too:
+// the running topology is not as it was.
+type RollbackError struct {
+	Err      error
+	Rollback error
+}
+
+func (e *RollbackError) Error() string {
+	return fmt.Sprintf("%v; and rolling back failed too: %v", e.Err, e.Rollback)
+}
+
+func (e *RollbackError) Unwrap() []error { return []error{e.Err, e.Rollback} }
 
 // apply swaps the plan, then stops and starts the parts.
 func (rc *reconcile) apply(changes []topology.Change) error {
@@ -192,12 +258,6 @@ func (rc *reconcile) apply(changes []topology.Change) error {
 	r.mu.Lock()
 	r.topo, r.local = rc.new, rc.newLocal
 	r.mu.Unlock()
-	rc.undo = append(rc.undo, func() error {
-		r.mu.Lock()
-		r.topo, r.local = rc.old, rc.oldLocal
-		r.mu.Unlock()
-		return nil
-	})
 	for _, db := range rc.deferred {
 		if !rc.stopped[key(db.holder)] {
 			if err := rc.stop(db.holder); err != nil {
@@ -243,6 +303,13 @@ func (rc *reconcile) reserve(changes []topology.Change) error {
 			continue
 		}
 		addr, where := u.binds(*c.New)
+		if c.Old != nil {
+			if was, _ := u.binds(*c.Old); was == addr {
+				// Replaced, its address the same: it keeps the port it
+				// has bound (a port 0 of the file stays what it became).
+				addr = rc.bound(c, addr)
+			}
+		}
 		fail := func(err error) error {
 			return &StartError{Part: startLabel(c), Where: where, Err: fmt.Errorf("%s: listen on %s: %w", shortLabel(c), addr, err)}
 		}
@@ -261,6 +328,22 @@ func (rc *reconcile) reserve(changes []topology.Change) error {
 		rc.reserved[key(c)] = ln
 	}
 	return nil
+}
+
+// bound is the address the running part of a change has bound, or addr
+// if it runs not or binds none.
+func (rc *reconcile) bound(c topology.Change, addr string) string {
+	r := rc.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rn := r.nodes[c.Node]; rn != nil {
+		if p := rn.part(c.Kind, c.Name); p != nil {
+			if b := boundAddr(p.run); b != "" {
+				return b
+			}
+		}
+	}
+	return addr
 }
 
 // startLabel names a change's part in a StartError: `node "n2"` for its
@@ -303,8 +386,8 @@ func (rc *reconcile) freedPorts(changes []topology.Change) map[int]topology.Chan
 	defer r.mu.Unlock()
 	for _, c := range changes {
 		rn := r.nodes[nodeOf(c)]
-		if !rc.runsHere(c) || !stops(c) || rn == nil {
-			continue
+		if !rc.runsHere(c) || !stops(c) || rn == nil || c.Kind != topology.PartNode && rc.nodeStops[c.Node] {
+			continue // a part of a node that stops: the node holds its ports
 		}
 		for _, p := range rn.parts {
 			if c.Kind == topology.PartNode || p.kind == c.Kind && p.name == c.Name {

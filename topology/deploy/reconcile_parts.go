@@ -27,13 +27,17 @@ func (rc *reconcile) stop(c topology.Change) error {
 	if c.Kind == topology.PartNode {
 		tn := rc.pinned(rc.old.Node(c.Name))
 		rc.stopNode(c.Name)
-		rc.undo = append(rc.undo, func() error { return r.startNode(context.WithoutCancel(rc.ctx), tn) })
+		rc.restarts = append(rc.restarts, restart{c, func() error { return r.startNode(context.WithoutCancel(rc.ctx), tn) }})
 	} else {
 		bound := r.stopPart(c.Node, c.Kind, c.Name)
 		old := pin(*c.Old, bound) // back on the port it had
-		rc.undo = append(rc.undo, func() error {
-			return r.startPart(context.WithoutCancel(rc.ctx), r.Node(c.Node), old, nil)
-		})
+		rc.restarts = append(rc.restarts, restart{c, func() error {
+			n := r.Node(c.Node)
+			if n == nil {
+				return &StartError{Part: c.Label(), Where: c.Where, Err: errNotRunning}
+			}
+			return r.startPart(context.WithoutCancel(rc.ctx), n, old, nil)
+		}})
 	}
 	rc.stopped[key(c)] = true
 	r.progress(fmt.Sprintf("✔ stopped %s", c.Label()))
@@ -114,7 +118,11 @@ func pin(p topology.Part, bound string) topology.Part {
 	switch m := p.Model.(type) {
 	case *topology.Node:
 		cp := *m
-		cp.Listener = bound
+		if p.Kind == topology.PartUDPListener {
+			cp.UDPListener = bound
+		} else {
+			cp.Listener = bound
+		}
 		p.Model = &cp
 	case *topology.Inlet:
 		cp := *m
@@ -150,6 +158,9 @@ func (rc *reconcile) pinned(tn *topology.Node) *topology.Node {
 	if rn := r.nodes[tn.Name]; rn != nil && rn.part(topology.PartListener, tn.Name) != nil {
 		cp.Listener = rn.listener
 	}
+	if rn := r.nodes[tn.Name]; rn != nil && rn.part(topology.PartUDPListener, tn.Name) != nil {
+		cp.UDPListener = rn.udpListener
+	}
 	cp.Inlets = nil
 	for _, ti := range tn.Inlets {
 		in := *ti
@@ -175,7 +186,8 @@ func (rc *reconcile) stopNode(name string) {
 	if rn != nil {
 		n = rn.node
 		execs = r.execsLocked(name)
-		rn.node, rn.parts, rn.listener, rn.udpListener, rn.identity = nil, nil, "", "", nil
+		// Its identity stays: started again, it is the same node.
+		rn.node, rn.parts, rn.listener, rn.udpListener = nil, nil, "", ""
 	}
 	r.mu.Unlock()
 	r.stopExecs(execs)

@@ -255,6 +255,9 @@ func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 // startPart starts one part of node n by its kind's unit, on ln, a socket
 // bound for it already, if it binds one; and records it.
 func (r *Running) startPart(ctx context.Context, n *runtime.Node, p topology.Part, ln net.Listener) error {
+	if n == nil {
+		return &StartError{Part: topology.KindOf(p.Kind).Label(p.Node, p.Name), Where: p.Where.String(), Err: errNotRunning}
+	}
 	u, ok := units[p.Kind]
 	if !ok {
 		return &StartError{Part: topology.KindOf(p.Kind).Label(p.Node, p.Name), Where: p.Where.String(), Err: fmt.Errorf("no unit runs a %s", p.Kind)}

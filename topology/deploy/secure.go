@@ -26,34 +26,43 @@ const secureOpenTimeout = 10 * time.Second
 // another host needs an identity file to be trusted by reference.
 func (r *Running) identityOf(name string) (*secure.Identity, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	tn := r.topo.Node(name)
 	if tn == nil {
+		r.mu.Unlock()
 		return nil, fmt.Errorf("no node %q in the topology", name)
 	}
 	if tn.Identity != "" {
+		r.mu.Unlock()
 		return tn.LoadedIdentity, nil
 	}
-	rn := r.entry(name)
-	if rn.identity != nil {
-		return rn.identity, nil
+	if id := r.entry(name).identity; id != nil {
+		r.mu.Unlock()
+		return id, nil
 	}
+	local, dir := r.local[name], r.opts.IdentityDir
+	r.mu.Unlock()
+	// Made or read without the lock: the nodes' dials wait on it.
 	var id *secure.Identity
 	var err error
 	switch {
-	case r.opts.IdentityDir == "":
-		if !r.local[name] {
+	case dir == "":
+		if !local {
 			return nil, fmt.Errorf("node %s runs elsewhere and has no identity file, so its identifier is not known here: give it one with identity = FILE", name)
 		}
 		id, err = secure.NewIdentity(time.Now())
 	default:
-		id, err = secure.LoadOrCreateIdentity(filepath.Join(r.opts.IdentityDir, name+".identity"), time.Now())
+		id, err = secure.LoadOrCreateIdentity(filepath.Join(dir, name+".identity"), time.Now())
 	}
 	if err != nil {
 		return nil, err
 	}
-	rn.identity = id
-	return id, nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rn := r.entry(name)
+	if rn.identity == nil { // the first of two callers at once wins
+		rn.identity = id
+	}
+	return rn.identity, nil
 }
 
 // secureListenerUnit runs a secure channel listener, with its trust list

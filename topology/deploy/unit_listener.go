@@ -78,6 +78,8 @@ type udpListenerRun struct {
 
 func (l *udpListenerRun) state() string { return stateUp }
 
+func (l *udpListenerRun) boundAddr() string { return l.l.Addr() }
+
 func (l *udpListenerRun) stop(r *Running) {
 	r.mu.Lock()
 	if rn := r.nodes[l.node]; rn != nil {

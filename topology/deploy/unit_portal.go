@@ -38,8 +38,9 @@ func (o outletRun) state() string { return stateUp }
 
 func (o outletRun) stop(*Running) { o.outlet.Stop() }
 
-// inletUnit runs a portal inlet. A new route is taken in place: new
-// connections take it, open streams keep theirs.
+// inletUnit runs a portal inlet. A new route (or path, or window) and a
+// new bound on its streams are taken in place: new connections take them,
+// open streams keep theirs.
 var inletUnit = unit{
 	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, ln net.Listener) (partRun, error) {
 		ti := p.Model.(*topology.Inlet)
@@ -62,6 +63,7 @@ var inletUnit = unit{
 		in := run.(*inletRun)
 		set := func(ti *topology.Inlet) {
 			in.inlet.SetRoute(r.inletRoute(n, ti), inletWindow(ti))
+			in.inlet.SetMaxStreams(ti.Decl.MaxStreams)
 			r.mu.Lock()
 			in.route = ti.Route.String()
 			r.mu.Unlock()

@@ -21,6 +21,9 @@ var relayUnit = unit{
 		opts := r.opts.Relay
 		opts.AtNode = tr.At.Name
 		at, err := r.addressFrom(tr.Owner.Name, tr.At.Name)
+		if err == nil && at == "" {
+			err = fmt.Errorf("node %s does not listen", tr.At.Name)
+		}
 		var rel *runtime.Relay
 		if err == nil {
 			rel, err = n.StartRelay(tr.Name, at, opts)
