@@ -9,6 +9,10 @@ import (
 	"github.com/ockamtop/ockamtop/schema"
 )
 
+// UnknownNodeSummary is the summary of Subset's error for a name the
+// file does not declare: a command line's mistake, not the file's.
+const UnknownNodeSummary = "Unknown node"
+
 // Subset checks that the nodes named can run without the others in this
 // process, as `apply --node` does to deploy one node per host: every other
 // node they reach must have a fixed listener port, since its real port is
@@ -20,7 +24,7 @@ func (t *Topology) Subset(names []string) (map[string]bool, hcl.Diagnostics) {
 		if t.byName[name] == nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Unknown node",
+				Summary:  UnknownNodeSummary,
 				Detail:   fmt.Sprintf("--node %s: the file declares no node %q.%s", name, name, schema.DidYouMean(name, t.NodeNames())),
 			})
 			continue

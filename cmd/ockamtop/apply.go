@@ -10,10 +10,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/ockamtop/ockamtop/topology"
 	"github.com/ockamtop/ockamtop/topology/deploy"
@@ -78,6 +80,9 @@ func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Runn
 	local, diags := t.Subset(f.nodes)
 	if len(diags) > 0 {
 		writeDiagnostics(c.stderr, diags, nil, true)
+		if unknownNode(diags) {
+			return nil, nil, errUsage // --node names what the file has not
+		}
 		return nil, nil, errInvalid
 	}
 	home, err := c.homeDir()
@@ -211,7 +216,7 @@ var applyCommand = &command{
 				return errInvalid
 			}
 		}
-		if detached, err := c.notifyDetached(); detached {
+		if detached, err := c.notifyDetached(checksOK); detached {
 			if err != nil {
 				fmt.Fprintf(c.stderr, "✘ %v\n", err)
 				return errInvalid
@@ -360,4 +365,10 @@ var checkCommand = &command{
 		}
 		return nil
 	},
+}
+
+// unknownNode reports whether diags say that --node names a node the file
+// does not declare.
+func unknownNode(diags hcl.Diagnostics) bool {
+	return slices.ContainsFunc(diags, func(d *hcl.Diagnostic) bool { return d.Summary == topology.UnknownNodeSummary })
 }

@@ -23,9 +23,11 @@ import (
 //     control socket listens, the ready file is written), it writes
 //     "ready" to the pipe and closes it.
 //  3. The parent prints the log so far (what was started, the checks),
-//     the child's pid and the log's path, and exits 0. If the pipe closes
-//     without "ready", the child has failed: the parent prints the log and
-//     exits with the child's code.
+//     the child's pid and the log's path, and exits 0; or, when the child
+//     wrote "ready checks-failed", 1, the child running on as a foreground
+//     apply whose checks failed would. If the pipe closes without
+//     "ready", the child has failed: the parent prints the log and exits
+//     with the child's code.
 //
 // A pipe rather than a file to poll: the parent learns at once both that
 // the child is up and that it died.
@@ -33,6 +35,13 @@ import (
 // readyFDEnv names the environment variable that gives a detached apply
 // the descriptor to report readiness on.
 const readyFDEnv = "OCKAMTOP_READY_FD"
+
+// What a detached apply writes on its pipe once it is up: whether its
+// checks passed.
+const (
+	readyUp           = "ready"
+	readyChecksFailed = "ready checks-failed"
+)
 
 // detach starts apply with args in the background and waits until it is
 // up. The control socket's path is checked first, for the longest pid.
@@ -80,7 +89,7 @@ func (c *cli) detach(args []string, logFile string) error {
 	}
 	line, _ := bufio.NewReader(pr).ReadString('\n')
 	out, _ := os.ReadFile(path)
-	if strings.TrimSpace(line) != "ready" {
+	if l := strings.TrimSpace(line); l != readyUp && l != readyChecksFailed {
 		err := cmd.Wait()
 		c.stderr.Write(out)
 		code := exitInvalid
@@ -92,7 +101,14 @@ func (c *cli) detach(args []string, logFile string) error {
 	}
 	c.stdout.Write(out)
 	fmt.Fprintf(c.stdout, "✔ running in the background: pid %d, log %s; stop with 'ockamtop down'\n", cmd.Process.Pid, path)
-	return cmd.Process.Release()
+	if err := cmd.Process.Release(); err != nil {
+		return err
+	}
+	if strings.TrimSpace(line) == readyChecksFailed {
+		fmt.Fprintf(c.stderr, "ockamtop apply: a check failed; the topology runs on in the background\n")
+		return errInvalid
+	}
+	return nil
 }
 
 // openLog opens the detached apply's log: path, or a new file in the run
@@ -110,7 +126,7 @@ func (c *cli) openLog(path string) (*os.File, error) {
 
 // notifyDetached tells the parent of a detached apply that it is up.
 // detached is false for an apply run in the foreground.
-func (c *cli) notifyDetached() (detached bool, err error) {
+func (c *cli) notifyDetached(checksOK bool) (detached bool, err error) {
 	var fd string
 	for _, kv := range c.env {
 		if v, ok := strings.CutPrefix(kv, readyFDEnv+"="); ok {
@@ -129,7 +145,11 @@ func (c *cli) notifyDetached() (detached bool, err error) {
 		return true, fmt.Errorf("%s=%d: not a descriptor", readyFDEnv, n)
 	}
 	fmt.Fprintf(c.stderr, "ockamtop: up in the background (pid %d); stop with 'ockamtop down'\n", os.Getpid())
-	_, err = f.WriteString("ready\n")
+	say := readyUp
+	if !checksOK {
+		say = readyChecksFailed
+	}
+	_, err = f.WriteString(say + "\n")
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -22,6 +23,10 @@ import (
 func (c *cli) listenHTTP(addr string) (*observe.Server, error) {
 	if addr == "" {
 		return nil, nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		fmt.Fprintf(c.stderr, "ockamtop: --http %q: %v; it takes HOST:PORT (port 0 picks one)\n", addr, err)
+		return nil, errUsage
 	}
 	srv, err := observe.Listen(addr)
 	if err != nil {

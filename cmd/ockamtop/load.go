@@ -24,6 +24,9 @@ type fileFlags struct {
 
 func (f *fileFlags) register(fs *flag.FlagSet) {
 	fs.Func("var", "set a variable: `NAME=VALUE` (repeatable; overrides OCKAMTOP_VAR_NAME)", func(s string) error {
+		if name, _, ok := strings.Cut(s, "="); !ok || name == "" {
+			return fmt.Errorf("%q is not NAME=VALUE", s)
+		}
 		f.vars = append(f.vars, s)
 		return nil
 	})
