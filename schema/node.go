@@ -114,6 +114,10 @@ var inletSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 	n := &Node{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
 	diags := validName("node", n.Name, n.NameRange)
+	if len(n.Name) > routing.MaxNodeName {
+		diags = append(diags, ErrorAt(n.NameRange, "Name too long",
+			"A node name is at most %d bytes (it names the node's identity file, among others); this one is %d.", routing.MaxNodeName, len(n.Name)))
+	}
 	content, d := b.Body.Content(nodeSchema)
 	diags = append(diags, d...)
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -74,6 +75,15 @@ func (t *Topology) resolveSecure() hcl.Diagnostics {
 				diags = append(diags, schema.ErrorAt(p.Range, "Invalid identity file", "%s.", err))
 			default:
 				n.Identifier, n.LoadedIdentity = id.Identifier.String(), id
+				if fi, err := os.Stat(n.Identity); err == nil && fi.Mode().Perm()&0o077 != 0 {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagWarning,
+						Summary:  "Identity file readable by others",
+						Detail: fmt.Sprintf("The identity file %s holds node %q's secret key, and its mode is %v: others on this host may read it. Make it private with `chmod 600 %s`.",
+							n.Identity, n.Name, fi.Mode().Perm(), n.Identity),
+						Subject: p.Range.Ptr(),
+					})
+				}
 			}
 		}
 	}

@@ -55,6 +55,11 @@ func Forwarder(name string) string { return ForwarderPrefix + name }
 // MaxRelayName is the longest relay name, in bytes, a relay service accepts.
 const MaxRelayName = 128
 
+// MaxNodeName is the longest node name, in bytes: a node's name names
+// files too (NAME.identity, at most 255 bytes on most file systems), and a
+// relay, which is often named after its node, has MaxRelayName.
+const MaxNodeName = MaxRelayName
+
 // MaxRouteLength bounds the onward and return routes of a message: a route
 // of a million hops would cost every node it crosses that many steps.
 const MaxRouteLength = 128

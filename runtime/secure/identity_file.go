@@ -80,14 +80,12 @@ func LoadIdentity(path string) (*Identity, error) {
 }
 
 // CreateIdentityFile makes a new identity and writes it to path, which
-// must not exist.
+// must not exist, in a directory that must (a typo in a directory is not
+// made into new directories).
 func CreateIdentityFile(path string, now time.Time) (*Identity, error) {
 	id, err := NewIdentity(now)
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("identity: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -111,6 +109,10 @@ func LoadOrCreateIdentity(path string, now time.Time) (*Identity, error) {
 	id, err := LoadIdentity(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return id, err
+	}
+	// The directory is the one kept for identities: made on first use.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
 	}
 	id, err = CreateIdentityFile(path, now)
 	if errors.Is(err, fs.ErrExist) {
