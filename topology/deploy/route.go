@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -63,11 +65,19 @@ type HopError struct {
 	Hop   topology.Hop
 	// Err is the last error seen at that hop.
 	Err error
+	// Unreachable is set when the hop failed at once, for good (a
+	// connection refused, a name that does not resolve): Wait was not
+	// waited.
+	Unreachable bool
 }
 
 func (e *HopError) Error() string {
+	hop := strings.Join(strings.Fields(e.Hop.Describe()), " ")
+	if e.Unreachable {
+		return fmt.Sprintf("along %s: hop %d (%s) is unreachable: %v", e.Route, e.Index, hop, e.Err)
+	}
 	return fmt.Sprintf("no reply within %s along %s: could not confirm hop %d (%s): %v",
-		e.Wait, e.Route, e.Index, strings.Join(strings.Fields(e.Hop.Describe()), " "), e.Err)
+		e.Wait, e.Route, e.Index, hop, e.Err)
 }
 
 func (e *HopError) Unwrap() error { return e.Err }
@@ -226,6 +236,7 @@ func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.
 	// confirmed, and what is at the end may not take a message twice.
 	// Only an error that says "not there yet" is retried.
 	var reply []byte
+	var last error // the last error of a send, when the deadline ends the retries
 	for pause := retryFirstPause; ; pause = min(2*pause, retryMaxPause) {
 		full := route
 		if secured {
@@ -234,18 +245,53 @@ func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.
 		if err == nil {
 			reply, err = n.SendAndReceive(ctx, full, payload)
 		}
-		if err == nil || permanent(err) || ctx.Err() != nil {
+		if err == nil || permanent(err) || unreachableSocket(err, hops) || ctx.Err() != nil {
 			break
 		}
+		last = err
 		select {
 		case <-ctx.Done():
 		case <-time.After(pause):
 		}
 	}
-	if err != nil && len(hops) > 0 && ctx.Err() != nil {
+	switch {
+	case err != nil && len(hops) > 0 && unreachableSocket(err, hops):
+		he := hopError(firstDial(hops), err).(*HopError)
+		he.Unreachable = true
+		return nil, he
+	case err != nil && len(hops) > 0 && ctx.Err() != nil:
+		if last != nil && !errors.Is(last, context.DeadlineExceeded) {
+			return nil, hopError(len(hops)-1, fmt.Errorf("%w; the last try: %v", errNoAnswer, last))
+		}
 		return nil, hopError(len(hops)-1, errNoAnswer)
 	}
 	return reply, err
+}
+
+// firstDial is the index of the first hop that leaves the node the
+// message starts at, 0 if none does.
+func firstDial(hops []topology.Hop) int {
+	for i, h := range hops {
+		if h.Kind == topology.HopConnect || h.Kind == topology.HopSocket || h.Kind == topology.HopRelay {
+			return i
+		}
+	}
+	return 0
+}
+
+// unreachableSocket reports whether err is the failure of the first dial
+// of a route, to a socket outside the file, that waiting will not cure: a
+// name that does not resolve, a connection refused. A node of the file
+// may be starting in another process and is waited for; a socket outside
+// it is not.
+func unreachableSocket(err error, hops []topology.Hop) bool {
+	if dns, ok := errors.AsType[*net.DNSError](err); ok && dns.IsNotFound {
+		return true
+	}
+	if len(hops) == 0 || hops[firstDial(hops)].Kind != topology.HopSocket {
+		return false
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
 // forwardersHere reports whether every relay forwarder of the route that
