@@ -33,9 +33,10 @@ import (
 //	               as long gives the stream up. A node that dies on the way
 //	               can tell no one, so this is how its streams end.
 //	07 Broken      the sender found a message of the stream missing,
-//	               duplicated or out of order, and closed its end: the
-//	               receiver resets its socket too, so that neither client
-//	               takes a cut stream for a whole one.
+//	               duplicated or out of order, or its socket was reset (the
+//	               client or the target reset its connection), and closed
+//	               its end: the receiver resets its socket too, so that
+//	               neither client takes a cut stream for a whole one.
 //	08 Window      uleb128(n): the sender takes n bytes in flight, not
 //	               PortalWindow, in Payloads of up to chunkFor(n): the
 //	               receiver's credit grows by the difference. An inlet

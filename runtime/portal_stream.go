@@ -237,6 +237,18 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 // the client sees an error rather than a clean end.
 var errStreamBroken = errors.New("portal stream broken")
 
+// socketError is the reason a stream closes for an error of its socket. A
+// reset (the client or the target reset its connection, or went away in a
+// way that makes a write fail) is passed on as one, Broken, so that the
+// other end's socket is reset too, as it would be without the portal: a
+// response cut by a reset never looks complete.
+func socketError(op string, err error) error {
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("%w: %s: %v", errStreamBroken, op, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
 // closeLater closes the stream, telling the other end, from a goroutine of
 // its own: HandleMessage may run inside this stream's own send (a message
 // routed inline coming back), which holds sending.

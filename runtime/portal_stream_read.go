@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"sync/atomic"
@@ -204,7 +203,7 @@ func (s *portalStream) afterRead(k, n int, err error) (more, over bool) {
 		}
 		return false, true
 	}
-	s.close(fmt.Errorf("read: %w", err), true)
+	s.close(socketError("read", err), true)
 	return false, true
 }
 

@@ -172,7 +172,7 @@ func (s *portalStream) writeLoop() {
 		s.set.count.bytesOut.Add(uint64(written))
 		c.release()
 		if err != nil {
-			s.close(fmt.Errorf("write: %w", err), true)
+			s.close(socketError("write", err), true)
 			return
 		}
 		s.mu.Lock()
