@@ -146,12 +146,15 @@ func (ss *streamSet) pathClosed(addr routing.Address) {
 		s.mu.Unlock()
 	}
 	ss.mu.Unlock()
+	// A stream cut on its way is broken, not ended: its socket is reset,
+	// and the other end's too when it can still be told, so that no
+	// client takes the data that came for the whole of it.
 	for _, s := range broken {
 		if _, open := s.node.connection(addr.Value); open {
-			s.close(nil, true)
+			s.close(fmt.Errorf("%w: the connection %s on the way to the other end is closing", errStreamBroken, addr.Value), true)
 			continue
 		}
-		s.close(fmt.Errorf("the connection %s on the way to the other end closed", addr.Value), false)
+		s.close(fmt.Errorf("%w: the connection %s on the way to the other end closed", errStreamBroken, addr.Value), false)
 	}
 }
 
