@@ -36,6 +36,12 @@ func Parse(p *hclparse.Parser, filename string, src []byte) (*hcl.File, hcl.Diag
 	if diags := checkSource(filename, src); diags.HasErrors() {
 		return nil, diags
 	}
+	if diags := checkNesting(filename, src); diags.HasErrors() {
+		// The file is text: recorded, without a body, for the diagnostic
+		// to show where in it the nesting goes too deep.
+		p.AddFile(filename, &hcl.File{Body: hcl.EmptyBody(), Bytes: src})
+		return nil, diags
+	}
 	return p.ParseHCL(src, filename)
 }
 

@@ -105,9 +105,13 @@ func TestMaxNestingParses(t *testing.T) {
 // what counts.
 func TestNestingDiagnostic(t *testing.T) {
 	src := "node \"n1\" {\n  allow = " + rep("[", 100000) + rep("]", 100000) + "\n}\n"
-	f, diags := Parse(hclparse.NewParser(), "deep.hcl", []byte(src))
+	p := hclparse.NewParser()
+	f, diags := Parse(p, "deep.hcl", []byte(src))
 	if f != nil || len(diags) != 1 {
 		t.Fatalf("file %v, diags %v", f, diags)
+	}
+	if p.Sources()["deep.hcl"] == nil {
+		t.Error("the source is not kept for the diagnostic's snippet")
 	}
 	d := diags[0]
 	// The block is a level; the 256th "[" is the 257th.

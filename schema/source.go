@@ -14,9 +14,8 @@ import (
 const MaxFileSize = 1 << 20
 
 // checkSource refuses, up front, source that cannot be a topology file:
-// too large, not UTF-8 text (a NUL byte or an invalid UTF-8 sequence), or
-// nested too deeply for the parser (see MaxNesting). One diagnostic names
-// the file and the first offending byte.
+// too large, or not UTF-8 text (a NUL byte or an invalid UTF-8 sequence).
+// One diagnostic names the file and the first offending byte.
 func checkSource(filename string, src []byte) hcl.Diagnostics {
 	if len(src) > MaxFileSize {
 		return hcl.Diagnostics{ErrorAt(posRange(filename, src, 0), "File too large",
@@ -24,7 +23,7 @@ func checkSource(filename string, src []byte) hcl.Diagnostics {
 	}
 	off, what := firstNonText(src)
 	if off < 0 {
-		return checkNesting(filename, src)
+		return nil
 	}
 	rng := posRange(filename, src, off)
 	return hcl.Diagnostics{ErrorAt(rng, "File is not text",
