@@ -29,11 +29,17 @@ var fileSchema = &hcl.BodySchema{
 }
 
 // Parse reads HCL source into a file the parser keeps, for diagnostics to
-// show snippets of. Source that is not text, or too large to be a
-// topology file, is refused before parsing (see MaxFileSize): the file is
-// nil then.
+// show snippets of. Source that is not text, too large to be a topology
+// file or nested too deeply for the parser is refused before parsing (see
+// MaxFileSize and MaxNesting): the file is nil then.
 func Parse(p *hclparse.Parser, filename string, src []byte) (*hcl.File, hcl.Diagnostics) {
 	if diags := checkSource(filename, src); diags.HasErrors() {
+		return nil, diags
+	}
+	if diags := checkNesting(filename, src); diags.HasErrors() {
+		// The file is text: recorded, without a body, for the diagnostic
+		// to show where in it the nesting goes too deep.
+		p.AddFile(filename, &hcl.File{Body: hcl.EmptyBody(), Bytes: src})
 		return nil, diags
 	}
 	return p.ParseHCL(src, filename)

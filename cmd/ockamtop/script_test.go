@@ -78,6 +78,7 @@ func TestScripts(t *testing.T) {
 			"httpserver": cmdHTTPServer,
 			"readyinlet": cmdReadyInlet,
 			"junktext":   cmdJunkText,
+			"deepfile":   cmdDeepFile,
 			"maxbytes":   cmdMaxBytes,
 			"signal":     cmdSignal,
 			"readyhttp":  cmdReadyHTTP,
@@ -312,6 +313,29 @@ func cmdJunkText(ts *testscript.TestScript, neg bool, args []string) {
 		buf[i] = alphabet[rng.IntN(len(alphabet))]
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), buf, 0o644))
+}
+
+// cmdDeepFile writes a topology file whose node n1 listens on an address
+// nested LEVELS deep: deepfile PATH parens|template LEVELS. parens nests
+// parentheses, template "${...}" interpolations of quoted strings; at any
+// depth, the address is "127.0.0.1:0".
+func cmdDeepFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: deepfile PATH parens|template LEVELS")
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	var open, close string
+	switch args[1] {
+	case "parens":
+		open, close = "(", ")"
+	case "template":
+		open, close = `"${`, `}"`
+	default:
+		ts.Fatalf("deepfile: unknown form %q", args[1])
+	}
+	src := "node \"n1\" {\n  tcp_listener = " + strings.Repeat(open, n) + `"127.0.0.1:0"` + strings.Repeat(close, n) + "\n}\n"
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(src), 0o644))
 }
 
 // cmdMaxBytes fails if a file, or the last command's stdout or stderr, is
