@@ -1,0 +1,308 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
+
+// faultyLink is a TCP link between a node and a listener it dials, in user
+// space (this machine's kernel has no netem), whose faults a test sets. A
+// blackhole stalls it: nothing moves either way, connections stay open and
+// new ones are taken but carry nothing, as when a link drops every packet
+// and TCP keeps retrying; what was sent moves on, intact, once it heals.
+type faultyLink struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	holed  bool          // guarded by mu
+	healed chan struct{} // guarded by mu; closed when a blackhole ends
+	conns  []net.Conn    // guarded by mu
+}
+
+func newFaultyLink(t testing.TB, target string) *faultyLink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &faultyLink{ln: ln, target: target, healed: make(chan struct{})}
+	close(l.healed)
+	l.wg.Go(l.accept)
+	t.Cleanup(l.close)
+	return l
+}
+
+// Addr is where to dial the target through the link.
+func (l *faultyLink) Addr() string { return l.ln.Addr().String() }
+
+// blackhole stalls the link until heal.
+func (l *faultyLink) blackhole() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.holed {
+		l.holed, l.healed = true, make(chan struct{})
+	}
+}
+
+// heal ends a blackhole: what waited moves on.
+func (l *faultyLink) heal() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.holed {
+		l.holed = false
+		close(l.healed)
+	}
+}
+
+// pass waits while the link is a blackhole; false once it is closed.
+func (l *faultyLink) pass(done <-chan struct{}) bool {
+	l.mu.Lock()
+	healed := l.healed
+	l.mu.Unlock()
+	select {
+	case <-healed:
+		return true
+	case <-done:
+		return false
+	}
+}
+
+func (l *faultyLink) accept() {
+	done := make(chan struct{})
+	defer close(done)
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			return
+		}
+		l.wg.Go(func() { l.carry(c, done) })
+	}
+}
+
+// carry connects c to the target once the link passes, and copies both
+// ways, a chunk at a time, each waiting while the link is a blackhole.
+func (l *faultyLink) carry(c net.Conn, done <-chan struct{}) {
+	if !l.pass(done) {
+		c.Close()
+		return
+	}
+	t, err := net.Dial("tcp", l.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	l.mu.Lock()
+	l.conns = append(l.conns, c, t)
+	l.mu.Unlock()
+	var wg sync.WaitGroup
+	copyWay := func(dst, src net.Conn) {
+		defer wg.Done()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 && (!l.pass(done) || writeAll(dst, buf[:n]) != nil) {
+				break
+			}
+			if err != nil {
+				break
+			}
+		}
+		dst.Close()
+		src.Close()
+	}
+	wg.Add(2)
+	go copyWay(t, c)
+	go copyWay(c, t)
+	wg.Wait()
+}
+
+func writeAll(w io.Writer, b []byte) error {
+	_, err := w.Write(b)
+	return err
+}
+
+func (l *faultyLink) close() {
+	l.ln.Close()
+	l.heal()
+	l.mu.Lock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+}
+
+// streamServer sends size bytes of a pattern to each client, then closes.
+func streamServer(size int) func(c *net.TCPConn) {
+	return func(c *net.TCPConn) {
+		_, _ = c.Write(pattern(size))
+		_ = c.CloseWrite()
+		_, _ = io.Copy(io.Discard, c)
+	}
+}
+
+func pattern(size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	return b
+}
+
+// A relay whose link to its relay node is blackholed gives up its
+// connection and registers again once the link heals; a secure channel
+// over it is opened again by the same node, which never restarts; and a
+// download caught in the outage ends, intact so far, with an error rather
+// than a clean end, within its keepalive. Never a hang, never a wrong
+// byte.
+func TestLinkBlackholeRelayAndStreams(t *testing.T) {
+	const size = 64 << 20
+	target := serveTCP(t, streamServer(size))
+
+	n2, _ := testNode(t, "n2", Options{})
+	n2Addr := listen(t, n2)
+	link := newFaultyLink(t, n2Addr)
+	n3, logs3 := testNode(t, "n3", Options{HandshakeTimeout: time.Second, DialTimeout: time.Second})
+	keep := KeepAlive{Every: 250 * time.Millisecond, DeadAfter: time.Second}
+	if _, err := n3.StartOutlet("outlet", target, OutletOptions{KeepAlive: keep}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n3.StartSecureChannelListener("api", SecureChannelListenerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := n3.StartRelay("n3", link.Addr(), RelayOptions{PingInterval: 100 * time.Millisecond, PingTimeout: 500 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-rel.Ready()
+	n1, _ := testNode(t, "n1", Options{})
+	viaRelay := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3")}
+	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) {
+		return append(viaRelay.Clone(), routing.LocalAddress("outlet")), nil
+	}, InletOptions{KeepAlive: keep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secureEcho := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		enc, err := n1.SecureChannel(ctx, append(viaRelay.Clone(), routing.LocalAddress("api")))
+		if err != nil {
+			return err
+		}
+		got, err := n1.SendAndReceive(ctx, routing.Route{enc, routing.LocalAddress("echo")}, []byte("through"))
+		if err == nil && string(got) != "through" {
+			err = errors.New("a wrong reply: " + string(got))
+		}
+		return err
+	}
+	if err := secureEcho(); err != nil {
+		t.Fatalf("secure channel before the outage: %v", err)
+	}
+
+	// A download in flight: 1 MiB read, then the link goes dark.
+	c, err := net.Dial("tcp", in.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got bytes.Buffer
+	if _, err := io.CopyN(&got, c, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	link.blackhole()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second)) // a hang fails here
+	_, err = io.Copy(&got, c)
+	switch {
+	case errTimeout(err) != nil:
+		t.Fatalf("the download hung through the outage: %d bytes", got.Len())
+	case err == nil && got.Len() < size:
+		t.Fatalf("the download ended cleanly, cut at %d of %d bytes", got.Len(), size)
+	}
+	if want := pattern(size)[:got.Len()]; !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("the download's %d bytes differ from what the target sent", got.Len())
+	}
+	t.Logf("download caught in the outage: %d of %d bytes, then %v", got.Len(), size, err)
+	waitFor(t, "the relay to give up its connection", func() bool { return rel.Status().State != RelayUp })
+	logs3.waitLog(t, "relay down, reconnecting")
+
+	// Healed: the relay registers again, and a message gets through.
+	link.heal()
+	healed := time.Now()
+	route := append(viaRelay.Clone(), routing.LocalAddress("uppercase"))
+	for {
+		if got, err := trySend(n1, route, "hello", 200*time.Millisecond); err == nil && got == "HELLO" {
+			break
+		}
+		if time.Since(healed) > 15*time.Second {
+			t.Fatalf("nothing through the relay 15 s after the link healed: %+v", rel.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("through the relay again %s after the link healed", time.Since(healed).Round(time.Millisecond))
+
+	// The same node opens its secure channel again, and a new download
+	// is whole.
+	waitFor(t, "a secure channel over the healed relay", func() bool { return secureEcho() == nil })
+	c2, err := net.Dial("tcp", in.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_ = c2.SetReadDeadline(time.Now().Add(30 * time.Second))
+	h := sha256.New()
+	n, err := io.Copy(h, c2)
+	if err != nil || n != size || !bytes.Equal(h.Sum(nil), sha256Of(pattern(size))) {
+		t.Fatalf("download after the outage: %d bytes, %v", n, err)
+	}
+}
+
+func sha256Of(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
+}
+
+// errTimeout returns err when it is a network timeout, nil otherwise.
+func errTimeout(err error) error {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return err
+	}
+	return nil
+}
+
+// A relay closed on purpose (a reconcile removes it) while a download runs
+// through it cuts the download: the client sees a reset, not a clean end
+// that would pass the bytes that came for all of them.
+func TestPortalStreamCutByAClosedRelayIsReset(t *testing.T) {
+	const size = 64 << 20
+	p := newPortalPath(t, serveTCP(t, streamServer(size)))
+	c, err := net.Dial("tcp", p.inlet.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got bytes.Buffer
+	if _, err := io.CopyN(&got, c, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	p.relay.Close()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = io.Copy(&got, c)
+	if got.Len() < size && !isReset(err) {
+		t.Fatalf("the download ended at %d of %d bytes with %v, want a reset", got.Len(), size, err)
+	}
+	if !bytes.Equal(got.Bytes(), pattern(size)[:got.Len()]) {
+		t.Fatalf("the download's %d bytes differ from what the target sent", got.Len())
+	}
+}
