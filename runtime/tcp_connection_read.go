@@ -52,6 +52,7 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 		c.in.limit = 0
 		var m *Routed
 		consumed := false
+		bad := c.badRun
 		switch {
 		case err != nil:
 		case c.raw != nil && n >= spliceMin:
@@ -72,6 +73,9 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 		}
 		c.received.Add(1)
 		bytesIn += uint64(n) + 4 // and the length prefix
+		if c.badRun == bad {
+			c.badRun = 0 // a good frame ends a run of bad ones
+		}
 		if m == nil {
 			continue // dropped
 		}
@@ -79,7 +83,7 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			if c.node.quiet() {
 				continue
 			}
-			c.log.Warn("dropped a message from the network", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "error", err)
+			c.warns.warn(c.log, "dropped a message from the network", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "error", err)
 		}
 	}
 }
@@ -97,8 +101,7 @@ func (c *tcpConnection) readFrame(br *bufio.Reader, n int) (*Routed, error) {
 	}
 	if err != nil {
 		putBuffer(buf)
-		c.dropBad(&msg, err)
-		return nil, nil
+		return nil, c.dropBad(&msg, err)
 	}
 	if len(msg.Onward) == 0 {
 		putBuffer(buf)
@@ -107,9 +110,23 @@ func (c *tcpConnection) readFrame(br *bufio.Reader, n int) (*Routed, error) {
 	return &Routed{Message: msg, flow: c.flow, buf: buf}, nil
 }
 
-func (c *tcpConnection) dropBad(msg *routing.Message, err error) {
+// badFrameRun is how many bad frames in a row close a connection. A peer
+// that speaks the protocol sends a bad message now and then at most (a
+// route to a transport we lack, say); a run this long is garbage, or a peer
+// that means harm, and goes on while the connection does.
+const badFrameRun = 64
+
+// dropBad drops a frame that holds a bad message, with a rate-limited
+// warning. It returns an error, to close the connection, when the frame
+// ends a run of badFrameRun bad ones.
+func (c *tcpConnection) dropBad(msg *routing.Message, err error) error {
 	c.node.counters.dropped[dropBadFrame].Add(1)
-	c.log.Warn("dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
+	c.badRun++
+	if c.badRun >= badFrameRun {
+		return fmt.Errorf("%w: %d in a row, the last: %w", ErrBadFrames, c.badRun, err)
+	}
+	c.warns.warn(c.log, "dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
+	return nil
 }
 
 // headRead is how much the reader reads at once when the next frame is
@@ -194,8 +211,7 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	}
 	if err := h.DecodeRest(after[tail:]); err != nil {
 		p.release()
-		c.dropBad(&h.Message, err)
-		return nil, true, nil
+		return nil, true, c.dropBad(&h.Message, err)
 	}
 	msg := h.Message
 	msg.Payload = head
@@ -221,8 +237,7 @@ func (c *tcpConnection) readRestInMemory(br *bufio.Reader, n int, h *wire.Head, 
 		return nil, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
 	}
 	if err := h.DecodeRest(after); err != nil {
-		c.dropBad(&h.Message, err)
-		return nil, nil
+		return nil, c.dropBad(&h.Message, err)
 	}
 	msg := h.Message
 	msg.Payload = payload
