@@ -31,4 +31,7 @@ var (
 	// ErrBadFrames is a connection closed because its peer sent a run of
 	// frames that hold no valid message.
 	ErrBadFrames = errors.New("too many bad frames")
+	// ErrPeerTimeout is a connection closed because its peer kept it
+	// without using it: no first frame, or a frame that stalled.
+	ErrPeerTimeout = errors.New("peer too slow")
 )

@@ -52,7 +52,11 @@ type tcpConnection struct {
 	outgoing   bool
 	// peer is the "host:port" it was dialed as; empty for accepted ones.
 	peer string
-	log  hclog.Logger
+	// listener is the listener that accepted it; nil for one we dialed.
+	listener *Listener
+	// greeted is set at the first good frame from the peer.
+	greeted atomic.Bool
+	log     hclog.Logger
 
 	// wmu is held by whoever writes: the worker's goroutine, or a sender
 	// writing on its own (handleNow).
@@ -139,7 +143,14 @@ func (c *tcpConnection) close(reason error) {
 		c.t.remove(c)
 		_ = c.node.StopWorker(c.w.addr.Value)
 		c.repliers.forget(c.flow)
-		logClosed(c.log, c.node.quiet(), reason, c.warns.flush())
+		var strangers *warnLimit
+		if c.listener != nil {
+			c.listener.open.Add(-1)
+			if !c.greeted.Load() {
+				strangers = &c.listener.strangers
+			}
+		}
+		logClosed(c.log, c.node.quiet(), reason, c.warns.flush(), strangers)
 		close(c.closed)
 		c.node.connEvents.closed(c.w.addr)
 	})

@@ -265,7 +265,7 @@ func (c *udpConnection) close(reason error) {
 		c.reDone = true
 		c.rmu.Unlock()
 		c.repliers.forget(c.flow)
-		logClosed(c.log, c.node.quiet(), reason, c.warns.flush())
+		logClosed(c.log, c.node.quiet(), reason, c.warns.flush(), nil)
 		close(c.closed)
 		c.node.connEvents.closed(c.w.addr)
 	})

@@ -48,8 +48,9 @@ func (w *warnLimit) flush() uint64 { return w.held.Swap(0) }
 
 // logClosed logs a connection's end: a warning when it has a reason, or
 // when warnings about its peer were held back (their count), debug
-// otherwise or when the node is shutting down.
-func logClosed(log hclog.Logger, quiet bool, reason error, held uint64) {
+// otherwise or when the node is shutting down. A warning goes through
+// limit when there is one.
+func logClosed(log hclog.Logger, quiet bool, reason error, held uint64, limit *warnLimit) {
 	var args []any
 	if reason != nil {
 		args = append(args, "reason", reason)
@@ -57,9 +58,12 @@ func logClosed(log hclog.Logger, quiet bool, reason error, held uint64) {
 	if held > 0 {
 		args = append(args, "warnings_held_back", held)
 	}
-	if quiet || len(args) == 0 {
+	switch {
+	case quiet || len(args) == 0:
 		log.Debug("connection closed", args...)
-		return
+	case limit != nil:
+		limit.warn(log, "connection closed", args...)
+	default:
+		log.Warn("connection closed", args...)
 	}
-	log.Warn("connection closed", args...)
 }
