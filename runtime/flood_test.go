@@ -45,10 +45,10 @@ func TestJunkFloodIsRateLimitedAndClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
 	peer := raw.LocalAddr().String()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer raw.Close() // first: a writer still blocked then fails
 	wg.Go(func() {
 		// The node closes the connection part way: the write then fails.
 		_, _ = raw.Write(append([]byte{wire.ProtocolVersion}, make([]byte, 1<<20)...))
