@@ -28,7 +28,13 @@ type relayPeer struct {
 
 func newRelayPeer(t *testing.T) *relayPeer {
 	t.Helper()
-	n2, logs := testNode(t, "n2", Options{})
+	return newRelayPeerOpts(t, Options{})
+}
+
+// newRelayPeerOpts is newRelayPeer with n2 made with opts.
+func newRelayPeerOpts(t *testing.T, opts Options) *relayPeer {
+	t.Helper()
+	n2, logs := testNode(t, "n2", opts)
 	addr := listen(t, n2)
 	n3, _ := testNode(t, "n3", Options{})
 	relay, err := n3.StartRelay("n3", addr, RelayOptions{})
@@ -245,4 +251,44 @@ func TestSplicedPayloadToAClosingStream(t *testing.T) {
 	if now := pipesInUse(); now > before {
 		t.Fatalf("%d pipes in use after the drop, %d before", now, before)
 	}
+}
+
+// A spliced payload that comes slowly but keeps coming, for longer than
+// the frame deadline in all, is read whole; one that stalls half way
+// closes its connection, and gives its pipe back.
+func TestSplicedFrameDeadline(t *testing.T) {
+	p := newRelayPeerOpts(t, Options{FrameTimeout: 300 * time.Millisecond})
+	taken := pipesTaken()
+	payload := randomBytes(1 << 20)
+	frame := toEcho(t, payload)
+	// Its pieces spread over three deadlines.
+	const pieces = 16
+	size := len(frame)/pieces + 1
+	for len(frame) > 0 {
+		k := min(len(frame), size)
+		if _, err := p.raw.Write(frame[:k]); err != nil {
+			t.Fatal(err)
+		}
+		frame = frame[k:]
+		time.Sleep(3 * 300 * time.Millisecond / pieces)
+	}
+	body, err := wire.ReadFrame(p.br, nil)
+	if err != nil {
+		t.Fatalf("no answer to a slow spliced frame: %v", err)
+	}
+	m, err := wire.DecodeBody(body)
+	if err != nil || !bytes.Equal(m.Payload, payload) {
+		t.Fatalf("echo of %d bytes came back as %d other bytes (%v)", len(payload), len(m.Payload), err)
+	}
+	if pipesTaken() == taken {
+		t.Fatal("the slow frame was not spliced")
+	}
+
+	stalled := toEcho(t, randomBytes(300<<10))
+	if _, err := p.raw.Write(stalled[:len(stalled)/2]); err != nil {
+		t.Fatal(err)
+	}
+	p.logs.waitLog(t, "no byte for 300ms in the middle of a frame")
+	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	newRelayPeerAt(t, p).echo(t, randomBytes(100<<10), 0)
 }

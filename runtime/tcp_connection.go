@@ -25,7 +25,11 @@ import (
 // and its other connections go on. A frame that arrives whole but holds a bad
 // message (undecodable, an unknown transport, a route over the limit) is
 // dropped with a warning, and the connection goes on: one bad message must
-// not cut every stream that shares the connection.
+// not cut every stream that shares the connection. But badFrameRun bad
+// frames in a row, with no good one between, are a peer that does not speak
+// the protocol: the connection is closed. Warnings about one connection's
+// frames are rate-limited (warnLimit), so that a flood of them makes a
+// handful of log lines.
 //
 // The worker's side, which writes, is tcp_connection_write.go; the
 // reader's, tcp_connection_read.go.
@@ -48,7 +52,11 @@ type tcpConnection struct {
 	outgoing   bool
 	// peer is the "host:port" it was dialed as; empty for accepted ones.
 	peer string
-	log  hclog.Logger
+	// listener is the listener that accepted it; nil for one we dialed.
+	listener *Listener
+	// greeted is set at the first good frame from the peer.
+	greeted atomic.Bool
+	log     hclog.Logger
 
 	// wmu is held by whoever writes: the worker's goroutine, or a sender
 	// writing on its own (handleNow).
@@ -66,6 +74,12 @@ type tcpConnection struct {
 	// repliers are the workers recorded as consumers of this connection's
 	// flow, to be forgotten when it closes.
 	repliers repliers
+
+	// warns rate-limits the warnings about the peer's frames.
+	warns warnLimit
+	// badRun counts the bad frames read since the last good one. Reader
+	// only.
+	badRun int
 
 	// received counts the frames read: evidence that the peer is alive.
 	// bytesIn counts their bytes (counters.go); the reader adds them
@@ -129,11 +143,14 @@ func (c *tcpConnection) close(reason error) {
 		c.t.remove(c)
 		_ = c.node.StopWorker(c.w.addr.Value)
 		c.repliers.forget(c.flow)
-		if reason != nil && !c.node.quiet() {
-			c.log.Warn("connection closed", "reason", reason)
-		} else {
-			c.log.Debug("connection closed")
+		var strangers *warnLimit
+		if c.listener != nil {
+			c.listener.open.Add(-1)
+			if !c.greeted.Load() {
+				strangers = &c.listener.strangers
+			}
 		}
+		logClosed(c.log, c.node.quiet(), reason, c.warns.flush(), strangers)
 		close(c.closed)
 		c.node.connEvents.closed(c.w.addr)
 	})

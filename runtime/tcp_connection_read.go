@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
@@ -39,6 +40,7 @@ func (c *tcpConnection) handshake(timeout time.Duration, br *bufio.Reader) error
 
 // readLoop reads frames until the connection fails or closes.
 func (c *tcpConnection) readLoop(br *bufio.Reader) {
+	c.in.frameWait = c.node.opts.FrameTimeout
 	var bytesIn uint64 // added to c.bytesIn before the reader may block
 	for {
 		if bytesIn > 0 && !frameBuffered(br) {
@@ -48,10 +50,12 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 		if c.smallReads {
 			c.in.limit = headRead
 		}
+		c.in.idle = br.Buffered() == 0
 		n, err := wire.PeekFrameLength(br)
 		c.in.limit = 0
 		var m *Routed
 		consumed := false
+		bad := c.badRun
 		switch {
 		case err != nil:
 		case c.raw != nil && n >= spliceMin:
@@ -72,6 +76,15 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 		}
 		c.received.Add(1)
 		bytesIn += uint64(n) + 4 // and the length prefix
+		if c.badRun == bad {
+			// A good frame ends a run of bad ones, and is the first
+			// frame an accepted connection owed.
+			c.badRun = 0
+			if !c.in.firstDue.IsZero() {
+				c.in.firstDue = time.Time{}
+				c.greeted.Store(true)
+			}
+		}
 		if m == nil {
 			continue // dropped
 		}
@@ -79,7 +92,7 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			if c.node.quiet() {
 				continue
 			}
-			c.log.Warn("dropped a message from the network", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "error", err)
+			c.warns.warn(c.log, "dropped a message from the network", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "error", err)
 		}
 	}
 }
@@ -97,8 +110,7 @@ func (c *tcpConnection) readFrame(br *bufio.Reader, n int) (*Routed, error) {
 	}
 	if err != nil {
 		putBuffer(buf)
-		c.dropBad(&msg, err)
-		return nil, nil
+		return nil, c.dropBad(&msg, err)
 	}
 	if len(msg.Onward) == 0 {
 		putBuffer(buf)
@@ -107,9 +119,23 @@ func (c *tcpConnection) readFrame(br *bufio.Reader, n int) (*Routed, error) {
 	return &Routed{Message: msg, flow: c.flow, buf: buf}, nil
 }
 
-func (c *tcpConnection) dropBad(msg *routing.Message, err error) {
+// badFrameRun is how many bad frames in a row close a connection. A peer
+// that speaks the protocol sends a bad message now and then at most (a
+// route to a transport we lack, say); a run this long is garbage, or a peer
+// that means harm, and goes on while the connection does.
+const badFrameRun = 64
+
+// dropBad drops a frame that holds a bad message, with a rate-limited
+// warning. It returns an error, to close the connection, when the frame
+// ends a run of badFrameRun bad ones.
+func (c *tcpConnection) dropBad(msg *routing.Message, err error) error {
 	c.node.counters.dropped[dropBadFrame].Add(1)
-	c.log.Warn("dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
+	c.badRun++
+	if c.badRun >= badFrameRun {
+		return fmt.Errorf("%w: %d in a row, the last: %w", ErrBadFrames, c.badRun, err)
+	}
+	c.warns.warn(c.log, "dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
+	return nil
 }
 
 // headRead is how much the reader reads at once when the next frame is
@@ -167,7 +193,7 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	full := p.put(ahead) != nil
 	_, _ = br.Discard(p.held)
 	if !full {
-		if err := p.fillExactly(c.raw, mid); err != nil {
+		if err := c.fillPipe(p, mid); err != nil {
 			if !errors.Is(err, errPipeFull) {
 				p.release()
 				return nil, true, fmt.Errorf("read frame body of %d bytes: %w", n, err)
@@ -194,12 +220,29 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	}
 	if err := h.DecodeRest(after[tail:]); err != nil {
 		p.release()
-		c.dropBad(&h.Message, err)
-		return nil, true, nil
+		return nil, true, c.dropBad(&h.Message, err)
 	}
 	msg := h.Message
 	msg.Payload = head
 	return &Routed{Message: msg, flow: c.flow, sp: newSpliced(p, after[:tail:tail])}, true, nil
+}
+
+// fillPipe is p.fillExactly(c.raw, n) under the frame's deadline, which
+// the splice honours as a read does.
+func (c *tcpConnection) fillPipe(p *pipe, n int) error {
+	for {
+		c.in.arm()
+		held := p.held
+		err := p.fillExactly(c.raw, n)
+		c.in.total += uint64(p.held - held)
+		n -= p.held - held
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		if err := c.in.expired(); err != nil {
+			return err
+		}
+	}
 }
 
 // readRestInMemory finishes reading a frame whose payload did not all fit
@@ -221,8 +264,7 @@ func (c *tcpConnection) readRestInMemory(br *bufio.Reader, n int, h *wire.Head, 
 		return nil, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
 	}
 	if err := h.DecodeRest(after); err != nil {
-		c.dropBad(&h.Message, err)
-		return nil, nil
+		return nil, c.dropBad(&h.Message, err)
 	}
 	msg := h.Message
 	msg.Payload = payload
@@ -237,17 +279,106 @@ func noEOF(err error) error {
 }
 
 // cappedReader is a connection's socket as its reader reads it: while limit
-// is set, a read takes at most that many bytes.
+// is set, a read takes at most that many bytes; and a read waits for the
+// peer no longer than the connection's deadlines allow.
+//
+// The deadlines are for a peer that holds a connection without using it:
+// an accepted connection's first good frame must begin within firstWait
+// of its version byte, and a frame begun must not stall, no byte coming
+// for frameWait (a stall is seen within frameWait to twice that, so that a
+// slow but moving frame of 16 MiB is never cut). After its first frame a
+// connection may be idle for ever: a relay's or a quiet portal's is.
+//
+// A busy connection must not pay a deadline per frame: the socket's read
+// deadline is set when a read needs one that is not set already, and left
+// in place after; one that expires while the connection had no reason to
+// time out (bytes came since it was set, or the connection is idle) is
+// cleared and the read goes on. So a connection in full flow sets its
+// deadline once each frameWait.
 type cappedReader struct {
 	conn  net.Conn
 	limit int
+
+	// idle is set by the reader between frames: the next read waits for
+	// a frame to begin. A read that returns bytes clears it.
+	idle bool
+	// firstDue is when an accepted connection's first good frame must
+	// have begun; zero once one has come, and on a connection we dialed.
+	firstDue  time.Time
+	firstWait time.Duration
+	// frameWait bounds the wait for the next byte of a frame begun; zero
+	// until the reader has its frames to read.
+	frameWait time.Duration
+	// armed is which deadline is set on conn.
+	armed armedDeadline
+	// total counts the bytes read; atArm is total when the frame deadline
+	// was set.
+	total, atArm uint64
 }
+
+type armedDeadline uint8
+
+const (
+	armedNone  armedDeadline = iota
+	armedFirst               // firstDue
+	armedFrame               // frameWait from when it was set
+)
 
 func (r *cappedReader) Read(p []byte) (int, error) {
 	if r.limit > 0 && len(p) > r.limit {
 		p = p[:r.limit]
 	}
-	return r.conn.Read(p)
+	if r.frameWait == 0 {
+		return r.conn.Read(p) // the handshake, under a deadline of its own
+	}
+	for {
+		r.arm()
+		n, err := r.conn.Read(p)
+		if n > 0 {
+			r.total += uint64(n)
+			r.idle = false
+			return n, err
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		if err := r.expired(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// arm sets the deadline that the next read needs, if it is not set.
+func (r *cappedReader) arm() {
+	switch {
+	case r.idle && !r.firstDue.IsZero():
+		if r.armed != armedFirst {
+			_ = r.conn.SetReadDeadline(r.firstDue)
+			r.armed = armedFirst
+		}
+	case !r.idle:
+		if r.armed != armedFrame {
+			_ = r.conn.SetReadDeadline(time.Now().Add(r.frameWait))
+			r.armed, r.atArm = armedFrame, r.total
+		}
+	}
+}
+
+// expired takes a read deadline that passed: an error when the peer is
+// late, nil when the read may go on (the deadline is cleared or is set
+// again by the next arm).
+func (r *cappedReader) expired() error {
+	switch {
+	case r.idle && !r.firstDue.IsZero():
+		return fmt.Errorf("%w: no frame within %s of the version byte", ErrPeerTimeout, r.firstWait)
+	case !r.idle && r.armed == armedFrame && r.total == r.atArm:
+		return fmt.Errorf("%w: no byte for %s in the middle of a frame", ErrPeerTimeout, r.frameWait)
+	}
+	if r.idle {
+		_ = r.conn.SetReadDeadline(time.Time{})
+	}
+	r.armed = armedNone
+	return nil
 }
 
 // frameBuffered reports whether br holds the whole next frame: reading it

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"sync/atomic"
+	"time"
 )
 
 // Listener is a node's TCP listener. Connections it accepts are inbound:
@@ -14,7 +16,25 @@ type Listener struct {
 	ln net.Listener
 	// done is closed when the accept loop has returned.
 	done chan struct{}
+
+	// open counts the connections accepted and not yet closed, up to
+	// Options.MaxAcceptedConnections.
+	open atomic.Int64
+	// refused counts the connections closed at once because open was at
+	// the limit; refusals rate-limits the warnings about them.
+	refused  atomic.Uint64
+	refusals warnLimit
+	// strangers rate-limits the warnings about connections closed before
+	// their first good frame (a bad version byte, silence, junk): one
+	// client opening many such connections makes a handful of lines.
+	strangers warnLimit
 }
+
+// DefaultMaxAcceptedConnections is how many connections a TCP listener
+// keeps open at a time unless Options say otherwise: well past what a
+// topology's nodes open to one node, well short of a process's file
+// descriptors.
+const DefaultMaxAcceptedConnections = 4096
 
 // Listen starts a TCP listener on addr ("127.0.0.1:0" picks a free port).
 func (n *Node) Listen(addr string) (*Listener, error) {
@@ -63,17 +83,31 @@ func (l *Listener) Close() error {
 }
 
 // serve makes an accepted socket a connection: the handshake, then frames.
+// A listener at its limit closes the socket at once, so that clients who
+// connect and hold their connections cannot take the node's descriptors.
 func (l *Listener) serve(conn net.Conn) {
-	c, br, err := l.t.adopt(conn, false, "", true)
+	n := l.t.node
+	limit := n.opts.MaxAcceptedConnections
+	if l.open.Add(1) > int64(limit) {
+		l.open.Add(-1)
+		_ = conn.Close()
+		l.refusals.warn(n.log, "tcp listener full: connection refused", "listener", l.Addr(),
+			"peer", conn.RemoteAddr().String(), "limit", limit, "refused_so_far", l.refused.Add(1))
+		return
+	}
+	c, br, err := l.t.adopt(conn, false, "", true, l)
 	if err != nil {
 		return // node shutting down; adopt closed the socket
 	}
-	n := l.t.node
 	n.goroutine(func() {
 		if err := c.handshake(n.opts.HandshakeTimeout, br); err != nil {
 			c.close(err)
 			return
 		}
+		// The version byte is no use of the connection: a peer that
+		// stops there is held only until its first frame is due.
+		c.in.firstWait = n.opts.HandshakeTimeout
+		c.in.firstDue = time.Now().Add(c.in.firstWait)
 		c.readLoop(br)
 	})
 }

@@ -155,7 +155,7 @@ func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOp
 	if err != nil {
 		return nil, fmt.Errorf("node %s: connect to %s: %w", t.node.name, hostport, err)
 	}
-	c, br, err := t.adopt(conn, true, hostport, opts.Inbound)
+	c, br, err := t.adopt(conn, true, hostport, opts.Inbound, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +180,10 @@ func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOp
 	return c, nil
 }
 
-// adopt registers a new socket as a connection worker.
-func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound bool) (*tcpConnection, *bufio.Reader, error) {
+// adopt registers a new socket as a connection worker. from is the
+// listener that accepted it, nil for one we dialed; it counts the
+// connection as open until it closes, even when adopt fails.
+func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound bool, from *Listener) (*tcpConnection, *bufio.Reader, error) {
 	name := RandomAddress()
 	c := &tcpConnection{
 		node:     t.node,
@@ -190,6 +192,7 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 		flow:     &flow{id: name},
 		outgoing: outgoing,
 		peer:     peer,
+		listener: from,
 		log:      t.node.log.With("connection", name, "peer", conn.RemoteAddr().String()),
 		closed:   make(chan struct{}),
 		drained:  make(chan struct{}),
@@ -201,6 +204,9 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 	w, err := t.node.startWorker(name, c, false)
 	if err != nil {
 		_ = conn.Close()
+		if from != nil {
+			from.open.Add(-1)
+		}
 		return nil, nil, err
 	}
 	c.w = w

@@ -66,9 +66,9 @@ type udpConnection struct {
 	received atomic.Uint64
 	// lastHeard is when the last datagram came, UnixNano.
 	lastHeard atomic.Int64
-	// lastWarn is when a dropped datagram was last logged as a warning,
-	// UnixNano: a flood of bad ones makes one warning each udpWarnEvery.
-	lastWarn atomic.Int64
+	// warns rate-limits the warnings about the peer's dropped datagrams:
+	// a flood of bad ones makes one each warnEvery.
+	warns warnLimit
 
 	// rmu guards the reassembly of the peer's messages.
 	rmu sync.Mutex
@@ -86,10 +86,6 @@ type udpConnection struct {
 }
 
 var _ Connection = (*udpConnection)(nil)
-
-// udpWarnEvery is how often a connection logs dropped datagrams as a
-// warning; the others go to the debug log.
-const udpWarnEvery = 10 * time.Second
 
 // Address is the connection worker's local address.
 func (c *udpConnection) Address() routing.Address { return c.w.addr }
@@ -218,17 +214,10 @@ func (c *udpConnection) receive(b []byte, now time.Time) {
 	}
 }
 
-// dropped logs a dropped datagram or message: a warning at most every
-// udpWarnEvery, debug otherwise, so that a flood cannot flood the log.
+// dropped logs a dropped datagram or message, rate-limited (warnLimit),
+// so that a flood cannot flood the log.
 func (c *udpConnection) dropped(what string, err error, kv ...any) {
-	now := time.Now().UnixNano()
-	last := c.lastWarn.Load()
-	args := append([]any{"error", err}, kv...)
-	if now-last >= int64(udpWarnEvery) && c.lastWarn.CompareAndSwap(last, now) {
-		c.log.Warn(what, append(args, "note", fmt.Sprintf("more such drops from this peer within %s are logged at debug level", udpWarnEvery))...)
-		return
-	}
-	c.log.Debug(what, args...)
+	c.warns.warn(c.log, what, append([]any{"error", err}, kv...)...)
 }
 
 // expire drops the peer's incomplete messages older than udpPartialTTL.
@@ -276,11 +265,7 @@ func (c *udpConnection) close(reason error) {
 		c.reDone = true
 		c.rmu.Unlock()
 		c.repliers.forget(c.flow)
-		if reason != nil && !c.node.quiet() {
-			c.log.Warn("connection closed", "reason", reason)
-		} else {
-			c.log.Debug("connection closed")
-		}
+		logClosed(c.log, c.node.quiet(), reason, c.warns.flush(), nil)
 		close(c.closed)
 		c.node.connEvents.closed(c.w.addr)
 	})

@@ -18,9 +18,9 @@ type UDPListener struct {
 	t    *udpTransport
 	sock *net.UDPConn
 	// refused counts datagrams from new peers dropped because the listener
-	// had udpMaxPeers already; lastRefusal is when one was last logged.
-	refused     atomic.Uint64
-	lastRefusal atomic.Int64
+	// had udpMaxPeers already; refusals rate-limits the warnings about them.
+	refused  atomic.Uint64
+	refusals warnLimit
 
 	mu    sync.Mutex
 	peers map[netip.AddrPort]*udpConnection // guarded by mu
@@ -125,15 +125,11 @@ func (l *UDPListener) peer(from netip.AddrPort) *udpConnection {
 }
 
 // refuse drops a datagram from a new peer when the listener is full, and
-// says so at most every udpWarnEvery.
+// says so, rate-limited (warnLimit).
 func (l *UDPListener) refuse(from netip.AddrPort) {
 	n := l.refused.Add(1)
-	now := time.Now().UnixNano()
-	last := l.lastRefusal.Load()
-	if now-last >= int64(udpWarnEvery) && l.lastRefusal.CompareAndSwap(last, now) {
-		l.t.node.log.Warn("udp listener full: dropped datagrams from new peers", "listener", l.Addr(),
-			"peer", from.String(), "peers", udpMaxPeers, "dropped_so_far", n, "idle_peers_go_after", udpPeerIdle)
-	}
+	l.refusals.warn(l.t.node.log, "udp listener full: dropped datagrams from new peers", "listener", l.Addr(),
+		"peer", from.String(), "peers", udpMaxPeers, "dropped_so_far", n, "idle_peers_go_after", udpPeerIdle)
 }
 
 // forget removes a closed connection from the listener's peers.
