@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"time"
 )
 
 var downCommand = &command{
@@ -33,6 +34,7 @@ var downCommand = &command{
 			return c.errAmbiguous("down", "node "+*node+" runs", sel)
 		}
 		failed := false
+		var stopping []runningApply
 		for _, r := range sel {
 			var out map[string]bool
 			ctx, cancel := context.WithTimeout(context.Background(), answerTimeout)
@@ -44,6 +46,13 @@ var downCommand = &command{
 				continue
 			}
 			fmt.Fprintf(c.stdout, "✔ stopping %s\n", r)
+			stopping = append(stopping, r)
+		}
+		// Down returns once they are down: an apply of the same file
+		// right after finds nothing of them (a socket that no longer
+		// answers).
+		if !c.waitExited(stopping) {
+			failed = true
 		}
 		if !filtered {
 			// An apply that does not answer cannot be asked: signal it.
@@ -63,4 +72,27 @@ var downCommand = &command{
 		}
 		return nil
 	},
+}
+
+// stopWait bounds how long down waits for an apply it stopped to exit:
+// its processes have ExecStopWait (5 s) after SIGTERM, its streams a
+// moment to say Disconnect.
+const stopWait = 30 * time.Second
+
+// waitExited waits until every apply of applies has exited, and says so of
+// one that has not within stopWait.
+func (c *cli) waitExited(applies []runningApply) bool {
+	deadline := time.Now().Add(stopWait)
+	ok := true
+	for _, r := range applies {
+		for alive(r.status.PID) {
+			if time.Now().After(deadline) {
+				fmt.Fprintf(c.stderr, "ockamtop down: %s has not exited %s after it was told to stop\n", r, stopWait)
+				ok = false
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return ok
 }

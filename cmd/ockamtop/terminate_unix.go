@@ -19,5 +19,7 @@ func terminate(pid int) error {
 	return syscall.Kill(pid, syscall.SIGCONT)
 }
 
-// alive reports whether a process with that pid exists.
-func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
+// alive reports whether a process with that pid exists and has not
+// exited: a process that exited and that its parent has not waited for
+// yet (a zombie) is not alive.
+func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil && !zombie(pid) }
