@@ -66,6 +66,10 @@ var (
 	ErrSecureChannelClosed = errors.New("secure channel closed")
 	// ErrUntrusted is a peer whose identifier the listener does not trust.
 	ErrUntrusted = errors.New("identifier not trusted")
+	// ErrChannelRefused is a channel whose listener refused the
+	// initiator (it said so, with a Close), or that the listener never
+	// confirmed (no echo came through it in time).
+	ErrChannelRefused = errors.New("secure channel refused or not completed")
 )
 
 // secureState is a node's identity and its secure channels.

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -163,17 +164,32 @@ func TestSecureChannelUntrustedRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newSecurePath(t, SecureChannelListenerOptions{Trust: []secure.Identifier{other.Identifier}})
-	enc := p.channel(t) // the initiator is done after message 3, as in Ockam
-	if _, err := trySend(p.n1, routing.Route{enc, routing.LocalAddress("echo")}, "hi", 300*time.Millisecond); err == nil {
-		t.Fatal("an untrusted initiator got an answer")
-	}
+	// The initiator never reports a channel the listener has not
+	// accepted: the listener's Close says it refused, at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = p.n1.SecureChannel(ctx, p.toAPI)
 	id1, _ := p.n1.Identifier()
+	if !errors.Is(err, ErrChannelRefused) || !strings.Contains(err.Error(), id1.String()) {
+		t.Fatalf("SecureChannel of an untrusted initiator: %v, want ErrChannelRefused naming %s", err, id1)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("the refusal took %s: it waited for the timeout", time.Since(start))
+	}
+	p.logs1.waitLog(t, "secure channel refused by the listener")
+	if strings.Contains(p.logs1.String(), "secure channel established") {
+		t.Errorf("n1 says a refused channel was established:\n%s", p.logs1)
+	}
 	p.logs3.waitLog(t, "identifier="+id1.String())
 	if !strings.Contains(p.logs3.String(), "not trusted") {
 		t.Fatalf("no refusal in n3's log:\n%s", p.logs3)
 	}
 	if cs := p.n3.SecureChannels(); len(cs) != 0 {
 		t.Fatalf("n3 keeps a refused channel: %+v", cs)
+	}
+	if cs := p.n1.SecureChannels(); len(cs) != 0 {
+		t.Fatalf("n1 keeps a refused channel: %+v", cs)
 	}
 }
 

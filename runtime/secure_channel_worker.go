@@ -66,6 +66,8 @@ type secureChannel struct {
 	newest uint64        // guarded by mu: the nonce remote was learnt from
 	closed bool          // guarded by mu
 	up     bool          // guarded by mu: the handshake is done
+	// gone is closed when an established channel closes.
+	gone chan struct{}
 }
 
 func (c *secureChannel) remoteRoute() routing.Route {
@@ -86,6 +88,7 @@ func (n *Node) newSecureChannel(initiator bool, label string, hs *secure.Handsha
 		flow:        &flow{},
 		established: make(chan struct{}),
 		failed:      make(chan error, 1),
+		gone:        make(chan struct{}),
 		trusted:     trusted,
 	}
 	c.flow.id = c.decAddr
@@ -163,6 +166,10 @@ func (n *Node) handshake(ctx context.Context, route routing.Route, label string)
 	}
 	select {
 	case <-c.established:
+		if err := c.confirm(ctx); err != nil {
+			c.close(false, err.Error())
+			return nil, fmt.Errorf("secure channel to %s: %w", route.Brief(), err)
+		}
 		c.log.Info("secure channel established", "peer", c.peer.String(), "route", label)
 		return c, nil
 	case err := <-c.failed:
@@ -176,6 +183,59 @@ func (n *Node) handshake(ctx context.Context, route routing.Route, label string)
 		}
 		return nil, fmt.Errorf("secure channel to %s: %w", route.Brief(), ctx.Err())
 	}
+}
+
+// confirm waits until the responder has accepted the channel: an echo of
+// its node's echo service through the channel, which only an accepted
+// channel carries. A responder that refuses says so with a Close (an
+// Ockam one, silently refusing, is not heard from): until then the
+// initiator reports no channel, and then it says why, naming the
+// listener and the identifier it was refused.
+func (c *secureChannel) confirm(ctx context.Context) error {
+	n := c.node
+	inbox := &replyInbox{ch: make(chan []byte, 1)}
+	name := RandomAddress()
+	if _, err := n.startWorker(name, inbox, false); err != nil {
+		return err
+	}
+	defer n.StopWorker(name)
+	err := n.route(ctx, &Routed{Message: routing.Message{
+		Onward:  routing.Route{routing.LocalAddress(c.encAddr), routing.LocalAddress(routing.EchoService)},
+		Return:  routing.Route{routing.LocalAddress(name)},
+		Payload: keepAlivePayload,
+	}})
+	if err != nil {
+		return fmt.Errorf("confirm the channel: %w", err)
+	}
+	select {
+	case <-inbox.ch:
+		return nil
+	case <-c.gone:
+		c.log.Warn("secure channel refused by the listener", "listener", c.label, "identifier", n.secure.id.Identifier.String())
+		return fmt.Errorf("the listener refused identifier %s: %w", n.secure.id.Identifier, ErrChannelRefused)
+	case <-ctx.Done():
+		c.log.Warn("secure channel not completed: the listener did not confirm it", "listener", c.label, "identifier", n.secure.id.Identifier.String())
+		return fmt.Errorf("the listener did not confirm it for identifier %s (%v): %w", n.secure.id.Identifier, ctx.Err(), ErrChannelRefused)
+	case <-n.closing:
+		return ErrNodeClosed
+	}
+}
+
+// refuse tells the initiator, whose message 3 was read, that its channel
+// is refused: a Close sealed with the keys of the handshake, which is all
+// that message 3's return route can take from here.
+func (c *secureChannel) refuse(back routing.Route) {
+	keys, err := c.hs.Split()
+	if err != nil {
+		return
+	}
+	sealed, err := secure.NewEncryptor(keys.Encrypt).Seal(nil, secure.AppendClose(nil))
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.node.ctx, time.Second)
+	defer cancel()
+	_ = c.node.route(ctx, &Routed{Message: routing.Message{Onward: back, Payload: sealed}})
 }
 
 // fail ends a channel whose handshake did not finish.
@@ -236,6 +296,7 @@ func (c *secureChannel) close(tell bool, why string) {
 	c.closed = true
 	remote := c.remote
 	c.mu.Unlock()
+	close(c.gone)
 	if tell {
 		c.encMu.Lock()
 		sealed, err := c.enc.Seal(nil, secure.AppendClose(nil))
@@ -432,6 +493,7 @@ func (c *secureChannel) handshake(ctx *Context, msg *Routed) error {
 	}
 	if c.trusted != nil && !c.trusted(peer.Identifier) {
 		c.log.Warn("secure channel refused: the initiator's identifier is not trusted", "identifier", peer.Identifier.String(), "listener", c.label)
+		c.refuse(msg.Return.Clone())
 		return fmt.Errorf("listener %s: %s: %w", c.label, peer.Identifier, ErrUntrusted)
 	}
 	if err := c.establish(peer, msg.Return.Clone()); err != nil {

@@ -366,7 +366,7 @@ func retry(ctx context.Context, send func(context.Context) ([]byte, error)) ([]b
 // permanent reports whether an error will not go away by waiting.
 func permanent(err error) bool {
 	for _, p := range []error{runtime.ErrFlowDenied, runtime.ErrDialDenied, runtime.ErrUnsupportedTransport,
-		runtime.ErrEmptyOnwardRoute, runtime.ErrNodeClosed, runtime.ErrAddressInUse} {
+		runtime.ErrEmptyOnwardRoute, runtime.ErrNodeClosed, runtime.ErrAddressInUse, runtime.ErrChannelRefused} {
 		if errors.Is(err, p) {
 			return true
 		}

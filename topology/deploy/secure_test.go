@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -77,8 +79,10 @@ node "n1" {}
 	other := c.Status().Nodes[0].Identifier
 	sctx2, cancel2 := context.WithTimeout(ctx, time.Second)
 	defer cancel2()
-	if _, err := c.Send(sctx2, "n1", route, wire.EncodeString("hi")); err == nil {
-		t.Fatal("an n1 with another identity got an answer")
+	// Refused, and the initiator says so, naming its identifier: it
+	// reports no channel the listener has not accepted.
+	if _, err := c.Send(sctx2, "n1", route, wire.EncodeString("hi")); !errors.Is(err, runtime.ErrChannelRefused) || !strings.Contains(err.Error(), other) {
+		t.Fatalf("send from an n1 with another identity: %v, want the channel refused, naming %s", err, other)
 	}
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "identifier="+other); {
 		if time.Now().After(deadline) {
