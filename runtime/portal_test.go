@@ -325,15 +325,19 @@ func TestPortalRouteDownAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.n2.Close()
+	// The stream is cut when its route's connection closes: a reset,
+	// which may come before the dial has returned.
 	c, err := net.Dial("tcp", p.inlet.Addr())
-	if err != nil {
+	if err != nil && !isReset(err) {
 		t.Fatal(err)
 	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
-		t.Fatalf("read through a dead route = %d, %v", n, err)
+	if err == nil {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+			t.Fatalf("read through a dead route = %d, %v", n, err)
+		}
+		c.Close()
 	}
-	c.Close()
 	p.logs1.waitLog(t, "[WARN]  test: portal route is down")
 
 	n2b, _ := testNode(t, "n2b", Options{})
