@@ -15,10 +15,15 @@ import (
 )
 
 // faultyLink is a TCP link between a node and a listener it dials, in user
-// space (this machine's kernel has no netem), whose faults a test sets. A
-// blackhole stalls it: nothing moves either way, connections stay open and
-// new ones are taken but carry nothing, as when a link drops every packet
-// and TCP keeps retrying; what was sent moves on, intact, once it heals.
+// space (this machine's kernel has no netem), whose faults a test sets:
+//
+//   - a blackhole stalls it: nothing moves either way, connections stay
+//     open and new ones are taken but carry nothing, as when a link drops
+//     every packet and TCP keeps retrying; what was sent moves on, intact,
+//     once it heals;
+//   - a delay holds each chunk that long before it goes on;
+//   - a rate caps the bytes a second each way of each connection;
+//   - resetAll resets every connection it carries, both ends.
 type faultyLink struct {
 	ln     net.Listener
 	target string
@@ -28,6 +33,8 @@ type faultyLink struct {
 	holed  bool          // guarded by mu
 	healed chan struct{} // guarded by mu; closed when a blackhole ends
 	conns  []net.Conn    // guarded by mu
+	delay  time.Duration // guarded by mu
+	rate   int           // guarded by mu; bytes a second, 0 for no cap
 }
 
 func newFaultyLink(t testing.TB, target string) *faultyLink {
@@ -62,6 +69,40 @@ func (l *faultyLink) heal() {
 	if l.holed {
 		l.holed = false
 		close(l.healed)
+	}
+}
+
+// slow sets the link's delay and its cap on bytes a second (0: none).
+func (l *faultyLink) slow(delay time.Duration, rate int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.delay, l.rate = delay, rate
+}
+
+// resetAll resets every connection the link carries, at both ends.
+func (l *faultyLink) resetAll() {
+	l.mu.Lock()
+	conns := l.conns
+	l.conns = nil
+	l.mu.Unlock()
+	for _, c := range conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = c.Close()
+	}
+}
+
+// hold waits as the link's delay and rate say for n bytes to cross it.
+func (l *faultyLink) hold(n int) {
+	l.mu.Lock()
+	wait := l.delay
+	if l.rate > 0 {
+		wait += time.Duration(n) * time.Second / time.Duration(l.rate)
+	}
+	l.mu.Unlock()
+	if wait > 0 {
+		time.Sleep(wait)
 	}
 }
 
@@ -111,6 +152,9 @@ func (l *faultyLink) carry(c net.Conn, done <-chan struct{}) {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := src.Read(buf)
+			if n > 0 {
+				l.hold(n)
+			}
 			if n > 0 && (!l.pass(done) || writeAll(dst, buf[:n]) != nil) {
 				break
 			}
@@ -338,5 +382,101 @@ func healedWithin(t testing.TB, n *Node, route routing.Route, rel *Relay) time.D
 			t.Fatalf("nothing through the relay 30 s after the link healed: %+v", rel.Status())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A link that resets every connection it carries, in the middle of a
+// download: the download ends with a reset within its keepalive (the
+// inlet's node hears nothing of a connection reset two hops away; its
+// stream finds the other end silent), its bytes intact so far; the relay
+// registers again; the next download is whole.
+func TestLinkResetsEveryConnection(t *testing.T) {
+	const size = 64 << 20
+	keep := KeepAlive{Every: 250 * time.Millisecond, DeadAfter: time.Second}
+	n2, _ := testNode(t, "n2", Options{})
+	n2Addr := listen(t, n2)
+	link := newFaultyLink(t, n2Addr)
+	n3, _ := testNode(t, "n3", Options{})
+	if _, err := n3.StartOutlet("outlet", serveTCP(t, streamServer(size)), OutletOptions{KeepAlive: keep}); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := n3.StartRelay("n3", link.Addr(), RelayOptions{MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-rel.Ready()
+	n1, _ := testNode(t, "n1", Options{})
+	route := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("outlet")}
+	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{KeepAlive: keep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", in.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got bytes.Buffer
+	if _, err := io.CopyN(&got, c, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	link.resetAll()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = io.Copy(&got, c)
+	if got.Len() < size && !isReset(err) {
+		t.Fatalf("the download ended at %d of %d bytes with %v, want a reset", got.Len(), size, err)
+	}
+	if !bytes.Equal(got.Bytes(), pattern(size)[:got.Len()]) {
+		t.Fatalf("the download's %d bytes differ from what the target sent", got.Len())
+	}
+	healedWithin(t, n1, routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")}, rel)
+	c2, err := net.Dial("tcp", in.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_ = c2.SetReadDeadline(time.Now().Add(30 * time.Second))
+	h := sha256.New()
+	if n, err := io.Copy(h, c2); err != nil || n != size || !bytes.Equal(h.Sum(nil), sha256Of(pattern(size))) {
+		t.Fatalf("a download after the resets: %d bytes, %v", n, err)
+	}
+}
+
+// A slow, late link (20 ms each way, 4 MiB/s) carries a portal's streams
+// whole, and the relay over it, busy with them, is never torn down.
+func TestLinkSlowAndLate(t *testing.T) {
+	n2, _ := testNode(t, "n2", Options{})
+	n2Addr := listen(t, n2)
+	link := newFaultyLink(t, n2Addr)
+	link.slow(20*time.Millisecond, 4<<20)
+	n3, _ := testNode(t, "n3", Options{})
+	if _, err := n3.StartOutlet("outlet", serveTCP(t, echoServer), OutletOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := n3.StartRelay("n3", link.Addr(), RelayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-rel.Ready()
+	n1, _ := testNode(t, "n1", Options{})
+	route := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("outlet")}
+	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() { errs <- roundTripStream(in.Addr(), 1<<20) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := rel.Status(); st.Registrations != 1 {
+		t.Fatalf("the relay registered %d times over a slow link (last error %q)", st.Registrations, st.LastError)
 	}
 }
