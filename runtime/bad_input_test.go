@@ -129,20 +129,28 @@ func TestBadMessageKeepsTheConnection(t *testing.T) {
 				t.Fatal(err)
 			}
 			br := bufio.NewReader(raw)
-			if v, err := br.ReadByte(); err != nil || v != wire.ProtocolVersion {
-				t.Fatalf("version byte %x, %v", v, err)
-			}
-			body, err := wire.ReadFrame(br, nil)
-			if err != nil {
-				t.Fatalf("no reply on the connection: %v", err)
-			}
-			m, err := wire.DecodeBody(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, _ := wire.String(m.Payload); got != "still here" {
-				t.Fatalf("echo reply %q", got)
-			}
+			readEcho(t, br, "still here", "no reply on the connection")
 		})
+	}
+}
+
+// readEcho reads, from a raw connection to a node, its version byte and
+// a frame, and wants the frame's payload to be the BARE string want: an
+// echo's reply. what says what the frame is, when none comes.
+func readEcho(t testing.TB, br *bufio.Reader, want, what string) {
+	t.Helper()
+	if v, err := br.ReadByte(); err != nil || v != wire.ProtocolVersion {
+		t.Fatalf("version byte %x, %v", v, err)
+	}
+	body, err := wire.ReadFrame(br, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	m, err := wire.DecodeBody(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := wire.String(m.Payload); got != want {
+		t.Fatalf("echo reply %q, want %q", got, want)
 	}
 }

@@ -111,20 +111,7 @@ func TestUndeliverableFloodKeepsTheConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := bufio.NewReader(raw)
-	if v, err := br.ReadByte(); err != nil || v != wire.ProtocolVersion {
-		t.Fatalf("version byte %x, %v", v, err)
-	}
-	body, err := wire.ReadFrame(br, nil)
-	if err != nil {
-		t.Fatalf("no reply on the connection: %v", err)
-	}
-	m, err := wire.DecodeBody(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := wire.String(m.Payload); got != "still here" {
-		t.Fatalf("echo reply %q", got)
-	}
+	readEcho(t, br, "still here", "no reply on the connection")
 	if n := linesAbout(logs, peer); n > 5 {
 		t.Fatalf("%d log lines about the flooding peer, want a handful:\n%s", n, logs)
 	}

@@ -204,6 +204,54 @@ func pattern(size int) []byte {
 	return b
 }
 
+// linkPath is the seeds' portal with its relay over a faulty link: an
+// inlet on n1 -> n2 -> (the link) <- the relay of n3 -> an outlet on n3 ->
+// target.
+type linkPath struct {
+	n1, n3 *Node
+	logs3  *logBuffer
+	link   *faultyLink
+	relay  *Relay
+	inlet  *Inlet
+	// viaRelay is the route from n1 to n3's forwarder at n2.
+	viaRelay routing.Route
+}
+
+// newLinkPath starts a linkPath; before, on n3 and its link, before the
+// relay registers.
+func newLinkPath(t testing.TB, target string, keep KeepAlive, relayOpts RelayOptions, n3Opts Options, before func(p *linkPath)) *linkPath {
+	t.Helper()
+	p := &linkPath{}
+	n2, _ := testNode(t, "n2", Options{})
+	n2Addr := listen(t, n2)
+	p.link = newFaultyLink(t, n2Addr)
+	p.n3, p.logs3 = testNode(t, "n3", n3Opts)
+	if _, err := p.n3.StartOutlet("outlet", target, OutletOptions{KeepAlive: keep}); err != nil {
+		t.Fatal(err)
+	}
+	if before != nil {
+		before(p)
+	}
+	var err error
+	if p.relay, err = p.n3.StartRelay("n3", p.link.Addr(), relayOpts); err != nil {
+		t.Fatal(err)
+	}
+	<-p.relay.Ready()
+	p.n1, _ = testNode(t, "n1", Options{})
+	p.viaRelay = routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3")}
+	route := append(p.viaRelay.Clone(), routing.LocalAddress("outlet"))
+	if p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{KeepAlive: keep}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// uppercase is the route from n1 to n3's uppercase service, through the
+// relay.
+func (p *linkPath) uppercase() routing.Route {
+	return append(p.viaRelay.Clone(), routing.LocalAddress("uppercase"))
+}
+
 // A relay whose link to its relay node is blackholed gives up its
 // connection and registers again once the link heals; a secure channel
 // over it is opened again by the same node, which never restarts; and a
@@ -212,32 +260,16 @@ func pattern(size int) []byte {
 // byte.
 func TestLinkBlackholeRelayAndStreams(t *testing.T) {
 	const size = 64 << 20
-	target := serveTCP(t, streamServer(size))
-
-	n2, _ := testNode(t, "n2", Options{})
-	n2Addr := listen(t, n2)
-	link := newFaultyLink(t, n2Addr)
-	n3, logs3 := testNode(t, "n3", Options{HandshakeTimeout: time.Second, DialTimeout: time.Second})
 	keep := KeepAlive{Every: 250 * time.Millisecond, DeadAfter: time.Second}
-	if _, err := n3.StartOutlet("outlet", target, OutletOptions{KeepAlive: keep}); err != nil {
-		t.Fatal(err)
-	}
-	if err := n3.StartSecureChannelListener("api", SecureChannelListenerOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	rel, err := n3.StartRelay("n3", link.Addr(), RelayOptions{PingInterval: 100 * time.Millisecond, PingTimeout: 500 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-rel.Ready()
-	n1, _ := testNode(t, "n1", Options{})
-	viaRelay := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3")}
-	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) {
-		return append(viaRelay.Clone(), routing.LocalAddress("outlet")), nil
-	}, InletOptions{KeepAlive: keep})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newLinkPath(t, serveTCP(t, streamServer(size)), keep,
+		RelayOptions{PingInterval: 100 * time.Millisecond, PingTimeout: 500 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
+		Options{HandshakeTimeout: time.Second, DialTimeout: time.Second},
+		func(p *linkPath) {
+			if err := p.n3.StartSecureChannelListener("api", SecureChannelListenerOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	n1, rel, in, link, logs3, viaRelay := p.n1, p.relay, p.inlet, p.link, p.logs3, p.viaRelay
 	secureEcho := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -283,7 +315,7 @@ func TestLinkBlackholeRelayAndStreams(t *testing.T) {
 
 	// Healed: the relay registers again, and a message gets through.
 	link.heal()
-	took := healedWithin(t, n1, append(viaRelay.Clone(), routing.LocalAddress("uppercase")), rel)
+	took := healedWithin(t, n1, p.uppercase(), rel)
 	t.Logf("through the relay again %s after the link healed", took.Round(time.Millisecond))
 
 	// The same node opens its secure channel again, and a new download
@@ -393,24 +425,8 @@ func healedWithin(t testing.TB, n *Node, route routing.Route, rel *Relay) time.D
 func TestLinkResetsEveryConnection(t *testing.T) {
 	const size = 64 << 20
 	keep := KeepAlive{Every: 250 * time.Millisecond, DeadAfter: time.Second}
-	n2, _ := testNode(t, "n2", Options{})
-	n2Addr := listen(t, n2)
-	link := newFaultyLink(t, n2Addr)
-	n3, _ := testNode(t, "n3", Options{})
-	if _, err := n3.StartOutlet("outlet", serveTCP(t, streamServer(size)), OutletOptions{KeepAlive: keep}); err != nil {
-		t.Fatal(err)
-	}
-	rel, err := n3.StartRelay("n3", link.Addr(), RelayOptions{MaxBackoff: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-rel.Ready()
-	n1, _ := testNode(t, "n1", Options{})
-	route := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("outlet")}
-	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{KeepAlive: keep})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newLinkPath(t, serveTCP(t, streamServer(size)), keep, RelayOptions{MaxBackoff: 200 * time.Millisecond}, Options{}, nil)
+	n1, rel, in, link := p.n1, p.relay, p.inlet, p.link
 	c, err := net.Dial("tcp", in.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -429,7 +445,7 @@ func TestLinkResetsEveryConnection(t *testing.T) {
 	if !bytes.Equal(got.Bytes(), pattern(size)[:got.Len()]) {
 		t.Fatalf("the download's %d bytes differ from what the target sent", got.Len())
 	}
-	healedWithin(t, n1, routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")}, rel)
+	healedWithin(t, n1, p.uppercase(), rel)
 	c2, err := net.Dial("tcp", in.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -445,25 +461,10 @@ func TestLinkResetsEveryConnection(t *testing.T) {
 // A slow, late link (20 ms each way, 4 MiB/s) carries a portal's streams
 // whole, and the relay over it, busy with them, is never torn down.
 func TestLinkSlowAndLate(t *testing.T) {
-	n2, _ := testNode(t, "n2", Options{})
-	n2Addr := listen(t, n2)
-	link := newFaultyLink(t, n2Addr)
-	link.slow(20*time.Millisecond, 4<<20)
-	n3, _ := testNode(t, "n3", Options{})
-	if _, err := n3.StartOutlet("outlet", serveTCP(t, echoServer), OutletOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	rel, err := n3.StartRelay("n3", link.Addr(), RelayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-rel.Ready()
-	n1, _ := testNode(t, "n1", Options{})
-	route := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("outlet")}
-	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newLinkPath(t, serveTCP(t, echoServer), KeepAlive{}, RelayOptions{}, Options{}, func(p *linkPath) {
+		p.link.slow(20*time.Millisecond, 4<<20)
+	})
+	rel, in := p.relay, p.inlet
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {

@@ -145,20 +145,7 @@ func TestSlowFrameIsNotCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = raw.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if v, err := br.ReadByte(); err != nil || v != wire.ProtocolVersion {
-		t.Fatalf("version byte %x, %v", v, err)
-	}
-	body, err := wire.ReadFrame(br, nil)
-	if err != nil {
-		t.Fatalf("no reply to the slow frame: %v", err)
-	}
-	m, err := wire.DecodeBody(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := wire.String(m.Payload); got != "slow" {
-		t.Fatalf("echo reply %q", got)
-	}
+	readEcho(t, br, "slow", "no reply to the slow frame")
 }
 
 // After its first frame a connection may be idle for as long as it likes,
