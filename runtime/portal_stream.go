@@ -218,7 +218,13 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 		idle := !s.writing && len(s.queue) == 0
 		s.kickWriterLocked()
 		s.mu.Unlock()
-		if idle {
+		switch {
+		case !s.isEstablished():
+			// Before its Pong: the outlet refused the stream (its target is
+			// unreachable). The client sees an error, as it would
+			// dialing the target itself, not an empty whole stream.
+			s.close(errStreamRefused, false)
+		case idle:
 			s.close(nil, false)
 		}
 	case portalKeepAlive:
@@ -236,6 +242,10 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 // intact, but not all of it did. Its socket is reset, not closed, so that
 // the client sees an error rather than a clean end.
 var errStreamBroken = errors.New("portal stream broken")
+
+// errStreamRefused is a stream its outlet refused: its socket is reset,
+// and the inlet says why (the stream's own log line is at debug level).
+var errStreamRefused = errors.New("portal stream refused by the outlet")
 
 // socketError is the reason a stream closes for an error of its socket. A
 // reset (the client or the target reset its connection, or went away in a
@@ -363,7 +373,8 @@ func (s *portalStream) close(reason error, tell bool) {
 	s.queue, s.queued = nil, 0
 	s.mu.Unlock()
 
-	broken := errors.Is(reason, errStreamBroken)
+	refused := errors.Is(reason, errStreamRefused)
+	broken := errors.Is(reason, errStreamBroken) || refused
 	if tell && remote != nil {
 		// A full connection queue is waited for, a while: the other end
 		// must hear of it, even from a busy or closing node.
@@ -396,7 +407,7 @@ func (s *portalStream) close(reason error, tell bool) {
 	if untrack != nil {
 		untrack()
 	}
-	if reason != nil && !s.node.quiet() {
+	if reason != nil && !refused && !s.node.quiet() {
 		s.log.Warn("portal stream closed", "stream", s.addr.Value, "reason", reason)
 	} else {
 		s.log.Debug("portal stream closed", "stream", s.addr.Value)

@@ -54,6 +54,12 @@ func (s *portalStream) readFrom(size int) {
 			}
 			continue
 		}
+		if err != nil && !first.done {
+			// The wait took the socket's error (a reset): the read that
+			// would follow sees a clean end.
+			s.close(socketError("read", err), true)
+			return
+		}
 		if !s.pump(&size, first, err) {
 			return
 		}

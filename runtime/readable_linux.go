@@ -12,8 +12,9 @@ import (
 // error) without a buffer of the caller's: an idle portal stream waits here
 // holding no read buffer, so that thousands of them cost little memory. It
 // peeks one byte into its own stack, which the read that follows reads
-// again. It returns the wait's error (a deadline); any other failure is
-// left for that read to report.
+// again. It returns the wait's error (a deadline), or the socket's error
+// that the peek took: a reset is reported once, and the read that follows
+// would see a clean end instead.
 func waitReadable(sock *net.TCPConn) error { return peek(sock) }
 
 // peek waits until sock is readable.
@@ -22,12 +23,28 @@ func peek(sock *net.TCPConn) error {
 	if err != nil {
 		return nil
 	}
-	return raw.Read(func(fd uintptr) bool {
+	var serr error
+	werr := raw.Read(func(fd uintptr) bool {
 		var b [1]byte
-		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		return errno != syscall.EAGAIN
+		for {
+			_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+			switch errno {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			case 0:
+			default:
+				serr = os.NewSyscallError("read", errno)
+			}
+			return true
+		}
 	})
+	if werr != nil {
+		return werr
+	}
+	return serr
 }
 
 // readReady waits until the socket has something, then reads up to n

@@ -1,0 +1,17 @@
+package runtime
+
+import (
+	"testing"
+)
+
+// A wait for a socket that its peer reset reports the reset: the peek it
+// waits with takes the socket's error, and the read that follows would see
+// a clean end instead.
+func TestWaitReadableReportsAReset(t *testing.T) {
+	client, server := tcpPair(t)
+	_ = server.SetLinger(0)
+	_ = server.Close()
+	if err := waitReadable(client); !isReset(err) {
+		t.Fatalf("waitReadable of a reset socket: %v, want the reset", err)
+	}
+}
