@@ -211,6 +211,18 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 		s.kickWriterLocked()
 		s.mu.Unlock()
 	case portalDisconnect:
+		if !s.isEstablished() {
+			// Before its Pong: the outlet refused the stream (its target is
+			// unreachable). The client sees an error, as it would dialing
+			// the target itself, not an empty whole stream: no writer is
+			// told of an end, which would shut the socket's write side
+			// before the reset.
+			s.mu.Lock()
+			s.disconnect = true
+			s.mu.Unlock()
+			s.close(errStreamRefused, false)
+			break
+		}
 		// Write out what arrived before it, then close (Ockam ends a stream
 		// with Disconnect right after its last data).
 		s.mu.Lock()
@@ -218,13 +230,7 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 		idle := !s.writing && len(s.queue) == 0
 		s.kickWriterLocked()
 		s.mu.Unlock()
-		switch {
-		case !s.isEstablished():
-			// Before its Pong: the outlet refused the stream (its target is
-			// unreachable). The client sees an error, as it would
-			// dialing the target itself, not an empty whole stream.
-			s.close(errStreamRefused, false)
-		case idle:
+		if idle {
 			s.close(nil, false)
 		}
 	case portalKeepAlive:

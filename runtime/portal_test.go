@@ -239,26 +239,6 @@ func TestPortalHalfClose(t *testing.T) {
 	}
 }
 
-// An outlet whose target is down refuses the stream at once: the client
-// sees its connection closed, long before the inlet's ping timeout.
-func TestPortalTargetDown(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := ln.Addr().String()
-	ln.Close()
-	p := newPortalPath(t, dead)
-	c, err := net.Dial("tcp", p.inlet.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := c.Read(make([]byte, 1))
-	if n != 0 || !errors.Is(err, io.EOF) && !isReset(err) {
-		t.Fatalf("read = %d, %v; want the connection closed", n, err)
-	}
-	p.logs1.waitLog(t, "the outlet refused the stream")
-}
-
 // A client that does not read never makes the nodes buffer more than a
 // window for its stream, and does not hold up another stream.
 func TestPortalSlowReader(t *testing.T) {
