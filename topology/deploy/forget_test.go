@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -399,7 +401,7 @@ func startForget(t *testing.T, base string, local bool) *forgetFixture {
 	}
 	f.idB = idB.Identifier.String()
 	f.targetA, f.targetB = namedTarget(t, "A"), namedTarget(t, "B")
-	f.serveA, f.serveB, f.serveC = strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	f.serveA, f.serveB, f.serveC = fixedPort(t), fixedPort(t), fixedPort(t)
 	f.bin, err = os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -522,4 +524,22 @@ check "echo" {
 	if res := f.run.RunChecksOf(context.Background(), d); len(res) != 1 || !res[0].OK {
 		t.Errorf("checks: %+v", res)
 	}
+}
+
+// fixedPort is a loopback port for a process the test starts to listen
+// on, free a moment ago: one below the kernel's ephemeral range (32768 and
+// up on Linux), so that no connection made meanwhile takes it, as one
+// may take a port that a bind to port 0 returned.
+func fixedPort(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		p := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err == nil {
+			ln.Close()
+			return strconv.Itoa(p)
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }

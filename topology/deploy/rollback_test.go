@@ -39,7 +39,7 @@ var failingService = [2]string{`  service "h" {`, `  service "svc" {
 // startRollback starts rollbackBase and takes n3's address svc.
 func startRollback(t *testing.T) (*forgetFixture, string) {
 	t.Helper()
-	fixed := strconv.Itoa(freePort(t))
+	fixed := fixedPort(t)
 	base := strings.ReplaceAll(rollbackBase, "FIXED", fixed)
 	f := startForget(t, base, true)
 	if err := f.run.Node("n3").StartWorker("svc", nil); err != nil {
