@@ -144,60 +144,6 @@ func TestPortalRefusedCounted(t *testing.T) {
 	})
 }
 
-// A relay counts its registrations, its reconnects when its connection
-// dies, and the round trip of each check.
-func TestRelayCounters(t *testing.T) {
-	t.Parallel()
-	n2, _ := testNode(t, "n2", Options{})
-	addr := listen(t, n2)
-	n3, _ := testNode(t, "n3", Options{})
-	r, err := n3.StartRelay("n3", addr, RelayOptions{PingInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-r.Ready()
-	waitFor(t, "a round trip", func() bool { return r.Counters().RoundTrip.Count >= 2 })
-	c := r.Counters()
-	if c.Registrations != 1 || c.Reconnects != 0 || c.LastRoundTrip <= 0 {
-		t.Errorf("counters %+v, want 1 registration, no reconnect, a round trip", c)
-	}
-	h := c.RoundTrip
-	if h.Cumulative[len(h.Cumulative)-1] > h.Count || h.Sum <= 0 {
-		t.Errorf("histogram %+v is inconsistent", h)
-	}
-	// Cut the relay's connection: it reconnects and registers again.
-	conn, ok := n3.connection(r.Status().Connection)
-	if !ok {
-		t.Fatal("no relay connection")
-	}
-	conn.Close()
-	waitFor(t, "the relay registered again", func() bool { return r.Counters().Registrations == 2 })
-	if got := r.Counters().Reconnects; got != 1 {
-		t.Errorf("reconnects = %d, want 1", got)
-	}
-}
-
-func TestDurationHistogramBuckets(t *testing.T) {
-	var h durationHistogram
-	for _, d := range []time.Duration{50 * time.Microsecond, 100 * time.Microsecond, 3 * time.Millisecond, 10 * time.Second} {
-		h.observe(d)
-	}
-	s := h.snapshot()
-	if s.Count != 4 {
-		t.Fatalf("count %d, want 4", s.Count)
-	}
-	// ≤100µs: two (the bound is inclusive); ≤5ms: three; +Inf: four.
-	want := map[float64]uint64{0.0001: 2, 0.0025: 2, 0.005: 3, 2.5: 3}
-	for i, b := range RoundTripBuckets {
-		if w, ok := want[b]; ok && s.Cumulative[i] != w {
-			t.Errorf("bucket ≤%gs = %d, want %d", b, s.Cumulative[i], w)
-		}
-	}
-	if got, want := s.Sum, 50*time.Microsecond+100*time.Microsecond+3*time.Millisecond+10*time.Second; got != want {
-		t.Errorf("sum %s, want %s", got, want)
-	}
-}
-
 // A frame's bytes are counted before the reader waits for more: a peer
 // that stops in the middle of the next frame does not hide them.
 func TestBytesInCountedBeforeTheReaderBlocks(t *testing.T) {

@@ -60,7 +60,7 @@ func TestPortalPingTimeoutLeavesNoOrphan(t *testing.T) {
 	// late: well after the inlet's 1 ms ping timeout, however loaded the
 	// machine.
 	target := serveTCP(t, holdServer)
-	p := newPortalPathN3(t, target, InletOptions{PingTimeout: time.Millisecond}, RelayOptions{},
+	p := newPortalPathN3(t, target, InletOptions{PingTimeout: time.Millisecond},
 		Options{Sockets: slowDial{to: target, by: 100 * time.Millisecond}})
 	c, err := net.Dial("tcp", p.inlet.Addr())
 	if err != nil {
@@ -122,12 +122,6 @@ func TestPortalCloseRacesNewStreams(t *testing.T) {
 	}
 }
 
-// delayProxy forwards to target, holding back the first bytes that come
-// back for delay: a slow handshake.
-func delayProxy(t *testing.T, target string, delay time.Duration) string {
-	return slowProxy(t, target, delay, false)
-}
-
 // lagProxy forwards to target; everything that comes back is held for lag
 // first, as by a slow network.
 func lagProxy(t *testing.T, target string, lag time.Duration) string {
@@ -167,33 +161,6 @@ func slowProxy(t *testing.T, target string, delay time.Duration, each bool) stri
 		c.Close()
 		<-up
 	})
-}
-
-// A relay started while another dial to the same node is under way still
-// gets an inbound connection (its own): traffic through it reaches n3.
-func TestRelayBesideAnotherDial(t *testing.T) {
-	n2, _ := testNode(t, "n2", Options{})
-	n2Addr := listen(t, n2)
-	proxy := delayProxy(t, n2Addr, 300*time.Millisecond)
-	n3, _ := testNode(t, "n3", Options{})
-	plain := make(chan error, 1)
-	go func() {
-		_, err := n3.Connect(context.Background(), proxy, ConnectOptions{})
-		plain <- err
-	}()
-	rel, err := n3.StartRelay("n3", proxy, RelayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-rel.Ready()
-	if err := <-plain; err != nil {
-		t.Fatal(err)
-	}
-	n1, _ := testNode(t, "n1", Options{})
-	route := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("echo")}
-	if got := sendString(t, n1, route, "hello"); got != "hello" {
-		t.Fatalf("reply %q", got)
-	}
 }
 
 // Registering the same name again and again over one connection costs

@@ -278,8 +278,15 @@ func (n *Node) Services() []string {
 // level, not as a warning. Close does it too.
 func (n *Node) Stopping() { n.stopping.Store(true) }
 
-// quiet reports whether failures are the shutdown's doing.
-func (n *Node) quiet() bool { return n.stopping.Load() }
+// Quiet reports whether failures are the shutdown's doing (Stopping was
+// called, or Close began): a part running on the node logs them at debug
+// level then, not as warnings.
+func (n *Node) Quiet() bool { return n.stopping.Load() }
+
+// Context is cancelled when the node closes, after its streams have ended
+// and before its transports close: work a part of the node runs with it
+// stops with the node.
+func (n *Node) Context() context.Context { return n.ctx }
 
 // HasWorker reports whether a worker runs at name.
 func (n *Node) HasWorker(name string) bool { return n.lookup(name) != nil }
@@ -510,8 +517,9 @@ func (n *Node) atClose(f func()) (remove func(), ok bool) {
 	}, true
 }
 
-// goroutine runs f on a goroutine the node joins on Close.
-func (n *Node) goroutine(f func()) {
+// Go runs f on a goroutine the node joins on Close: Close returns only
+// once f has. f must return once Context is done.
+func (n *Node) Go(f func()) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()

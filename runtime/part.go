@@ -42,7 +42,7 @@ func (p *partLife) goroutine(n *Node, f func()) bool {
 	}
 	p.wg.Add(1)
 	p.mu.Unlock()
-	n.goroutine(func() {
+	n.Go(func() {
 		defer p.wg.Done()
 		f()
 	})

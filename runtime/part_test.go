@@ -230,7 +230,7 @@ func TestRelayCloseEndsItsStreams(t *testing.T) {
 	c, _ := openNamedStream(t, p.inlet.Addr())
 	echoes(t, c, "before")
 	start := time.Now()
-	p.relay.Close()
+	p.n3.CloseConnection(p.relay) // what the relay client's Close does
 	closedByPeer(t, c)
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("the stream ended %s after the relay closed", took)

@@ -34,7 +34,7 @@ func TestPortalStreamGap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.goroutine(s.readLoop)
+	n.Go(s.readLoop)
 	payload := func(data string, seq uint16) []byte {
 		return appendSeq(payloadMessage([]byte(data)), seq)
 	}

@@ -272,7 +272,7 @@ func (s *portalStream) closeLater(reason error) {
 	s.mu.Lock()
 	s.broken = true // nothing more is taken in
 	s.mu.Unlock()
-	s.node.goroutine(func() { s.close(reason, true) })
+	s.node.Go(func() { s.close(reason, true) })
 }
 
 // decode reads a portal message, spliced or not. A spliced Payload whose
@@ -351,7 +351,7 @@ func (s *portalStream) closeTombstone(linger time.Duration) {
 	s.tombstone = true
 	s.mu.Unlock()
 	s.close(nil, false)
-	s.node.goroutine(func() {
+	s.node.Go(func() {
 		t := time.NewTimer(linger)
 		defer t.Stop()
 		select {
@@ -413,7 +413,7 @@ func (s *portalStream) close(reason error, tell bool) {
 	if untrack != nil {
 		untrack()
 	}
-	if reason != nil && !refused && !s.node.quiet() {
+	if reason != nil && !refused && !s.node.Quiet() {
 		s.log.Warn("portal stream closed", "stream", s.addr.Value, "reason", reason)
 	} else {
 		s.log.Debug("portal stream closed", "stream", s.addr.Value)

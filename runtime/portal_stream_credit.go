@@ -73,7 +73,7 @@ func (s *portalStream) onWindow(n uint64) {
 	s.mu.Unlock()
 	s.creditGrew()
 	if answer {
-		s.node.goroutine(func() { s.send(encodeWindow(w)) })
+		s.node.Go(func() { s.send(encodeWindow(w)) })
 	}
 }
 

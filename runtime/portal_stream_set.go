@@ -36,7 +36,7 @@ type streamSet struct {
 // when it stops; false if it is stopping.
 func (ss *streamSet) goroutine(n *Node, f func()) bool {
 	if ss.life == nil {
-		n.goroutine(f)
+		n.Go(f)
 		return true
 	}
 	return ss.life.goroutine(n, f)

@@ -84,7 +84,7 @@ func (s *portalStream) onPayload(m *Routed, data []byte) {
 			c, m.buf, m.sp = chunk{}, nil, nil
 		}
 		if credit, give := s.written(n, s.window/2); give {
-			s.node.goroutine(func() { s.send(encodeCredit(credit)) })
+			s.node.Go(func() { s.send(encodeCredit(credit)) })
 		}
 		if c.len() == 0 {
 			c.release()
@@ -126,7 +126,7 @@ func (s *portalStream) kickWriterLocked() {
 		return
 	}
 	s.writing = true
-	s.node.goroutine(s.writeLoop)
+	s.node.Go(s.writeLoop)
 }
 
 // writeLoop writes the queue to the socket and gives the bytes back to the

@@ -24,8 +24,9 @@ type portalPath struct {
 	n2Addr     string
 	inlet      *Inlet
 	outlet     *Outlet
-	relay      *Relay
-	logs1      *logBuffer
+	// relay is n3's registration at n2: its connection.
+	relay Connection
+	logs1 *logBuffer
 }
 
 func newPortalPath(t testing.TB, target string) *portalPath {
@@ -39,17 +40,11 @@ func newPortalPathTimeout(t testing.TB, target string, pingTimeout time.Duration
 
 // newPortalPathOpts sets the inlet's options.
 func newPortalPathOpts(t testing.TB, target string, inletOpts InletOptions) *portalPath {
-	return newPortalPathRelay(t, target, inletOpts, RelayOptions{})
-}
-
-// newPortalPathRelay sets the inlet's and the relay's options.
-func newPortalPathRelay(t testing.TB, target string, inletOpts InletOptions, relayOpts RelayOptions) *portalPath {
-	t.Helper()
-	return newPortalPathN3(t, target, inletOpts, relayOpts, Options{})
+	return newPortalPathN3(t, target, inletOpts, Options{})
 }
 
 // newPortalPathN3 sets n3's node options too.
-func newPortalPathN3(t testing.TB, target string, inletOpts InletOptions, relayOpts RelayOptions, n3Opts Options) *portalPath {
+func newPortalPathN3(t testing.TB, target string, inletOpts InletOptions, n3Opts Options) *portalPath {
 	t.Helper()
 	p := &portalPath{}
 	p.n2, _ = testNode(t, "n2", Options{})
@@ -62,11 +57,7 @@ func newPortalPathN3(t testing.TB, target string, inletOpts InletOptions, relayO
 	if p.outlet, err = p.n3.StartOutlet("outlet", target, OutletOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	p.relay, err = p.n3.StartRelay("n3", p.n2Addr, relayOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-p.relay.Ready()
+	p.relay = registerRelay(t, p.n3, "n3", p.n2Addr)
 	p.n1, p.logs1 = testNode(t, "n1", Options{})
 	route := routing.Route{routing.TCPAddress(p.n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("outlet")}
 	p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, inletOpts)
@@ -324,6 +315,8 @@ func TestPortalRouteDownAndBack(t *testing.T) {
 	if _, err := n2b.Listen(p.n2Addr); err != nil {
 		t.Fatal(err)
 	}
+	// n3 registers again at the new relay node, as its relay client would.
+	p.relay = registerRelay(t, p.n3, "n3", p.n2Addr)
 	waitFor(t, "the portal to serve again", func() bool { return roundTripStream(p.inlet.Addr(), 1024) == nil })
 	// The recovery is said at INFO, next to the warning.
 	p.logs1.waitLog(t, "[INFO]  test: portal route is back")

@@ -104,7 +104,7 @@ func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 	// Forwarders live as long as the connection they send over: one watcher
 	// per connection removes them all.
 	if watch {
-		n.goroutine(func() { s.watch(ctx, conn) })
+		n.Go(func() { s.watch(ctx, conn) })
 	}
 	ctx.Logger().Info("relay registered", "relay", addr, "route", msg.Return.String())
 	return n.route(context.Background(), &Routed{Message: routing.Message{

@@ -3,11 +3,8 @@ package runtime
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,39 +90,6 @@ func TestRelayRegistrationBytes(t *testing.T) {
 	}
 	if !m.Onward.Equal(local("echo")) || len(m.Return) != 2 || m.Return[1] != routing.LocalAddress("app") {
 		t.Fatalf("forwarded message %+v", m)
-	}
-}
-
-func TestRelayThroughForwarder(t *testing.T) {
-	n2, _ := testNode(t, "n2", Options{})
-	n2Addr := listen(t, n2)
-	n3, _ := testNode(t, "n3", Options{})
-	if err := n3.StartService("hop", Hop{}); err != nil {
-		t.Fatal(err)
-	}
-	rel, err := n3.StartRelay("n3", n2Addr, RelayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-rel.Ready()
-	n1, _ := testNode(t, "n1", Options{})
-	c := connect(t, n1, n2Addr)
-	for _, r := range []routing.Route{
-		{c.Address(), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")},
-		{c.Address(), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("uppercase")},
-	} {
-		if got := sendString(t, n1, r, "hello"); got != "HELLO" {
-			t.Fatalf("reply %q", got)
-		}
-	}
-	if st := rel.Status(); st.State != RelayUp || st.Forwarder != "forward_to_n3" || st.Registrations != 1 {
-		t.Fatalf("status %+v", st)
-	}
-	// Closing the relay closes nothing else, and its forwarder goes once
-	// its connection does.
-	rel.Close()
-	if st := rel.Status(); st.State != RelayStopped {
-		t.Fatalf("status after close %+v", st)
 	}
 }
 
@@ -225,164 +189,28 @@ func TestRelayBadRegistrations(t *testing.T) {
 	}
 }
 
-// When the relay node dies and comes back on the same address, the relay
-// registers again by itself.
-func TestRelayRecovers(t *testing.T) {
-	elapsed, logs := relayRecovery(t)
-	t.Logf("message through forward_to_n3 again %s after the relay node listened again", elapsed)
-	// The failure was a warning; the recovery is said at INFO, with how
-	// long the relay was down.
-	logs.waitLog(t, "[WARN]  test: relay down, reconnecting")
-	logs.waitLog(t, "[INFO]  test: relay is back: registered again")
-	logs.waitLog(t, "down_for=")
-}
-
-// relayRecovery kills the relay node, starts a new one on the same port,
-// and returns the time from its listening to a message getting through.
-func relayRecovery(t testing.TB) (time.Duration, *logBuffer) {
-	n2 := NewNode("n2", Options{})
-	l, err := n2.Listen("127.0.0.1:0")
+// registerRelay registers name, for n, at the relay service of the node
+// listening on at, with the wire of the relay client (runtime/relay, which
+// these internal tests cannot import): a dedicated inbound connection of
+// its own, and one BARE string to static_forwarding_service. It returns
+// that connection; the forwarder lives as long as it does. Nothing checks
+// or renews the registration: the tests of a relay that recovers are the
+// relay client's.
+func registerRelay(t testing.TB, n *Node, name, at string) Connection {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := n.Connect(ctx, at, ConnectOptions{Inbound: true, Dedicated: true})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("relay %s at %s: %v", name, at, err)
 	}
-	addr := l.Addr()
-	n3, logs := testNode(t, "n3", Options{})
-	rel, err := n3.StartRelay("n3", addr, RelayOptions{})
+	reg := routing.Route{c.Address(), routing.LocalAddress(routing.StaticRelayService)}
+	reply, err := n.SendAndReceive(ctx, reg, wire.EncodeString(name))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("relay %s at %s: register: %v", name, at, err)
 	}
-	<-rel.Ready()
-	n1, _ := testNode(t, "n1", Options{})
-	route := routing.Route{routing.TCPAddress(addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")}
-	if got := sendString(t, n1, route, "hello"); got != "HELLO" {
-		t.Fatalf("reply %q", got)
+	if fwd, err := wire.String(reply); err != nil || fwd != "forward_to_"+name {
+		t.Fatalf("relay %s at %s: register: unexpected reply %q", name, at, reply)
 	}
-	n2.Close()
-	waitFor(t, "relay to notice", func() bool { return rel.Status().State != RelayUp })
-
-	n2b, _ := testNode(t, "n2b", Options{})
-	if _, err := n2b.Listen(addr); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	for {
-		got, err := trySend(n1, route, "hello", 25*time.Millisecond)
-		if err == nil && got == "HELLO" {
-			return time.Since(start), logs
-		}
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("no message through the relay 10s after the relay node came back: %v", err)
-		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			time.Sleep(10 * time.Millisecond) // a refused dial answers at once
-		}
-	}
-}
-
-// BenchmarkRelayRecovery reports how long a relay takes to be usable again
-// after its relay node restarts (target: under 3 s).
-func BenchmarkRelayRecovery(b *testing.B) {
-	var total time.Duration
-	for i := 0; i < b.N; i++ {
-		d, _ := relayRecovery(b)
-		total += d
-	}
-	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/recovery")
-}
-
-// A relay busy carrying data is alive: its checks, queued behind the data,
-// come back late, and the relay must neither reconnect nor cut the streams
-// it carries. The check's timeout here is shorter than the time a check
-// may wait behind 32 streams' windows of data under the race detector.
-func TestBusyRelayIsNotTornDown(t *testing.T) {
-	p := newPortalPathRelay(t, serveTCP(t, echoServer), InletOptions{PingTimeout: 30 * time.Second},
-		RelayOptions{PingInterval: 10 * time.Millisecond, PingTimeout: time.Second})
-	const streams, size = 32, 4 << 20
-	var wg sync.WaitGroup
-	errs := make(chan error, streams)
-	for range streams {
-		wg.Go(func() { errs <- roundTripStream(p.inlet.Addr(), size) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if st := p.relay.Status(); st.Registrations != 1 {
-		t.Fatalf("the relay registered %d times (last error %q): a busy relay was torn down", st.Registrations, st.LastError)
-	}
-}
-
-// busyConn is a connection that keeps receiving frames.
-type busyConn struct {
-	Connection
-	received atomic.Uint64
-	done     chan struct{}
-}
-
-func (c *busyConn) Received() uint64         { return c.received.Load() }
-func (c *busyConn) Done() <-chan struct{}    { return c.done }
-func (c *busyConn) Address() routing.Address { return routing.LocalAddress("busy") }
-
-// A check whose answer is late waits as long as the connection receives
-// frames, and fails once it has been silent for a whole timeout.
-func TestRelayCheckWaitsWhileTheConnectionIsBusy(t *testing.T) {
-	n, _ := testNode(t, "n3", Options{})
-	// A sink at the check's route: the check is sent and never answered.
-	if err := n.StartWorker("sink", newSink(-1)); err != nil {
-		t.Fatal(err)
-	}
-	r := &Relay{node: n, opts: RelayOptions{PingTimeout: 50 * time.Millisecond}, addr: routing.LocalAddress("relay"), inbox: make(chan []byte, 4)}
-	conn := &busyConn{done: make(chan struct{})}
-	ping := routing.Route{routing.LocalAddress("sink")}
-	payload := []byte("check")
-
-	// Frames keep arriving for 20 timeouts, then the answer comes.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		deadline := time.Now().Add(time.Second)
-		for time.Now().Before(deadline) {
-			conn.received.Add(1)
-			time.Sleep(time.Millisecond)
-		}
-		r.inbox <- payload
-		<-stop
-	})
-	err := r.check(context.Background(), conn, ping, payload)
-	close(stop)
-	wg.Wait()
-	if err != nil {
-		t.Fatalf("check of a busy connection failed: %v", err)
-	}
-
-	// Silence: the check fails after one timeout.
-	start := time.Now()
-	err = r.check(context.Background(), conn, ping, payload)
-	if err == nil || !strings.Contains(err.Error(), "nothing else heard") {
-		t.Fatalf("check of a silent connection: %v, want a failure", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("check of a silent connection took %s", d)
-	}
-}
-
-// A relay that is closed lets its relay node know at once: the forwarder
-// goes with the relay's own connection, while the node runs on.
-func TestRelayCloseRemovesTheForwarder(t *testing.T) {
-	n2, _ := testNode(t, "n2", Options{})
-	addr := listen(t, n2)
-	n3, _ := testNode(t, "n3", Options{})
-	rel, err := n3.StartRelay("n3", addr, RelayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-rel.Ready()
-	if len(n2.Forwarders()) != 1 {
-		t.Fatalf("forwarders %v", n2.Forwarders())
-	}
-	rel.Close()
-	waitFor(t, "the forwarder to go", func() bool { return len(n2.Forwarders()) == 0 })
+	return c
 }

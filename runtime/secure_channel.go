@@ -129,7 +129,7 @@ func (n *Node) secureInit() (*secureState, error) {
 			return
 		}
 		k := n.opts.SecureChannelKeepAlive.withDefaults()
-		n.goroutine(func() { n.secureKeepAlive(k, sink) })
+		n.Go(func() { n.secureKeepAlive(k, sink) })
 	})
 	return s, s.err
 }
@@ -209,7 +209,7 @@ func (n *Node) SecureChannel(ctx context.Context, route routing.Route) (routing.
 		octx, cancel := context.WithTimeout(n.ctx, secureHandshakeTimeout)
 		o = &opening{done: make(chan struct{}), cancel: cancel}
 		s.opening[key] = o
-		n.goroutine(func() {
+		n.Go(func() {
 			defer cancel()
 			c, err := n.openSecureChannel(octx, route.Clone(), key)
 			s.mu.Lock()

@@ -76,7 +76,7 @@ type securePath struct {
 	n1, n2, n3   *Node
 	logs1, logs3 *logBuffer
 	tap          *tap
-	relay        *Relay
+	relay        Connection // n3's registration at n2
 	// toAPI is the route from n1 to the listener.
 	toAPI routing.Route
 }
@@ -99,15 +99,7 @@ func newSecurePathTapped(t testing.TB, opts SecureChannelListenerOptions, tapped
 	if err := p.n3.StartSecureChannelListener("api", opts); err != nil {
 		t.Fatal(err)
 	}
-	var err error
-	// A lenient end-to-end check: the relay's counts only what it
-	// receives, and under the race detector on a loaded machine, 200
-	// streams echoing back through n3 queue its check behind their data
-	// for more than the default 2s.
-	if p.relay, err = p.n3.StartRelay("n3", p.tap.addr, RelayOptions{PingTimeout: 20 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
-	<-p.relay.Ready()
+	p.relay = registerRelay(t, p.n3, "n3", p.tap.addr)
 	p.n1, p.logs1 = testNode(t, "n1", Options{})
 	p.toAPI = routing.Route{routing.TCPAddress(p.tap.addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("api")}
 	return p
@@ -338,11 +330,7 @@ func TestSecureChannelRelayRestart(t *testing.T) {
 	if err := n3.StartSecureChannelListener("api", SecureChannelListenerOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	relay, err := n3.StartRelay("n3", addr, RelayOptions{PingInterval: 100 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-relay.Ready()
+	registerRelay(t, n3, "n3", addr)
 	n1, _ := testNode(t, "n1", Options{SecureChannelKeepAlive: fastKeepAlive})
 	toAPI := routing.Route{routing.TCPAddress(addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("api")}
 	open := func() (routing.Address, error) {
@@ -362,6 +350,8 @@ func TestSecureChannelRelayRestart(t *testing.T) {
 	if _, err := n2b.Listen(addr); err != nil {
 		t.Fatal(err)
 	}
+	// n3 registers again at the new relay node, as its relay client would.
+	registerRelay(t, n3, "n3", addr)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		enc2, err := open()
@@ -488,9 +478,16 @@ func TestSecureChannelRelayReconnect(t *testing.T) {
 			c.Close()
 		}
 	}
-	// Generous deadlines: the relay's reconnection backs off, and the
-	// whole suite may be running beside this test.
+	// Generous deadlines: the whole suite may be running beside this test.
 	deadline := time.Now().Add(15 * time.Second)
+	// n3 hears its connection close and registers again, as its relay
+	// client would, over a new connection.
+	select {
+	case <-p.relay.Done():
+	case <-time.After(time.Until(deadline)):
+		t.Fatal("n3 did not hear its relay connection close")
+	}
+	p.relay = registerRelay(t, p.n3, "n3", p.tap.addr)
 	for {
 		if now, ok := p.n2.Forwarders()["forward_to_n3"]; ok && now != old {
 			break

@@ -224,25 +224,3 @@ func TestListenerConnectionLimit(t *testing.T) {
 		t.Fatalf("echo reply %q", got)
 	}
 }
-
-// A relay's connection, idle for long past the deadlines (its checks far
-// apart), stays up and carries the next message: no new registration.
-func TestIdleRelayStays(t *testing.T) {
-	n2, _ := testNode(t, "n2", slowPeerOpts)
-	n2Addr := listen(t, n2)
-	n3, _ := testNode(t, "n3", slowPeerOpts)
-	rel, err := n3.StartRelay("n3", n2Addr, RelayOptions{PingInterval: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-rel.Ready()
-	time.Sleep(5 * slowPeerOpts.FrameTimeout)
-	n1, _ := testNode(t, "n1", slowPeerOpts)
-	c := connect(t, n1, n2Addr)
-	if got := sendString(t, n1, routing.Route{c.Address(), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")}, "hello"); got != "HELLO" {
-		t.Fatalf("reply %q", got)
-	}
-	if st := rel.Status(); st.State != RelayUp || st.Registrations != 1 {
-		t.Fatalf("status %+v", st)
-	}
-}

@@ -37,11 +37,7 @@ func newRelayPeerOpts(t *testing.T, opts Options) *relayPeer {
 	n2, logs := testNode(t, "n2", opts)
 	addr := listen(t, n2)
 	n3, _ := testNode(t, "n3", Options{})
-	relay, err := n3.StartRelay("n3", addr, RelayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-relay.Ready()
+	registerRelay(t, n3, "n3", addr)
 	return dialRelayPeer(t, addr, logs)
 }
 

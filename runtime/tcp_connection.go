@@ -150,7 +150,7 @@ func (c *tcpConnection) close(reason error) {
 				strangers = &c.listener.strangers
 			}
 		}
-		logClosed(c.log, c.node.quiet(), reason, c.warns.flush(), strangers)
+		logClosed(c.log, c.node.Quiet(), reason, c.warns.flush(), strangers)
 		close(c.closed)
 		c.node.connEvents.closed(c.w.addr)
 	})

@@ -89,7 +89,7 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 			continue // dropped
 		}
 		if err := c.node.route(context.Background(), m); err != nil {
-			if c.node.quiet() {
+			if c.node.Quiet() {
 				continue
 			}
 			c.warns.warn(c.log, "dropped a message from the network", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "error", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ockamtop/ockamtop/runtime/outage"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -26,7 +27,7 @@ type Inlet struct {
 	life *partLife
 	log  hclog.Logger
 	// down is the outage while the route does not reach the outlet.
-	down outage
+	down outage.Tracker
 	// open counts the connections admitted and not yet done with: from
 	// accept to the end of their stream; maxStreams bounds it, and
 	// SetMaxStreams changes it.
@@ -185,7 +186,7 @@ func (in *Inlet) admit() bool {
 // then with growing gaps while it stays down.
 func (in *Inlet) routeDown(client net.Addr, err error) {
 	in.count.refused.Add(1)
-	if warn, failures := in.down.failed(time.Now()); warn {
+	if warn, failures := in.down.Failed(time.Now()); warn {
 		in.log.Warn("portal route is down; connection closed", "client", client.String(), "error", err, "failed_connections", failures)
 	} else {
 		in.log.Debug("portal route still down; connection closed", "client", client.String(), "error", err)
@@ -194,7 +195,7 @@ func (in *Inlet) routeDown(client net.Addr, err error) {
 
 // routeUp logs that the route works again, if it was down.
 func (in *Inlet) routeUp() {
-	if was, lasted, failures := in.down.mended(time.Now()); was {
+	if was, lasted, failures := in.down.Mended(time.Now()); was {
 		in.log.Info("portal route is back", "down_for", lasted.Round(time.Millisecond), "failed_connections", failures)
 	}
 }
@@ -254,7 +255,7 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 		refused := s.disconnect
 		s.mu.Unlock()
 		switch {
-		case in.node.quiet(): // the node is closing
+		case in.node.Quiet(): // the node is closing
 		case refused: // the outlet said Disconnect: its target is down
 			in.count.refused.Add(1)
 			in.log.Warn("the outlet refused the stream (its target is unreachable); connection closed", "client", conn.RemoteAddr().String())

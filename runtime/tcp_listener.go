@@ -59,7 +59,7 @@ func (n *Node) ListenOn(ln net.Listener) (*Listener, error) {
 	}
 	t.listeners = append(t.listeners, l)
 	t.mu.Unlock()
-	n.goroutine(func() {
+	n.Go(func() {
 		defer close(l.done)
 		acceptLoop(ln, n.log, n.closing, l.serve)
 	})
@@ -99,7 +99,7 @@ func (l *Listener) serve(conn net.Conn) {
 	if err != nil {
 		return // node shutting down; adopt closed the socket
 	}
-	n.goroutine(func() {
+	n.Go(func() {
 		if err := c.handshake(n.opts.HandshakeTimeout, br); err != nil {
 			c.close(err)
 			return

@@ -176,7 +176,7 @@ func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOp
 		c.close(nil)
 		return nil, ErrNodeClosed
 	}
-	t.node.goroutine(func() { c.readLoop(br) })
+	t.node.Go(func() { c.readLoop(br) })
 	return c, nil
 }
 

@@ -155,6 +155,16 @@ func (e *connectionEvents) closing(conn Connection) {
 	}
 }
 
+// CloseConnection closes c on purpose, while the node runs on (a relay
+// stopped on its own): the node's streams over c end first, each telling
+// its other end through c, and c's queue is written out (at most
+// drainTimeout) before it closes. A plain c.Close would leave the other
+// ends to learn from their keepalives.
+func (n *Node) CloseConnection(c Connection) {
+	n.connEvents.closing(c)
+	c.Close()
+}
+
 // checkMessage refuses a message naming a transport type ockamtop does not
 // know (such a peer does not speak our protocol), or with a route longer
 // than routing.MaxRouteLength.

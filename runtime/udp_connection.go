@@ -209,7 +209,7 @@ func (c *udpConnection) receive(b []byte, now time.Time) {
 	if len(msg.Onward) == 0 {
 		return // a heartbeat
 	}
-	if err := c.node.route(context.Background(), &Routed{Message: msg, flow: c.flow}); err != nil && !c.node.quiet() {
+	if err := c.node.route(context.Background(), &Routed{Message: msg, flow: c.flow}); err != nil && !c.node.Quiet() {
 		c.dropped("dropped a message from the network", err, "onward", msg.Onward.Brief(), "return", msg.Return.Brief())
 	}
 }
@@ -265,7 +265,7 @@ func (c *udpConnection) close(reason error) {
 		c.reDone = true
 		c.rmu.Unlock()
 		c.repliers.forget(c.flow)
-		logClosed(c.log, c.node.quiet(), reason, c.warns.flush(), nil)
+		logClosed(c.log, c.node.Quiet(), reason, c.warns.flush(), nil)
 		close(c.closed)
 		c.node.connEvents.closed(c.w.addr)
 	})

@@ -43,7 +43,7 @@ func (n *Node) ListenUDP(addr string) (*UDPListener, error) {
 	}
 	t.listeners = append(t.listeners, l)
 	t.mu.Unlock()
-	n.goroutine(l.readLoop)
+	n.Go(l.readLoop)
 	n.log.Debug("listening", "address", sock.LocalAddr().String(), "transport", "udp")
 	return l, nil
 }

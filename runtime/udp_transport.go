@@ -163,7 +163,7 @@ func (t *udpTransport) dial(peer string) (*udpConnection, error) {
 		_ = sock.Close()
 		return nil, err
 	}
-	t.node.goroutine(c.readLoop)
+	t.node.Go(c.readLoop)
 	return c, nil
 }
 
@@ -209,7 +209,7 @@ func (t *udpTransport) adopt(sock *net.UDPConn, from netip.AddrPort, key string,
 		t.byPeer[key] = c
 	}
 	// Started while the transport is open, so that the node's Close joins it.
-	t.housekeeping.Do(func() { t.node.goroutine(t.sweep) })
+	t.housekeeping.Do(func() { t.node.Go(t.sweep) })
 	t.mu.Unlock()
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/relay"
 )
 
 // PartStates lists, for each node run here, its parts of every kind and
@@ -61,7 +62,7 @@ type Parts struct {
 // RelayPart is a relay and the node that registers it.
 type RelayPart struct {
 	Node  string
-	Relay *runtime.Relay
+	Relay *relay.Relay
 }
 
 // InletPart is an inlet, its node and its route as the file writes it.

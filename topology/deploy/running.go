@@ -21,6 +21,7 @@ import (
 
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/netns"
+	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/secure"
 	"github.com/ockamtop/ockamtop/topology"
@@ -36,7 +37,7 @@ type StartOptions struct {
 	// Node is the base options of every node (timeouts, mailbox size).
 	Node runtime.Options
 	// Relay configures the relays.
-	Relay runtime.RelayOptions
+	Relay relay.Options
 	// RelayWait bounds how long Start waits for a relay's first
 	// registration (10s).
 	RelayWait time.Duration

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/topology"
 )
@@ -59,7 +60,7 @@ type PartStatus struct {
 // RelayStatus is a snapshot of a relay this node registered, with the
 // round trip through it when MeasureRelays measured one.
 type RelayStatus struct {
-	runtime.RelayStatus
+	relay.Status
 	// RoundTrip is the time an echo took from the node, through the
 	// relay node's forwarder and back ("1.2ms"); "" if unknown.
 	RoundTrip string `json:"round_trip,omitempty"`
@@ -121,7 +122,7 @@ func (r *Running) Status() Status {
 			ns.Parts = append(ns.Parts, PartStatus{Kind: string(p.kind), Name: p.name, State: p.run.state()})
 			switch run := p.run.(type) {
 			case relayRun:
-				ns.Relays = append(ns.Relays, RelayStatus{RelayStatus: run.relay.Status()})
+				ns.Relays = append(ns.Relays, RelayStatus{Status: run.relay.Status()})
 			case *inletRun:
 				ns.Inlets = append(ns.Inlets, InletStatus{Name: run.inlet.Name(), Address: run.inlet.Addr(), Route: r.inletRouteText(run), Streams: run.inlet.Streams(), MaxStreams: run.inlet.MaxStreams()})
 			case outletRun:
@@ -161,7 +162,7 @@ func (r *Running) MeasureRelays(ctx context.Context, st *Status) {
 		n := r.Node(ns.Name)
 		for j := range ns.Relays {
 			rs := &ns.Relays[j]
-			if n == nil || rs.State != runtime.RelayUp || rs.Forwarder == "" || rs.Connection == "" {
+			if n == nil || rs.State != relay.Up || rs.Forwarder == "" || rs.Connection == "" {
 				continue
 			}
 			// Over the relay's own connection: a route to its address would

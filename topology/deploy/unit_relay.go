@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/topology"
 )
 
@@ -20,13 +21,16 @@ var relayUnit = unit{
 		}
 		opts := r.opts.Relay
 		opts.AtNode = tr.At.Name
+		if opts.DialTimeout <= 0 {
+			opts.DialTimeout = r.opts.Node.DialTimeout // the node's dials' bound, as before the relay had its own
+		}
 		at, err := r.addressFrom(tr.Owner.Name, tr.At.Name)
 		if err == nil && at == "" {
 			err = fmt.Errorf("node %s does not listen", tr.At.Name)
 		}
-		var rel *runtime.Relay
+		var rel *relay.Relay
 		if err == nil {
-			rel, err = n.StartRelay(tr.Name, at, opts)
+			rel, err = relay.Start(n, tr.Name, at, opts)
 		}
 		if err != nil {
 			return nil, fail(err)
@@ -39,7 +43,7 @@ var relayUnit = unit{
 }
 
 // relayRun is a running relay.
-type relayRun struct{ relay *runtime.Relay }
+type relayRun struct{ relay *relay.Relay }
 
 func (rr relayRun) state() string { return string(rr.relay.Status().State) }
 
@@ -47,7 +51,7 @@ func (rr relayRun) stop(*Running) { rr.relay.Close() }
 
 // waitRelay waits for a relay's first registration. A relay at a node run
 // elsewhere may come later: it keeps trying, and Start goes on.
-func (r *Running) waitRelay(ctx context.Context, tr *topology.Relay, rel *runtime.Relay) error {
+func (r *Running) waitRelay(ctx context.Context, tr *topology.Relay, rel *relay.Relay) error {
 	wait := time.NewTimer(r.opts.RelayWait)
 	defer wait.Stop()
 	select {

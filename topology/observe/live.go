@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/topology"
 	"github.com/ockamtop/ockamtop/topology/deploy"
 )
@@ -130,7 +131,7 @@ func relayState(le *LiveEdge, run *deploy.Running, parts deploy.Parts, nodes map
 		}
 		st := rp.Relay.Status()
 		le.State = StateDown
-		if st.State == runtime.RelayUp {
+		if st.State == relay.Up {
 			le.State = StateUp
 		}
 		le.RoundTrip = lastRoundTrip(rp.Relay.Counters().LastRoundTrip)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
@@ -155,7 +156,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		labels := []string{rp.Node, st.Name, at}
 		up := 0.0
-		if st.State == runtime.RelayUp {
+		if st.State == relay.Up {
 			up = 1
 		}
 		gauge(descRelayUp, up, labels...)
@@ -163,8 +164,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRegistrations, rc.Registrations, labels...)
 		counter(descReconnects, rc.Reconnects, labels...)
 		counter(descFailed, rc.FailedAttempts, labels...)
-		buckets := make(map[float64]uint64, len(runtime.RoundTripBuckets))
-		for i, b := range runtime.RoundTripBuckets {
+		buckets := make(map[float64]uint64, len(relay.RoundTripBuckets))
+		for i, b := range relay.RoundTripBuckets {
 			buckets[b] = rc.RoundTrip.Cumulative[i]
 		}
 		m, err := prometheus.NewConstHistogram(descRTT, rc.RoundTrip.Count, rc.RoundTrip.Sum.Seconds(), buckets, labels...)

@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
-	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 	"github.com/ockamtop/ockamtop/schema"
@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 
 // relayOptionsForTests check the relays often, so that round trips show
 // at once.
-var relayOptionsForTests = runtime.RelayOptions{PingInterval: 50 * time.Millisecond}
+var relayOptionsForTests = relay.Options{PingInterval: 50 * time.Millisecond}
 
 // syncBuffer is a log sink the nodes write to from many goroutines.
 type syncBuffer struct {

@@ -1,15 +1,19 @@
-package runtime
+// Package outage tracks a failure that repeats until it is mended, so that
+// a log says it once, then again with growing gaps, and says when it is
+// over. The node library's relay client and TCP inlet use it; it knows
+// nothing of either.
+package outage
 
 import (
 	"sync"
 	"time"
 )
 
-// outage tracks a failure that repeats until it is mended (a relay that
+// Tracker tracks a failure that repeats until it is mended (a relay that
 // cannot register, an inlet whose route is down), so that its log says it
 // once, then again with growing gaps, not at every retry; and says when it
 // is over, next to the warning that announced it.
-type outage struct {
+type Tracker struct {
 	mu       sync.Mutex
 	start    time.Time     // guarded by mu; zero while all is well
 	nextWarn time.Time     // guarded by mu
@@ -19,31 +23,31 @@ type outage struct {
 
 // Gaps between the warnings of one outage.
 const (
-	outageFirstGap = 10 * time.Second
-	outageMaxGap   = 5 * time.Minute
+	firstGap = 10 * time.Second
+	maxGap   = 5 * time.Minute
 )
 
-// failed records a failure at now. warn says whether to log it as a
+// Failed records a failure at now. warn says whether to log it as a
 // warning; failures counts them since the outage began.
-func (o *outage) failed(now time.Time) (warn bool, failures int) {
+func (o *Tracker) Failed(now time.Time) (warn bool, failures int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.failures++
 	switch {
 	case o.start.IsZero():
-		o.start, o.gap = now, outageFirstGap
+		o.start, o.gap = now, firstGap
 	case now.Before(o.nextWarn):
 		return false, o.failures
 	default:
-		o.gap = min(2*o.gap, outageMaxGap)
+		o.gap = min(2*o.gap, maxGap)
 	}
 	o.nextWarn = now.Add(o.gap)
 	return true, o.failures
 }
 
-// mended ends the outage, if there was one: it says how long it lasted and
+// Mended ends the outage, if there was one: it says how long it lasted and
 // how many failures it saw.
-func (o *outage) mended(now time.Time) (was bool, lasted time.Duration, failures int) {
+func (o *Tracker) Mended(now time.Time) (was bool, lasted time.Duration, failures int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.start.IsZero() {

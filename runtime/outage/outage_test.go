@@ -1,4 +1,4 @@
-package runtime
+package outage
 
 import (
 	"testing"
@@ -8,12 +8,12 @@ import (
 // An outage warns at its first failure, then after growing gaps, and says
 // how long it lasted when it is mended.
 func TestOutageWarnsWithBackoff(t *testing.T) {
-	var o outage
+	var o Tracker
 	t0 := time.Unix(0, 0)
 	var warned []time.Duration
 	for s := 0; s <= 120; s++ { // a failure every second for two minutes
 		now := t0.Add(time.Duration(s) * time.Second)
-		if warn, _ := o.failed(now); warn {
+		if warn, _ := o.Failed(now); warn {
 			warned = append(warned, now.Sub(t0))
 		}
 	}
@@ -26,14 +26,14 @@ func TestOutageWarnsWithBackoff(t *testing.T) {
 			t.Fatalf("warned at %v, want %v", warned, want)
 		}
 	}
-	was, lasted, failures := o.mended(t0.Add(121 * time.Second))
+	was, lasted, failures := o.Mended(t0.Add(121 * time.Second))
 	if !was || lasted != 121*time.Second || failures != 121 {
 		t.Fatalf("mended: %v %v %d", was, lasted, failures)
 	}
-	if was, _, _ := o.mended(t0.Add(122 * time.Second)); was {
+	if was, _, _ := o.Mended(t0.Add(122 * time.Second)); was {
 		t.Fatal("mended twice")
 	}
-	if warn, _ := o.failed(t0.Add(200 * time.Second)); !warn {
+	if warn, _ := o.Failed(t0.Add(200 * time.Second)); !warn {
 		t.Fatal("a new outage does not warn at once")
 	}
 }

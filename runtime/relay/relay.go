@@ -1,4 +1,11 @@
-package runtime
+// Package relay is the client side of Ockam's relay: a node that never
+// listens dials a relay node, registers a name with its relay service
+// (static_forwarding_service), and keeps the registration alive, so that
+// others reach it through the forwarder ("forward_to_<name>") the relay node
+// keeps. The relay service itself, which every node runs, is the node
+// library's (runtime/relay_service.go); this package only uses a node's
+// exported API.
+package relay
 
 import (
 	"context"
@@ -11,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/outage"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
@@ -29,8 +38,8 @@ import (
 // PingTimeout; while frames keep arriving, the check keeps waiting. A busy
 // relay is never torn down, and its streams never cut, for being busy.
 
-// RelayOptions configure a relay. Zero values take the defaults.
-type RelayOptions struct {
+// Options configure a relay. Zero values take the defaults.
+type Options struct {
 	// PingInterval is how often the relay is checked end to end (1s).
 	PingInterval time.Duration
 	// PingTimeout is how long a check may take before the connection is
@@ -38,27 +47,32 @@ type RelayOptions struct {
 	PingTimeout time.Duration
 	// MaxBackoff caps the wait between reconnection attempts (2s).
 	MaxBackoff time.Duration
+	// DialTimeout bounds each dial of the relay node (10s).
+	DialTimeout time.Duration
 	// AtNode names the relay node, for status; optional.
 	AtNode string
 }
 
-// RelayState is where a relay is in its life.
-type RelayState string
+// State is where a relay is in its life.
+type State string
 
 // Relay states.
 const (
-	RelayConnecting RelayState = "connecting"
-	RelayUp         RelayState = "up"
-	RelayStopped    RelayState = "stopped"
+	// Connecting: dialing and registering, at the start or after a failure.
+	Connecting State = "connecting"
+	// Up: registered, and answering its end-to-end checks.
+	Up State = "up"
+	// Stopped: closed, by Close or by the node's shutdown.
+	Stopped State = "stopped"
 )
 
-// RelayStatus is a snapshot of a relay.
-type RelayStatus struct {
+// Status is a snapshot of a relay.
+type Status struct {
 	Name string `json:"name"`
 	// At is the relay node's listener address; AtNode its name, when known.
-	At     string     `json:"at"`
-	AtNode string     `json:"at_node,omitempty"`
-	State  RelayState `json:"state"`
+	At     string `json:"at"`
+	AtNode string `json:"at_node,omitempty"`
+	State  State  `json:"state"`
 	// Forwarder is the forwarder's address at the relay node once
 	// registered ("forward_to_n3").
 	Forwarder string `json:"forwarder,omitempty"`
@@ -72,10 +86,10 @@ type RelayStatus struct {
 
 // Relay is a node's registration at a relay node.
 type Relay struct {
-	node  *Node
+	node  *runtime.Node
 	name  string
 	at    string
-	opts  RelayOptions
+	opts  Options
 	addr  routing.Address
 	inbox chan []byte
 	ready chan struct{} // closed at the first registration
@@ -85,18 +99,18 @@ type Relay struct {
 	done   chan struct{}
 
 	// down is the outage while the relay cannot register.
-	down outage
+	down outage.Tracker
 	// count is what the relay did (counters.go).
-	count relayCounters
+	count counters
 
 	mu     sync.Mutex
-	status RelayStatus // guarded by mu
+	status Status // guarded by mu
 }
 
 // relayInbox is the relay's worker: it hands replies to the relay's loop.
 type relayInbox struct{ ch chan []byte }
 
-func (w relayInbox) HandleMessage(_ *Context, m *Routed) error {
+func (w relayInbox) HandleMessage(_ *runtime.Context, m *runtime.Routed) error {
 	select {
 	case w.ch <- m.Payload:
 	default: // the loop is not waiting: a late reply
@@ -104,9 +118,9 @@ func (w relayInbox) HandleMessage(_ *Context, m *Routed) error {
 	return nil
 }
 
-// StartRelay registers name at the relay node listening on at and keeps the
-// registration alive until the relay or the node is closed.
-func (n *Node) StartRelay(name, at string, opts RelayOptions) (*Relay, error) {
+// Start registers name, for node n, at the relay node listening on at, and
+// keeps the registration alive until the relay or the node is closed.
+func Start(n *runtime.Node, name, at string, opts Options) (*Relay, error) {
 	if err := routing.ValidRelayName(name); err != nil {
 		return nil, fmt.Errorf("relay %q: %w", name, err)
 	}
@@ -119,19 +133,22 @@ func (n *Node) StartRelay(name, at string, opts RelayOptions) (*Relay, error) {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 2 * time.Second
 	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
 	r := &Relay{
 		node: n, name: name, at: at, opts: opts,
-		addr:   routing.LocalAddress(RandomAddress()),
+		addr:   routing.LocalAddress(runtime.RandomAddress()),
 		inbox:  make(chan []byte, 4),
 		ready:  make(chan struct{}),
 		done:   make(chan struct{}),
-		status: RelayStatus{Name: name, At: at, AtNode: opts.AtNode, State: RelayConnecting},
+		status: Status{Name: name, At: at, AtNode: opts.AtNode, State: Connecting},
 	}
-	if _, err := n.startWorker(r.addr.Value, relayInbox{r.inbox}, false); err != nil {
+	if err := n.StartWorker(r.addr.Value, relayInbox{r.inbox}); err != nil {
 		return nil, err
 	}
-	r.ctx, r.cancel = context.WithCancel(n.ctx)
-	n.goroutine(func() {
+	r.ctx, r.cancel = context.WithCancel(n.Context())
+	n.Go(func() {
 		defer close(r.done)
 		defer n.StopWorker(r.addr.Value)
 		r.loop()
@@ -143,7 +160,7 @@ func (n *Node) StartRelay(name, at string, opts RelayOptions) (*Relay, error) {
 func (r *Relay) Ready() <-chan struct{} { return r.ready }
 
 // Status returns a snapshot of the relay.
-func (r *Relay) Status() RelayStatus {
+func (r *Relay) Status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.status
@@ -155,19 +172,19 @@ func (r *Relay) Close() {
 	<-r.done
 }
 
-func (r *Relay) update(f func(s *RelayStatus)) {
+func (r *Relay) update(f func(s *Status)) {
 	r.mu.Lock()
 	f(&r.status)
 	r.mu.Unlock()
 }
 
 func (r *Relay) loop() {
-	log := r.node.log.With("relay", r.name, "at", r.at)
+	log := r.node.Logger().With("relay", r.name, "at", r.at)
 	var backoff time.Duration
 	for {
 		registered, err := r.session()
 		if r.ctx.Err() != nil {
-			r.update(func(s *RelayStatus) { s.State = RelayStopped })
+			r.update(func(s *Status) { s.State = Stopped })
 			return
 		}
 		if registered {
@@ -178,13 +195,13 @@ func (r *Relay) loop() {
 		}
 		backoff = min(max(2*backoff, 50*time.Millisecond), r.opts.MaxBackoff)
 		wait := jitter(backoff)
-		if warn, failures := r.down.failed(time.Now()); warn && !r.node.quiet() {
+		if warn, failures := r.down.Failed(time.Now()); warn && !r.node.Quiet() {
 			log.Warn("relay down, reconnecting", "error", err, "retry_in", wait, "failed_attempts", failures)
 		} else {
 			log.Debug("relay still down, reconnecting", "error", err, "retry_in", wait)
 		}
-		r.update(func(s *RelayStatus) {
-			s.State, s.Connection, s.LastError = RelayConnecting, "", err.Error()
+		r.update(func(s *Status) {
+			s.State, s.Connection, s.LastError = Connecting, "", err.Error()
 		})
 		select {
 		case <-time.After(wait):
@@ -212,11 +229,11 @@ var errRelayStopped = errors.New("relay stopped")
 // registered says whether it got as far as a registration.
 func (r *Relay) session() (registered bool, err error) {
 	ctx := r.ctx
-	dialCtx, dialCancel := context.WithTimeout(ctx, r.node.opts.DialTimeout)
+	dialCtx, dialCancel := context.WithTimeout(ctx, r.opts.DialTimeout)
 	// A connection of its own: a failed check closes it without cutting
 	// anyone else's traffic, and nobody else's dial makes it less than
 	// inbound.
-	conn, err := r.node.Connect(dialCtx, r.at, ConnectOptions{Inbound: true, Dedicated: true})
+	conn, err := r.node.Connect(dialCtx, r.at, runtime.ConnectOptions{Inbound: true, Dedicated: true})
 	dialCancel()
 	if err != nil {
 		return false, err
@@ -235,8 +252,8 @@ func (r *Relay) session() (registered bool, err error) {
 		conn.Close()
 		return false, fmt.Errorf("register: unexpected reply %q", reply)
 	}
-	r.update(func(s *RelayStatus) {
-		s.State, s.Forwarder, s.Connection, s.LastError = RelayUp, fwd, conn.Address().Value, ""
+	r.update(func(s *Status) {
+		s.State, s.Forwarder, s.Connection, s.LastError = Up, fwd, conn.Address().Value, ""
 		s.Registrations++
 	})
 	r.count.registrations.Add(1)
@@ -245,11 +262,11 @@ func (r *Relay) session() (registered bool, err error) {
 	default:
 		close(r.ready)
 	}
-	if was, lasted, failures := r.down.mended(time.Now()); was {
-		r.node.log.Info("relay is back: registered again", "relay", r.name, "at", r.at, "forwarder", fwd,
+	if was, lasted, failures := r.down.Mended(time.Now()); was {
+		r.node.Logger().Info("relay is back: registered again", "relay", r.name, "at", r.at, "forwarder", fwd,
 			"down_for", lasted.Round(time.Millisecond), "failed_attempts", failures)
 	} else {
-		r.node.log.Info("relay registered", "relay", r.name, "at", r.at, "forwarder", fwd)
+		r.node.Logger().Info("relay registered", "relay", r.name, "at", r.at, "forwarder", fwd)
 	}
 
 	ping := routing.Route{conn.Address(), routing.LocalAddress(fwd), r.addr}
@@ -287,16 +304,15 @@ func (r *Relay) session() (registered bool, err error) {
 // over it end first, telling their other ends through it. When the whole
 // node closes, its transport closes the connection, after the streams over
 // it have said Disconnect.
-func (r *Relay) closeConn(conn Connection) {
-	if r.node.ctx.Err() == nil {
-		r.node.connEvents.closing(conn)
-		conn.Close()
+func (r *Relay) closeConn(conn runtime.Connection) {
+	if r.node.Context().Err() == nil {
+		r.node.CloseConnection(conn)
 	}
 }
 
 // check sends one end-to-end check along ping and waits for its answer, for
 // as long as the connection keeps receiving frames.
-func (r *Relay) check(ctx context.Context, conn Connection, ping routing.Route, payload []byte) error {
+func (r *Relay) check(ctx context.Context, conn runtime.Connection, ping routing.Route, payload []byte) error {
 	sent := false
 	for {
 		heard := conn.Received()
@@ -328,7 +344,7 @@ func (r *Relay) check(ctx context.Context, conn Connection, ping routing.Route, 
 
 // roundTrip sends payload along onward with the relay's worker as return
 // route and waits for one reply.
-func (r *Relay) roundTrip(ctx context.Context, conn Connection, onward routing.Route, payload []byte) ([]byte, error) {
+func (r *Relay) roundTrip(ctx context.Context, conn runtime.Connection, onward routing.Route, payload []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.PingTimeout)
 	defer cancel()
 	err := r.node.Send(ctx, routing.Message{Onward: onward, Return: routing.Route{r.addr}, Payload: payload})
@@ -347,7 +363,7 @@ func (r *Relay) roundTrip(ctx context.Context, conn Connection, onward routing.R
 
 // await waits for the answer to a check whose payload was want; answers
 // to earlier checks are skipped.
-func (r *Relay) await(ctx context.Context, conn Connection, want []byte) error {
+func (r *Relay) await(ctx context.Context, conn runtime.Connection, want []byte) error {
 	for {
 		select {
 		case p := <-r.inbox:

@@ -1,4 +1,4 @@
-package runtime
+package relay
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -208,39 +209,39 @@ func pattern(size int) []byte {
 // inlet on n1 -> n2 -> (the link) <- the relay of n3 -> an outlet on n3 ->
 // target.
 type linkPath struct {
-	n1, n3 *Node
+	n1, n3 *runtime.Node
 	logs3  *logBuffer
 	link   *faultyLink
 	relay  *Relay
-	inlet  *Inlet
+	inlet  *runtime.Inlet
 	// viaRelay is the route from n1 to n3's forwarder at n2.
 	viaRelay routing.Route
 }
 
 // newLinkPath starts a linkPath; before, on n3 and its link, before the
 // relay registers.
-func newLinkPath(t testing.TB, target string, keep KeepAlive, relayOpts RelayOptions, n3Opts Options, before func(p *linkPath)) *linkPath {
+func newLinkPath(t testing.TB, target string, keep runtime.KeepAlive, relayOpts Options, n3Opts runtime.Options, before func(p *linkPath)) *linkPath {
 	t.Helper()
 	p := &linkPath{}
-	n2, _ := testNode(t, "n2", Options{})
+	n2, _ := testNode(t, "n2", runtime.Options{})
 	n2Addr := listen(t, n2)
 	p.link = newFaultyLink(t, n2Addr)
 	p.n3, p.logs3 = testNode(t, "n3", n3Opts)
-	if _, err := p.n3.StartOutlet("outlet", target, OutletOptions{KeepAlive: keep}); err != nil {
+	if _, err := p.n3.StartOutlet("outlet", target, runtime.OutletOptions{KeepAlive: keep}); err != nil {
 		t.Fatal(err)
 	}
 	if before != nil {
 		before(p)
 	}
 	var err error
-	if p.relay, err = p.n3.StartRelay("n3", p.link.Addr(), relayOpts); err != nil {
+	if p.relay, err = Start(p.n3, "n3", p.link.Addr(), relayOpts); err != nil {
 		t.Fatal(err)
 	}
 	<-p.relay.Ready()
-	p.n1, _ = testNode(t, "n1", Options{})
+	p.n1, _ = testNode(t, "n1", runtime.Options{})
 	p.viaRelay = routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3")}
 	route := append(p.viaRelay.Clone(), routing.LocalAddress("outlet"))
-	if p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{KeepAlive: keep}); err != nil {
+	if p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, runtime.InletOptions{KeepAlive: keep}); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -260,12 +261,12 @@ func (p *linkPath) uppercase() routing.Route {
 // byte.
 func TestLinkBlackholeRelayAndStreams(t *testing.T) {
 	const size = 64 << 20
-	keep := KeepAlive{Every: 250 * time.Millisecond, DeadAfter: time.Second}
+	keep := runtime.KeepAlive{Every: 250 * time.Millisecond, DeadAfter: time.Second}
 	p := newLinkPath(t, serveTCP(t, streamServer(size)), keep,
-		RelayOptions{PingInterval: 100 * time.Millisecond, PingTimeout: 500 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
-		Options{HandshakeTimeout: time.Second, DialTimeout: time.Second},
+		Options{PingInterval: 100 * time.Millisecond, PingTimeout: 500 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
+		runtime.Options{HandshakeTimeout: time.Second, DialTimeout: time.Second},
 		func(p *linkPath) {
-			if err := p.n3.StartSecureChannelListener("api", SecureChannelListenerOptions{}); err != nil {
+			if err := p.n3.StartSecureChannelListener("api", runtime.SecureChannelListenerOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -296,7 +297,7 @@ func TestLinkBlackholeRelayAndStreams(t *testing.T) {
 		t.Fatalf("the download ended cleanly, cut at %d of %d bytes", got, size)
 	}
 	t.Logf("download caught in the outage: %d of %d bytes, then %v", got, size, err)
-	waitFor(t, "the relay to give up its connection", func() bool { return rel.Status().State != RelayUp })
+	waitFor(t, "the relay to give up its connection", func() bool { return rel.Status().State != Up })
 	logs3.waitLog(t, "relay down, reconnecting")
 
 	// Healed: the relay registers again, and a message gets through.
@@ -338,7 +339,7 @@ func errTimeout(err error) error {
 // that would pass the bytes that came for all of them.
 func TestPortalStreamCutByAClosedRelayIsReset(t *testing.T) {
 	const size = 64 << 20
-	p := newPortalPath(t, serveTCP(t, streamServer(size)))
+	p := newPortalPath(t, serveTCP(t, streamServer(size)), runtime.InletOptions{}, Options{})
 	got, err := cutDownload(t, p.inlet.Addr(), size, p.relay.Close)
 	if got < size && !isReset(err) {
 		t.Fatalf("the download ended at %d of %d bytes with %v, want a reset", got, size, err)
@@ -353,16 +354,16 @@ func TestPortalStreamCutByAClosedRelayIsReset(t *testing.T) {
 func BenchmarkRelayBlackholeRecovery(b *testing.B) {
 	var total time.Duration
 	for range b.N {
-		n2, _ := testNode(b, "n2", Options{})
+		n2, _ := testNode(b, "n2", runtime.Options{})
 		n2Addr := listen(b, n2)
 		link := newFaultyLink(b, n2Addr)
-		n3, _ := testNode(b, "n3", Options{})
-		rel, err := n3.StartRelay("n3", link.Addr(), RelayOptions{})
+		n3, _ := testNode(b, "n3", runtime.Options{})
+		rel, err := Start(n3, "n3", link.Addr(), Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		<-rel.Ready()
-		n1, _ := testNode(b, "n1", Options{})
+		n1, _ := testNode(b, "n1", runtime.Options{})
 		route := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")}
 		link.blackhole()
 		time.Sleep(20 * time.Second) // the outage itself, not a wait for readiness
@@ -399,7 +400,7 @@ func cutDownload(t testing.TB, addr string, size int, fault func()) (int, error)
 // healedWithin waits, after a link healed, until "hello" sent from n along
 // route (to an uppercase service) comes back, and returns how long that
 // took; 30 s without fails.
-func healedWithin(t testing.TB, n *Node, route routing.Route, rel *Relay) time.Duration {
+func healedWithin(t testing.TB, n *runtime.Node, route routing.Route, rel *Relay) time.Duration {
 	t.Helper()
 	healed := time.Now()
 	for {
@@ -420,8 +421,8 @@ func healedWithin(t testing.TB, n *Node, route routing.Route, rel *Relay) time.D
 // registers again; the next download is whole.
 func TestLinkResetsEveryConnection(t *testing.T) {
 	const size = 64 << 20
-	keep := KeepAlive{Every: 250 * time.Millisecond, DeadAfter: time.Second}
-	p := newLinkPath(t, serveTCP(t, streamServer(size)), keep, RelayOptions{MaxBackoff: 200 * time.Millisecond}, Options{}, nil)
+	keep := runtime.KeepAlive{Every: 250 * time.Millisecond, DeadAfter: time.Second}
+	p := newLinkPath(t, serveTCP(t, streamServer(size)), keep, Options{MaxBackoff: 200 * time.Millisecond}, runtime.Options{}, nil)
 	n1, rel, in, link := p.n1, p.relay, p.inlet, p.link
 	got, err := cutDownload(t, in.Addr(), size, link.resetAll)
 	if got < size && !isReset(err) {
@@ -443,7 +444,7 @@ func TestLinkResetsEveryConnection(t *testing.T) {
 // A slow, late link (20 ms each way, 4 MiB/s) carries a portal's streams
 // whole, and the relay over it, busy with them, is never torn down.
 func TestLinkSlowAndLate(t *testing.T) {
-	p := newLinkPath(t, serveTCP(t, echoServer), KeepAlive{}, RelayOptions{}, Options{}, func(p *linkPath) {
+	p := newLinkPath(t, serveTCP(t, echoServer), runtime.KeepAlive{}, Options{}, runtime.Options{}, func(p *linkPath) {
 		p.link.slow(20*time.Millisecond, 4<<20)
 	})
 	rel, in := p.relay, p.inlet
