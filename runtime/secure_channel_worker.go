@@ -204,15 +204,24 @@ func (c *secureChannel) confirm(ctx context.Context) error {
 		Return:  routing.Route{routing.LocalAddress(name)},
 		Payload: keepAlivePayload,
 	}})
+	refused := func() error {
+		c.log.Warn("secure channel refused by the listener", "listener", c.label, "identifier", n.secure.id.Identifier.String())
+		return fmt.Errorf("the listener refused identifier %s: %w", n.secure.id.Identifier, ErrChannelRefused)
+	}
 	if err != nil {
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if closed { // the listener's Close came first, and took the encryptor
+			return refused()
+		}
 		return fmt.Errorf("confirm the channel: %w", err)
 	}
 	select {
 	case <-inbox.ch:
 		return nil
 	case <-c.gone:
-		c.log.Warn("secure channel refused by the listener", "listener", c.label, "identifier", n.secure.id.Identifier.String())
-		return fmt.Errorf("the listener refused identifier %s: %w", n.secure.id.Identifier, ErrChannelRefused)
+		return refused()
 	case <-ctx.Done():
 		c.log.Warn("secure channel not completed: the listener did not confirm it", "listener", c.label, "identifier", n.secure.id.Identifier.String())
 		return fmt.Errorf("the listener did not confirm it for identifier %s (%v): %w", n.secure.id.Identifier, ctx.Err(), ErrChannelRefused)
@@ -296,7 +305,8 @@ func (c *secureChannel) close(tell bool, why string) {
 	c.closed = true
 	remote := c.remote
 	c.mu.Unlock()
-	close(c.gone)
+	// Told last, when the channel is gone from the node's list too.
+	defer close(c.gone)
 	if tell {
 		c.encMu.Lock()
 		sealed, err := c.enc.Seal(nil, secure.AppendClose(nil))

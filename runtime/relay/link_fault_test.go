@@ -261,7 +261,7 @@ func (p *linkPath) uppercase() routing.Route {
 // byte.
 func TestLinkBlackholeRelayAndStreams(t *testing.T) {
 	const size = 64 << 20
-	keep := runtime.KeepAlive{Every: 250 * time.Millisecond, DeadAfter: time.Second}
+	keep := runtime.KeepAlive{Every: 500 * time.Millisecond, DeadAfter: 3 * time.Second}
 	p := newLinkPath(t, serveTCP(t, streamServer(size)), keep,
 		Options{PingInterval: 100 * time.Millisecond, PingTimeout: 500 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
 		runtime.Options{HandshakeTimeout: time.Second, DialTimeout: time.Second},
@@ -421,7 +421,7 @@ func healedWithin(t testing.TB, n *runtime.Node, route routing.Route, rel *Relay
 // registers again; the next download is whole.
 func TestLinkResetsEveryConnection(t *testing.T) {
 	const size = 64 << 20
-	keep := runtime.KeepAlive{Every: 250 * time.Millisecond, DeadAfter: time.Second}
+	keep := runtime.KeepAlive{Every: 500 * time.Millisecond, DeadAfter: 3 * time.Second}
 	p := newLinkPath(t, serveTCP(t, streamServer(size)), keep, Options{MaxBackoff: 200 * time.Millisecond}, runtime.Options{}, nil)
 	n1, rel, in, link := p.n1, p.relay, p.inlet, p.link
 	got, err := cutDownload(t, in.Addr(), size, link.resetAll)
