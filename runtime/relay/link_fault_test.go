@@ -350,7 +350,7 @@ func TestPortalStreamCutByAClosedRelayIsReset(t *testing.T) {
 // default options takes to carry messages again once a 20 s blackhole on
 // its link heals (target: under 3 s).
 //
-//	go test -run '^$' -bench RelayBlackholeRecovery -benchtime 1x ./runtime/
+//	go test -run '^$' -bench RelayBlackholeRecovery -benchtime 1x ./runtime/relay/
 func BenchmarkRelayBlackholeRecovery(b *testing.B) {
 	var total time.Duration
 	for range b.N {
