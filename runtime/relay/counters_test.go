@@ -5,21 +5,22 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 )
 
 // A relay counts its registrations, its reconnects when its connection
 // dies, and the round trip of each check.
 func TestRelayCounters(t *testing.T) {
 	t.Parallel()
-	n2, _ := testNode(t, "n2", runtime.Options{})
-	addr := listen(t, n2)
-	n3, _ := testNode(t, "n3", runtime.Options{})
+	n2, _ := nodetest.Node(t, "n2", runtime.Options{})
+	addr := nodetest.Listen(t, n2)
+	n3, _ := nodetest.Node(t, "n3", runtime.Options{})
 	r, err := Start(n3, "n3", addr, Options{PingInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-r.Ready()
-	waitFor(t, "a round trip", func() bool { return r.Counters().RoundTrip.Count >= 2 })
+	nodetest.WaitFor(t, "a round trip", func() bool { return r.Counters().RoundTrip.Count >= 2 })
 	c := r.Counters()
 	if c.Registrations != 1 || c.Reconnects != 0 || c.LastRoundTrip <= 0 {
 		t.Errorf("counters %+v, want 1 registration, no reconnect, a round trip", c)
@@ -39,7 +40,7 @@ func TestRelayCounters(t *testing.T) {
 		t.Fatal("no relay connection")
 	}
 	conn.Close()
-	waitFor(t, "the relay registered again", func() bool { return r.Counters().Registrations == 2 })
+	nodetest.WaitFor(t, "the relay registered again", func() bool { return r.Counters().Registrations == 2 })
 	if got := r.Counters().Reconnects; got != 1 {
 		t.Errorf("reconnects = %d, want 1", got)
 	}

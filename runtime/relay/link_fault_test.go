@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -210,7 +211,7 @@ func pattern(size int) []byte {
 // target.
 type linkPath struct {
 	n1, n3 *runtime.Node
-	logs3  *logBuffer
+	logs3  *nodetest.LogBuffer
 	link   *faultyLink
 	relay  *Relay
 	inlet  *runtime.Inlet
@@ -223,10 +224,10 @@ type linkPath struct {
 func newLinkPath(t testing.TB, target string, keep runtime.KeepAlive, relayOpts Options, n3Opts runtime.Options, before func(p *linkPath)) *linkPath {
 	t.Helper()
 	p := &linkPath{}
-	n2, _ := testNode(t, "n2", runtime.Options{})
-	n2Addr := listen(t, n2)
+	n2, _ := nodetest.Node(t, "n2", runtime.Options{})
+	n2Addr := nodetest.Listen(t, n2)
 	p.link = newFaultyLink(t, n2Addr)
-	p.n3, p.logs3 = testNode(t, "n3", n3Opts)
+	p.n3, p.logs3 = nodetest.Node(t, "n3", n3Opts)
 	if _, err := p.n3.StartOutlet("outlet", target, runtime.OutletOptions{KeepAlive: keep}); err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func newLinkPath(t testing.TB, target string, keep runtime.KeepAlive, relayOpts 
 		t.Fatal(err)
 	}
 	<-p.relay.Ready()
-	p.n1, _ = testNode(t, "n1", runtime.Options{})
+	p.n1, _ = nodetest.Node(t, "n1", runtime.Options{})
 	p.viaRelay = routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3")}
 	route := append(p.viaRelay.Clone(), routing.LocalAddress("outlet"))
 	if p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, runtime.InletOptions{KeepAlive: keep}); err != nil {
@@ -262,7 +263,7 @@ func (p *linkPath) uppercase() routing.Route {
 func TestLinkBlackholeRelayAndStreams(t *testing.T) {
 	const size = 64 << 20
 	keep := runtime.KeepAlive{Every: 500 * time.Millisecond, DeadAfter: 3 * time.Second}
-	p := newLinkPath(t, serveTCP(t, streamServer(size)), keep,
+	p := newLinkPath(t, nodetest.ServeTCP(t, streamServer(size)), keep,
 		Options{PingInterval: 100 * time.Millisecond, PingTimeout: 500 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
 		runtime.Options{HandshakeTimeout: time.Second, DialTimeout: time.Second},
 		func(p *linkPath) {
@@ -297,8 +298,8 @@ func TestLinkBlackholeRelayAndStreams(t *testing.T) {
 		t.Fatalf("the download ended cleanly, cut at %d of %d bytes", got, size)
 	}
 	t.Logf("download caught in the outage: %d of %d bytes, then %v", got, size, err)
-	waitFor(t, "the relay to give up its connection", func() bool { return rel.Status().State != Up })
-	logs3.waitLog(t, "relay down, reconnecting")
+	nodetest.WaitFor(t, "the relay to give up its connection", func() bool { return rel.Status().State != Up })
+	logs3.WaitLog(t, "relay down, reconnecting")
 
 	// Healed: the relay registers again, and a message gets through.
 	link.heal()
@@ -307,7 +308,7 @@ func TestLinkBlackholeRelayAndStreams(t *testing.T) {
 
 	// The same node opens its secure channel again, and a new download
 	// is whole.
-	waitFor(t, "a secure channel over the healed relay", func() bool { return secureEcho() == nil })
+	nodetest.WaitFor(t, "a secure channel over the healed relay", func() bool { return secureEcho() == nil })
 	c2, err := net.Dial("tcp", in.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -339,9 +340,9 @@ func errTimeout(err error) error {
 // that would pass the bytes that came for all of them.
 func TestPortalStreamCutByAClosedRelayIsReset(t *testing.T) {
 	const size = 64 << 20
-	p := newPortalPath(t, serveTCP(t, streamServer(size)), runtime.InletOptions{}, Options{})
+	p := newPortalPath(t, nodetest.ServeTCP(t, streamServer(size)), runtime.InletOptions{}, Options{})
 	got, err := cutDownload(t, p.inlet.Addr(), size, p.relay.Close)
-	if got < size && !isReset(err) {
+	if got < size && !nodetest.IsReset(err) {
 		t.Fatalf("the download ended at %d of %d bytes with %v, want a reset", got, size, err)
 	}
 }
@@ -354,16 +355,16 @@ func TestPortalStreamCutByAClosedRelayIsReset(t *testing.T) {
 func BenchmarkRelayBlackholeRecovery(b *testing.B) {
 	var total time.Duration
 	for range b.N {
-		n2, _ := testNode(b, "n2", runtime.Options{})
-		n2Addr := listen(b, n2)
+		n2, _ := nodetest.Node(b, "n2", runtime.Options{})
+		n2Addr := nodetest.Listen(b, n2)
 		link := newFaultyLink(b, n2Addr)
-		n3, _ := testNode(b, "n3", runtime.Options{})
+		n3, _ := nodetest.Node(b, "n3", runtime.Options{})
 		rel, err := Start(n3, "n3", link.Addr(), Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		<-rel.Ready()
-		n1, _ := testNode(b, "n1", runtime.Options{})
+		n1, _ := nodetest.Node(b, "n1", runtime.Options{})
 		route := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")}
 		link.blackhole()
 		time.Sleep(20 * time.Second) // the outage itself, not a wait for readiness
@@ -404,7 +405,7 @@ func healedWithin(t testing.TB, n *runtime.Node, route routing.Route, rel *Relay
 	t.Helper()
 	healed := time.Now()
 	for {
-		if got, err := trySend(n, route, "hello", 200*time.Millisecond); err == nil && got == "HELLO" {
+		if got, err := nodetest.TrySend(n, route, "hello", 200*time.Millisecond); err == nil && got == "HELLO" {
 			return time.Since(healed)
 		}
 		if time.Since(healed) > 30*time.Second {
@@ -422,10 +423,10 @@ func healedWithin(t testing.TB, n *runtime.Node, route routing.Route, rel *Relay
 func TestLinkResetsEveryConnection(t *testing.T) {
 	const size = 64 << 20
 	keep := runtime.KeepAlive{Every: 500 * time.Millisecond, DeadAfter: 3 * time.Second}
-	p := newLinkPath(t, serveTCP(t, streamServer(size)), keep, Options{MaxBackoff: 200 * time.Millisecond}, runtime.Options{}, nil)
+	p := newLinkPath(t, nodetest.ServeTCP(t, streamServer(size)), keep, Options{MaxBackoff: 200 * time.Millisecond}, runtime.Options{}, nil)
 	n1, rel, in, link := p.n1, p.relay, p.inlet, p.link
 	got, err := cutDownload(t, in.Addr(), size, link.resetAll)
-	if got < size && !isReset(err) {
+	if got < size && !nodetest.IsReset(err) {
 		t.Fatalf("the download ended at %d of %d bytes with %v, want a reset", got, size, err)
 	}
 	healedWithin(t, n1, p.uppercase(), rel)
@@ -444,14 +445,14 @@ func TestLinkResetsEveryConnection(t *testing.T) {
 // A slow, late link (20 ms each way, 4 MiB/s) carries a portal's streams
 // whole, and the relay over it, busy with them, is never torn down.
 func TestLinkSlowAndLate(t *testing.T) {
-	p := newLinkPath(t, serveTCP(t, echoServer), runtime.KeepAlive{}, Options{}, runtime.Options{}, func(p *linkPath) {
+	p := newLinkPath(t, nodetest.ServeTCP(t, nodetest.EchoServer), runtime.KeepAlive{}, Options{}, runtime.Options{}, func(p *linkPath) {
 		p.link.slow(20*time.Millisecond, 4<<20)
 	})
 	rel, in := p.relay, p.inlet
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {
-		wg.Go(func() { errs <- roundTripStream(in.Addr(), 1<<20) })
+		wg.Go(func() { errs <- nodetest.RoundTripStream(in.Addr(), 1<<20) })
 	}
 	wg.Wait()
 	close(errs)

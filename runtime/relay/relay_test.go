@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
 func TestRelayThroughForwarder(t *testing.T) {
-	n2, _ := testNode(t, "n2", runtime.Options{})
-	n2Addr := listen(t, n2)
-	n3, _ := testNode(t, "n3", runtime.Options{})
+	n2, _ := nodetest.Node(t, "n2", runtime.Options{})
+	n2Addr := nodetest.Listen(t, n2)
+	n3, _ := nodetest.Node(t, "n3", runtime.Options{})
 	if err := n3.StartService("hop", runtime.Hop{}); err != nil {
 		t.Fatal(err)
 	}
@@ -25,13 +26,13 @@ func TestRelayThroughForwarder(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-rel.Ready()
-	n1, _ := testNode(t, "n1", runtime.Options{})
-	c := connect(t, n1, n2Addr)
+	n1, _ := nodetest.Node(t, "n1", runtime.Options{})
+	c := nodetest.Connect(t, n1, n2Addr)
 	for _, r := range []routing.Route{
 		{c.Address(), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")},
 		{c.Address(), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("uppercase")},
 	} {
-		if got := sendString(t, n1, r, "hello"); got != "HELLO" {
+		if got := nodetest.SendString(t, n1, r, "hello"); got != "HELLO" {
 			t.Fatalf("reply %q", got)
 		}
 	}
@@ -53,41 +54,41 @@ func TestRelayRecovers(t *testing.T) {
 	t.Logf("message through forward_to_n3 again %s after the relay node listened again", elapsed)
 	// The failure was a warning; the recovery is said at INFO, with how
 	// long the relay was down.
-	logs.waitLog(t, "[WARN]  test: relay down, reconnecting")
-	logs.waitLog(t, "[INFO]  test: relay is back: registered again")
-	logs.waitLog(t, "down_for=")
+	logs.WaitLog(t, "[WARN]  test: relay down, reconnecting")
+	logs.WaitLog(t, "[INFO]  test: relay is back: registered again")
+	logs.WaitLog(t, "down_for=")
 }
 
 // relayRecovery kills the relay node, starts a new one on the same port,
 // and returns the time from its listening to a message getting through.
-func relayRecovery(t testing.TB) (time.Duration, *logBuffer) {
+func relayRecovery(t testing.TB) (time.Duration, *nodetest.LogBuffer) {
 	n2 := runtime.NewNode("n2", runtime.Options{})
 	l, err := n2.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr()
-	n3, logs := testNode(t, "n3", runtime.Options{})
+	n3, logs := nodetest.Node(t, "n3", runtime.Options{})
 	rel, err := Start(n3, "n3", addr, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-rel.Ready()
-	n1, _ := testNode(t, "n1", runtime.Options{})
+	n1, _ := nodetest.Node(t, "n1", runtime.Options{})
 	route := routing.Route{routing.TCPAddress(addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")}
-	if got := sendString(t, n1, route, "hello"); got != "HELLO" {
+	if got := nodetest.SendString(t, n1, route, "hello"); got != "HELLO" {
 		t.Fatalf("reply %q", got)
 	}
 	n2.Close()
-	waitFor(t, "relay to notice", func() bool { return rel.Status().State != Up })
+	nodetest.WaitFor(t, "relay to notice", func() bool { return rel.Status().State != Up })
 
-	n2b, _ := testNode(t, "n2b", runtime.Options{})
+	n2b, _ := nodetest.Node(t, "n2b", runtime.Options{})
 	if _, err := n2b.Listen(addr); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	for {
-		got, err := trySend(n1, route, "hello", 25*time.Millisecond)
+		got, err := nodetest.TrySend(n1, route, "hello", 25*time.Millisecond)
 		if err == nil && got == "HELLO" {
 			return time.Since(start), logs
 		}
@@ -116,13 +117,13 @@ func BenchmarkRelayRecovery(b *testing.B) {
 // it carries. The check's timeout here is shorter than the time a check
 // may wait behind 32 streams' windows of data under the race detector.
 func TestBusyRelayIsNotTornDown(t *testing.T) {
-	p := newPortalPath(t, serveTCP(t, echoServer), runtime.InletOptions{PingTimeout: 30 * time.Second},
+	p := newPortalPath(t, nodetest.ServeTCP(t, nodetest.EchoServer), runtime.InletOptions{PingTimeout: 30 * time.Second},
 		Options{PingInterval: 10 * time.Millisecond, PingTimeout: time.Second})
 	const streams, size = 32, 4 << 20
 	var wg sync.WaitGroup
 	errs := make(chan error, streams)
 	for range streams {
-		wg.Go(func() { errs <- roundTripStream(p.inlet.Addr(), size) })
+		wg.Go(func() { errs <- nodetest.RoundTripStream(p.inlet.Addr(), size) })
 	}
 	wg.Wait()
 	close(errs)
@@ -150,9 +151,9 @@ func (c *busyConn) Address() routing.Address { return routing.LocalAddress("busy
 // A check whose answer is late waits as long as the connection receives
 // frames, and fails once it has been silent for a whole timeout.
 func TestRelayCheckWaitsWhileTheConnectionIsBusy(t *testing.T) {
-	n, _ := testNode(t, "n3", runtime.Options{})
+	n, _ := nodetest.Node(t, "n3", runtime.Options{})
 	// A sink at the check's route: the check is sent and never answered.
-	if err := n.StartWorker("sink", &sink{}); err != nil {
+	if err := n.StartWorker("sink", &nodetest.Sink{}); err != nil {
 		t.Fatal(err)
 	}
 	r := &Relay{node: n, opts: Options{PingTimeout: 50 * time.Millisecond}, addr: routing.LocalAddress("relay"), inbox: make(chan []byte, 4)}
@@ -193,9 +194,9 @@ func TestRelayCheckWaitsWhileTheConnectionIsBusy(t *testing.T) {
 // A relay that is closed lets its relay node know at once: the forwarder
 // goes with the relay's own connection, while the node runs on.
 func TestRelayCloseRemovesTheForwarder(t *testing.T) {
-	n2, _ := testNode(t, "n2", runtime.Options{})
-	addr := listen(t, n2)
-	n3, _ := testNode(t, "n3", runtime.Options{})
+	n2, _ := nodetest.Node(t, "n2", runtime.Options{})
+	addr := nodetest.Listen(t, n2)
+	n3, _ := nodetest.Node(t, "n3", runtime.Options{})
 	rel, err := Start(n3, "n3", addr, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -205,16 +206,16 @@ func TestRelayCloseRemovesTheForwarder(t *testing.T) {
 		t.Fatalf("forwarders %v", n2.Forwarders())
 	}
 	rel.Close()
-	waitFor(t, "the forwarder to go", func() bool { return len(n2.Forwarders()) == 0 })
+	nodetest.WaitFor(t, "the forwarder to go", func() bool { return len(n2.Forwarders()) == 0 })
 }
 
 // A relay started while another dial to the same node is under way still
 // gets an inbound connection (its own): traffic through it reaches n3.
 func TestRelayBesideAnotherDial(t *testing.T) {
-	n2, _ := testNode(t, "n2", runtime.Options{})
-	n2Addr := listen(t, n2)
-	proxy := delayProxy(t, n2Addr, 300*time.Millisecond)
-	n3, _ := testNode(t, "n3", runtime.Options{})
+	n2, _ := nodetest.Node(t, "n2", runtime.Options{})
+	n2Addr := nodetest.Listen(t, n2)
+	proxy := nodetest.DelayProxy(t, n2Addr, 300*time.Millisecond)
+	n3, _ := nodetest.Node(t, "n3", runtime.Options{})
 	plain := make(chan error, 1)
 	go func() {
 		_, err := n3.Connect(context.Background(), proxy, runtime.ConnectOptions{})
@@ -228,9 +229,9 @@ func TestRelayBesideAnotherDial(t *testing.T) {
 	if err := <-plain; err != nil {
 		t.Fatal(err)
 	}
-	n1, _ := testNode(t, "n1", runtime.Options{})
+	n1, _ := nodetest.Node(t, "n1", runtime.Options{})
 	route := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("echo")}
-	if got := sendString(t, n1, route, "hello"); got != "hello" {
+	if got := nodetest.SendString(t, n1, route, "hello"); got != "hello" {
 		t.Fatalf("reply %q", got)
 	}
 }
@@ -241,18 +242,18 @@ var slowPeerOpts = runtime.Options{HandshakeTimeout: 200 * time.Millisecond, Fra
 // A relay's connection, idle for long past the deadlines (its checks far
 // apart), stays up and carries the next message: no new registration.
 func TestIdleRelayStays(t *testing.T) {
-	n2, _ := testNode(t, "n2", slowPeerOpts)
-	n2Addr := listen(t, n2)
-	n3, _ := testNode(t, "n3", slowPeerOpts)
+	n2, _ := nodetest.Node(t, "n2", slowPeerOpts)
+	n2Addr := nodetest.Listen(t, n2)
+	n3, _ := nodetest.Node(t, "n3", slowPeerOpts)
 	rel, err := Start(n3, "n3", n2Addr, Options{PingInterval: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-rel.Ready()
 	time.Sleep(5 * slowPeerOpts.FrameTimeout)
-	n1, _ := testNode(t, "n1", slowPeerOpts)
-	c := connect(t, n1, n2Addr)
-	if got := sendString(t, n1, routing.Route{c.Address(), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")}, "hello"); got != "HELLO" {
+	n1, _ := nodetest.Node(t, "n1", slowPeerOpts)
+	c := nodetest.Connect(t, n1, n2Addr)
+	if got := nodetest.SendString(t, n1, routing.Route{c.Address(), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")}, "hello"); got != "HELLO" {
 		t.Fatalf("reply %q", got)
 	}
 	if st := rel.Status(); st.State != Up || st.Registrations != 1 {
