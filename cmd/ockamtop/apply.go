@@ -136,7 +136,8 @@ func printChecks(w io.Writer, results []deploy.CheckResult) bool {
 
 var applyCommand = &command{
 	name:    "apply",
-	args:    "FILE",
+	args:    "FILE|DIR",
+	short:   "Start a topology and keep it up; apply a file's changes to it",
 	summary: "Start the topology's nodes, run its checks, and keep it up until SIGINT, SIGTERM or 'ockamtop down'; while FILE runs, apply its changes to it.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var f runFlags
@@ -330,7 +331,8 @@ func writeReadyInfo(path string, info readyInfo) error {
 
 var checkCommand = &command{
 	name:    "check",
-	args:    "FILE",
+	args:    "FILE|DIR",
+	short:   "Start a topology, run its checks, stop",
 	summary: "Start the topology, run every check, stop; exit 0 only if all pass.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var f runFlags

@@ -10,6 +10,7 @@ import (
 var downCommand = &command{
 	name:    "down",
 	args:    "",
+	short:   "Stop running topologies",
 	summary: "Stop the running topologies cleanly (with --node or --file, only the apply they name).",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		node := fs.String("node", "", "stop only the apply that runs `NODE`")

@@ -17,6 +17,7 @@ import (
 var fmtCommand = &command{
 	name:    "fmt",
 	args:    "FILE|DIR...",
+	short:   "Rewrite topology files in the canonical format",
 	summary: "Rewrite topology files in the canonical HCL format (or show the changes). Files with syntax errors are left alone.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		check := fs.Bool("check", false, "change nothing: list the files that are not formatted and exit 1 if there are any")

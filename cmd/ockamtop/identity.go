@@ -11,7 +11,9 @@ import (
 var identityCommand = &command{
 	name:    "identity",
 	args:    "create FILE | show FILE",
+	short:   "Create an identity file, or show its identifier",
 	summary: "Create an identity file for a node (identity = FILE) and print its identifier, or print a file's identifier.",
+	words:   []string{"create", "show"},
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		pos, err := parseArgs(c, fs, args, 2, 2)
 		if err != nil {

@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -64,9 +63,15 @@ func (c *cli) exitCode(err error) int {
 
 // command is one verb of the CLI.
 type command struct {
-	name    string
-	args    string // the usage line after the verb and [flags]
+	name string
+	args string // the usage line after the verb and [flags]
+	// short is the command's line in 'ockamtop help'; summary says more,
+	// in 'ockamtop help COMMAND'.
+	short   string
 	summary string
+	// words are what its first argument may be, when it names a
+	// subcommand (identity create|show); completion offers them.
+	words []string
 	// run parses its own flags from the FlagSet it is given and does the
 	// work. Its error becomes the exit code in main (see exitCode).
 	run func(c *cli, fs *flag.FlagSet, args []string) error
@@ -79,7 +84,7 @@ func init() {
 	commands = []*command{
 		validateCommand, planCommand, graphCommand, fmtCommand,
 		applyCommand, checkCommand, statusCommand, messageCommand, downCommand,
-		identityCommand, versionCommand,
+		identityCommand, versionCommand, completionCommand,
 	}
 }
 
@@ -151,14 +156,15 @@ func lookup(name string) *command {
 func (c *cli) usage(w io.Writer) {
 	fmt.Fprintf(w, "ockamtop runs Ockam-style routing topologies from HCL files.\n\n")
 	fmt.Fprintf(w, "Usage:\n  ockamtop <command> [flags] [arguments]\n\nCommands:\n")
-	byName := map[string]*command{}
-	for _, cmd := range commands {
-		byName[cmd.name] = cmd
-	}
-	for _, n := range slices.Sorted(maps.Keys(byName)) {
-		fmt.Fprintf(w, "  %-10s %s\n", n, byName[n].summary)
+	for _, cmd := range sortedCommands() {
+		fmt.Fprintf(w, "  %-11s %s\n", cmd.name, cmd.short)
 	}
 	fmt.Fprintf(w, "\nRun 'ockamtop help <command>' for a command's flags.\n")
+}
+
+// sortedCommands is the command table in the order of the names.
+func sortedCommands() []*command {
+	return slices.SortedFunc(slices.Values(commands), func(a, b *command) int { return strings.Compare(a.name, b.name) })
 }
 
 func newFlagSet(c *cli, cmd *command) *flag.FlagSet {
@@ -171,10 +177,45 @@ func newFlagSet(c *cli, cmd *command) *flag.FlagSet {
 		fs.VisitAll(func(*flag.Flag) { any = true })
 		if any {
 			fmt.Fprintf(out, "\nFlags:\n")
-			fs.PrintDefaults()
+			printFlags(out, fs)
 		}
 	}
 	return fs
+}
+
+// printFlags lists fs's flags as the docs spell them, --name, each with
+// its value's name and its default.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  --%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(w, " %s", name)
+		}
+		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// parseFlags parses args into fs, reporting an error in the docs'
+// spelling of flags (--name), with the usage after it.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+	case err != nil:
+		msg := strings.NewReplacer("flag: -", "flag: --", "flag -", "flag --", "defined: -", "defined: --").Replace(err.Error())
+		fmt.Fprintf(out, "%s: %s\n", fs.Name(), msg)
+		fs.Usage()
+	}
+	return err
 }
 
 // parseInterspersed parses flags that may come before, between or after the
@@ -183,7 +224,7 @@ func newFlagSet(c *cli, cmd *command) *flag.FlagSet {
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
 		args = fs.Args()
@@ -206,7 +247,7 @@ func parseArgs(c *cli, fs *flag.FlagSet, args []string, min, max int) ([]string,
 		return nil, errHelp
 	}
 	if err != nil {
-		return nil, errUsage // the flag package printed the error and usage
+		return nil, errUsage // parseFlags printed the error and the usage
 	}
 	if len(pos) < min || max >= 0 && len(pos) > max {
 		want := strconv.Itoa(min)

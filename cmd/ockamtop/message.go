@@ -17,7 +17,9 @@ import (
 var messageCommand = &command{
 	name:    "message",
 	args:    "send MESSAGE --to ROUTE [--from NODE] [--file FILE] [--timeout 10s]",
+	short:   "Send a message along a route of a running topology",
 	summary: "Send a message along a route from a node of a running topology and print the reply.",
+	words:   []string{"send"},
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		to := fs.String("to", "", "the route, as a MultiAddr: `/node/n1/service/echo`")
 		from := fs.String("from", "", "the `NODE` that sends it (default: the node of a leading /node/NAME, else the first node)")

@@ -11,6 +11,7 @@ import (
 var validateCommand = &command{
 	name:    "validate",
 	args:    "FILE|DIR",
+	short:   "Check a topology: syntax, references, every route walked",
 	summary: "Check a topology file: its syntax, its references, and that every route can be walked hop by hop.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
@@ -44,6 +45,7 @@ var validateCommand = &command{
 var planCommand = &command{
 	name:    "plan",
 	args:    "FILE|DIR",
+	short:   "Show what apply would start, or change in a running topology",
 	summary: "Show what apply would start, in order, with every route resolved hop by hop; while FILE runs, what apply would change.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags
@@ -72,6 +74,7 @@ var planCommand = &command{
 var graphCommand = &command{
 	name:    "graph",
 	args:    "FILE|DIR",
+	short:   "Draw a topology as Graphviz dot or Mermaid",
 	summary: "Draw the topology: nodes, relays, connections and portals, as Graphviz dot or Mermaid.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		var ff fileFlags

@@ -18,6 +18,7 @@ import (
 var statusCommand = &command{
 	name:    "status",
 	args:    "",
+	short:   "Show the running topologies and their parts",
 	summary: "Show the running topologies, apply by apply: nodes, listeners, connections, services, relays, portals.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		asJSON := fs.Bool("json", false, "print the status as JSON (an array, one element per apply)")

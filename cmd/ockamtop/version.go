@@ -81,6 +81,7 @@ func (v buildVersion) writeText(w io.Writer) {
 var versionCommand = &command{
 	name:    "version",
 	args:    "",
+	short:   "Print the version of ockamtop",
 	summary: "Print the version of ockamtop: module version, VCS commit, Go version.",
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		asJSON := fs.Bool("json", false, "print the version as JSON")
