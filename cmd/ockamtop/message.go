@@ -21,7 +21,7 @@ var messageCommand = &command{
 	summary: "Send a message along a route from a node of a running topology and print the reply.",
 	words:   []string{"send"},
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
-		to := fs.String("to", "", "the route, as a MultiAddr: `/node/n1/service/echo`")
+		to := fs.String("to", "", "the `ROUTE`, as a MultiAddr such as /node/n1/service/echo")
 		from := fs.String("from", "", "the `NODE` that sends it (default: the node of a leading /node/NAME, else the first node)")
 		file := fs.String("file", "", "send from the apply of `FILE` (its path or its name), when several run the node")
 		timeout := fs.Duration("timeout", defaultMessageTimeout, "how long to wait for the reply")
