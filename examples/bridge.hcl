@@ -10,12 +10,22 @@
 # n2 -> n3, and reaches uppercase on n3. n2 dials n3 for a message from the
 # network because n3 is a node of this file (nodes are no open proxies).
 
+variable "n3_port" {
+  default     = 4000
+  description = "the port n3 listens on"
+}
+
+variable "n2_port" {
+  default     = 3000
+  description = "the port n2 listens on"
+}
+
 node "n3" {
-  tcp_listener = "127.0.0.1:4000"
+  tcp_listener = "127.0.0.1:${var.n3_port}"
 }
 
 node "n2" {
-  tcp_listener = "127.0.0.1:3000"
+  tcp_listener = "127.0.0.1:${var.n2_port}"
 }
 
 node "n1" {}

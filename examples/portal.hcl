@@ -11,13 +11,23 @@
 # messages that travel to n2, through n3's relay back to n3, through its hop,
 # to the outlet, which dials the web server. Replies take the return route.
 
+variable "n2_port" {
+  default     = 7000
+  description = "the port n2 listens on"
+}
+
+variable "inlet_port" {
+  default     = 6000
+  description = "where n1's inlet takes connections"
+}
+
 variable "target_port" {
   default     = 9000
   description = "where the web service listens"
 }
 
 node "n2" {
-  tcp_listener = "127.0.0.1:7000"
+  tcp_listener = "127.0.0.1:${var.n2_port}"
 }
 
 node "n3" {
@@ -34,7 +44,7 @@ node "n3" {
 
 node "n1" {
   tcp_inlet "web" {
-    from = "127.0.0.1:6000"
+    from = "127.0.0.1:${var.inlet_port}"
     to   = "/node/n2/service/forward_to_n3/service/hop/service/outlet"
   }
 }

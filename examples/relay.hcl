@@ -10,8 +10,13 @@
 # n3 never listens: it dials n2 and registers the name "n3", and n2 starts
 # forward_to_n3, which sends traffic back over n3's own connection.
 
+variable "n2_port" {
+  default     = 7000
+  description = "the port n2 listens on"
+}
+
 node "n2" {
-  tcp_listener = "127.0.0.1:7000"
+  tcp_listener = "127.0.0.1:${var.n2_port}"
 }
 
 node "n3" {

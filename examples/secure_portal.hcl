@@ -13,13 +13,23 @@
 # one of its own with `ockamtop identity create n1.identity` and
 # identity = "n1.identity".
 
+variable "n2_port" {
+  default     = 7000
+  description = "the port n2 listens on"
+}
+
+variable "inlet_port" {
+  default     = 6000
+  description = "where n1's inlet takes connections"
+}
+
 variable "target_port" {
   default     = 9000
   description = "where the web service listens"
 }
 
 node "n2" {
-  tcp_listener = "127.0.0.1:7000"
+  tcp_listener = "127.0.0.1:${var.n2_port}"
 }
 
 node "n3" {
@@ -38,7 +48,7 @@ node "n3" {
 
 node "n1" {
   tcp_inlet "web" {
-    from = "127.0.0.1:6000"
+    from = "127.0.0.1:${var.inlet_port}"
     to   = "/node/n2/service/forward_to_n3/secure/api/service/outlet"
   }
 }

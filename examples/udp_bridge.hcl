@@ -12,13 +12,28 @@
 # The portal: curl -> inlet on n1 -UDP-> n2 -TCP-> outlet on n3 -> a web
 # server on 127.0.0.1:9000 (python3 -m http.server --bind 127.0.0.1 9000).
 
+variable "n3_port" {
+  default     = 4000
+  description = "the port n3 listens on"
+}
+
+variable "n2_port" {
+  default     = 5000
+  description = "the UDP port n2 listens on"
+}
+
+variable "inlet_port" {
+  default     = 6000
+  description = "where n1's inlet takes connections"
+}
+
 variable "target_port" {
   default     = 9000
   description = "where the web service listens"
 }
 
 node "n3" {
-  tcp_listener = "127.0.0.1:4000"
+  tcp_listener = "127.0.0.1:${var.n3_port}"
 
   tcp_outlet "outlet" {
     to = "127.0.0.1:${var.target_port}"
@@ -26,12 +41,12 @@ node "n3" {
 }
 
 node "n2" {
-  udp_listener = "127.0.0.1:5000"
+  udp_listener = "127.0.0.1:${var.n2_port}"
 }
 
 node "n1" {
   tcp_inlet "web" {
-    from = "127.0.0.1:6000"
+    from = "127.0.0.1:${var.inlet_port}"
     to   = "/node/n2/udp/node/n3/tcp/service/outlet"
   }
 }

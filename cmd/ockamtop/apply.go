@@ -38,8 +38,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 		f.nodes = append(f.nodes, s)
 		return nil
 	})
-	fs.StringVar(&f.logLevel, "log-level", "", "log level: trace, debug, info, warn or error (default info, or $OCKAMTOP_LOG)")
-	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text, or json (one JSON object a line, for log shippers)")
+	fs.StringVar(&f.logLevel, "log-level", "", "the log `LEVEL`: trace, debug, info, warn or error (default info, or $OCKAMTOP_LOG)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "the log `FORMAT`: text, or json (one JSON object a line, for log shippers)")
 }
 
 // logger builds the nodes' logger, on stderr.

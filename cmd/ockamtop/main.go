@@ -172,7 +172,7 @@ func newFlagSet(c *cli, cmd *command) *flag.FlagSet {
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "Usage: ockamtop %s [flags] %s\n\n%s\n", cmd.name, cmd.args, cmd.summary)
+		fmt.Fprintf(out, "Usage: %s\n\n%s\n", strings.TrimSpace("ockamtop "+cmd.name+" [flags] "+cmd.args), cmd.summary)
 		var any bool
 		fs.VisitAll(func(*flag.Flag) { any = true })
 		if any {

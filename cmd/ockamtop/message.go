@@ -24,7 +24,7 @@ var messageCommand = &command{
 		to := fs.String("to", "", "the `ROUTE`, as a MultiAddr such as /node/n1/service/echo")
 		from := fs.String("from", "", "the `NODE` that sends it (default: the node of a leading /node/NAME, else the first node)")
 		file := fs.String("file", "", "send from the apply of `FILE` (its path or its name), when several run the node")
-		timeout := fs.Duration("timeout", defaultMessageTimeout, "how long to wait for the reply")
+		timeout := fs.Duration("timeout", defaultMessageTimeout, "how long to wait for the reply, a `DURATION` such as 10s or 1m")
 		pos, err := parseArgs(c, fs, args, 2, 2)
 		if err != nil {
 			return err
