@@ -129,7 +129,11 @@ func (s *relayService) watch(ctx *Context, conn Connection) {
 		if c == id {
 			delete(s.forwarders, addr)
 			_ = n.StopWorker(addr)
-			ctx.Logger().Info("relay removed: its connection closed", "relay", addr)
+			if n.Quiet() {
+				ctx.Logger().Debug("relay removed: its connection closed", "relay", addr)
+			} else {
+				ctx.Logger().Info("relay removed: its connection closed", "relay", addr)
+			}
 		}
 	}
 }

@@ -245,8 +245,7 @@ var applyCommand = &command{
 		c.awaitChanges(wctx, rc, *watch)
 		stopWaiting()
 		<-waited
-		run.Stop()
-		fmt.Fprintln(c.stdout, "✔ stopped")
+		fmt.Fprintf(c.stdout, "✔ stopped %v\n", run.Stop())
 		if exited != nil {
 			fmt.Fprintf(c.stderr, "ockamtop apply: %v, so the topology stopped\n", exited)
 			return errInvalid

@@ -211,7 +211,7 @@ node "n1" {}
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(run.Stop)
+		t.Cleanup(func() { run.Stop() })
 		return run, local
 	}
 	here, _ := start(load(src(first)), "n2")

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -451,18 +452,20 @@ func (r *Running) Send(ctx context.Context, from, to string, payload []byte) ([]
 
 // Stop stops every node run here and waits for them. Every node is told
 // first, so that none logs as a failure a peer that is stopping too.
-func (r *Running) Stop() {
+func (r *Running) Stop() StopSummary {
+	start := time.Now()
 	// A reconcile under way finishes (or is undone) first.
 	r.reconciling.Lock()
 	defer r.reconciling.Unlock()
 	r.mu.Lock()
 	if r.stopped {
 		r.mu.Unlock()
-		return
+		return StopSummary{}
 	}
 	r.stopped = true
 	var nodes []*runtime.Node
 	var execs []*runningExec
+	var sum StopSummary
 	for _, rn := range r.nodes {
 		if rn.node != nil {
 			nodes = append(nodes, rn.node)
@@ -471,8 +474,12 @@ func (r *Running) Stop() {
 			if e, ok := p.run.(*runningExec); ok {
 				execs = append(execs, e)
 			}
+			if p.kind == topology.PartRelay {
+				sum.Relays++
+			}
 		}
 	}
+	sum.Nodes = len(nodes)
 	r.mu.Unlock()
 	// The processes first, while their nodes still carry what they say
 	// as they go.
@@ -489,4 +496,36 @@ func (r *Running) Stop() {
 		wg.Go(func() { n.Close() })
 	}
 	wg.Wait()
+	sum.Took = time.Since(start)
+	if r.opts.Logger != nil {
+		r.opts.Logger.Debug("stopped", "nodes", sum.Nodes, "relays", sum.Relays, "took", sum.Took.Round(time.Millisecond))
+	}
+	return sum
+}
+
+// StopSummary says what Stop stopped, and how long it took.
+type StopSummary struct {
+	Nodes, Relays int
+	Took          time.Duration
+}
+
+// String reads as "3 nodes, 1 relay in 12ms".
+func (s StopSummary) String() string {
+	return fmt.Sprintf("%s, %s in %v", count(s.Nodes, "node"), count(s.Relays, "relay"), s.Took.Round(time.Millisecond))
+}
+
+// count writes n things, with thousands separated: "10,000 nodes".
+func count(n int, thing string) string {
+	digits := strconv.Itoa(n)
+	var b strings.Builder
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	if n != 1 {
+		thing += "s"
+	}
+	return b.String() + " " + thing
 }

@@ -68,7 +68,7 @@ func startBench(b *testing.B, src string) *deploy.Running {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(run.Stop)
+	b.Cleanup(func() { run.Stop() })
 	return run
 }
 
