@@ -67,6 +67,10 @@ type options struct {
 	streams  int
 	keep     bool
 	paths    string
+	// fair is how many streams download at once through one portal in
+	// the fairness run (0: skip it), fairSecure how many inside one
+	// secure channel, fairMiB how much each downloads.
+	fair, fairSecure, fairMiB int
 }
 
 func run(args []string, out io.Writer) error {
@@ -78,12 +82,15 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.trips, "trips", 20000, "64-byte round trips per run")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each path's figure is the median over them")
 	fs.IntVar(&o.streams, "streams", 9000, "idle streams to hold open on one inlet for the memory figure (0: skip)")
+	fs.IntVar(&o.fair, "fair", 64, "streams downloading at once through one portal, for the fairness figures (0: skip)")
+	fs.IntVar(&o.fairSecure, "fair-secure", 8, "streams downloading at once inside one secure channel")
+	fs.IntVar(&o.fairMiB, "fair-size", 64, "MiB each stream of the fairness run downloads")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (topology, ockamtop's log)")
 	fs.StringVar(&o.paths, "paths", "direct,chain3,portal3,sealed3,secure3,chain2,portal2", "the paths to measure, in order; direct is always measured first")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || o.sizeMiB < 1 || o.write < 1 || o.trips < 1 || o.rounds < 1 || o.streams < 0 {
+	if fs.NArg() > 0 || o.sizeMiB < 1 || o.write < 1 || o.trips < 1 || o.rounds < 1 || o.streams < 0 || o.fair < 0 || o.fairSecure < 0 || o.fairMiB < 1 {
 		return errors.New("usage: portalbench [-size MiB] [-write BYTES] [-trips N] [-rounds N] [-streams N] [-ockamtop PATH]")
 	}
 	work, err := os.MkdirTemp("", "portalbench-")
@@ -142,7 +149,7 @@ func (b *bench) run() error {
 	if err != nil {
 		return err
 	}
-	sink, echo := addrs[0], addrs[1]
+	sink, echo, source := addrs[0], addrs[1], addrs[2]
 	c3, chain3, err := b.start(self, "chain", "3", sink, echo)
 	if err != nil {
 		return err
@@ -155,7 +162,7 @@ func (b *bench) run() error {
 	if err != nil {
 		return err
 	}
-	inlets, err := b.startOckamtop(bin, sink, echo)
+	inlets, err := b.startOckamtop(bin, sink, echo, source)
 	if err != nil {
 		return err
 	}
@@ -208,6 +215,16 @@ func (b *bench) run() error {
 		}
 	}
 	b.report(paths, results, size)
+	if b.opts.fair > 0 {
+		fair := []path{
+			{key: "direct", name: "direct", sink: source},
+			{key: "portal3", name: "ockamtop 3 nodes", sink: inlets["n1.source"]},
+			{key: "secure3", name: "3 nodes, secure", sink: inlets["n1.secure_source"]},
+		}
+		if err := b.fairStreams(self, fair); err != nil {
+			return err
+		}
+	}
 	if b.opts.streams > 0 {
 		return b.idleStreams(self, inlets["n1.echo"])
 	}
@@ -344,6 +361,9 @@ node "n3" {
   tcp_outlet "to_echo" {
     to = %q
   }
+  tcp_outlet "to_source" {
+    to = %q
+  }
 }
 
 node "n1" {
@@ -355,6 +375,14 @@ node "n1" {
     from        = "127.0.0.1:0"
     to          = "/node/n2/service/forward_to_n3/service/hop/service/to_echo"
     max_streams = %d
+  }
+  tcp_inlet "source" {
+    from = "127.0.0.1:0"
+    to   = "/node/n2/service/forward_to_n3/service/hop/service/to_source"
+  }
+  tcp_inlet "secure_source" {
+    from = "127.0.0.1:0"
+    to   = "/node/n2/service/forward_to_n3/secure/api/service/hop/service/to_source"
   }
   tcp_inlet "secure_sink" {
     from = "127.0.0.1:0"
@@ -369,9 +397,9 @@ node "n1" {
 
 // startOckamtop applies the topology with the real binary and returns its
 // inlets' addresses, "node.inlet" -> address, once it is up.
-func (b *bench) startOckamtop(bin, sink, echo string) (map[string]string, error) {
+func (b *bench) startOckamtop(bin, sink, echo, source string) (map[string]string, error) {
 	file := filepath.Join(b.work, "portal.hcl")
-	hcl := fmt.Sprintf(topology, sink, echo, max(b.opts.streams+16, 1024))
+	hcl := fmt.Sprintf(topology, sink, echo, source, max(b.opts.streams+16, 1024))
 	if err := os.WriteFile(file, []byte(hcl), 0o644); err != nil {
 		return nil, err
 	}

@@ -28,10 +28,12 @@ var roles = map[string]func(args []string) error{
 	"send":   sendBytes,
 	"echo":   echoRoundTrips,
 	"idle":   holdIdleStreams,
+	"fetch":  fetchStreams,
 }
 
-// serveTarget serves a sink (reads everything, then closes) and an echo
-// server on two loopback ports, and prints "SINK ECHO".
+// serveTarget serves a sink (reads everything, then closes), an echo
+// server and a source (sends what it is asked for, see serveSource) on
+// three loopback ports, and prints "SINK ECHO SOURCE".
 func serveTarget(args []string) error {
 	sink, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -41,9 +43,14 @@ func serveTarget(args []string) error {
 	if err != nil {
 		return err
 	}
+	source, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
 	go acceptLoop(sink, func(c net.Conn) {
 		io.Copy(io.Discard, c)
 	})
+	go acceptLoop(source, serveSource)
 	go acceptLoop(echo, func(c net.Conn) {
 		// Not io.Copy: between two TCP sockets it splices through a pipe,
 		// three descriptors for each of the many idle streams.
@@ -60,7 +67,7 @@ func serveTarget(args []string) error {
 			}
 		}
 	})
-	fmt.Printf("%s %s\n", sink.Addr(), echo.Addr())
+	fmt.Printf("%s %s %s\n", sink.Addr(), echo.Addr(), source.Addr())
 	return waitStdin()
 }
 
