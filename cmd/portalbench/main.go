@@ -71,6 +71,9 @@ type options struct {
 	// the fairness run (0: skip it), fairSecure how many inside one
 	// secure channel, fairMiB how much each downloads.
 	fair, fairSecure, fairMiB int
+	// inlets is how many more inlets n1 has for the many-inlets run
+	// (0: skip it), inletStreams how many idle streams each holds.
+	inlets, inletStreams int
 }
 
 func run(args []string, out io.Writer) error {
@@ -82,6 +85,8 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.trips, "trips", 20000, "64-byte round trips per run")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each path's figure is the median over them")
 	fs.IntVar(&o.streams, "streams", 9000, "idle streams to hold open on one inlet for the memory figure (0: skip)")
+	fs.IntVar(&o.inlets, "inlets", 1000, "inlets on one node for the many-inlets memory figure (0: skip)")
+	fs.IntVar(&o.inletStreams, "inlet-streams", 10, "idle streams to hold open on each of those inlets")
 	fs.IntVar(&o.fair, "fair", 64, "streams downloading at once through one portal, for the fairness figures (0: skip)")
 	fs.IntVar(&o.fairSecure, "fair-secure", 8, "streams downloading at once inside one secure channel")
 	fs.IntVar(&o.fairMiB, "fair-size", 64, "MiB each stream of the fairness run downloads")
@@ -90,7 +95,7 @@ func run(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || o.sizeMiB < 1 || o.write < 1 || o.trips < 1 || o.rounds < 1 || o.streams < 0 || o.fair < 0 || o.fairSecure < 0 || o.fairMiB < 1 {
+	if fs.NArg() > 0 || o.sizeMiB < 1 || o.write < 1 || o.trips < 1 || o.rounds < 1 || o.streams < 0 || o.inlets < 0 || o.inletStreams < 1 || o.fair < 0 || o.fairSecure < 0 || o.fairMiB < 1 {
 		return errors.New("usage: portalbench [-size MiB] [-write BYTES] [-trips N] [-rounds N] [-streams N] [-ockamtop PATH]")
 	}
 	work, err := os.MkdirTemp("", "portalbench-")
@@ -226,7 +231,16 @@ func (b *bench) run() error {
 		}
 	}
 	if b.opts.streams > 0 {
-		return b.idleStreams(self, inlets["n1.echo"])
+		if err := b.idleStreams(self, "on one inlet", []string{inlets["n1.echo"]}, b.opts.streams); err != nil {
+			return err
+		}
+	}
+	if b.opts.inlets > 0 {
+		var addrs []string
+		for i := range b.opts.inlets {
+			addrs = append(addrs, inlets[fmt.Sprintf("n1.many_%d", i)])
+		}
+		return b.idleStreams(self, fmt.Sprintf("on %d inlets, %d each,", b.opts.inlets, b.opts.inletStreams), addrs, b.opts.inletStreams)
 	}
 	return nil
 }
@@ -284,10 +298,10 @@ func paired(num, den []float64) float64 {
 // it has been idle for a second (runtime/portal_stream.go).
 const idleSettle = 3 * time.Second
 
-// idleStreams holds N established streams open on one inlet and reports
-// what they cost ockamtop: its resident memory, and Go's heap and stacks
-// when its metrics say so.
-func (b *bench) idleStreams(self, inlet string) error {
+// idleStreams holds n established streams open on each inlet given, and
+// reports how long opening them took and what they cost ockamtop: its
+// resident memory, and Go's heap and stacks from its metrics.
+func (b *bench) idleStreams(self, where string, inlets []string, n int) error {
 	rss0, err := procRSS(b.ockam.cmd.Process.Pid)
 	if err != nil {
 		return err
@@ -296,11 +310,15 @@ func (b *bench) idleStreams(self, inlet string) error {
 	if err != nil {
 		return err
 	}
-	idle, lines, err := b.start(self, "idle", inlet, strconv.Itoa(b.opts.streams))
+	idle, lines, err := b.start(self, append([]string{"idle", strconv.Itoa(n)}, inlets...)...)
 	if err != nil {
 		return fmt.Errorf("idle streams: %w", err)
 	}
-	if len(lines) != 1 || lines[0] != "ready" {
+	var opened float64
+	if len(lines) != 2 || lines[0] != "ready" {
+		return fmt.Errorf("idle streams: %q", lines)
+	}
+	if opened, err = strconv.ParseFloat(lines[1], 64); err != nil {
 		return fmt.Errorf("idle streams: %q", lines)
 	}
 	time.Sleep(idleSettle)
@@ -313,9 +331,10 @@ func (b *bench) idleStreams(self, inlet string) error {
 		return err
 	}
 	idle.close()
-	per := func(a, b0 float64) float64 { return (a - b0) / float64(b.opts.streams) / 1024 }
-	fmt.Fprintf(b.out, "idle streams: %d open on one inlet: ockamtop RSS %.1f -> %.1f MiB, %.1f KiB a stream (Go heap in use %.1f KiB, stacks %.1f KiB)\n",
-		b.opts.streams, float64(rss0)/(1<<20), float64(rss1)/(1<<20), per(float64(rss1), float64(rss0)),
+	total := n * len(inlets)
+	per := func(a, b0 float64) float64 { return (a - b0) / float64(total) / 1024 }
+	fmt.Fprintf(b.out, "idle streams: %d open %s in %.2f s: ockamtop RSS %.1f -> %.1f MiB, %.1f KiB a stream (Go heap in use %.1f KiB, stacks %.1f KiB)\n",
+		total, where, opened, float64(rss0)/(1<<20), float64(rss1)/(1<<20), per(float64(rss1), float64(rss0)),
 		per(heap1, heap0), per(stack1, stack0))
 	return nil
 }
@@ -392,14 +411,26 @@ node "n1" {
     from = "127.0.0.1:0"
     to   = "/node/n2/service/forward_to_n3/secure/api/service/hop/service/to_echo"
   }
-}
+%s}
+`
+
+// manyInlet is one of the inlets of the many-inlets run, each a portal
+// to the echo server.
+const manyInlet = `  tcp_inlet "many_%d" {
+    from = "127.0.0.1:0"
+    to   = "/node/n2/service/forward_to_n3/service/hop/service/to_echo"
+  }
 `
 
 // startOckamtop applies the topology with the real binary and returns its
 // inlets' addresses, "node.inlet" -> address, once it is up.
 func (b *bench) startOckamtop(bin, sink, echo, source string) (map[string]string, error) {
 	file := filepath.Join(b.work, "portal.hcl")
-	hcl := fmt.Sprintf(topology, sink, echo, source, max(b.opts.streams+16, 1024))
+	var many strings.Builder
+	for i := range b.opts.inlets {
+		fmt.Fprintf(&many, manyInlet, i)
+	}
+	hcl := fmt.Sprintf(topology, sink, echo, source, max(b.opts.streams+16, 1024), many.String())
 	if err := os.WriteFile(file, []byte(hcl), 0o644); err != nil {
 		return nil, err
 	}

@@ -37,11 +37,11 @@ func TestPortalbenchRuns(t *testing.T) {
 		t.Fatalf("build ockamtop: %v\n%s", err, out)
 	}
 	var out strings.Builder
-	err := run([]string{"-ockamtop", bin, "-size", "4", "-trips", "200", "-rounds", "1", "-streams", "50", "-fair", "4", "-fair-secure", "2", "-fair-size", "2"}, &out)
+	err := run([]string{"-ockamtop", bin, "-size", "4", "-trips", "200", "-rounds", "1", "-streams", "50", "-inlets", "20", "-inlet-streams", "2", "-fair", "4", "-fair-secure", "2", "-fair-size", "2"}, &out)
 	if err != nil {
 		t.Fatalf("portalbench: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"direct ", "io.Copy chain x3", "ockamtop 3 nodes", "io.Copy chain x2", "ockamtop 2 nodes", "sealed chain x3 / io.Copy chain x3:", "3 nodes, secure / ockamtop 3 nodes:", "idle streams: 50 open", "fair streams: 2 MiB a stream"} {
+	for _, want := range []string{"direct ", "io.Copy chain x3", "ockamtop 3 nodes", "io.Copy chain x2", "ockamtop 2 nodes", "sealed chain x3 / io.Copy chain x3:", "3 nodes, secure / ockamtop 3 nodes:", "idle streams: 50 open on one inlet", "idle streams: 40 open on 20 inlets, 2 each,", "fair streams: 2 MiB a stream"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in the output:\n%s", want, out.String())
 		}

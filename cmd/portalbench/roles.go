@@ -227,26 +227,28 @@ func echoRoundTrips(args []string) error {
 	return nil
 }
 
-// holdIdleStreams opens N connections to an echo server at ADDR, makes one
-// round trip on each so that every stream is established end to end,
-// prints "ready", and holds them open until stdin closes.
+// holdIdleStreams opens N connections to each echo server ADDR (an
+// inlet's), makes one round trip on each so that every stream is
+// established end to end, prints "ready SECONDS", the seconds that took, and
+// holds them open until stdin closes.
 func holdIdleStreams(args []string) error {
-	if len(args) != 2 {
-		return errors.New("usage: idle ADDR N")
+	if len(args) < 2 {
+		return errors.New("usage: idle N ADDR...")
 	}
-	n, err := strconv.Atoi(args[1])
+	n, err := strconv.Atoi(args[0])
 	if err != nil || n < 1 {
-		return fmt.Errorf("idle: bad count %q", args[1])
+		return fmt.Errorf("idle: bad count %q", args[0])
 	}
-	conns := make([]net.Conn, 0, n)
+	start := time.Now()
+	conns := make([]net.Conn, 0, n*len(args[1:]))
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
 	one := []byte{1}
-	for i := range n {
-		c, err := net.Dial("tcp", args[0])
+	for i := range n * len(args[1:]) {
+		c, err := net.Dial("tcp", args[1+i%len(args[1:])])
 		if err != nil {
 			return fmt.Errorf("idle stream %d: %w", i, err)
 		}
@@ -259,7 +261,7 @@ func holdIdleStreams(args []string) error {
 		}
 	}
 	w := bufio.NewWriter(os.Stdout)
-	fmt.Fprintln(w, "ready")
+	fmt.Fprintln(w, "ready", time.Since(start).Seconds())
 	w.Flush()
 	return waitStdin()
 }
