@@ -142,7 +142,9 @@ func (c *udpConnection) HandleMessage(_ *Context, m *Routed) error {
 		if err := c.write(d); err != nil {
 			return err
 		}
+		c.t.counters.datagramsOut.Add(1)
 	}
+	c.t.counters.messagesOut.Add(1)
 	return nil
 }
 
@@ -173,8 +175,11 @@ func (c *udpConnection) write(d []byte) error {
 // (rate-limited) warning; nothing else changes.
 func (c *udpConnection) receive(b []byte, now time.Time) {
 	c.lastHeard.Store(now.UnixNano())
+	counters := &c.t.counters
+	counters.datagramsIn.Add(1)
 	p, err := wire.DecodeUDPPart(b)
 	if err != nil {
+		counters.dropped[udpDropBadDatagram].Add(1)
 		c.dropped("dropped a bad datagram", err)
 		return
 	}
@@ -186,9 +191,15 @@ func (c *udpConnection) receive(b []byte, now time.Time) {
 	body, err := c.re.add(p, now, &c.t.pending)
 	c.rmu.Unlock()
 	if err != nil {
-		if errors.Is(err, errUDPLate) {
+		switch {
+		case errors.Is(err, errUDPLate):
+			counters.dropped[udpDropLate].Add(1)
 			c.log.Trace("dropped a datagram", "error", err)
 			return
+		case errors.Is(err, errUDPMismatch):
+			counters.dropped[udpDropMismatch].Add(1)
+		default:
+			counters.dropped[udpDropOverBudget].Add(1)
 		}
 		c.dropped("dropped a datagram", err)
 		return
@@ -197,12 +208,14 @@ func (c *udpConnection) receive(b []byte, now time.Time) {
 		return
 	}
 	c.received.Add(1)
+	counters.messagesIn.Add(1)
 	msg, err := wire.DecodeBodyVia(body, c.w.addr)
 	if err == nil {
 		msg.Return = slices.Insert(msg.Return, 1, c.udpAddress())
 		err = checkMessage(&msg)
 	}
 	if err != nil {
+		counters.dropped[udpDropBadMessage].Add(1)
 		c.dropped("dropped a bad message from the network", err)
 		return
 	}
@@ -225,6 +238,7 @@ func (c *udpConnection) expire(now time.Time) {
 	c.rmu.Lock()
 	n := c.re.expire(now.Add(-udpPartialTTL), &c.t.pending)
 	c.rmu.Unlock()
+	c.t.counters.dropped[udpDropExpired].Add(uint64(n))
 	if n > 0 {
 		c.log.Debug("incomplete messages expired", "count", n, "after", udpPartialTTL)
 	}

@@ -128,6 +128,7 @@ func (l *UDPListener) peer(from netip.AddrPort) *udpConnection {
 // says so, rate-limited (warnLimit).
 func (l *UDPListener) refuse(from netip.AddrPort) {
 	n := l.refused.Add(1)
+	l.t.counters.dropped[udpDropPeerRefused].Add(1)
 	l.refusals.warn(l.t.node.log, "udp listener full: dropped datagrams from new peers", "listener", l.Addr(),
 		"peer", from.String(), "peers", udpMaxPeers, "dropped_so_far", n, "idle_peers_go_after", udpPeerIdle)
 }

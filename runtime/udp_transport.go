@@ -27,6 +27,8 @@ type udpTransport struct {
 	dials singleflight.Group
 	// pending counts the bytes of incomplete messages of every peer.
 	pending atomic.Int64
+	// counters are read by Counters (transport_counters.go).
+	counters udpCounters
 	// housekeeping is set once the goroutine that expires incomplete
 	// messages and idle peers runs.
 	housekeeping sync.Once
@@ -38,7 +40,7 @@ type udpTransport struct {
 	closed    bool                      // guarded by mu
 }
 
-var _ Transport = (*udpTransport)(nil)
+var _ CountingTransport = (*udpTransport)(nil)
 
 // Bounds and timings of the UDP transport.
 const (

@@ -33,6 +33,15 @@ var (
 		"Bytes of frames read (in) and written (out) on an open connection.", []string{"node", "connection", "peer", "direction"}, nil)
 	descConnFrames = prometheus.NewDesc("ockamtop_connection_frames_total",
 		"Frames read (in) and written (out) on an open connection.", []string{"node", "connection", "peer", "direction"}, nil)
+	transportLabels  = []string{"node", "transport"}
+	descPacketsTotal = prometheus.NewDesc("ockamtop_transport_packets_total",
+		"Datagrams read (in) and written (out) by a packet transport (UDP).", append(transportLabels[:2:2], "direction"), nil)
+	descTransportMessages = prometheus.NewDesc("ockamtop_transport_messages_total",
+		"Messages a packet transport put together from datagrams (in) and sent as datagrams (out).", append(transportLabels[:2:2], "direction"), nil)
+	descTransportDropped = prometheus.NewDesc("ockamtop_transport_dropped_total",
+		"Datagrams and messages a packet transport dropped, by reason.", append(transportLabels[:2:2], "reason"), nil)
+	descTransportPeers = prometheus.NewDesc("ockamtop_transport_peers",
+		"Peers a packet transport keeps.", transportLabels, nil)
 	descForwarders = prometheus.NewDesc("ockamtop_relay_forwarders",
 		"Forwarders the node runs for other nodes' relays.", []string{"node"}, nil)
 
@@ -81,6 +90,7 @@ func NewCollector(run *deploy.Running) *Collector { return &Collector{run: run} 
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descRouted, descDropped, descConnsOpen, descConnsOpened, descConnBytes, descConnFrames, descForwarders,
+		descPacketsTotal, descTransportMessages, descTransportDropped, descTransportPeers,
 		descStreamsOpen, descStreamsTotal, descPortalBytes, descRefused, descStalls,
 		descRelayUp, descRegistrations, descReconnects, descFailed, descRTT, descPartUp, descCheck,
 	} {
@@ -131,6 +141,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for transport, k := range open {
 			gauge(descConnsOpen, float64(k), name, transport)
+		}
+		for _, tc := range n.TransportCounters() {
+			counter(descPacketsTotal, tc.PacketsIn, name, tc.Transport, "in")
+			counter(descPacketsTotal, tc.PacketsOut, name, tc.Transport, "out")
+			counter(descTransportMessages, tc.MessagesIn, name, tc.Transport, "in")
+			counter(descTransportMessages, tc.MessagesOut, name, tc.Transport, "out")
+			for reason, v := range tc.Dropped {
+				counter(descTransportDropped, v, name, tc.Transport, reason)
+			}
+			gauge(descTransportPeers, float64(tc.Peers), name, tc.Transport)
 		}
 		gauge(descForwarders, float64(len(n.Forwarders())), name)
 	}

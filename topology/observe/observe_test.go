@@ -411,3 +411,42 @@ func getJSON(t *testing.T, url string, v any) {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 }
+
+// The UDP transport's counters are metrics: a check over a UDP hop moves
+// the datagrams and messages of both nodes.
+func TestUDPMetrics(t *testing.T) {
+	t.Parallel()
+	run := start(t, `
+node "n2" {
+  udp_listener = "127.0.0.1:0"
+}
+node "n1" {}
+check "over udp" {
+  from   = node.n1
+  to     = "/node/n2/udp/service/uppercase"
+  send   = "hello"
+  expect = "HELLO"
+}
+`)
+	if results := run.RunChecks(t.Context()); len(results) != 1 || !results[0].OK {
+		t.Fatalf("check results %+v", results)
+	}
+	families := scrape(t, serve(t, run))
+	for _, node := range []string{"n1", "n2"} {
+		for _, dir := range []string{"in", "out"} {
+			labels := map[string]string{"node": node, "transport": "udp", "direction": dir}
+			if v := mustValue(t, families, "ockamtop_transport_packets_total", labels); v < 1 {
+				t.Errorf("datagrams %v = %v", labels, v)
+			}
+			if v := mustValue(t, families, "ockamtop_transport_messages_total", labels); v < 1 {
+				t.Errorf("messages %v = %v", labels, v)
+			}
+		}
+		if v := mustValue(t, families, "ockamtop_transport_dropped_total", map[string]string{"node": node, "transport": "udp", "reason": "expired"}); v != 0 {
+			t.Errorf("%s: expired = %v", node, v)
+		}
+		if v := mustValue(t, families, "ockamtop_transport_peers", map[string]string{"node": node, "transport": "udp"}); v != 1 {
+			t.Errorf("%s: peers = %v", node, v)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package runtime
+
+import (
+	"testing"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
+)
+
+// The UDP transport counts what crosses it: the datagrams and messages of
+// an echo over one hop on both nodes, and each bad datagram by its reason.
+func TestUDPTransportCounters(t *testing.T) {
+	n, logs := testNode(t, "n", Options{})
+	addr := listenUDP(t, n)
+	client, _ := testNode(t, "client", Options{})
+	echo := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")}
+	if got := sendString(t, client, echo, "hello"); got != "hello" {
+		t.Fatalf("reply %q", got)
+	}
+	udp := func(n *Node) TransportCounters {
+		t.Helper()
+		for _, c := range n.TransportCounters() {
+			if c.Transport == "udp" {
+				return c
+			}
+		}
+		t.Fatal("no udp counters")
+		return TransportCounters{}
+	}
+	for _, node := range []*Node{n, client} {
+		c := udp(node)
+		if c.MessagesIn < 1 || c.MessagesOut < 1 || c.PacketsIn < c.MessagesIn || c.PacketsOut < c.MessagesOut || c.Peers != 1 {
+			t.Errorf("%s: %+v after one echo", node.Name(), c)
+		}
+	}
+
+	part := func(p wire.UDPPart) []byte { return wire.AppendUDPPart(nil, p) }
+	sendDatagrams(t, addr,
+		[]byte("garbage, not CBOR"),
+		part(wire.UDPPart{RoutingNumber: 1, Total: 1, Payload: []byte{0x83, 0x80}}), // not a message
+	)
+	logs.waitLog(t, "dropped a bad datagram") // the second is counted, not logged: one peer
+	waitFor(t, "the drops to be counted", func() bool {
+		d := udp(n).Dropped
+		return d["bad_datagram"] == 1 && d["bad_message"] == 1
+	})
+	if d := udp(client).Dropped; d["bad_datagram"]+d["bad_message"] != 0 {
+		t.Errorf("the client counts drops it never saw: %v", d)
+	}
+	if len(udp(n).Dropped) != len(UDPDropReasons) {
+		t.Errorf("dropped %v: want every reason of %v", udp(n).Dropped, UDPDropReasons)
+	}
+}
