@@ -80,21 +80,23 @@ func (t *udpTransport) Type() routing.TransportType { return routing.UDP }
 // the node makes a UDP socket, so that where sockets are made (a network
 // namespace) is decided here alone.
 func (t *udpTransport) socket(ctx context.Context, local, remote string) (*net.UDPConn, error) {
-	var c net.Conn
+	var c any
 	var err error
 	if remote == "" {
-		var pc net.PacketConn
-		pc, err = (&net.ListenConfig{}).ListenPacket(ctx, "udp", local)
-		if pc != nil {
-			c = pc.(*net.UDPConn)
-		}
+		c, err = t.node.opts.Sockets.ListenPacket(ctx, "udp", local)
 	} else {
-		c, err = (&net.Dialer{}).DialContext(ctx, "udp", remote)
+		c, err = t.node.opts.Sockets.Dial(ctx, "udp", remote)
 	}
 	if err != nil {
 		return nil, err
 	}
-	u := c.(*net.UDPConn)
+	u, ok := c.(*net.UDPConn)
+	if !ok {
+		if closer, ok := c.(interface{ Close() error }); ok {
+			_ = closer.Close()
+		}
+		return nil, fmt.Errorf("udp socket: got a %T, not a UDP socket", c)
+	}
 	// Best effort: the kernel caps them (net.core.rmem_max).
 	_ = u.SetReadBuffer(udpSocketBuffer)
 	_ = u.SetWriteBuffer(udpSocketBuffer)

@@ -17,6 +17,11 @@ type File struct {
 	Nodes     []*Node
 	Checks    []*Check
 	Networks  []*Network
+	// Engine is whether the file is planned for a container engine
+	// (Overrides.Engine): each node in a container named after it, its
+	// listeners bound on all its interfaces and dialed by its name, its
+	// networks the engine's.
+	Engine bool
 }
 
 var fileSchema = &hcl.BodySchema{
@@ -70,7 +75,7 @@ func DecodeFiles(files []*hcl.File, overrides Overrides) (*File, hcl.Diagnostics
 			src[rng.Filename] = f.Bytes
 		}
 	}
-	out := &File{}
+	out := &File{Engine: overrides.Engine}
 
 	var varBlocks, nodeBlocks, checkBlocks, networkBlocks []*hcl.Block
 	for _, b := range blocks {

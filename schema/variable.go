@@ -59,6 +59,10 @@ type Overrides struct {
 	Vars []string
 	// Env is the environment ("KEY=VALUE"), read for OCKAMTOP_VAR_NAME.
 	Env []string
+	// Engine says the topology runs on a container engine, each node in a
+	// container of its own named after it (ockamtop export, apply
+	// --engine): see File.Engine.
+	Engine bool
 }
 
 // EnvPrefix starts the names of environment variables that set topology

@@ -126,12 +126,15 @@ func (t *Topology) buildNetworks(f *schema.File) hcl.Diagnostics {
 				continue
 			}
 			nw.Nodes = append(nw.Nodes, n)
+			if t.Engine {
+				continue // the engine's network: no namespace, no address of ours
+			}
 			n.Interfaces = append(n.Interfaces, &Interface{Network: nw})
 		}
 		nameInterfaces(n.Interfaces)
 	}
 	for _, nw := range t.Networks {
-		if !nw.Subnet.IsValid() {
+		if !nw.Subnet.IsValid() || t.Engine {
 			continue
 		}
 		hosts := uint64(1)<<(32-nw.Subnet.Bits()) - 2 // less the network and broadcast addresses
@@ -256,11 +259,17 @@ type Path struct {
 	// Network is the network they share; nil for two nodes in the host's
 	// namespace.
 	Network *Network
+	// EngineNetwork is the engine network they share, on a container
+	// engine (engine.go); "" otherwise.
+	EngineNetwork string
 }
 
 // PathTo says how n reaches to's listener, or why it cannot: they share no
 // network (a node without networks is on the host's).
 func (n *Node) PathTo(to *Node) (Path, error) {
+	if n.engine {
+		return n.enginePath(to, to.Listener)
+	}
 	if !n.Isolated() && !to.Isolated() {
 		return Path{Address: to.Listener}, nil
 	}
@@ -337,6 +346,9 @@ func (t *Topology) checkRelayNetworks() hcl.Diagnostics {
 // of a network: each process makes its own namespaces, so the nodes of a
 // network must all run in one.
 func (t *Topology) checkSubsetNetworks(local map[string]bool) hcl.Diagnostics {
+	if t.Engine {
+		return nil // the engine's networks span its containers
+	}
 	var diags hcl.Diagnostics
 	for _, nw := range t.Networks {
 		var here, there []string

@@ -32,7 +32,10 @@ type Topology struct {
 	Networks []*Network
 	// Order is the start order of the nodes: a relay's node after the node
 	// it dials.
-	Order    []*Node
+	Order []*Node
+	// Engine is whether the topology is planned for a container engine:
+	// each node in a container of its own (engine.go).
+	Engine   bool
 	byName   map[string]*Node
 	resolver *resolver
 }
@@ -70,6 +73,8 @@ type Node struct {
 	// networks; none for a node in the host's namespace.
 	Interfaces []*Interface
 	Decl       *schema.Node
+	// engine is the topology's Engine, for PathTo.
+	engine bool
 }
 
 // Relay is a relay: Owner dials At and registers Name; At then forwards
@@ -232,7 +237,7 @@ func wellKnown(name string) string {
 // Build makes the model of a decoded file and validates it: references,
 // port clashes, every route, portal loops, and the start order.
 func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
-	t := &Topology{byName: map[string]*Node{}, resolver: newResolver()}
+	t := &Topology{byName: map[string]*Node{}, resolver: newResolver(), Engine: f.Engine}
 	var diags hcl.Diagnostics
 	for _, d := range f.Nodes {
 		n := &Node{
@@ -241,12 +246,16 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 			Forwarders: map[string]*Relay{},
 			Outlets:    map[string]*Outlet{},
 			Decl:       d,
+			engine:     f.Engine,
 		}
 		if d.TCPListener != nil {
 			n.Listener = d.TCPListener.Value
 		}
 		if d.UDPListener != nil {
 			n.UDPListener = d.UDPListener.Value
+		}
+		if t.Engine {
+			n.Listener, n.UDPListener = allInterfaces(n.Listener), allInterfaces(n.UDPListener)
 		}
 		for _, a := range d.Allow {
 			n.Allow = append(n.Allow, a.Value)
@@ -281,10 +290,17 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 	diags = append(diags, t.resolveRelays()...)
 	diags = append(diags, t.resolveSecure()...)
 	diags = append(diags, t.checkRelayNetworks()...)
-	diags = append(diags, t.checkPorts()...)
+	if t.Engine {
+		diags = append(diags, t.checkEngine()...)
+	} else {
+		diags = append(diags, t.checkPorts()...)
+	}
 	for _, n := range t.Nodes {
 		for _, d := range n.Decl.Inlets {
 			in := &Inlet{Name: d.Name, Node: n, From: d.From.Value, Decl: d}
+			if t.Engine {
+				in.From = allInterfaces(in.From)
+			}
 			var wd hcl.Diagnostics
 			in.Route, in.Hops, wd = t.walk(n, d.To, purposeInlet)
 			diags = append(diags, wd...)

@@ -181,7 +181,9 @@ func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
 			}
 		case routing.UDPSocket:
 			if target := w.t.nodeListeningOnUDP(seg.HostPort()); target != nil {
-				w.connectUDP(target, &hop)
+				if d := w.connectUDP(seg, target, &hop); d != nil {
+					return w.hops, d
+				}
 				break
 			}
 			if w.fromNetwork {
@@ -251,6 +253,9 @@ func (w *walker) connect(seg routing.Segment, target *Node, hop *Hop) *hcl.Diagn
 	if path.Network != nil {
 		hop.Network = path.Network.Name
 	}
+	if path.EngineNetwork != "" && path.EngineNetwork != DefaultEngineNetwork {
+		hop.Network = path.EngineNetwork
+	}
 	w.hops = append(w.hops, *hop)
 	w.at, w.fromNetwork = target, true
 	return nil
@@ -270,8 +275,7 @@ func (w *walker) connectNode(seg routing.Segment, target *Node, hop *Hop) *hcl.D
 		}
 		return w.fail(seg, "Node does not listen on UDP", "%s", detail)
 	case seg.Proto == "udp":
-		w.connectUDP(target, hop)
-		return nil
+		return w.connectUDP(seg, target, hop)
 	case seg.Proto == "" && target.UDPListener != "" && target.Listener != "":
 		return w.fail(seg, "Ambiguous hop",
 			"Node %q listens on TCP (%s) and on UDP (%s); write /node/%s/tcp or /node/%s/udp, so that the route says which transport this hop takes.",
@@ -285,10 +289,18 @@ func (w *walker) connectNode(seg routing.Segment, target *Node, hop *Hop) *hcl.D
 }
 
 // connectUDP moves the walk across UDP to target's udp_listener.
-func (w *walker) connectUDP(target *Node, hop *Hop) {
+func (w *walker) connectUDP(seg routing.Segment, target *Node, hop *Hop) *hcl.Diagnostic {
 	hop.Kind, hop.Address, hop.To, hop.Transport = HopConnect, target.UDPListener, target.Name, "udp"
+	if w.t.Engine {
+		path, err := w.at.enginePath(target, target.UDPListener)
+		if err != nil {
+			return w.t.unreachable(w.route.SubRange(seg.Start, seg.End), w.at, target, err)
+		}
+		hop.Address = path.Address
+	}
 	w.hops = append(w.hops, *hop)
 	w.at, w.fromNetwork = target, true
+	return nil
 }
 
 // local takes a /service or /worker hop on the current node. done is true

@@ -17,6 +17,8 @@ import (
 type fileFlags struct {
 	vars    []string
 	compact bool
+	// engine plans the file for a container engine (topology/engine.go).
+	engine bool
 	// validate, if set, checks the other flags after parsing; false is a
 	// usage error it has reported.
 	validate func() bool
@@ -31,6 +33,7 @@ func (f *fileFlags) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.BoolVar(&f.compact, "compact", false, "print diagnostics one a line, as FILE:LINE,COL: SUMMARY; DETAIL")
+	fs.BoolVar(&f.engine, "engine", false, "plan for a container engine, each node in a container named after it: listeners and inlets bind all interfaces, nodes dial each other by name (see docs/engines.md)")
 }
 
 // parseAndLoad registers the file flags, parses a command line of one FILE
@@ -86,7 +89,7 @@ func (c *cli) loadDiagnostics(path string, f *fileFlags) (*topology.Topology, ma
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	overrides := schema.Overrides{Vars: f.vars, Env: c.env}
+	overrides := schema.Overrides{Vars: f.vars, Env: c.env, Engine: f.engine}
 	t, p, diags := topology.LoadFiles(srcs, overrides)
 	if diags.HasErrors() {
 		t = nil

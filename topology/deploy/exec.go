@@ -241,7 +241,7 @@ func lockedThread(f func() error) error {
 func (r *Running) waitExec(ctx context.Context, tn *topology.Node, x *schema.Exec, e *runningExec) error {
 	ctx, cancel := context.WithTimeout(ctx, x.Timeout)
 	defer cancel()
-	sockets := r.iso.sockets(tn.Name)
+	sockets := r.iso.sockets(tn.Name, r.opts.Node.Sockets)
 	pause := 10 * time.Millisecond
 	var last error
 	for {

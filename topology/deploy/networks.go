@@ -117,10 +117,14 @@ func (iso *isolation) namespace(node string) *netns.Namespace {
 	return iso.nss[node]
 }
 
-// sockets makes node's sockets: in its namespace, or the host's.
-func (iso *isolation) sockets(node string) runtime.Sockets {
+// sockets makes node's sockets: in its namespace, or else as base makes
+// them (nil: the host's).
+func (iso *isolation) sockets(node string, base runtime.Sockets) runtime.Sockets {
 	if ns := iso.namespace(node); ns != nil {
 		return runtime.SocketsIn(ns.Do)
+	}
+	if base != nil {
+		return base
 	}
 	return runtime.HostSockets{}
 }
@@ -160,7 +164,7 @@ func (r *Running) addressFrom(from, to string) (string, error) {
 	bound := r.listenerOf(to)
 	t := r.topology()
 	fn, tn := t.Node(from), t.Node(to)
-	if fn == nil || tn == nil || !fn.Isolated() && !tn.Isolated() {
+	if fn == nil || tn == nil || !t.Engine && !fn.Isolated() && !tn.Isolated() {
 		return bound, nil // the host's namespace, as before networks
 	}
 	path, err := fn.PathTo(tn)

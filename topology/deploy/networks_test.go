@@ -157,11 +157,11 @@ func TestNetworksBridge(t *testing.T) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if c, err := r.iso.sockets("n1").Dial(dctx, "tcp", n3); err == nil {
+	if c, err := r.iso.sockets("n1", nil).Dial(dctx, "tcp", n3); err == nil {
 		c.Close()
 		t.Errorf("n1 reached n3 at %s", n3)
 	}
-	c, err := r.iso.sockets("n2").Dial(dctx, "tcp", n3)
+	c, err := r.iso.sockets("n2", nil).Dial(dctx, "tcp", n3)
 	if err != nil {
 		t.Errorf("n2 did not reach n3 at %s: %v", n3, err)
 	} else {

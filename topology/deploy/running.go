@@ -237,7 +237,7 @@ func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 	}
 	opts.Identity = id
 	opts.MayDialUDP = r.mayDialUDP
-	opts.Sockets = r.iso.sockets(tn.Name)
+	opts.Sockets = r.iso.sockets(tn.Name, opts.Sockets)
 	n := runtime.NewNode(tn.Name, opts)
 	r.mu.Lock()
 	if r.stopped { // a reconcile that met a Stop
@@ -330,12 +330,39 @@ func (r *Running) mayDial(hostport string) bool {
 		ok = ok || rn.listener == hostport
 	}
 	r.mu.Unlock()
-	return ok || r.iso != nil && slices.Contains(r.isolatedListeners(), hostport)
+	return ok || r.iso != nil && slices.Contains(r.isolatedListeners(), hostport) || r.engineListener(hostport, false)
+}
+
+// engineListener reports whether hostport is a node's listener (its UDP
+// listener, with udp) as the nodes dial it on a container engine: the
+// node's name and its listener's port.
+func (r *Running) engineListener(hostport string, udp bool) bool {
+	t := r.topology()
+	if !t.Engine {
+		return false
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	n := t.Node(host)
+	if n == nil {
+		return false
+	}
+	l := n.Listener
+	if udp {
+		l = n.UDPListener
+	}
+	_, p, err := net.SplitHostPort(l)
+	return err == nil && p == port
 }
 
 // mayDialUDP lets a node send, for a message from the network, to the UDP
 // listeners of the file's nodes and nothing else.
 func (r *Running) mayDialUDP(hostport string) bool {
+	if r.engineListener(hostport, true) {
+		return true
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, rn := range r.nodes {
@@ -362,6 +389,15 @@ func (r *Running) resolveNode(from, name string, t routing.TransportType) (routi
 		r.mu.Unlock()
 		if a == "" {
 			return routing.Address{}, fmt.Errorf("node %q has no udp_listener", name)
+		}
+		if t := r.topology(); t.Engine && t.Node(from) != nil {
+			path, err := t.Node(from).UDPPathTo(t.Node(name))
+			if err != nil {
+				return routing.Address{}, err
+			}
+			if a, err = withPort(path.Address, a); err != nil {
+				return routing.Address{}, err
+			}
 		}
 		return routing.UDPAddress(a), nil
 	}
