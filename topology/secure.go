@@ -75,7 +75,7 @@ func (t *Topology) resolveSecure() hcl.Diagnostics {
 				diags = append(diags, schema.ErrorAt(p.Range, "Invalid identity file", "%s.", err))
 			default:
 				n.Identifier, n.LoadedIdentity = id.Identifier.String(), id
-				if fi, err := os.Stat(n.Identity); err == nil && fi.Mode().Perm()&0o077 != 0 {
+				if fi, err := os.Stat(n.Identity); err == nil && fi.Mode().Perm()&0o077 != 0 && id.HasSecret() {
 					diags = append(diags, &hcl.Diagnostic{
 						Severity: hcl.DiagWarning,
 						Summary:  "Identity file readable by others",

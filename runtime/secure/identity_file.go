@@ -23,22 +23,35 @@ import (
 type identityFile struct {
 	Identifier    string `json:"identifier"`
 	ChangeHistory string `json:"change_history"`
-	SecretKey     string `json:"secret_key"`
+	SecretKey     string `json:"secret_key,omitempty"`
 }
 
-// MarshalFile encodes id as an identity file.
+// MarshalFile encodes id as an identity file, with its secret key when it
+// has one.
 func (id *Identity) MarshalFile() []byte {
-	b, _ := json.MarshalIndent(identityFile{
+	f := identityFile{
 		Identifier:    id.Identifier.String(),
 		ChangeHistory: hex.EncodeToString(id.ChangeHistory),
-		SecretKey:     hex.EncodeToString(id.key.Seed()),
-	}, "", "  ") // cannot fail: strings only
+	}
+	if id.key != nil {
+		f.SecretKey = hex.EncodeToString(id.key.Seed())
+	}
+	b, _ := json.MarshalIndent(f, "", "  ") // cannot fail: strings only
 	return append(b, '\n')
 }
 
+// Public is id without its secret key: what others need to know it (its
+// identifier, proven by its change history), and what cannot act as it.
+func (id *Identity) Public() *Identity { return &Identity{PeerIdentity: id.PeerIdentity} }
+
+// HasSecret reports whether id holds its secret key, without which it can
+// only be trusted, not used: a node cannot run with it.
+func (id *Identity) HasSecret() bool { return id.key != nil }
+
 // ParseIdentityFile reads an identity file: the change history must
 // verify, its latest key must be the secret key's, and the identifier, if
-// given, must be the history's.
+// given, must be the history's. A file without a secret key is another's
+// public identity (see Public).
 func ParseIdentityFile(b []byte) (*Identity, error) {
 	var f identityFile
 	if err := json.Unmarshal(b, &f); err != nil {
@@ -48,20 +61,23 @@ func ParseIdentityFile(b []byte) (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("change_history: %w", err)
 	}
-	seed, err := hex.DecodeString(f.SecretKey)
-	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("secret_key: want %d bytes in hex", ed25519.SeedSize)
-	}
 	p, err := VerifyChangeHistory(ch)
 	if err != nil {
 		return nil, err
 	}
+	if f.Identifier != "" && f.Identifier != p.Identifier.String() {
+		return nil, fmt.Errorf("identifier %s does not match the change history, which is %s", f.Identifier, p.Identifier)
+	}
+	if f.SecretKey == "" {
+		return &Identity{PeerIdentity: *p}, nil
+	}
+	seed, err := hex.DecodeString(f.SecretKey)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("secret_key: want %d bytes in hex", ed25519.SeedSize)
+	}
 	key := ed25519.NewKeyFromSeed(seed)
 	if !key.Public().(ed25519.PublicKey).Equal(p.latestKey) {
 		return nil, errors.New("secret_key is not the key of the change history's latest change")
-	}
-	if f.Identifier != "" && f.Identifier != p.Identifier.String() {
-		return nil, fmt.Errorf("identifier %s does not match the change history, which is %s", f.Identifier, p.Identifier)
 	}
 	return &Identity{PeerIdentity: *p, key: key}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -115,5 +116,30 @@ func TestIdentityFile(t *testing.T) {
 	f = bytes.Replace(f, []byte(a.Identifier.String()), []byte(other.Identifier.String()), 1)
 	if _, err := ParseIdentityFile(f); err == nil {
 		t.Fatal("file with a wrong identifier accepted")
+	}
+}
+
+// A public identity file is an identity without its secret key: it names
+// the same identifier, proven by the same change history, and cannot act.
+func TestPublicIdentityFile(t *testing.T) {
+	id, err := NewIdentity(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := id.Public().MarshalFile()
+	if strings.Contains(string(file), "secret_key") {
+		t.Fatalf("a public file holds the secret key:\n%s", file)
+	}
+	pub, err := ParseIdentityFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.HasSecret() || !id.HasSecret() || pub.Identifier != id.Identifier {
+		t.Errorf("public %v (secret %v), full secret %v", pub.Identifier, pub.HasSecret(), id.HasSecret())
+	}
+	other, _ := NewIdentity(time.Now())
+	forged := strings.Replace(string(file), id.Identifier.String(), other.Identifier.String(), 1)
+	if _, err := ParseIdentityFile([]byte(forged)); err == nil {
+		t.Error("a public file whose identifier is not its history's was taken")
 	}
 }

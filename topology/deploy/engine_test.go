@@ -3,11 +3,16 @@ package deploy
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/secure"
 	"github.com/ockamtop/ockamtop/schema"
 	"github.com/ockamtop/ockamtop/topology"
 )
@@ -88,5 +93,40 @@ check "over udp" {
 	}
 	if !run.mayDial("n2:"+port) || run.mayDial("n2:1") || run.mayDial("elsewhere:"+port) {
 		t.Error("a node may dial for the network what is not a node's listener, or may not dial one")
+	}
+}
+
+// A node whose identity file is public (no secret key: another node's, to
+// trust) is planned, and refused when it would run here.
+func TestPublicIdentityDoesNotRun(t *testing.T) {
+	dir := t.TempDir()
+	id, err := secure.NewIdentity(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "n1.identity")
+	if err := os.WriteFile(path, id.Public().MarshalFile(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := `
+node "n1" { identity = "n1.identity" }
+node "n2" {
+  secure_channel_listener "api" { trust = [node.n1] }
+}
+`
+	topo, _, diags := topology.Load(filepath.Join(dir, "t.hcl"), []byte(src), schema.Overrides{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got := topo.Node("n1").Identifier; got != id.Identifier.String() {
+		t.Fatalf("identifier %s, want %s", got, id.Identifier)
+	}
+	run, err := Start(context.Background(), topo, map[string]bool{"n2": true}, StartOptions{})
+	if err != nil {
+		t.Fatalf("n2, which trusts n1's public identity: %v", err)
+	}
+	run.Stop()
+	if _, err := Start(context.Background(), topo, map[string]bool{"n1": true}, StartOptions{}); err == nil || !strings.Contains(err.Error(), "holds no secret key") {
+		t.Fatalf("n1 run from its public identity: %v", err)
 	}
 }

@@ -232,6 +232,9 @@ func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 	opts.Logger = r.opts.Logger
 	opts.MayDial = r.mayDial
 	id, err := r.identityOf(tn.Name)
+	if err == nil && id != nil && !id.HasSecret() {
+		err = fmt.Errorf("its identity file %s holds no secret key: it is node %s's public identity, for other nodes to trust, and cannot run the node", tn.Identity, tn.Name)
+	}
 	if err != nil {
 		return nil, startError("identity", tn, tn.Decl.DeclRange, err)
 	}
