@@ -18,6 +18,7 @@ const (
 	BlockExec                  = "exec"
 	AttrTCPListener            = "tcp_listener"
 	AttrUDPListener            = "udp_listener"
+	AttrIdentity               = "identity"
 )
 
 // BlockType is a block of the language: where it may appear, the schema

@@ -17,8 +17,9 @@ import (
 type fileFlags struct {
 	vars    []string
 	compact bool
-	// engine plans the file for a container engine (topology/engine.go).
-	engine bool
+	// engine plans the file for a container engine (topology/engine.go);
+	// forEngine does so always, without the --engine flag (export).
+	engine, forEngine bool
 	// validate, if set, checks the other flags after parsing; false is a
 	// usage error it has reported.
 	validate func() bool
@@ -33,6 +34,10 @@ func (f *fileFlags) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.BoolVar(&f.compact, "compact", false, "print diagnostics one a line, as FILE:LINE,COL: SUMMARY; DETAIL")
+	if f.forEngine {
+		f.engine = true
+		return
+	}
 	fs.BoolVar(&f.engine, "engine", false, "plan for a container engine, each node in a container named after it: listeners and inlets bind all interfaces, nodes dial each other by name (see docs/engines.md)")
 }
 

@@ -84,7 +84,7 @@ func init() {
 	commands = []*command{
 		validateCommand, planCommand, graphCommand, fmtCommand,
 		applyCommand, checkCommand, statusCommand, messageCommand, downCommand,
-		identityCommand, versionCommand, completionCommand,
+		identityCommand, versionCommand, completionCommand, exportCommand,
 	}
 }
 
