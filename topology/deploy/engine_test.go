@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,9 @@ import (
 // to the node's container.
 type engineSockets struct {
 	nodes map[string]bool
+	// up, when set, says whether a node's container runs: its name
+	// resolves only then, as an engine's DNS answers.
+	up func(node string) bool
 }
 
 func (e engineSockets) rewrite(address string) string {
@@ -36,12 +40,24 @@ func (e engineSockets) rewrite(address string) string {
 	return address
 }
 
+// resolve is the engine's DNS: a node's name once its container runs.
+func (e engineSockets) resolve(address string) (string, error) {
+	if host, _, err := net.SplitHostPort(address); err == nil && e.nodes[host] && e.up != nil && !e.up(host) {
+		return "", &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	return e.rewrite(address), nil
+}
+
 func (e engineSockets) Listen(ctx context.Context, network, address string) (net.Listener, error) {
 	return runtime.HostSockets{}.Listen(ctx, network, e.rewrite(address))
 }
 
 func (e engineSockets) Dial(ctx context.Context, network, address string) (net.Conn, error) {
-	return runtime.HostSockets{}.Dial(ctx, network, e.rewrite(address))
+	a, err := e.resolve(address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	return runtime.HostSockets{}.Dial(ctx, network, a)
 }
 
 func (e engineSockets) ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error) {
@@ -128,5 +144,65 @@ node "n2" {
 	run.Stop()
 	if _, err := Start(context.Background(), topo, map[string]bool{"n1": true}, StartOptions{}); err == nil || !strings.Contains(err.Error(), "holds no secret key") {
 		t.Fatalf("n1 run from its public identity: %v", err)
+	}
+}
+
+// On an engine every container starts at once, in any order: a check of
+// n1 whose relay node and relay come up after it waits for them, within
+// its timeout, while their names do not resolve yet.
+func TestEngineNodesStartInAnyOrder(t *testing.T) {
+	port := fixedPort(t)
+	src := `
+node "n2" {
+  tcp_listener = "127.0.0.1:` + port + `"
+}
+node "n3" {
+  relay "n3" { at = node.n2 }
+}
+node "n1" {}
+check "through the relay" {
+  from   = node.n1
+  to     = "/node/n2/service/forward_to_n3/service/uppercase"
+  send   = "hello"
+  expect = "HELLO"
+}
+`
+	topo, _, diags := topology.Load("engine.hcl", []byte(src), schema.Overrides{Engine: true})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var mu sync.Mutex
+	up := map[string]bool{}
+	sockets := engineSockets{nodes: map[string]bool{"n1": true, "n2": true, "n3": true}, up: func(n string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return up[n]
+	}}
+	start := func(nodes ...string) *Running {
+		local := map[string]bool{}
+		mu.Lock()
+		for _, n := range nodes {
+			local[n], up[n] = true, true
+		}
+		mu.Unlock()
+		opts := StartOptions{Logger: hclog.New(&hclog.LoggerOptions{Output: t.Output(), Level: hclog.Warn})}
+		opts.Node.Sockets = sockets
+		run, err := Start(context.Background(), topo, local, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { run.Stop() })
+		return run
+	}
+	n1 := start("n1")
+	results := make(chan []CheckResult, 1)
+	go func() { results <- n1.RunChecks(context.Background()) }()
+	time.Sleep(300 * time.Millisecond) // the other containers start later: what is tested
+	start("n2")
+	start("n3")
+	for _, r := range <-results {
+		if !r.OK {
+			t.Errorf("check %q: %s", r.Name, r.Error)
+		}
 	}
 }

@@ -237,6 +237,7 @@ func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.
 	// Only an error that says "not there yet" is retried.
 	var reply []byte
 	var last error // the last error of a send, when the deadline ends the retries
+	engine := r.topology().Engine
 	for pause := retryFirstPause; ; pause = min(2*pause, retryMaxPause) {
 		full := route
 		if secured {
@@ -245,7 +246,7 @@ func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.
 		if err == nil {
 			reply, err = n.SendAndReceive(ctx, full, payload)
 		}
-		if err == nil || permanent(err) || unreachableSocket(err, hops) || ctx.Err() != nil {
+		if err == nil || permanent(err) || unreachableSocket(err, hops, engine) || ctx.Err() != nil {
 			break
 		}
 		last = err
@@ -255,7 +256,7 @@ func (r *Running) sendConfirmed(ctx context.Context, n *runtime.Node, m routing.
 		}
 	}
 	switch {
-	case err != nil && len(hops) > 0 && unreachableSocket(err, hops):
+	case err != nil && len(hops) > 0 && unreachableSocket(err, hops, engine):
 		he := hopError(firstDial(hops), err).(*HopError)
 		he.Unreachable = true
 		return nil, he
@@ -283,12 +284,14 @@ func firstDial(hops []topology.Hop) int {
 // of a route, to a socket outside the file, that waiting will not cure: a
 // name that does not resolve, a connection refused. A node of the file
 // may be starting in another process and is waited for; a socket outside
-// it is not.
-func unreachableSocket(err error, hops []topology.Hop) bool {
+// it is not. On a container engine a node's name resolves only once its
+// container runs, so a name that does not resolve is waited for too.
+func unreachableSocket(err error, hops []topology.Hop, engine bool) bool {
+	outside := len(hops) > 0 && hops[firstDial(hops)].Kind == topology.HopSocket
 	if dns, ok := errors.AsType[*net.DNSError](err); ok && dns.IsNotFound {
-		return true
+		return outside || !engine
 	}
-	if len(hops) == 0 || hops[firstDial(hops)].Kind != topology.HopSocket {
+	if !outside {
 		return false
 	}
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
