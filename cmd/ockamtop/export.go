@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/ockamtop/ockamtop/runtime/secure"
 	"github.com/ockamtop/ockamtop/topology"
 	"github.com/ockamtop/ockamtop/topology/export"
@@ -17,21 +19,29 @@ import (
 
 var exportCommand = &command{
 	name:    "export",
-	args:    "compose FILE|DIR",
-	short:   "Write a topology for a container engine (Docker Compose, Swarm)",
-	summary: "Write a topology for a container engine, one container a node, into a directory: a Compose file that docker stack deploy and docker-compose run, the topology, and the nodes' identities (docs/engines.md).",
-	words:   []string{"compose"},
+	args:    "compose|kubernetes FILE|DIR",
+	short:   "Write a topology for Docker Compose, Swarm or Kubernetes",
+	summary: "Write a topology for a container engine, one container a node, into a directory: a Compose file that docker stack deploy and docker-compose run, or manifests for kubectl apply -f, with the topology and the nodes' identities (docs/engines.md).",
+	words:   []string{"compose", "kubernetes"},
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		f := fileFlags{forEngine: true}
 		f.register(fs)
 		out := fs.String("out", "ockamtop-export", "the `DIR` to write into (made if missing; identities already there are kept)")
 		image := fs.String("image", export.DefaultImage, "the `IMAGE` that runs each node: ockamtop at /ockamtop, and the programs of its exec blocks")
+		namespace := fs.String("namespace", "default", "kubernetes: the `NAMESPACE` of every object")
+		serviceType := fs.String("service-type", "ClusterIP", "kubernetes: the `TYPE` of each inlet's Service: ClusterIP, NodePort or LoadBalancer")
 		pos, err := parseArgs(c, fs, args, 2, 2)
 		if err != nil {
 			return err
 		}
-		if pos[0] != "compose" {
-			fmt.Fprintf(c.stderr, "ockamtop export: unknown engine %q (want compose)\n", pos[0])
+		if pos[0] != "compose" && pos[0] != "kubernetes" {
+			fmt.Fprintf(c.stderr, "ockamtop export: unknown engine %q (want compose or kubernetes)\n", pos[0])
+			return errUsage
+		}
+		switch *serviceType {
+		case "ClusterIP", "NodePort", "LoadBalancer":
+		default:
+			fmt.Fprintf(c.stderr, "ockamtop export: --service-type %q: want ClusterIP, NodePort or LoadBalancer\n", *serviceType)
 			return errUsage
 		}
 		t, files, diags, err := c.loadDiagnostics(pos[1], &f)
@@ -41,6 +51,9 @@ var exportCommand = &command{
 		}
 		if t != nil {
 			diags = append(diags, export.Check(t)...)
+			if pos[0] == "kubernetes" {
+				diags = append(diags, export.CheckKubernetes(t)...)
+			}
 		}
 		if len(diags) > 0 {
 			writeDiagnostics(c.stderr, diags, files, f.compact)
@@ -56,7 +69,13 @@ var exportCommand = &command{
 		if err != nil {
 			return err
 		}
-		written, err := export.Compose(t, srcs, ids, export.Options{Image: *image, Vars: f.vars})
+		opts := export.Options{Image: *image, Vars: f.vars}
+		var written []export.File
+		if pos[0] == "kubernetes" {
+			written, err = export.Kubernetes(t, srcs, ids, export.KubernetesOptions{Options: opts, Namespace: *namespace, ServiceType: corev1.ServiceType(*serviceType)})
+		} else {
+			written, err = export.Compose(t, srcs, ids, opts)
+		}
 		if err != nil {
 			return err
 		}
@@ -64,6 +83,12 @@ var exportCommand = &command{
 			if err := writeExported(*out, file); err != nil {
 				return err
 			}
+		}
+		if pos[0] == "kubernetes" {
+			fmt.Fprintf(c.stdout, "✔ wrote %s: %s, identities of %d nodes (%d new)\n", *out, export.KubernetesFile, len(t.Nodes), made)
+			fmt.Fprintf(c.stdout, "Apply it:   kubectl apply -f %s\n", filepath.Join(*out, export.KubernetesFile))
+			fmt.Fprintf(c.stdout, "Follow it:  kubectl -n %s get pods -l app.kubernetes.io/part-of=ockamtop (ready: the node's apply is up), kubectl -n %s exec deploy/NODE -- /ockamtop status\n", *namespace, *namespace)
+			return nil
 		}
 		fmt.Fprintf(c.stdout, "✔ wrote %s: %s, %s, identities of %d nodes (%d new)\n",
 			*out, export.ComposeFile, "topology.hcl", len(t.Nodes), made)
