@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
-	"github.com/ockamtop/ockamtop/runtime/secure"
 )
 
 // Options configure a node. The zero value is usable.
@@ -47,12 +46,6 @@ type Options struct {
 	// this node dial "host:port". Nil allows none: a node is no open proxy.
 	// Connections that already exist are used either way.
 	MayDial func(hostport string) bool
-	// Identity is the node's identity in secure channels; nil makes one,
-	// kept in memory for the node's life.
-	Identity *secure.Identity
-	// SecureChannelKeepAlive paces the keepalives of secure channels
-	// (10s, dead after 30s).
-	SecureChannelKeepAlive KeepAlive
 	// MayDialUDP is MayDial for UDP peers: whether a message from the
 	// network may make this node send datagrams to a "host:port" it has
 	// not heard from. Nil allows none.
@@ -97,9 +90,6 @@ type Node struct {
 	// lastClosers are run by Close after closers (AtCloseLast); guarded
 	// by mu.
 	lastClosers map[*func()]bool
-
-	// secure is the node's identity and secure channels.
-	secure secureState
 }
 
 // NewNode creates a node named name running the default services echo,

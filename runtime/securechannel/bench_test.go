@@ -1,4 +1,4 @@
-package runtime
+package securechannel
 
 import (
 	"context"
@@ -8,32 +8,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 )
 
 // Secure channel benchmarks, each next to the same path without the
 // channel in the same run. Run them one at a time, for example:
 //
-//	go test -run '^$' -bench 'SecurePortal' -benchtime 1x ./runtime/
+//	go test -run '^$' -bench 'SecurePortal' -benchtime 1x ./runtime/securechannel/
 
 // securePaths is one relay path n1 -> n2 <- n3 with two inlets on n1: one
 // through a secure channel to n3's listener, one plain.
 func securePaths(b *testing.B, target string) (secureInlet, plainInlet string) {
-	p := newSecurePathTapped(b, SecureChannelListenerOptions{}, false)
+	p := newSecurePathTapped(b, ListenerOptions{}, false)
 	in, _ := p.secureInlet(b, target)
-	plain := append(p.toAPI[:2:2], routing.LocalAddress("outlet"))
-	pin, err := p.n1.StartInlet("plain", "127.0.0.1:0", func() (routing.Route, error) { return plain, nil }, InletOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return in.Addr(), pin.Addr()
+	return in.Addr(), p.plainInlet(b).Addr()
 }
 
 // BenchmarkSecurePortalThroughput sends 1 GiB through the secure portal
 // over the relay, and the same through the plain portal on the same path.
 func BenchmarkSecurePortalThroughput(b *testing.B) {
 	const size = 1 << 30
-	sink := serveTCP(b, func(c *net.TCPConn) { io.Copy(io.Discard, c) })
+	sink := nodetest.ServeTCP(b, func(c *net.TCPConn) { io.Copy(io.Discard, c) })
 	secureAddr, plainAddr := securePaths(b, sink)
 	buf := make([]byte, 256<<10)
 	send := func(addr string) time.Duration {
@@ -66,7 +61,7 @@ func BenchmarkSecurePortalThroughput(b *testing.B) {
 // BenchmarkSecurePortalRoundTrip measures 64-byte echo round trips through
 // the secure portal and the plain one.
 func BenchmarkSecurePortalRoundTrip(b *testing.B) {
-	secureAddr, plainAddr := securePaths(b, serveTCP(b, echoServer))
+	secureAddr, plainAddr := securePaths(b, nodetest.ServeTCP(b, nodetest.EchoServer))
 	const trips = 5000
 	measure := func(addr string) time.Duration {
 		c, err := net.Dial("tcp", addr)
@@ -101,18 +96,18 @@ func BenchmarkSecurePortalRoundTrip(b *testing.B) {
 // after the other: handshakes per second, identities verified on both
 // sides, three messages through n2 each.
 func BenchmarkSecureChannelHandshake(b *testing.B) {
-	p := newSecurePathTapped(b, SecureChannelListenerOptions{}, false)
+	p := newSecurePathTapped(b, ListenerOptions{}, false)
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		enc, err := p.n1.SecureChannel(ctx, p.toAPI)
+		enc, err := p.sc1.Open(ctx, p.toAPI)
 		cancel()
 		if err != nil {
 			b.Fatal(err)
 		}
 		// Close it, so that the next open makes a new one.
-		if err := p.n1.CloseSecureChannel(enc.Value); err != nil {
+		if err := p.sc1.CloseChannel(enc.Value); err != nil {
 			b.Fatal(err)
 		}
 	}
