@@ -107,10 +107,13 @@ func newSecurePathTapped(t testing.TB, opts ListenerOptions, tapped bool) *secur
 }
 
 // startRelay registers n at the relay node listening on at, as "n3", and
-// waits for the registration.
+// waits for the registration. The relay registers again when its
+// connection closes; its end-to-end checks wait a minute for an answer,
+// so that a loaded race run, which may stall the path for seconds, does
+// not tear down a relay these tests did not cut.
 func startRelay(t testing.TB, n *runtime.Node, at string) *relay.Relay {
 	t.Helper()
-	r, err := relay.Start(n, "n3", at, relay.Options{})
+	r, err := relay.Start(n, "n3", at, relay.Options{PingTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
