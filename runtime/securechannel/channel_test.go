@@ -25,13 +25,13 @@ func TestSecureChannelRelaySeesCiphertext(t *testing.T) {
 	if got := nodetest.SendString(t, p.n1, routing.Route{enc, routing.LocalAddress("uppercase")}, secret); got != strings.ToUpper(secret) {
 		t.Fatalf("got %q", got)
 	}
-	if p.tap.saw(secret) || p.tap.saw(strings.ToUpper(secret)) {
+	if p.tap.Saw(secret) || p.tap.Saw(strings.ToUpper(secret)) {
 		t.Fatal("the relay node's connections carried the plaintext")
 	}
 	// The same route without the channel carries it in clear.
 	const plain = "the-secret-without-the-channel"
 	nodetest.SendString(t, p.n1, append(p.toAPI[:2:2], routing.LocalAddress("uppercase")), plain)
-	if !p.tap.saw(plain) {
+	if !p.tap.Saw(plain) {
 		t.Fatal("the tap did not see a plaintext message: it taps nothing")
 	}
 	// The channel is reused, and both sides list it with the peer's
@@ -372,7 +372,7 @@ func TestSecureChannelNested(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	route, err := m.RouteSecure(func(string, routing.TransportType) (routing.Address, error) {
-		return routing.TCPAddress(p.tap.addr), nil
+		return routing.TCPAddress(p.tap.Addr), nil
 	},
 		func(to routing.Route) (routing.Address, error) { return p.sc1.Open(ctx, to) })
 	if err != nil {

@@ -1,10 +1,7 @@
 package securechannel
 
 import (
-	"bytes"
 	"context"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,67 +11,13 @@ import (
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
-// tap is a TCP proxy in front of a node's listener that keeps every byte
-// that crosses it, both ways: what the node in the middle sees.
-type tap struct {
-	addr string
-	mu   sync.Mutex
-	seen bytes.Buffer // guarded by mu
-}
-
-func newTap(t testing.TB, target string) *tap {
-	tp := &tap{}
-	tp.addr = nodetest.ServeTCP(t, func(c *net.TCPConn) {
-		u, err := net.Dial("tcp", target)
-		if err != nil {
-			return
-		}
-		defer u.Close()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			tp.copy(u, c)
-			u.Close()
-		}()
-		tp.copy(c, u)
-		c.Close()
-		<-done
-	})
-	return tp
-}
-
-// copy copies from src to dst, keeping what passes.
-func (tp *tap) copy(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			tp.mu.Lock()
-			tp.seen.Write(buf[:n])
-			tp.mu.Unlock()
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (tp *tap) saw(s string) bool {
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	return bytes.Contains(tp.seen.Bytes(), []byte(s))
-}
-
 // securePath is n1 -> n2 <- n3 (relay), with a listener "api" on n3.
 // Every connection to n2 crosses a tap.
 type securePath struct {
 	n1, n2, n3   *runtime.Node
 	sc1, sc3     *Channels
 	logs1, logs3 *nodetest.LogBuffer
-	tap          *tap
+	tap          *nodetest.Tap
 	relay        *relay.Relay // n3's registration at n2
 	// toAPI is the route from n1 to the listener.
 	toAPI routing.Route
@@ -90,19 +33,19 @@ func newSecurePathTapped(t testing.TB, opts ListenerOptions, tapped bool) *secur
 	t.Helper()
 	p := &securePath{}
 	p.n2, _ = nodetest.Node(t, "n2", runtime.Options{})
-	p.tap = &tap{addr: nodetest.Listen(t, p.n2)}
+	p.tap = &nodetest.Tap{Addr: nodetest.Listen(t, p.n2)}
 	if tapped {
-		p.tap = newTap(t, p.tap.addr)
+		p.tap = nodetest.NewTap(t, p.tap.Addr)
 	}
 	p.n3, p.logs3 = nodetest.Node(t, "n3", runtime.Options{})
 	p.sc3 = New(p.n3, Options{})
 	if err := p.sc3.Listen("api", opts); err != nil {
 		t.Fatal(err)
 	}
-	p.relay = startRelay(t, p.n3, p.tap.addr)
+	p.relay = startRelay(t, p.n3, p.tap.Addr)
 	p.n1, p.logs1 = nodetest.Node(t, "n1", runtime.Options{})
 	p.sc1 = New(p.n1, Options{})
-	p.toAPI = routing.Route{routing.TCPAddress(p.tap.addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("api")}
+	p.toAPI = routing.Route{routing.TCPAddress(p.tap.Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("api")}
 	return p
 }
 
@@ -134,38 +77,6 @@ func (p *securePath) channel(t testing.TB) routing.Address {
 		t.Fatal(err)
 	}
 	return enc
-}
-
-// secureInlet starts an inlet on p.n1 whose every stream goes through the
-// channel to an outlet on n3 at target.
-func (p *securePath) secureInlet(t testing.TB, target string) (*runtime.Inlet, *runtime.Outlet) {
-	t.Helper()
-	out, err := p.n3.StartOutlet("outlet", target, runtime.OutletOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		enc, err := p.sc1.Open(ctx, p.toAPI)
-		return routing.Route{enc, routing.LocalAddress("outlet")}, err
-	}, runtime.InletOptions{PingTimeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in, out
-}
-
-// plainInlet starts an inlet on p.n1 to n3's outlet (secureInlet starts
-// it) over the same relay, without the channel.
-func (p *securePath) plainInlet(t testing.TB) *runtime.Inlet {
-	t.Helper()
-	plain := append(p.toAPI[:2:2], routing.LocalAddress("outlet"))
-	in, err := p.n1.StartInlet("plain", "127.0.0.1:0", func() (routing.Route, error) { return plain, nil }, runtime.InletOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
 }
 
 // fastKeepAlive makes a dead channel end within the tests' waits.
