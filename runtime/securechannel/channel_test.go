@@ -340,7 +340,7 @@ func TestSecureChannelResponderRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Idle, the channel stays: keepalives hold it.
-	time.Sleep(3 * fastKeepAlive.DeadAfter / 2) // idle time is what is under test
+	time.Sleep(3 * fastKeepAlive.KeepAlive.DeadAfter / 2) // idle time is what is under test
 	if again, err := open(); err != nil || again != enc {
 		t.Fatalf("an idle channel was replaced: %v", err)
 	}

@@ -57,7 +57,7 @@ import (
 //     (it sends Close then), when the initiator's first connection closes
 //     (the next user of the route then makes a new channel, with a new
 //     handshake), or when a side hears nothing, keepalives included, for
-//     Options.DeadAfter (keepalive.go).
+//     Options.KeepAlive.DeadAfter (keepalive.go).
 
 // DefaultListener is the listener name Ockam uses by default.
 const DefaultListener = "api"
@@ -73,10 +73,11 @@ type Options struct {
 	// Identity is the node's identity in secure channels; nil makes one,
 	// kept in memory for the node's life.
 	Identity *secure.Identity
-	// KeepAlive is how long an initiator may hear nothing from the other
-	// side before it sends a keepalive (10s); DeadAfter, how long either
-	// side may hear nothing before it closes the channel (3 x KeepAlive).
-	KeepAlive, DeadAfter time.Duration
+	// KeepAlive paces the channels' keepalives (keepalive.go): an
+	// initiator that has heard nothing from the other side for Every
+	// sends one, and either side closes a channel that has heard nothing
+	// for DeadAfter (runtime.KeepAlive's defaults: 10s, 30s).
+	KeepAlive runtime.KeepAlive
 }
 
 // Channels are a node's secure channels: its identity in them, and the
@@ -110,12 +111,7 @@ type Channels struct {
 
 // New returns node n's secure channels.
 func New(n *runtime.Node, opts Options) *Channels {
-	if opts.KeepAlive <= 0 {
-		opts.KeepAlive = 10 * time.Second
-	}
-	if opts.DeadAfter <= 0 {
-		opts.DeadAfter = 3 * opts.KeepAlive
-	}
+	opts.KeepAlive = opts.KeepAlive.WithDefaults()
 	return &Channels{node: n, opts: opts}
 }
 

@@ -80,4 +80,4 @@ func (p *securePath) channel(t testing.TB) routing.Address {
 }
 
 // fastKeepAlive makes a dead channel end within the tests' waits.
-var fastKeepAlive = Options{KeepAlive: 200 * time.Millisecond, DeadAfter: 2 * time.Second}
+var fastKeepAlive = Options{KeepAlive: runtime.KeepAlive{Every: 200 * time.Millisecond, DeadAfter: 2 * time.Second}}

@@ -13,8 +13,8 @@ import (
 // A channel's two sides keep each other alive, as Ockam's sessions do
 // above its channels: the initiator sends a keepalive through the channel
 // to the echo service of the responder's node whenever it has heard
-// nothing for Options.KeepAlive, and either side closes a channel that
-// has heard nothing for Options.DeadAfter. This is what finds a channel
+// nothing for KeepAlive.Every, and either side closes a channel that has
+// heard nothing for KeepAlive.DeadAfter (Options.KeepAlive). This is what finds a channel
 // whose other side is gone without a Close (its node restarted, or the
 // relay in between did and the initiator made a new channel): the
 // initiator's next user then gets a new handshake, and the responder does
@@ -32,10 +32,10 @@ func (keepAliveSink) Inline() bool                                          { re
 func (keepAliveSink) HandleMessage(*runtime.Context, *runtime.Routed) error { return nil }
 
 // keepAlive runs until the node closes, checking the channels every half
-// Options.KeepAlive.
+// KeepAlive.Every.
 func (s *Channels) keepAlive(sink string) {
 	n := s.node
-	every, deadAfter := s.opts.KeepAlive, s.opts.DeadAfter
+	every, deadAfter := s.opts.KeepAlive.Every, s.opts.KeepAlive.DeadAfter
 	t := time.NewTicker(every / 2)
 	defer t.Stop()
 	for {
