@@ -162,6 +162,42 @@ func TestSecureChannelTamperAndReplay(t *testing.T) {
 	}
 }
 
+// Callers that open the same route at once share one handshake, and one
+// channel.
+func TestSecureChannelConcurrentOpens(t *testing.T) {
+	p := newSecurePath(t, ListenerOptions{})
+	const callers = 50
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	encs := make(chan routing.Address, callers)
+	errs := make(chan error, callers)
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			enc, err := p.sc1.Open(ctx, p.toAPI)
+			encs <- enc
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(encs)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := <-encs
+	for enc := range encs {
+		if enc != first {
+			t.Fatalf("two channels for one route: %s and %s", first, enc)
+		}
+	}
+	if cs := p.sc1.List(); len(cs) != 1 {
+		t.Fatalf("%d channels for one route, want 1: %+v", len(cs), cs)
+	}
+}
+
 // 10,000 messages cross the rekey boundary (every 32) both ways.
 func TestSecureChannelManyMessages(t *testing.T) {
 	p := newSecurePath(t, ListenerOptions{})
