@@ -1,6 +1,10 @@
 package runtime
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/ockamtop/ockamtop/runtime/routing"
+)
 
 // Buffers for frame bodies and portal chunks, reused so that a stream of
 // data does not make the garbage collector run for every few megabytes.
@@ -71,4 +75,51 @@ func putBuffer(b *[]byte) {
 		*b = (*b)[:smallBufferSize]
 		smallPool.Put(b)
 	}
+}
+
+// The exported side of the buffers is for the parts of a node that move a
+// payload without copying it (a secure channel seals and opens payloads
+// where they are): they take a message's buffer, or get one, and pass it
+// on with the message whose payload it holds.
+
+// GetBuffer returns a pooled buffer of at least n bytes (its length is
+// its capacity), or nil when n is larger than any: the caller gives it
+// back with PutBuffer, or sends it on with the message whose payload it
+// holds (NewRouted).
+func GetBuffer(n int) *[]byte {
+	if n > largeBufferSize {
+		return nil
+	}
+	return getBufferFor(max(n, pooledFrameMin))
+}
+
+// PutBuffer gives back a buffer from GetBuffer or Routed.TakeBuffer; nil
+// is allowed. Neither the buffer nor a payload in it may be used after it.
+func PutBuffer(b *[]byte) { putBuffer(b) }
+
+// TakeBuffer takes from r the pooled buffer its payload lives in, whole,
+// for a part that goes on using the payload where it is: the caller now
+// owns it (see GetBuffer). It is nil when the payload is in no pooled
+// buffer, or not all in memory.
+func (r *Routed) TakeBuffer() *[]byte {
+	if r.sp != nil {
+		return nil
+	}
+	b := r.buf
+	r.buf = nil
+	return b
+}
+
+// NewRouted is a message a part of the node routes on with
+// Context.Forward: it carries flow f (nil for a message of the node's own,
+// as from local code), and its payload lives in buf, when not nil, a
+// buffer from GetBuffer or TakeBuffer that goes with the message: the
+// connection that sends it gives it back (one that is dropped leaves it
+// to the garbage collector).
+func NewRouted(m routing.Message, f *Flow, buf *[]byte) *Routed {
+	r := &Routed{Message: m, buf: buf}
+	if f != nil {
+		r.flow = &f.flow
+	}
+	return r
 }

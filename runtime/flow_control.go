@@ -152,3 +152,35 @@ func (r *repliers) forget(f *flow) {
 	r.set = nil
 	r.mu.Unlock()
 }
+
+// Flow is the flow of the messages that a part of the node brings in from
+// elsewhere, as a connection brings them from its peer: a secure channel's
+// decryptor delivers what it decrypts on its channel's flow (NewRouted),
+// so that flow control holds for them as for a connection's messages; and
+// the workers that send through the part become consumers of its flow, so
+// that their replies reach them (ExpectReplies).
+type Flow struct {
+	node     *Node
+	flow     flow
+	repliers repliers
+}
+
+// NewFlow makes a flow for a part of the node that delivers messages from
+// elsewhere; id names it in errors (the address of the part's worker).
+// With inbound, its messages reach the node's services, as those of a
+// connection a listener accepted do; without, only the workers that
+// ExpectReplies names.
+func (n *Node) NewFlow(id string, inbound bool) *Flow {
+	f := &Flow{node: n, flow: flow{id: id}}
+	f.flow.inbound.Store(inbound)
+	return f
+}
+
+// ExpectReplies makes the local workers at the head of ret, the return
+// route of a message that leaves through the part, consumers of f: the
+// replies that come back through the part reach them.
+func (f *Flow) ExpectReplies(ret routing.Route) { f.repliers.record(f.node, &f.flow, ret) }
+
+// Close takes f back from every worker ExpectReplies made a consumer of
+// it: the part is gone.
+func (f *Flow) Close() { f.repliers.forget(&f.flow) }

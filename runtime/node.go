@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
-	"github.com/ockamtop/ockamtop/runtime/secure"
 )
 
 // Options configure a node. The zero value is usable.
@@ -47,12 +46,6 @@ type Options struct {
 	// this node dial "host:port". Nil allows none: a node is no open proxy.
 	// Connections that already exist are used either way.
 	MayDial func(hostport string) bool
-	// Identity is the node's identity in secure channels; nil makes one,
-	// kept in memory for the node's life.
-	Identity *secure.Identity
-	// SecureChannelKeepAlive paces the keepalives of secure channels
-	// (10s, dead after 30s).
-	SecureChannelKeepAlive KeepAlive
 	// MayDialUDP is MayDial for UDP peers: whether a message from the
 	// network may make this node send datagrams to a "host:port" it has
 	// not heard from. Nil allows none.
@@ -94,8 +87,9 @@ type Node struct {
 	closers map[*func()]bool   // guarded by mu; run by Close, for what holds sockets
 	closed  bool               // guarded by mu
 
-	// secure is the node's identity and secure channels.
-	secure secureState
+	// lastClosers are run by Close after closers (AtCloseLast); guarded
+	// by mu.
+	lastClosers map[*func()]bool
 }
 
 // NewNode creates a node named name running the default services echo,
@@ -406,6 +400,14 @@ func (n *Node) resolveNext(ctx context.Context, onward routing.Route, fromNetwor
 	return onward[1:].Prepend(addr), nil
 }
 
+// Resolve returns onward with a transport address at its head replaced by
+// the local address of the connection to that peer, which it dials if
+// there is none: a part that keeps a route (a secure channel's way to its
+// other side) then ends with that connection. onward is not changed.
+func (n *Node) Resolve(ctx context.Context, onward routing.Route) (routing.Route, error) {
+	return n.resolveNext(ctx, onward, false)
+}
+
 // SendAndReceive sends payload along onward and waits for the first reply,
 // until ctx is done.
 func (n *Node) SendAndReceive(ctx context.Context, onward routing.Route, payload []byte) ([]byte, error) {
@@ -465,6 +467,10 @@ func (n *Node) Close() error {
 	for f := range n.closers {
 		closers = append(closers, *f)
 	}
+	last := make([]func(), 0, len(n.lastClosers))
+	for f := range n.lastClosers {
+		last = append(last, *f)
+	}
 	n.mu.Unlock()
 
 	// The streams go first, while the connections still take messages:
@@ -475,7 +481,11 @@ func (n *Node) Close() error {
 		wg.Go(f)
 	}
 	wg.Wait()
-	n.closeSecureChannels()
+	// Then the parts the streams went through, telling their other ends.
+	for _, f := range last {
+		wg.Go(f)
+	}
+	wg.Wait()
 	close(n.closing)
 	n.cancel()
 
@@ -490,6 +500,30 @@ func (n *Node) Close() error {
 	n.mu.Unlock()
 	n.wg.Wait()
 	return nil
+}
+
+// AtCloseLast registers f to run when the node closes, once the node's
+// streams have ended and while its connections still carry messages: the
+// shutdown of a part that other parts send through (a secure channel),
+// which carries what they say last and then tells its own other end. It
+// returns a function that unregisters f, and false if the node is closed
+// already.
+func (n *Node) AtCloseLast(f func()) (remove func(), ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, false
+	}
+	if n.lastClosers == nil {
+		n.lastClosers = make(map[*func()]bool)
+	}
+	p := &f
+	n.lastClosers[p] = true
+	return func() {
+		n.mu.Lock()
+		delete(n.lastClosers, p)
+		n.mu.Unlock()
+	}, true
 }
 
 // RandomAddress returns a fresh 32-hex local address, the form Ockam uses

@@ -112,23 +112,6 @@ func (ss *streamSet) Len() int {
 	return len(ss.streams)
 }
 
-// KeepAlive is how long a portal stream may go without sending before it
-// sends a KeepAlive; DeadAfter, how long without hearing anything before
-// it gives the other end up.
-type KeepAlive struct {
-	Every, DeadAfter time.Duration
-}
-
-func (k KeepAlive) withDefaults() KeepAlive {
-	if k.Every <= 0 {
-		k.Every = 10 * time.Second
-	}
-	if k.DeadAfter <= 0 {
-		k.DeadAfter = 3 * k.Every
-	}
-	return k
-}
-
 // pathClosed closes the streams whose route to the other end goes through
 // the connection at addr, which has closed: nothing they send can arrive.
 // Called for a connection about to close (connectionEvents.closing), while

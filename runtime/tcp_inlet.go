@@ -81,7 +81,7 @@ func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.
 	if opts.MaxStreams <= 0 {
 		opts.MaxStreams = DefaultMaxStreams
 	}
-	opts.KeepAlive = opts.KeepAlive.withDefaults()
+	opts.KeepAlive = opts.KeepAlive.WithDefaults()
 	if n.isClosed() {
 		_ = ln.Close()
 		return nil, ErrNodeClosed

@@ -43,7 +43,7 @@ func (n *Node) StartOutlet(name, target string, opts OutletOptions) (*Outlet, er
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
-	opts.KeepAlive = opts.KeepAlive.withDefaults()
+	opts.KeepAlive = opts.KeepAlive.WithDefaults()
 	o := &Outlet{node: n, name: name, opts: opts, log: n.log.With("outlet", name), life: newPartLife()}
 	o.streamSet.life = o.life
 	o.target.Store(&target)

@@ -129,6 +129,15 @@ func (e *connectionEvents) onClosed(f func(addr routing.Address)) (remove func()
 	}
 }
 
+// OnConnectionClosed registers f to run when any connection of the node
+// closes, with the connection's address, and for a connection about to be
+// closed on purpose (CloseConnection) while it still carries: a part whose
+// route starts with that connection learns at once that its way is gone.
+// It returns a function that unregisters f.
+func (n *Node) OnConnectionClosed(f func(addr routing.Address)) (remove func()) {
+	return n.connEvents.onClosed(f)
+}
+
 // closed tells whoever asked that the connection at addr has closed.
 // Transports call it once per connection.
 func (e *connectionEvents) closed(addr routing.Address) {

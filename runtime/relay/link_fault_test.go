@@ -14,6 +14,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/securechannel"
 )
 
 // faultyLink is a TCP link between a node and a listener it dials, in user
@@ -267,15 +268,16 @@ func TestLinkBlackholeRelayAndStreams(t *testing.T) {
 		Options{PingInterval: 100 * time.Millisecond, PingTimeout: 500 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
 		runtime.Options{HandshakeTimeout: time.Second, DialTimeout: time.Second},
 		func(p *linkPath) {
-			if err := p.n3.StartSecureChannelListener("api", runtime.SecureChannelListenerOptions{}); err != nil {
+			if err := securechannel.New(p.n3, securechannel.Options{}).Listen("api", securechannel.ListenerOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		})
 	n1, rel, in, link, logs3, viaRelay := p.n1, p.relay, p.inlet, p.link, p.logs3, p.viaRelay
+	sc1 := securechannel.New(n1, securechannel.Options{})
 	secureEcho := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		enc, err := n1.SecureChannel(ctx, append(viaRelay.Clone(), routing.LocalAddress("api")))
+		enc, err := sc1.Open(ctx, append(viaRelay.Clone(), routing.LocalAddress("api")))
 		if err != nil {
 			return err
 		}

@@ -187,7 +187,7 @@ func (rc *reconcile) stopNode(name string) {
 		n = rn.node
 		execs = r.execsLocked(name)
 		// Its identity stays: started again, it is the same node.
-		rn.node, rn.parts, rn.listener, rn.udpListener = nil, nil, "", ""
+		rn.node, rn.channels, rn.parts, rn.listener, rn.udpListener = nil, nil, nil, "", ""
 	}
 	r.mu.Unlock()
 	r.stopExecs(execs)

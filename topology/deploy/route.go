@@ -14,6 +14,7 @@ import (
 
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/securechannel"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 	"github.com/ockamtop/ockamtop/schema"
 	"github.com/ockamtop/ockamtop/topology"
@@ -369,7 +370,7 @@ func retry(ctx context.Context, send func(context.Context) ([]byte, error)) ([]b
 // permanent reports whether an error will not go away by waiting.
 func permanent(err error) bool {
 	for _, p := range []error{runtime.ErrFlowDenied, runtime.ErrDialDenied, runtime.ErrUnsupportedTransport,
-		runtime.ErrEmptyOnwardRoute, runtime.ErrNodeClosed, runtime.ErrAddressInUse, runtime.ErrChannelRefused} {
+		runtime.ErrEmptyOnwardRoute, runtime.ErrNodeClosed, runtime.ErrAddressInUse, securechannel.ErrRefused} {
 		if errors.Is(err, p) {
 			return true
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/secure"
+	"github.com/ockamtop/ockamtop/runtime/securechannel"
 	"github.com/ockamtop/ockamtop/topology"
 )
 
@@ -93,6 +94,8 @@ type runningNode struct {
 	identity *secure.Identity
 	// node is the node, for a node run here; nil for one run elsewhere.
 	node *runtime.Node
+	// channels are the node's secure channels, with node.
+	channels *securechannel.Channels
 	// parts are the node's parts that run, in the order they started.
 	parts []*runningPart
 }
@@ -238,10 +241,10 @@ func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 	if err != nil {
 		return nil, startError("identity", tn, tn.Decl.DeclRange, err)
 	}
-	opts.Identity = id
 	opts.MayDialUDP = r.mayDialUDP
 	opts.Sockets = r.iso.sockets(tn.Name, opts.Sockets)
 	n := runtime.NewNode(tn.Name, opts)
+	sc := securechannel.New(n, securechannel.Options{Identity: id})
 	r.mu.Lock()
 	if r.stopped { // a reconcile that met a Stop
 		r.mu.Unlock()
@@ -249,7 +252,7 @@ func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 		return nil, &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: tn.Decl.DeclRange.String(), Err: runtime.ErrNodeClosed}
 	}
 	rn := r.entry(tn.Name)
-	rn.node, rn.parts = n, nil
+	rn.node, rn.channels, rn.parts = n, sc, nil
 	r.mu.Unlock()
 	for _, a := range tn.Allow {
 		n.Allow(a)

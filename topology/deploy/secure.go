@@ -10,6 +10,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/secure"
+	"github.com/ockamtop/ockamtop/runtime/securechannel"
 	"github.com/ockamtop/ockamtop/topology"
 )
 
@@ -73,7 +74,7 @@ var secureListenerUnit = unit{
 		fail := func(err error) error {
 			return startError(fmt.Sprintf("secure_channel_listener %q", l.Name), l.Node, l.Decl.DeclRange, err)
 		}
-		var opts runtime.SecureChannelListenerOptions
+		var opts securechannel.ListenerOptions
 		if !l.TrustAnyone {
 			opts.Trust = []secure.Identifier{}
 			for _, id := range l.TrustIdentifiers {
@@ -91,7 +92,11 @@ var secureListenerUnit = unit{
 				opts.Trust = append(opts.Trust, id.Identifier)
 			}
 		}
-		if err := n.StartSecureChannelListener(l.Name, opts); err != nil {
+		sc, err := r.channelsOf(n)
+		if err != nil {
+			return nil, fail(err)
+		}
+		if err := sc.Listen(l.Name, opts); err != nil {
 			return nil, fail(err)
 		}
 		r.progress(fmt.Sprintf("✔ secure_channel_listener /service/%s on %s", l.Name, l.Node.Name))
@@ -99,12 +104,27 @@ var secureListenerUnit = unit{
 	},
 }
 
+// channelsOf returns the secure channels of node n, run here;
+// runtime.ErrNodeClosed once n has stopped.
+func (r *Running) channelsOf(n *runtime.Node) (*securechannel.Channels, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rn := r.nodes[n.Name()]; rn != nil && rn.node == n {
+		return rn.channels, nil
+	}
+	return nil, fmt.Errorf("secure channels of node %s: %w", n.Name(), runtime.ErrNodeClosed)
+}
+
 // routeFrom turns m into a route from node n, opening (or reusing) the
 // secure channels its /secure segments name.
 func (r *Running) routeFrom(ctx context.Context, n *runtime.Node, m routing.MultiAddr, hops []topology.Hop) (routing.Route, error) {
 	return m.RouteSecure(r.resolverAlong(m, hops), func(to routing.Route) (routing.Address, error) {
+		sc, err := r.channelsOf(n)
+		if err != nil {
+			return routing.Address{}, err
+		}
 		octx, cancel := context.WithTimeout(ctx, secureOpenTimeout)
 		defer cancel()
-		return n.SecureChannel(octx, to)
+		return sc.Open(octx, to)
 	})
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/securechannel"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -81,7 +81,7 @@ node "n1" {}
 	defer cancel2()
 	// Refused, and the initiator says so, naming its identifier: it
 	// reports no channel the listener has not accepted.
-	if _, err := c.Send(sctx2, "n1", route, wire.EncodeString("hi")); !errors.Is(err, runtime.ErrChannelRefused) || !strings.Contains(err.Error(), other) {
+	if _, err := c.Send(sctx2, "n1", route, wire.EncodeString("hi")); !errors.Is(err, securechannel.ErrRefused) || !strings.Contains(err.Error(), other) {
 		t.Fatalf("send from an n1 with another identity: %v, want the channel refused, naming %s", err, other)
 	}
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "identifier="+other); {

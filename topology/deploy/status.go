@@ -7,9 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/securechannel"
 	"github.com/ockamtop/ockamtop/topology"
 )
 
@@ -38,7 +38,7 @@ type NodeStatus struct {
 	// Identifier is the node's identity's identifier.
 	Identifier string `json:"identifier"`
 	// SecureChannels are the node's open secure channels, both sides.
-	SecureChannels []runtime.SecureChannelInfo `json:"secure_channels"`
+	SecureChannels []securechannel.Info `json:"secure_channels"`
 	// Namespace is the node's network namespace; nil for a node in the
 	// host's.
 	Namespace *NamespaceInfo `json:"namespace,omitempty"`
@@ -103,10 +103,13 @@ func (r *Running) Status() Status {
 			continue
 		}
 		ns := NodeStatus{Name: n.Name(), Listener: listeners[n.Name()], UDPListener: udpListeners[n.Name()], Forwarders: n.Forwarders(), Services: []string{}, Connections: []ConnectionStatus{}, Relays: []RelayStatus{}, Inlets: []InletStatus{}, Outlets: []OutletStatus{}}
-		if id, err := n.Identifier(); err == nil {
-			ns.Identifier = id.String()
+		ns.SecureChannels = []securechannel.Info{}
+		if sc, err := r.channelsOf(n); err == nil {
+			if id, err := sc.Identifier(); err == nil {
+				ns.Identifier = id.String()
+			}
+			ns.SecureChannels = sc.List()
 		}
-		ns.SecureChannels = n.SecureChannels()
 		ns.Allow = n.Allowed()
 		for _, c := range n.Connections() {
 			cs := ConnectionStatus{Address: c.Address().Value, Peer: c.RemoteAddr(), Outgoing: c.Outgoing()}
@@ -133,7 +136,7 @@ func (r *Running) Status() Status {
 			return slices.ContainsFunc(parts, func(p runningPart) bool { return p.kind == topology.PartOutlet && p.name == name })
 		}
 		decryptor := func(name string) bool {
-			return slices.ContainsFunc(ns.SecureChannels, func(c runtime.SecureChannelInfo) bool { return c.Decryptor == name })
+			return slices.ContainsFunc(ns.SecureChannels, func(c securechannel.Info) bool { return c.Decryptor == name })
 		}
 		for _, w := range n.Services() {
 			// Forwarders, outlets and secure channels are listed as such.

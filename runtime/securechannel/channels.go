@@ -1,16 +1,21 @@
-package runtime
+// Package securechannel runs Ockam's secure channels on a node of the node
+// library: a node's identity in them, its listeners, and the channels it
+// opens and accepts. The channels' wire (the Noise XX handshake,
+// identities, the data phase) is package secure's; this package makes
+// workers of it, and uses only a node's exported API.
+package securechannel
 
 import (
 	"cmp"
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/secure"
 )
@@ -42,109 +47,122 @@ import (
 //     Both run inline, on their senders' goroutines.
 //   - The responder learns its way back from each message with a newer
 //     nonce: its return route, plus the initiator's decryptor.
-//   - Flow control: a responder's decryptor takes messages from the
-//     node's inbound flows, as the listener does; what the responder
-//     decrypts may reach the node's services. What the initiator
-//     decrypts reaches only the workers that sent through its encryptor.
+//   - Flow control: each channel side has a flow of its own
+//     (runtime.Flow), which its decryptor's messages carry. A responder's
+//     decryptor takes messages from the node's inbound flows, as the
+//     listener does, and what it decrypts may reach the node's services.
+//     What the initiator decrypts reaches only the workers that sent
+//     through its encryptor.
 //   - A channel closes when either side sends Close, when its node closes
 //     (it sends Close then), when the initiator's first connection closes
 //     (the next user of the route then makes a new channel, with a new
 //     handshake), or when a side hears nothing, keepalives included, for
-//     KeepAlive.DeadAfter (secure_channel_keepalive.go).
+//     Options.KeepAlive.DeadAfter (keepalive.go).
 
-// DefaultSecureChannelListener is the listener name Ockam uses by default.
-const DefaultSecureChannelListener = "api"
+// DefaultListener is the listener name Ockam uses by default.
+const DefaultListener = "api"
 
 // maxPendingHandshakes bounds the handshakes under way on a node: each
 // holds a worker until it finishes or times out, and message 1 costs a
 // peer nothing.
 const maxPendingHandshakes = 1024
 
-// Errors of secure channels.
-var (
-	// ErrSecureChannelClosed is a message to a closed channel.
-	ErrSecureChannelClosed = errors.New("secure channel closed")
-	// ErrUntrusted is a peer whose identifier the listener does not trust.
-	ErrUntrusted = errors.New("identifier not trusted")
-	// ErrChannelRefused is a channel whose listener refused the
-	// initiator (it said so, with a Close), or that the listener never
-	// confirmed (no echo came through it in time).
-	ErrChannelRefused = errors.New("secure channel refused or not completed")
-)
+// Options configure a node's secure channels. Zero values take the
+// defaults.
+type Options struct {
+	// Identity is the node's identity in secure channels; nil makes one,
+	// kept in memory for the node's life.
+	Identity *secure.Identity
+	// KeepAlive paces the channels' keepalives (keepalive.go): an
+	// initiator that has heard nothing from the other side for Every
+	// sends one, and either side closes a channel that has heard nothing
+	// for DeadAfter (runtime.KeepAlive's defaults: 10s, 30s).
+	KeepAlive runtime.KeepAlive
+}
 
-// secureState is a node's identity and its secure channels.
-type secureState struct {
+// Channels are a node's secure channels: its identity in them, and the
+// channels it opened and its listeners accepted. Nothing runs until one
+// is first used (Listen, Open, Identifier); from then on they close with
+// the node, each telling its other side. A node has one Channels.
+type Channels struct {
+	node *runtime.Node
+	opts Options
+
 	once sync.Once
 	id   *secure.Identity
 	// static is the node's secure channel purpose key, attested by id.
 	static *ecdh.PrivateKey
 	att    secure.Attestation
 	err    error
-	mu     sync.Mutex
+
+	mu sync.Mutex
 	// opening are the handshakes under way, by route; guarded by mu.
 	opening map[string]*opening
 	// channels by encryptor address; byRoute the initiators by the route
 	// to their listener. Both guarded by mu.
-	channels map[string]*secureChannel
-	byRoute  map[string]*secureChannel
+	channels map[string]*channel
+	byRoute  map[string]*channel
 	// unhook removes the node's connection-closed hook; guarded by mu.
 	unhook func()
 	// pending are the channel sides whose handshake is under way;
 	// guarded by mu.
-	pending map[*secureChannel]struct{}
-	// closed is set when the node closes its channels: no more start;
-	// guarded by mu.
-	closed bool
+	pending map[*channel]struct{}
 }
 
-// secureInit makes the node's identity (Options.Identity, or a new one
-// kept in memory) and its attested static key, once.
-func (n *Node) secureInit() (*secureState, error) {
-	s := &n.secure
+// New returns node n's secure channels.
+func New(n *runtime.Node, opts Options) *Channels {
+	opts.KeepAlive = opts.KeepAlive.WithDefaults()
+	return &Channels{node: n, opts: opts}
+}
+
+// init makes the node's identity (Options.Identity, or a new one kept in
+// memory) and its attested static key, once, and starts the keepalives.
+func (s *Channels) init() error {
 	s.once.Do(func() {
+		n := s.node
 		// Under mu: a Close may be closing the channels meanwhile.
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.closed || n.isClosed() {
-			s.err = ErrNodeClosed
-			return
-		}
-		s.id = n.opts.Identity
-		if s.id == nil {
-			if s.id, s.err = secure.NewIdentity(time.Now()); s.err != nil {
+		var err error
+		if s.id = s.opts.Identity; s.id == nil {
+			if s.id, err = secure.NewIdentity(time.Now()); err != nil {
+				s.err = fmt.Errorf("identity of node %s: %w", n.Name(), err)
 				return
 			}
 		}
-		if s.static, s.err = ecdh.X25519().GenerateKey(rand.Reader); s.err != nil {
+		if s.static, err = ecdh.X25519().GenerateKey(rand.Reader); err != nil {
+			s.err = fmt.Errorf("secure channel key of node %s: %w", n.Name(), err)
 			return
 		}
 		s.att = s.id.Attest(s.static.PublicKey().Bytes(), time.Now())
-		s.channels = map[string]*secureChannel{}
-		s.byRoute = map[string]*secureChannel{}
+		s.channels = map[string]*channel{}
+		s.byRoute = map[string]*channel{}
 		s.opening = map[string]*opening{}
-		s.pending = map[*secureChannel]struct{}{}
-		s.unhook = n.connEvents.onClosed(n.secureConnectionClosed)
-		sink := RandomAddress()
-		if _, s.err = n.startInlineWorker(sink, keepAliveSink{}); s.err != nil {
+		s.pending = map[*channel]struct{}{}
+		if _, ok := n.AtCloseLast(s.closeAll); !ok {
+			s.err = runtime.ErrNodeClosed
 			return
 		}
-		k := n.opts.SecureChannelKeepAlive.withDefaults()
-		n.Go(func() { n.secureKeepAlive(k, sink) })
+		s.unhook = n.OnConnectionClosed(s.connectionClosed)
+		sink := runtime.RandomAddress()
+		if s.err = n.StartWorker(sink, keepAliveSink{}); s.err != nil {
+			return
+		}
+		n.Go(func() { s.keepAlive(sink) })
 	})
-	return s, s.err
+	return s.err
 }
 
 // Identifier is the node's identity's identifier.
-func (n *Node) Identifier() (secure.Identifier, error) {
-	s, err := n.secureInit()
-	if err != nil {
+func (s *Channels) Identifier() (secure.Identifier, error) {
+	if err := s.init(); err != nil {
 		return secure.Identifier{}, err
 	}
 	return s.id.Identifier, nil
 }
 
-// SecureChannelInfo describes an open channel, for status.
-type SecureChannelInfo struct {
+// Info describes an open channel, for status.
+type Info struct {
 	// Encryptor is the local address to route messages into the channel.
 	Encryptor string `json:"encryptor"`
 	// Decryptor is the address the other side sends to.
@@ -158,16 +176,15 @@ type SecureChannelInfo struct {
 	Route string `json:"route"`
 }
 
-// SecureChannels lists the node's open channels, sorted by route.
-func (n *Node) SecureChannels() []SecureChannelInfo {
-	s := &n.secure
+// List lists the node's open channels, sorted by route.
+func (s *Channels) List() []Info {
 	s.mu.Lock()
-	out := make([]SecureChannelInfo, 0, len(s.channels))
+	out := make([]Info, 0, len(s.channels))
 	for _, c := range s.channels {
-		out = append(out, SecureChannelInfo{Encryptor: c.encAddr, Decryptor: c.decAddr, Initiator: c.initiator, Peer: c.peer.String(), Route: c.label})
+		out = append(out, Info{Encryptor: c.encAddr, Decryptor: c.decAddr, Initiator: c.initiator, Peer: c.peer.String(), Route: c.label})
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b SecureChannelInfo) int {
+	slices.SortFunc(out, func(a, b Info) int {
 		return cmp.Or(cmp.Compare(a.Route, b.Route), cmp.Compare(a.Encryptor, b.Encryptor))
 	})
 	return out
@@ -177,26 +194,26 @@ func (n *Node) SecureChannels() []SecureChannelInfo {
 // channel over the same route; it is abandoned when they all give up.
 type opening struct {
 	done    chan struct{}
-	c       *secureChannel // set before done is closed
-	err     error          // set before done is closed
-	waiters int            // guarded by secureState.mu
+	c       *channel // set before done is closed
+	err     error    // set before done is closed
+	waiters int      // guarded by Channels.mu
 	cancel  context.CancelFunc
 }
 
-// SecureChannel returns the local address of the encryptor of a channel
-// from this node to the listener at the end of route: the open one, or a
-// new one after a handshake. Route the rest of a route behind that
-// address to send it through the channel. A handshake that every caller
-// has given up on (ctx) is abandoned, so that the next call starts anew:
-// a message 1 lost on the way (a relay not registered yet) costs one
-// caller's patience, not the route's.
-func (n *Node) SecureChannel(ctx context.Context, route routing.Route) (routing.Address, error) {
-	s, err := n.secureInit()
-	if err != nil {
+// Open returns the local address of the encryptor of a channel from this
+// node to the listener at the end of route: the open one, or a new one
+// after a handshake. Route the rest of a route behind that address to
+// send it through the channel. A handshake that every caller has given up
+// on (ctx) is abandoned, so that the next call starts anew: a message 1
+// lost on the way (a relay not registered yet) costs one caller's
+// patience, not the route's.
+func (s *Channels) Open(ctx context.Context, route routing.Route) (routing.Address, error) {
+	if err := s.init(); err != nil {
 		return routing.Address{}, err
 	}
-	if n.isClosed() {
-		return routing.Address{}, ErrNodeClosed
+	n := s.node
+	if n.Context().Err() != nil {
+		return routing.Address{}, runtime.ErrNodeClosed
 	}
 	key := route.String()
 	s.mu.Lock()
@@ -206,12 +223,12 @@ func (n *Node) SecureChannel(ctx context.Context, route routing.Route) (routing.
 	}
 	o := s.opening[key]
 	if o == nil {
-		octx, cancel := context.WithTimeout(n.ctx, secureHandshakeTimeout)
+		octx, cancel := context.WithTimeout(n.Context(), handshakeTimeout)
 		o = &opening{done: make(chan struct{}), cancel: cancel}
 		s.opening[key] = o
 		n.Go(func() {
 			defer cancel()
-			c, err := n.openSecureChannel(octx, route.Clone(), key)
+			c, err := s.open(octx, route.Clone(), key)
 			s.mu.Lock()
 			o.c, o.err = c, err
 			if s.opening[key] == o {
@@ -242,15 +259,14 @@ func (n *Node) SecureChannel(ctx context.Context, route routing.Route) (routing.
 	}
 }
 
-// CloseSecureChannel closes the channel whose encryptor is at addr, and
-// tells the other side.
-func (n *Node) CloseSecureChannel(addr string) error {
-	s := &n.secure
+// CloseChannel closes the channel whose encryptor is at addr, and tells
+// the other side.
+func (s *Channels) CloseChannel(addr string) error {
 	s.mu.Lock()
 	c := s.channels[addr]
 	s.mu.Unlock()
 	if c == nil {
-		return fmt.Errorf("close secure channel %s on node %s: %w", addr, n.name, ErrNoSuchAddress)
+		return fmt.Errorf("close secure channel %s on node %s: %w", addr, s.node.Name(), runtime.ErrNoSuchAddress)
 	}
 	c.close(true, "closed locally")
 	return nil
@@ -258,7 +274,7 @@ func (n *Node) CloseSecureChannel(addr string) error {
 
 // addPending records a handshake under way; false when there are too
 // many.
-func (s *secureState) addPending(c *secureChannel) bool {
+func (s *Channels) addPending(c *channel) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.pending) >= maxPendingHandshakes {
@@ -269,14 +285,14 @@ func (s *secureState) addPending(c *secureChannel) bool {
 }
 
 // removePending forgets a handshake that failed.
-func (s *secureState) removePending(c *secureChannel) {
+func (s *Channels) removePending(c *channel) {
 	s.mu.Lock()
 	delete(s.pending, c)
 	s.mu.Unlock()
 }
 
 // register records an established channel.
-func (s *secureState) register(c *secureChannel) {
+func (s *Channels) register(c *channel) {
 	s.mu.Lock()
 	delete(s.pending, c)
 	s.channels[c.encAddr] = c
@@ -287,7 +303,7 @@ func (s *secureState) register(c *secureChannel) {
 }
 
 // unregister forgets a closed channel.
-func (s *secureState) unregister(c *secureChannel) {
+func (s *Channels) unregister(c *channel) {
 	s.mu.Lock()
 	if s.channels[c.encAddr] == c {
 		delete(s.channels, c.encAddr)
@@ -298,15 +314,25 @@ func (s *secureState) unregister(c *secureChannel) {
 	s.mu.Unlock()
 }
 
-// secureConnectionClosed closes the initiators whose messages leave by
-// the connection that closed: the way to the other side is gone, and the
-// next user of the route makes a new channel. A responder stays: it
-// learns its way back from the next message, which a relay that
-// registered again brings; its keepalive ends it if none comes.
-func (n *Node) secureConnectionClosed(addr routing.Address) {
-	s := &n.secure
+// all returns the open channels.
+func (s *Channels) all() []*channel {
 	s.mu.Lock()
-	var gone []*secureChannel
+	defer s.mu.Unlock()
+	out := make([]*channel, 0, len(s.channels))
+	for _, c := range s.channels {
+		out = append(out, c)
+	}
+	return out
+}
+
+// connectionClosed closes the initiators whose messages leave by the
+// connection that closed: the way to the other side is gone, and the next
+// user of the route makes a new channel. A responder stays: it learns its
+// way back from the next message, which a relay that registered again
+// brings; its keepalive ends it if none comes.
+func (s *Channels) connectionClosed(addr routing.Address) {
+	s.mu.Lock()
+	var gone []*channel
 	for _, c := range s.channels {
 		if first, err := c.remoteRoute().Next(); err == nil && first == addr && c.initiator {
 			gone = append(gone, c)
@@ -318,25 +344,24 @@ func (n *Node) secureConnectionClosed(addr routing.Address) {
 	}
 }
 
-// closeSecureChannels closes every channel, telling the other sides: the
-// node is closing. It runs while the connections still take messages.
-func (n *Node) closeSecureChannels() {
-	s := &n.secure
+// closeAll closes every channel, telling the other sides: the node is
+// closing. It runs while the connections still take messages
+// (runtime.Node.AtCloseLast).
+func (s *Channels) closeAll() {
 	s.mu.Lock()
-	s.closed = true
-	all := make([]*secureChannel, 0, len(s.channels))
+	all := make([]*channel, 0, len(s.channels))
 	for _, c := range s.channels {
 		all = append(all, c)
 	}
 	unhook := s.unhook
 	s.unhook = nil
-	pending := make([]*secureChannel, 0, len(s.pending))
+	pending := make([]*channel, 0, len(s.pending))
 	for c := range s.pending {
 		pending = append(pending, c)
 	}
 	s.mu.Unlock()
 	for _, c := range pending {
-		c.fail(ErrNodeClosed)
+		c.fail(runtime.ErrNodeClosed)
 	}
 	for _, c := range all {
 		c.close(true, "node closing")

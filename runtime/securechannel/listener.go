@@ -1,52 +1,54 @@
-package runtime
+package securechannel
 
 import (
 	"context"
 	"fmt"
 	"slices"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/secure"
 )
 
-// SecureChannelListenerOptions configure a secure channel listener.
-type SecureChannelListenerOptions struct {
+// ListenerOptions configure a secure channel listener.
+type ListenerOptions struct {
 	// Trust lists the identifiers that may open a channel; nil trusts
 	// anyone, as Ockam's listener does by default.
 	Trust []secure.Identifier
 }
 
-// secureListener is a secure channel listener: it takes handshake
-// message 1 and starts a responder for it.
-type secureListener struct {
+// listener is a secure channel listener: it takes handshake message 1 and
+// starts a responder for it.
+type listener struct {
+	s     *Channels
 	name  string
 	trust []secure.Identifier
 }
 
-var _ Worker = (*secureListener)(nil)
+var _ runtime.Worker = (*listener)(nil)
 
-// StartSecureChannelListener starts a secure channel listener, a service
-// at name (Ockam's default is DefaultSecureChannelListener).
-func (n *Node) StartSecureChannelListener(name string, opts SecureChannelListenerOptions) error {
-	if _, err := n.secureInit(); err != nil {
+// Listen starts a secure channel listener, a service of the node at name
+// (Ockam's default is DefaultListener). Stop it as any worker, with the
+// node's StopWorker.
+func (s *Channels) Listen(name string, opts ListenerOptions) error {
+	if err := s.init(); err != nil {
 		return fmt.Errorf("secure channel listener %s: %w", name, err)
 	}
-	l := &secureListener{name: name, trust: slices.Clone(opts.Trust)}
-	if err := n.StartService(name, l); err != nil {
+	l := &listener{s: s, name: name, trust: slices.Clone(opts.Trust)}
+	if err := s.node.StartService(name, l); err != nil {
 		return fmt.Errorf("secure channel listener: %w", err)
 	}
 	return nil
 }
 
-func (l *secureListener) trusted(id secure.Identifier) bool {
+func (l *listener) trusted(id secure.Identifier) bool {
 	return l.trust == nil || slices.Contains(l.trust, id)
 }
 
 // HandleMessage reads message 1 and answers with message 2 from a new
 // responder's decryptor.
-func (l *secureListener) HandleMessage(ctx *Context, msg *Routed) error {
-	n := ctx.Node()
-	s := &n.secure
+func (l *listener) HandleMessage(_ *runtime.Context, msg *runtime.Routed) error {
+	s := l.s
 	hs, err := secure.NewHandshake(false, s.static)
 	if err != nil {
 		return err
@@ -58,15 +60,15 @@ func (l *secureListener) HandleMessage(ctx *Context, msg *Routed) error {
 	if err != nil {
 		return err
 	}
-	c, err := n.newSecureChannel(false, l.name, hs, l.trusted)
+	c, err := s.newChannel(false, l.name, hs, l.trusted)
 	if err != nil {
 		return err
 	}
-	err = n.route(context.Background(), &Routed{Message: routing.Message{
+	err = s.node.Send(context.Background(), routing.Message{
 		Onward:  msg.Return,
 		Return:  routing.Route{routing.LocalAddress(c.decAddr)},
 		Payload: m2,
-	}})
+	})
 	if err != nil {
 		c.fail(err)
 		return fmt.Errorf("secure channel listener %s: send handshake message 2: %w", l.name, err)

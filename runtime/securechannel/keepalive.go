@@ -1,10 +1,11 @@
-package runtime
+package securechannel
 
 import (
 	"context"
 	"fmt"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
@@ -13,7 +14,7 @@ import (
 // above its channels: the initiator sends a keepalive through the channel
 // to the echo service of the responder's node whenever it has heard
 // nothing for KeepAlive.Every, and either side closes a channel that has
-// heard nothing for KeepAlive.DeadAfter. This is what finds a channel
+// heard nothing for KeepAlive.DeadAfter (Options.KeepAlive). This is what finds a channel
 // whose other side is gone without a Close (its node restarted, or the
 // relay in between did and the initiator made a new channel): the
 // initiator's next user then gets a new handshake, and the responder does
@@ -27,39 +28,34 @@ var keepAlivePayload = wire.EncodeString("ockamtop: secure channel keepalive")
 // and the decryptor has noted it already.
 type keepAliveSink struct{}
 
-func (keepAliveSink) Inline() bool                          { return true }
-func (keepAliveSink) HandleMessage(*Context, *Routed) error { return nil }
+func (keepAliveSink) Inline() bool                                          { return true }
+func (keepAliveSink) HandleMessage(*runtime.Context, *runtime.Routed) error { return nil }
 
-// secureKeepAlive runs until the node closes, checking the channels every
-// half KeepAlive.Every.
-func (n *Node) secureKeepAlive(k KeepAlive, sink string) {
-	t := time.NewTicker(k.Every / 2)
+// keepAlive runs until the node closes, checking the channels every half
+// KeepAlive.Every.
+func (s *Channels) keepAlive(sink string) {
+	n := s.node
+	every, deadAfter := s.opts.KeepAlive.Every, s.opts.KeepAlive.DeadAfter
+	t := time.NewTicker(every / 2)
 	defer t.Stop()
 	for {
 		select {
-		case <-n.closing:
+		case <-n.Context().Done():
 			return
 		case <-t.C:
 		}
-		s := &n.secure
-		s.mu.Lock()
-		all := make([]*secureChannel, 0, len(s.channels))
-		for _, c := range s.channels {
-			all = append(all, c)
-		}
-		s.mu.Unlock()
-		for _, c := range all {
+		for _, c := range s.all() {
 			quiet := time.Since(time.Unix(0, c.heard.Load()))
 			switch {
-			case quiet > k.DeadAfter:
+			case quiet > deadAfter:
 				c.close(true, fmt.Sprintf("no word from the other side for %s", quiet.Round(time.Millisecond)))
-			case c.initiator && quiet >= k.Every:
-				ctx, cancel := context.WithTimeout(n.ctx, k.Every/2)
-				_ = n.route(ctx, &Routed{Message: routing.Message{
+			case c.initiator && quiet >= every:
+				ctx, cancel := context.WithTimeout(n.Context(), every/2)
+				_ = n.Send(ctx, routing.Message{
 					Onward:  routing.Route{routing.LocalAddress(c.encAddr), routing.LocalAddress(routing.EchoService)},
 					Return:  routing.Route{routing.LocalAddress(sink)},
 					Payload: keepAlivePayload,
-				}})
+				})
 				cancel()
 			}
 		}
