@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -205,4 +206,23 @@ check "through the relay" {
 			t.Errorf("check %q: %s", r.Name, r.Error)
 		}
 	}
+}
+
+// On an engine the networks are the engine's: a node on one starts with
+// no namespace of ours, and so without the privilege to make one.
+func TestEngineNetworksNeedNoNamespace(t *testing.T) {
+	topo, _, diags := topology.Load("engine.hcl", []byte(`
+network "office" {}
+node "n1" { networks = [network.office] }
+`), schema.Overrides{Engine: true})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	run, err := Start(context.Background(), topo, map[string]bool{"n1": true}, StartOptions{
+		CheckPrivilege: func() error { return errors.New("no privilege here") },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Stop()
 }

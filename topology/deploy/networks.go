@@ -42,8 +42,13 @@ type isolation struct {
 	nss map[string]*netns.Namespace
 }
 
-// needsIsolation lists the networks of the nodes run here.
+// needsIsolation lists the networks of the nodes run here, whose
+// namespaces this process makes: none on a container engine, whose
+// networks they are.
 func needsIsolation(t *topology.Topology, local map[string]bool) []string {
+	if t.Engine {
+		return nil
+	}
 	var out []string
 	for _, nw := range t.Networks {
 		if slices.ContainsFunc(nw.Nodes, func(n *topology.Node) bool { return local[n.Name] }) {
