@@ -34,6 +34,9 @@ func TestEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds an image and deploys it")
 	}
+	if raceEnabled {
+		t.Skip("the race detector's run: the engine test runs once, in the plain run (the binaries it deploys are never instrumented)")
+	}
 	if out, err := exec.Command(docker, "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}").CombinedOutput(); err != nil {
 		t.Skipf("no Docker engine answers (run testdata/engine/up.sh as root): %v: %s", err, bytes.TrimSpace(out))
 	} else if strings.TrimSpace(string(out)) != "active true" {
@@ -50,9 +53,9 @@ func TestEngine(t *testing.T) {
 
 	t.Run("swarm", func(t *testing.T) {
 		stack := fmt.Sprintf("ockamtoptest%d", rand.IntN(1e6))
+		start := time.Now()
 		run(t, out, docker, "stack", "deploy", "--resolve-image", "never", "-c", "compose.yaml", stack)
 		t.Cleanup(func() { removeStack(t, stack) })
-		start := time.Now()
 		waitPage(t, page, 3*time.Minute)
 		t.Logf("docker stack deploy to the first page through the portal: %.1f s", time.Since(start).Seconds())
 
@@ -86,6 +89,7 @@ func TestEngine(t *testing.T) {
 			t.Skip("no docker-compose")
 		}
 		project := fmt.Sprintf("ockamtoptest%d", rand.IntN(1e6))
+		start := time.Now()
 		run(t, out, "docker-compose", "-p", project, "-f", "compose.yaml", "up", "-d")
 		t.Cleanup(func() {
 			run(t, out, "docker-compose", "-p", project, "-f", "compose.yaml", "down", "--volumes", "--remove-orphans")
@@ -95,7 +99,6 @@ func TestEngine(t *testing.T) {
 				}
 			}
 		})
-		start := time.Now()
 		waitPage(t, page, 3*time.Minute)
 		t.Logf("docker-compose up to the first page through the portal: %.1f s", time.Since(start).Seconds())
 	})
