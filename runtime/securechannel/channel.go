@@ -174,6 +174,7 @@ func (s *Channels) handshake(ctx context.Context, route routing.Route, label str
 			c.close(false, err.Error())
 			return nil, fmt.Errorf("secure channel to %s: %w", route.Brief(), err)
 		}
+		c.s.counters.handshakes.Add(1) // an initiator's counts once confirmed
 		c.log.Info("secure channel established", "peer", c.peer.String(), "route", label)
 		return c, nil
 	case err := <-c.failed:
@@ -210,6 +211,7 @@ func (c *channel) confirm(ctx context.Context) error {
 	})
 	id := c.s.id.Identifier
 	refused := func() error {
+		c.s.counters.refused.Add(1)
 		c.log.Warn("secure channel refused by the listener", "listener", c.label, "identifier", id.String())
 		return fmt.Errorf("the listener refused identifier %s: %w", id, ErrRefused)
 	}
@@ -228,6 +230,7 @@ func (c *channel) confirm(ctx context.Context) error {
 	case <-c.gone:
 		return refused()
 	case <-ctx.Done():
+		c.s.counters.refused.Add(1)
 		c.log.Warn("secure channel not completed: the listener did not confirm it", "listener", c.label, "identifier", id.String())
 		return fmt.Errorf("the listener did not confirm it for identifier %s (%v): %w", id, ctx.Err(), ErrRefused)
 	case <-n.Context().Done():
@@ -307,6 +310,9 @@ func (c *channel) establish(peer *secure.PeerIdentity, remote routing.Route) err
 		return fmt.Errorf("start secure channel encryptor: %w", err)
 	}
 	c.s.register(c)
+	if !c.initiator {
+		c.s.counters.handshakes.Add(1)
+	}
 	close(c.established)
 	return nil
 }

@@ -82,6 +82,9 @@ func TestSecureChannelUntrustedRefused(t *testing.T) {
 	if cs := p.sc1.List(); len(cs) != 0 {
 		t.Fatalf("n1 keeps a refused channel: %+v", cs)
 	}
+	if c1, c3 := p.sc1.Counters(), p.sc3.Counters(); c1.Refused != 1 || c3.Refused != 1 || c1.Handshakes != 0 || c3.Open != 0 {
+		t.Errorf("counters after a refusal: n1 %+v, n3 %+v", c1, c3)
+	}
 }
 
 func TestSecureChannelTrusted(t *testing.T) {
@@ -160,6 +163,9 @@ func TestSecureChannelTamperAndReplay(t *testing.T) {
 		t.Fatalf("the replayed message was delivered: %q", m.Payload)
 	default:
 	}
+	if c3 := p.sc3.Counters(); c3.DecryptFailures != 2 || c3.Handshakes != 1 || c3.Open != 1 {
+		t.Errorf("n3's counters after a tampered and a replayed message: %+v", c3)
+	}
 }
 
 // Callers that open the same route at once share one handshake, and one
@@ -232,6 +238,13 @@ func TestSecureChannelManyMessages(t *testing.T) {
 	c.encMu.Unlock()
 	if sent < n {
 		t.Fatalf("only %d messages went through the channel", sent)
+	}
+	c1, c3 := p.sc1.Counters(), p.sc3.Counters()
+	if c1.MessagesOut < n || c1.MessagesIn < n || c3.MessagesIn < n || c3.MessagesOut < n {
+		t.Errorf("messages counted: n1 %+v, n3 %+v", c1, c3)
+	}
+	if c1.Rekeys < n/secure.RekeyInterval-1 || c1.Handshakes != 1 || c1.Open != 1 || c1.DecryptFailures != 0 {
+		t.Errorf("n1's counters after %d messages: %+v", n, c1)
 	}
 }
 

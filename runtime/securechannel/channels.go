@@ -107,6 +107,8 @@ type Channels struct {
 	// pending are the channel sides whose handshake is under way;
 	// guarded by mu.
 	pending map[*channel]struct{}
+	// counters are read by Counters (counters.go).
+	counters counters
 }
 
 // New returns node n's secure channels.

@@ -44,8 +44,12 @@ func (e *encryptor) HandleMessage(ctx *runtime.Context, msg *runtime.Routed) err
 		buf = secure.AppendPayload(buf, msg.Onward[1:], msg.Return, msg.Payload)
 		runtime.PutBuffer(taken)
 	}
+	if n := c.enc.Nonce(); n > 0 && n%secure.RekeyInterval == 0 {
+		c.s.counters.rekeys.Add(1)
+	}
 	sealed, err := c.enc.Seal(buf[:0], buf[8:])
 	if err == nil {
+		c.s.counters.sealed.Add(1)
 		err = ctx.Forward(runtime.NewRouted(routing.Message{
 			Onward:  c.remoteRoute(),
 			Return:  routing.Route{},
@@ -188,6 +192,7 @@ func (c *channel) handshake(ctx *runtime.Context, msg *runtime.Routed) error {
 		return fmt.Errorf("handshake message 3: %w", err)
 	}
 	if c.trusted != nil && !c.trusted(peer.Identifier) {
+		c.s.counters.refused.Add(1)
 		c.log.Warn("secure channel refused: the initiator's identifier is not trusted", "identifier", peer.Identifier.String(), "listener", c.label)
 		c.refuse(msg.Return.Clone())
 		return fmt.Errorf("listener %s: %s: %w", c.label, peer.Identifier, ErrUntrusted)
@@ -207,15 +212,18 @@ func (c *channel) decrypt(msg *runtime.Routed) (out *runtime.Routed, closed bool
 	// frame's buffer, which goes on with the message.
 	plain, nonce, err := c.dec.OpenInPlace(msg.Payload)
 	if err != nil {
+		c.s.counters.failures.Add(1)
 		c.log.Warn("secure channel message dropped", "error", err)
 		return nil, false
 	}
 	c.heard.Store(time.Now().UnixNano())
 	m, err := secure.DecodeMessage(plain)
 	if err != nil {
+		c.s.counters.failures.Add(1)
 		c.log.Warn("secure channel message dropped: bad plaintext", "nonce", nonce, "error", err)
 		return nil, false
 	}
+	c.s.counters.opened.Add(1)
 	switch m.Kind {
 	case secure.Close:
 		return nil, true

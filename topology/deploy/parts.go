@@ -5,6 +5,7 @@ import (
 
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/relay"
+	"github.com/ockamtop/ockamtop/runtime/securechannel"
 )
 
 // PartStates lists, for each node run here, its parts of every kind and
@@ -53,10 +54,12 @@ func (r *Running) inletRouteText(in *inletRun) string {
 // and state (topology/observe): the nodes in start order, and the relays,
 // inlets and outlets with the node each is on.
 type Parts struct {
-	Nodes   []*runtime.Node
-	Relays  []RelayPart
-	Inlets  []InletPart
-	Outlets []OutletPart
+	Nodes []*runtime.Node
+	// SecureChannels are each node's secure channels, by node name.
+	SecureChannels map[string]*securechannel.Channels
+	Relays         []RelayPart
+	Inlets         []InletPart
+	Outlets        []OutletPart
 }
 
 // RelayPart is a relay and the node that registers it.
@@ -90,6 +93,12 @@ func (r *Running) Parts() Parts {
 			continue
 		}
 		p.Nodes = append(p.Nodes, rn.node)
+		if rn.channels != nil {
+			if p.SecureChannels == nil {
+				p.SecureChannels = map[string]*securechannel.Channels{}
+			}
+			p.SecureChannels[tn.Name] = rn.channels
+		}
 		for _, part := range rn.parts {
 			switch run := part.run.(type) {
 			case relayRun:

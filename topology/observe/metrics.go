@@ -42,6 +42,16 @@ var (
 		"Datagrams and messages a packet transport dropped, by reason.", append(transportLabels[:2:2], "reason"), nil)
 	descTransportPeers = prometheus.NewDesc("ockamtop_transport_peers",
 		"Peers a packet transport keeps.", transportLabels, nil)
+	descHandshakes = prometheus.NewDesc("ockamtop_secure_channel_handshakes_total",
+		"Secure channel handshakes: completed (either role), or refused (an untrusted initiator, or a listener that refused or did not confirm).", []string{"node", "result"}, nil)
+	descSecureMessages = prometheus.NewDesc("ockamtop_secure_channel_messages_total",
+		"Messages encrypted (out) and decrypted (in) by the node's secure channels.", []string{"node", "direction"}, nil)
+	descDecryptFailures = prometheus.NewDesc("ockamtop_secure_channel_decrypt_failures_total",
+		"Messages dropped because they did not decrypt (tampered, replayed) or held no message.", []string{"node"}, nil)
+	descRekeys = prometheus.NewDesc("ockamtop_secure_channel_rekeys_total",
+		"Encryption keys renewed, every 32 messages.", []string{"node"}, nil)
+	descSecureOpen = prometheus.NewDesc("ockamtop_secure_channels_open",
+		"Secure channel sides established now.", []string{"node"}, nil)
 	descForwarders = prometheus.NewDesc("ockamtop_relay_forwarders",
 		"Forwarders the node runs for other nodes' relays.", []string{"node"}, nil)
 
@@ -91,6 +101,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descRouted, descDropped, descConnsOpen, descConnsOpened, descConnBytes, descConnFrames, descForwarders,
 		descPacketsTotal, descTransportMessages, descTransportDropped, descTransportPeers,
+		descHandshakes, descSecureMessages, descDecryptFailures, descRekeys, descSecureOpen,
 		descStreamsOpen, descStreamsTotal, descPortalBytes, descRefused, descStalls,
 		descRelayUp, descRegistrations, descReconnects, descFailed, descRTT, descPartUp, descCheck,
 	} {
@@ -153,6 +164,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descTransportPeers, float64(tc.Peers), name, tc.Transport)
 		}
 		gauge(descForwarders, float64(len(n.Forwarders())), name)
+		if sc := parts.SecureChannels[name]; sc != nil {
+			s := sc.Counters()
+			counter(descHandshakes, s.Handshakes, name, "completed")
+			counter(descHandshakes, s.Refused, name, "refused")
+			counter(descSecureMessages, s.MessagesOut, name, "out")
+			counter(descSecureMessages, s.MessagesIn, name, "in")
+			counter(descDecryptFailures, s.DecryptFailures, name)
+			counter(descRekeys, s.Rekeys, name)
+			gauge(descSecureOpen, float64(s.Open), name)
+		}
 	}
 	portal := func(pc runtime.PortalCounters, labels ...string) {
 		gauge(descStreamsOpen, float64(pc.StreamsOpen), labels...)

@@ -450,3 +450,44 @@ check "over udp" {
 		}
 	}
 }
+
+// Secure channels are measured: a check through one counts a handshake
+// on each side and the messages each way.
+func TestSecureChannelMetrics(t *testing.T) {
+	t.Parallel()
+	run := start(t, `
+node "n2" {
+  tcp_listener = "127.0.0.1:0"
+  secure_channel_listener "api" {}
+}
+node "n1" {}
+check "secure" {
+  from   = node.n1
+  to     = "/node/n2/secure/api/service/uppercase"
+  send   = "hello"
+  expect = "HELLO"
+}
+`)
+	if results := run.RunChecks(t.Context()); len(results) != 1 || !results[0].OK {
+		t.Fatalf("check results %+v", results)
+	}
+	families := scrape(t, serve(t, run))
+	for _, node := range []string{"n1", "n2"} {
+		if v := mustValue(t, families, "ockamtop_secure_channel_handshakes_total", map[string]string{"node": node, "result": "completed"}); v != 1 {
+			t.Errorf("%s: handshakes completed = %v", node, v)
+		}
+		if v := mustValue(t, families, "ockamtop_secure_channel_handshakes_total", map[string]string{"node": node, "result": "refused"}); v != 0 {
+			t.Errorf("%s: handshakes refused = %v", node, v)
+		}
+		for _, dir := range []string{"in", "out"} {
+			if v := mustValue(t, families, "ockamtop_secure_channel_messages_total", map[string]string{"node": node, "direction": dir}); v < 1 {
+				t.Errorf("%s: messages %s = %v", node, dir, v)
+			}
+		}
+		if v := mustValue(t, families, "ockamtop_secure_channels_open", map[string]string{"node": node}); v != 1 {
+			t.Errorf("%s: open channels = %v", node, v)
+		}
+		mustValue(t, families, "ockamtop_secure_channel_decrypt_failures_total", map[string]string{"node": node})
+		mustValue(t, families, "ockamtop_secure_channel_rekeys_total", map[string]string{"node": node})
+	}
+}
