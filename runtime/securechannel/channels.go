@@ -70,9 +70,12 @@ const maxPendingHandshakes = 1024
 // Options configure a node's secure channels. Zero values take the
 // defaults.
 type Options struct {
-	// Identity is the node's identity in secure channels; nil makes one,
+	// Identity is the node's identity in secure channels. When it is nil,
+	// IdentityFrom gives it the first time the channels are used (a node
+	// that never uses them never reads its identity); nil both makes one,
 	// kept in memory for the node's life.
-	Identity *secure.Identity
+	Identity     *secure.Identity
+	IdentityFrom func() (*secure.Identity, error)
 	// KeepAlive paces the channels' keepalives (keepalive.go): an
 	// initiator that has heard nothing from the other side for Every
 	// sends one, and either side closes a channel that has heard nothing
@@ -126,11 +129,22 @@ func (s *Channels) init() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		var err error
-		if s.id = s.opts.Identity; s.id == nil {
+		s.id = s.opts.Identity
+		if s.id == nil && s.opts.IdentityFrom != nil {
+			if s.id, err = s.opts.IdentityFrom(); err != nil {
+				s.err = fmt.Errorf("identity of node %s: %w", n.Name(), err)
+				return
+			}
+		}
+		if s.id == nil {
 			if s.id, err = secure.NewIdentity(time.Now()); err != nil {
 				s.err = fmt.Errorf("identity of node %s: %w", n.Name(), err)
 				return
 			}
+		}
+		if !s.id.HasSecret() {
+			s.err = fmt.Errorf("identity of node %s: a public identity, without its secret key", n.Name())
+			return
 		}
 		if s.static, err = ecdh.X25519().GenerateKey(rand.Reader); err != nil {
 			s.err = fmt.Errorf("secure channel key of node %s: %w", n.Name(), err)

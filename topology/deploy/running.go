@@ -234,17 +234,20 @@ func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 	opts := r.opts.Node
 	opts.Logger = r.opts.Logger
 	opts.MayDial = r.mayDial
-	id, err := r.identityOf(tn.Name)
-	if err == nil && id != nil && !id.HasSecret() {
-		err = fmt.Errorf("its identity file %s holds no secret key: it is node %s's public identity, for other nodes to trust, and cannot run the node", tn.Identity, tn.Name)
-	}
-	if err != nil {
+	// A node's identity file is read by the planner; the identity kept
+	// for a node without one is read (or made) the first time its secure
+	// channels are used, so that a node that uses none costs nothing.
+	if id := tn.LoadedIdentity; id != nil && !id.HasSecret() {
+		err := fmt.Errorf("its identity file %s holds no secret key: it is node %s's public identity, for other nodes to trust, and cannot run the node", tn.Identity, tn.Name)
 		return nil, startError("identity", tn, tn.Decl.DeclRange, err)
 	}
 	opts.MayDialUDP = r.mayDialUDP
 	opts.Sockets = r.iso.sockets(tn.Name, opts.Sockets)
 	n := runtime.NewNode(tn.Name, opts)
-	sc := securechannel.New(n, securechannel.Options{Identity: id})
+	sc := securechannel.New(n, securechannel.Options{
+		Identity:     tn.LoadedIdentity,
+		IdentityFrom: func() (*secure.Identity, error) { return r.identityOf(tn.Name) },
+	})
 	r.mu.Lock()
 	if r.stopped { // a reconcile that met a Stop
 		r.mu.Unlock()
