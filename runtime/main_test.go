@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -29,11 +30,11 @@ type leakedPipes struct{ m *testing.M }
 func (l leakedPipes) Run() int {
 	code := l.m.Run()
 	deadline := time.Now().Add(5 * time.Second)
-	for pipesInUse() > 0 && time.Now().Before(deadline) {
+	for splice.PipesInUse() > 0 && time.Now().Before(deadline) {
 		runtime.GC() // a message dropped in a closed mailbox releases its pipe when collected
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := pipesInUse(); n > 0 && code == 0 {
+	if n := splice.PipesInUse(); n > 0 && code == 0 {
 		fmt.Fprintf(os.Stderr, "%d pipes still held after the tests\n", n)
 		return 1
 	}

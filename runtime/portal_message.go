@@ -85,7 +85,7 @@ const PortalWindow = 256 << 10
 // LargeWindow is the window of a stream whose route is TCP between
 // ockamtop nodes (InletOptions.Window), and the most a Window may ask.
 // Its chunks, of LargeChunk, cross each node in one splice
-// (pipe_linux.go) where Ockam's cost a dozen; eight are in flight, so that
+// (runtime/splice) where Ockam's cost a dozen; eight are in flight, so that
 // the sender seldom waits for a Credit (with four it waited every other
 // chunk, and carried 7-9% less).
 const LargeWindow = 4 << 20
@@ -214,7 +214,7 @@ func decodeSplicedPayload(head []byte, sp *spliced) (m portalMessage, ok bool) {
 		return m, false
 	}
 	n, rest, err := wire.Uvarint(head[1:])
-	if err != nil || len(rest) != 0 || n != uint64(sp.pipe.held) {
+	if err != nil || len(rest) != 0 || n != uint64(sp.pipe.Held()) {
 		return m, false
 	}
 	m.tag = portalPayload

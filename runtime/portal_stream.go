@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 )
 
 // portalStream is one TCP stream of a portal, at either end: the inlet's
@@ -108,7 +109,7 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSe
 		established:  make(chan struct{}),
 		done:         make(chan struct{}),
 	}
-	s.raw, _ = spliceable(sock)
+	s.raw, _ = splice.Spliceable(sock)
 	name := RandomAddress()
 	s.addr = routing.LocalAddress(name)
 	now := time.Now().UnixNano()

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -135,7 +136,7 @@ func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
 			continue
 		}
 		n := min(*size, credit, chunk)
-		if n >= spliceMin && s.raw != nil {
+		if n >= splice.MinBytes && s.raw != nil {
 			// done with nothing read and no error: the pipe took nothing,
 			// so the read goes through memory.
 			if k, err, done := s.pumpSpliced(n); done && (k > 0 || err != nil) {
@@ -213,12 +214,6 @@ func (s *portalStream) afterRead(k, n int, err error) (more, over bool) {
 	return false, true
 }
 
-// spliceMin is the least stream data worth moving through a pipe rather
-// than memory: a stream reads into a pipe when it may send this much, and
-// a connection splices a payload with at least this much past what it has
-// read already.
-const spliceMin = 16 << 10
-
 // pumpSpliced reads up to n bytes of the socket into a pipe and sends them
 // as a spliced Payload, when the way to the other end moves payloads
 // without reading them (splicesTo). done is false when it did nothing:
@@ -230,30 +225,30 @@ func (s *portalStream) pumpSpliced(n int) (k int, err error, done bool) {
 	if s.node.splicesTo(remote) == spliceNone {
 		return 0, nil, false
 	}
-	p := getPipe()
+	p := splice.GetPipe()
 	if p == nil {
 		return 0, nil, false
 	}
-	k, err = p.fillSome(s.raw, n)
+	k, err = p.Fill(s.raw, n)
 	if k > 0 {
 		s.spend(k)
 		s.set.count.bytesIn.Add(uint64(k))
 	}
-	if k < spliceMin {
+	if k < splice.MinBytes {
 		// Little came: it goes through memory, a pipe is not worth it.
 		if k > 0 {
 			buf := make([]byte, payloadHeadroom+k, payloadHeadroom+k+seqSize)
-			if terr := p.take(buf[payloadHeadroom:]); terr != nil {
-				p.release()
+			if terr := p.Take(buf[payloadHeadroom:]); terr != nil {
+				p.Release()
 				s.close(terr, true)
 				return k, terr, true
 			}
 			if !s.sendBuf(framePayload(buf, k), nil, nil) {
-				p.release()
+				p.Release()
 				return k, errStreamSendFailed, true
 			}
 		}
-		p.release()
+		p.Release()
 		return k, err, true
 	}
 	head := wire.AppendUvarint(make([]byte, 1, payloadHeaderMax), uint64(k))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 )
 
 // streamWriter is a stream's write side: what the other end sent that is
@@ -33,7 +34,7 @@ type chunk struct {
 
 func (c chunk) len() int {
 	if c.sp != nil {
-		return c.sp.pipe.held
+		return c.sp.pipe.Held()
 	}
 	return len(c.data)
 }
@@ -69,9 +70,9 @@ func (s *portalStream) onPayload(m *Routed, data []byte) {
 		s.mu.Unlock()
 		var n int
 		if c.sp != nil {
-			n = c.sp.pipe.drainNow(s.raw)
+			n = c.sp.pipe.DrainNow(s.raw)
 		} else {
-			n = writeNow(s.raw, c.data)
+			n = splice.WriteNow(s.raw, c.data)
 			c.data = c.data[n:]
 		}
 		s.set.count.bytesOut.Add(uint64(n))
@@ -165,7 +166,7 @@ func (s *portalStream) writeLoop() {
 		var written int
 		var err error
 		if c.sp != nil {
-			written, err = c.sp.pipe.drainTo(s.raw, false)
+			written, err = c.sp.pipe.Drain(s.raw, false)
 		} else {
 			written, err = s.sock.Write(c.data)
 		}

@@ -5,10 +5,11 @@ import (
 	"runtime"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 )
 
 // A spliced payload is a large payload whose middle is in a pipe
-// (pipe_linux.go), on its way from one socket to another:
+// (runtime/splice), on its way from one socket to another:
 //
 //	payload = Routed.Payload (its first bytes) ‖ the pipe's bytes ‖ tail
 //
@@ -19,7 +20,7 @@ import (
 // other worker (materialize), so a secure channel, a UDP connection or an
 // echo service sees an ordinary payload.
 type spliced struct {
-	pipe *pipe
+	pipe *splice.Pipe
 	// tail is the payload's last bytes, in memory: a portal message's
 	// number.
 	tail []byte
@@ -29,9 +30,9 @@ type spliced struct {
 }
 
 // newSpliced makes the spliced part of a payload, owning p.
-func newSpliced(p *pipe, tail []byte) *spliced {
+func newSpliced(p *splice.Pipe, tail []byte) *spliced {
 	sp := &spliced{pipe: p, tail: tail}
-	sp.cleanup = runtime.AddCleanup(sp, func(p *pipe) { p.release() }, p)
+	sp.cleanup = runtime.AddCleanup(sp, func(p *splice.Pipe) { p.Release() }, p)
 	return sp
 }
 
@@ -40,13 +41,13 @@ func (r *Routed) payloadLen() int {
 	if r.sp == nil {
 		return len(r.Payload)
 	}
-	return len(r.Payload) + r.sp.pipe.held + len(r.sp.tail)
+	return len(r.Payload) + r.sp.pipe.Held() + len(r.sp.tail)
 }
 
 // release gives the pipe back, emptied or not.
 func (sp *spliced) release() {
 	sp.cleanup.Stop()
-	sp.pipe.release()
+	sp.pipe.Release()
 }
 
 // dropSplice gives the message's pipe back, emptied or not.
@@ -72,8 +73,8 @@ func (r *Routed) materialize() error {
 		b = make([]byte, n)
 	}
 	k := copy(b, r.Payload)
-	held := sp.pipe.held
-	err := sp.pipe.take(b[k : k+held])
+	held := sp.pipe.Held()
+	err := sp.pipe.Take(b[k : k+held])
 	copy(b[k+held:], sp.tail)
 	r.dropSplice()
 	putBuffer(r.buf)

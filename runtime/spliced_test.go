@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -117,13 +118,13 @@ func randomBytes(n int) []byte {
 // goes on; and every pipe is given back.
 func TestSplicedPayloadsThroughARelay(t *testing.T) {
 	p := newRelayPeer(t)
-	taken := pipesTaken()
+	taken := splice.PipesTaken()
 	p.echo(t, randomBytes(200<<10), 0)
-	if pipesTaken() < taken+2 {
-		t.Fatalf("%d pipes taken for a payload there and back through n2", pipesTaken()-taken)
+	if splice.PipesTaken() < taken+2 {
+		t.Fatalf("%d pipes taken for a payload there and back through n2", splice.PipesTaken()-taken)
 	}
 	p.echo(t, []byte("small"), 0)
-	p.echo(t, randomBytes(spliceMin+100), 0)
+	p.echo(t, randomBytes(splice.MinBytes+100), 0)
 	p.echo(t, randomBytes(300<<10), 7)      // the head in pieces
 	p.echo(t, randomBytes(100<<10), 64<<10) // a pause in the middle
 
@@ -148,14 +149,14 @@ func TestSplicedPayloadsThroughARelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.echo(t, randomBytes(64<<10), 0)
-	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 }
 
 // When a pipe takes less than a payload (a small pipe, or the data in many
 // small pieces), the payload goes through memory instead, whole; so does
 // a portal stream's read into a pipe that gets little.
 func TestSplicedPipeFull(t *testing.T) {
-	restore := setPipeSize(4096)
+	restore := splice.SetCapacity(4096)
 	defer restore()
 	p := newRelayPeer(t)
 	for _, size := range []int{64 << 10, 200 << 10} {
@@ -165,7 +166,7 @@ func TestSplicedPipeFull(t *testing.T) {
 	if err := roundTripStream(path.inlet.Addr(), 4<<20); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 }
 
 // A peer that dies in the middle of a large payload, while it is being
@@ -180,7 +181,7 @@ func TestSplicedPeerDiesMidPayload(t *testing.T) {
 	}
 	p.raw.Close()
 	p.logs.waitLog(t, "read frame body")
-	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 	// The node still serves a new peer the same way.
 	again := newRelayPeerAt(t, p)
 	again.echo(t, randomBytes(100<<10), 0)
@@ -210,7 +211,7 @@ func TestSplicedStreamResetMidDownload(t *testing.T) {
 	c.(*net.TCPConn).SetLinger(0)
 	c.Close()
 	waitFor(t, "the stream to close", func() bool { return p.inlet.Streams() == 0 && p.outlet.Streams() == 0 })
-	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 }
 
 // A spliced Payload that reaches a stream that is closing (broken, its
@@ -228,13 +229,13 @@ func TestSplicedPayloadToAClosingStream(t *testing.T) {
 	s.mu.Unlock()
 	defer s.close(nil, false)
 
-	before := pipesInUse()
-	p := getPipe()
+	before := splice.PipesInUse()
+	p := splice.GetPipe()
 	if p == nil {
 		t.Skip("no pipe to be had")
 	}
-	data := randomBytes(spliceMin)
-	if err := p.put(data); err != nil {
+	data := randomBytes(splice.MinBytes)
+	if err := p.Put(data); err != nil {
 		t.Fatal(err)
 	}
 	head := wire.AppendUvarint([]byte{byte(portalPayload)}, uint64(len(data)))
@@ -244,7 +245,7 @@ func TestSplicedPayloadToAClosingStream(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if now := pipesInUse(); now > before {
+	if now := splice.PipesInUse(); now > before {
 		t.Fatalf("%d pipes in use after the drop, %d before", now, before)
 	}
 }
@@ -254,7 +255,7 @@ func TestSplicedPayloadToAClosingStream(t *testing.T) {
 // closes its connection, and gives its pipe back.
 func TestSplicedFrameDeadline(t *testing.T) {
 	p := newRelayPeerOpts(t, Options{FrameTimeout: 300 * time.Millisecond})
-	taken := pipesTaken()
+	taken := splice.PipesTaken()
 	payload := randomBytes(1 << 20)
 	frame := toEcho(t, payload)
 	// Its pieces spread over three deadlines.
@@ -276,7 +277,7 @@ func TestSplicedFrameDeadline(t *testing.T) {
 	if err != nil || !bytes.Equal(m.Payload, payload) {
 		t.Fatalf("echo of %d bytes came back as %d other bytes (%v)", len(payload), len(m.Payload), err)
 	}
-	if pipesTaken() == taken {
+	if splice.PipesTaken() == taken {
 		t.Fatal("the slow frame was not spliced")
 	}
 
@@ -285,6 +286,6 @@ func TestSplicedFrameDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.logs.waitLog(t, "no byte for 300ms in the middle of a frame")
-	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 	newRelayPeerAt(t, p).echo(t, randomBytes(100<<10), 0)
 }

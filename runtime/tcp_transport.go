@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 )
 
 // keepAlive is the TCP keepalive of every connection: a dead peer behind a
@@ -199,7 +200,7 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 	}
 	c.drainMarker, c.flushMarker = &Routed{}, &Routed{}
 	c.in.conn = conn
-	c.raw, _ = spliceable(conn)
+	c.raw, _ = splice.Spliceable(conn)
 	c.flow.inbound.Store(inbound || !outgoing)
 	w, err := t.node.startWorker(name, c, false)
 	if err != nil {
