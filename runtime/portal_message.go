@@ -90,8 +90,9 @@ const PortalWindow = 256 << 10
 // chunk, and carried 7-9% less).
 const LargeWindow = 4 << 20
 
-// LargeChunk is the largest Payload of a large window.
-const LargeChunk = 512 << 10
+// LargeChunk is the largest Payload of a large window: the largest payload
+// the node's pooled buffers take whole.
+const LargeChunk = LargePayload
 
 // chunkFor is the largest Payload a stream sends into a window: Ockam's
 // size in the default window, a quarter of a larger one up to LargeChunk.
@@ -209,7 +210,7 @@ func (m *portalMessage) readSeq(rest []byte) []byte {
 // decodeSplicedPayload reads a spliced Payload whose data is exactly its
 // pipe's bytes: head is the tag and the length, sp's tail the message
 // number. ok is false for anything else.
-func decodeSplicedPayload(head []byte, sp *spliced) (m portalMessage, ok bool) {
+func decodeSplicedPayload(head []byte, sp *Spliced) (m portalMessage, ok bool) {
 	if len(head) == 0 || portalTag(head[0]) != portalPayload {
 		return m, false
 	}

@@ -90,7 +90,7 @@ type portalStream struct {
 
 var (
 	_ Worker  = (*portalStream)(nil)
-	_ splicer = (*portalStream)(nil)
+	_ Splicer = (*portalStream)(nil)
 )
 
 // newPortalStream starts a stream over sock, in set. remote is the route
@@ -124,7 +124,7 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSe
 	set.count.streams.Add(1)
 	// Registered for the node's shutdown before it has a worker, so that
 	// no shutdown can miss a stream that has one.
-	untrack, ok := n.atClose(s.shutdown)
+	untrack, ok := n.AtClose(s.shutdown)
 	if !ok {
 		set.remove(s)
 		return nil, ErrNodeClosed
@@ -286,7 +286,7 @@ func (s *portalStream) decode(m *Routed) (portalMessage, error) {
 	if pm, ok := decodeSplicedPayload(m.Payload, m.sp); ok {
 		return pm, nil
 	}
-	if err := m.materialize(); err != nil {
+	if err := m.Materialize(); err != nil {
 		return portalMessage{}, err
 	}
 	return decodePortal(m.Payload)
@@ -298,7 +298,7 @@ func (s *portalStream) send(payload []byte) bool { return s.sendBuf(payload, nil
 
 // sendBuf sends a payload that lives in a pooled buffer, or whose data is
 // in a pipe (sp: the payload is its head).
-func (s *portalStream) sendBuf(payload []byte, buf *[]byte, sp *spliced) bool {
+func (s *portalStream) sendBuf(payload []byte, buf *[]byte, sp *Spliced) bool {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
@@ -391,7 +391,7 @@ func (s *portalStream) close(reason error, tell bool) {
 		}
 		// A send stuck behind a full queue holds the stream's turn: past
 		// the same while, the other end is left to its keepalive.
-		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
 		select {
 		case s.sending <- struct{}{}:
 			payload := appendSeq(encodePortal(tag), s.sent)

@@ -86,7 +86,7 @@ func (s *portalStream) readIdle(size int) (idleRead, error) {
 	credit, chunk := s.credit, s.chunk
 	s.mu.Unlock()
 	n := min(size, credit, chunk)
-	if n <= 0 || payloadHeadroom+n+seqSize > smallBufferSize || s.raw == nil {
+	if n <= 0 || payloadHeadroom+n+seqSize > SmallBufferSize || s.raw == nil {
 		return idleRead{}, waitReadable(s.sock)
 	}
 	pooled, k, err := readReady(s.raw, payloadHeadroom, n)
@@ -216,13 +216,13 @@ func (s *portalStream) afterRead(k, n int, err error) (more, over bool) {
 
 // pumpSpliced reads up to n bytes of the socket into a pipe and sends them
 // as a spliced Payload, when the way to the other end moves payloads
-// without reading them (splicesTo). done is false when it did nothing:
+// without reading them (Node.SpliceTo). done is false when it did nothing:
 // the caller reads through memory. k is the bytes sent; err the read's.
 func (s *portalStream) pumpSpliced(n int) (k int, err error, done bool) {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
-	if s.node.splicesTo(remote) == spliceNone {
+	if s.node.SpliceTo(remote).Mode == SpliceNone {
 		return 0, nil, false
 	}
 	p := splice.GetPipe()
@@ -253,7 +253,7 @@ func (s *portalStream) pumpSpliced(n int) (k int, err error, done bool) {
 	}
 	head := wire.AppendUvarint(make([]byte, 1, payloadHeaderMax), uint64(k))
 	head[0] = byte(portalPayload)
-	if !s.sendBuf(head, nil, newSpliced(p, make([]byte, 0, seqSize))) {
+	if !s.sendBuf(head, nil, NewSpliced(p, make([]byte, 0, seqSize))) {
 		return k, errStreamSendFailed, true
 	}
 	return k, err, true

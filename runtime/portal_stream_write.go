@@ -29,7 +29,7 @@ type streamWriter struct {
 type chunk struct {
 	data []byte
 	buf  *[]byte
-	sp   *spliced
+	sp   *Spliced
 }
 
 func (c chunk) len() int {
@@ -42,7 +42,7 @@ func (c chunk) len() int {
 func (c chunk) release() {
 	putBuffer(c.buf)
 	if c.sp != nil {
-		c.sp.release()
+		c.sp.Release()
 	}
 }
 
@@ -101,10 +101,10 @@ func (s *portalStream) onPayload(m *Routed, data []byte) {
 	s.mu.Unlock()
 }
 
-// splice takes a spliced Payload as it is: its pipe is drained into the
+// Splice takes a spliced Payload as it is: its pipe is drained into the
 // stream's socket.
-func (s *portalStream) splice(routing.Route) (spliceTarget, routing.Route) {
-	return spliceStream, nil
+func (s *portalStream) Splice(routing.Route) SpliceTarget {
+	return SpliceTarget{Mode: SpliceSocket, Head: payloadHeaderMax, Tail: seqSize}
 }
 
 // writeNowMax is the most received data a stream writes on the spot

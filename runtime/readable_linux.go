@@ -55,7 +55,7 @@ func peek(sock *net.TCPConn) error {
 func readReady(raw syscall.RawConn, off, n int) (buf *[]byte, k int, err error) {
 	var rerr error
 	werr := raw.Read(func(fd uintptr) bool {
-		b := getSmallBuffer()
+		b := GetSmallBuffer()
 		for {
 			m, e := syscall.Read(int(fd), (*b)[off:off+n])
 			switch {

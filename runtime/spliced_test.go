@@ -241,7 +241,7 @@ func TestSplicedPayloadToAClosingStream(t *testing.T) {
 	head := wire.AppendUvarint([]byte{byte(portalPayload)}, uint64(len(data)))
 	if err := n.route(t.Context(), &Routed{
 		Message: routing.Message{Onward: routing.Route{s.addr}, Return: local("peer"), Payload: head},
-		sp:      newSpliced(p, appendSeq(nil, 0)),
+		sp:      NewSpliced(p, appendSeq(nil, 0)),
 	}); err != nil {
 		t.Fatal(err)
 	}

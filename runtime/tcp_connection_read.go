@@ -144,16 +144,8 @@ func (c *tcpConnection) dropBad(msg *routing.Message, err error) error {
 // payload, which would otherwise be copied through memory.
 const headRead = 512
 
-// splicedHead and splicedTail are how many of a spliced payload's first
-// and last bytes a connection keeps in memory: a portal Payload's tag and
-// length, and its message number.
-const (
-	splicedHead = payloadHeaderMax
-	splicedTail = seqSize
-)
-
 // readSpliced reads a frame of n bytes whose payload is large and goes to
-// a worker that moves it as it is (Node.splicesTo): the payload's bytes go
+// a worker that moves it as it is (Node.SpliceTo): the payload's bytes go
 // from the socket into a pipe. consumed is false, with nothing read, when
 // the frame is not for splicing: the caller reads it as usual, and reports
 // whatever is wrong with it.
@@ -166,18 +158,18 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	}
 	end := h.PayloadAt + h.PayloadLen
 	buffered := min(avail-h.PayloadAt, h.PayloadLen)
-	target := c.node.splicesTo(h.Message.Onward)
-	// For a stream, the payload's first bytes (a portal header) and last
-	// (its number) stay in memory, and what was read of the rest goes into
-	// the pipe; for a connection, what was read stays in memory, ahead of
-	// the pipe, and the pipe takes all the rest.
+	target := c.node.SpliceTo(h.Message.Onward)
+	// For a socket (a portal stream), the payload's first and last bytes
+	// that it reads (its header and number) stay in memory, and what was
+	// read of the rest goes into the pipe; for a connection, what was read
+	// stays in memory, ahead of the pipe, and the pipe takes all the rest.
 	headLen, tail := buffered, 0
-	if target == spliceStream {
-		headLen, tail = splicedHead, splicedTail
+	if target.Mode == SpliceSocket {
+		headLen, tail = target.Head, target.Tail
 	}
 	mid := h.PayloadLen - buffered - tail
-	if end > n || buffered < headLen || mid < splice.MinBytes || target == spliceNone {
-		c.smallReads = end <= n && h.PayloadLen >= splice.MinBytes && target != spliceNone
+	if end > n || buffered < headLen || mid < splice.MinBytes || target.Mode == SpliceNone {
+		c.smallReads = end <= n && h.PayloadLen >= splice.MinBytes && target.Mode != SpliceNone
 		return nil, false, nil
 	}
 	p := splice.GetPipe()
@@ -225,7 +217,7 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	}
 	msg := h.Message
 	msg.Payload = head
-	return &Routed{Message: msg, flow: c.flow, sp: newSpliced(p, after[:tail:tail])}, true, nil
+	return &Routed{Message: msg, flow: c.flow, sp: NewSpliced(p, after[:tail:tail])}, true, nil
 }
 
 // fillPipe is p.FillExactly(c.raw, n) under the frame's deadline, which

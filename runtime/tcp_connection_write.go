@@ -189,13 +189,13 @@ func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
 	return nil
 }
 
-// splice takes a spliced payload as it is, to write its frame around the
+// Splice takes a spliced payload as it is, to write its frame around the
 // pipe (writeSpliced), when the socket has a descriptor to splice into.
-func (c *tcpConnection) splice(routing.Route) (spliceTarget, routing.Route) {
+func (c *tcpConnection) Splice(routing.Route) SpliceTarget {
 	if c.raw != nil {
-		return spliceConnection, nil
+		return SpliceTarget{Mode: SpliceFrame}
 	}
-	return spliceNone, nil
+	return SpliceTarget{}
 }
 
 // Flush writes the queued frames.

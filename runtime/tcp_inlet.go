@@ -98,7 +98,7 @@ func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.
 		in.Close()
 	})
 	in.life.goroutine(n, func() {
-		acceptLoop(ln, in.log, n.closing, func(conn net.Conn) {
+		AcceptLoop(ln, in.log, n.closing, func(conn net.Conn) {
 			if !in.admit() {
 				in.count.refused.Add(1)
 				in.log.Warn("inlet is at its limit of open streams; connection refused", "limit", in.maxStreams.Load(), "client", conn.RemoteAddr().String())

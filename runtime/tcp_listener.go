@@ -61,7 +61,7 @@ func (n *Node) ListenOn(ln net.Listener) (*Listener, error) {
 	t.mu.Unlock()
 	n.Go(func() {
 		defer close(l.done)
-		acceptLoop(ln, n.log, n.closing, l.serve)
+		AcceptLoop(ln, n.log, n.closing, l.serve)
 	})
 	n.log.Debug("listening", "address", ln.Addr().String())
 	return l, nil

@@ -20,9 +20,10 @@ import (
 // silent network is noticed in about a minute.
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 3}
 
-// drainTimeout bounds how long closing a connection waits for the messages
-// already queued on it to be written.
-const drainTimeout = 2 * time.Second
+// DrainTimeout bounds how long closing a connection waits for the
+// messages already queued on it to be written: a part that tells its
+// other end as it closes waits as long for its turn to send.
+const DrainTimeout = 2 * time.Second
 
 // tcpTransport is a node's TCP transport: its listeners and connections.
 type tcpTransport struct {
@@ -247,7 +248,7 @@ func (t *tcpTransport) Close() {
 	}
 	var wg sync.WaitGroup
 	for _, c := range conns {
-		wg.Go(func() { c.drain(drainTimeout) })
+		wg.Go(func() { c.drain(DrainTimeout) })
 	}
 	wg.Wait()
 	for _, c := range conns {

@@ -48,7 +48,7 @@ type Routed struct {
 	buf *[]byte
 	// sp, when set, holds the middle of a large payload in a pipe
 	// (spliced.go).
-	sp *spliced
+	sp *Spliced
 }
 
 // release gives the payload's buffer and pipe back; the payload must not
