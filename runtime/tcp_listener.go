@@ -111,3 +111,9 @@ func (l *Listener) serve(conn net.Conn) {
 		c.readLoop(br)
 	})
 }
+
+// Bind binds a TCP socket as listeners and portal inlets bind theirs.
+func Bind(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	return lc.Listen(context.Background(), "tcp", addr)
+}

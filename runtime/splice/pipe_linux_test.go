@@ -13,7 +13,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(LeakCheck(m))
 }
 
 // tcpPair is the two ends of a loopback TCP connection, closed when the

@@ -1,4 +1,4 @@
-package runtime
+package portal
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
@@ -86,7 +87,7 @@ func (s *portalStream) readIdle(size int) (idleRead, error) {
 	credit, chunk := s.credit, s.chunk
 	s.mu.Unlock()
 	n := min(size, credit, chunk)
-	if n <= 0 || payloadHeadroom+n+seqSize > SmallBufferSize || s.raw == nil {
+	if n <= 0 || payloadHeadroom+n+seqSize > runtime.SmallBufferSize || s.raw == nil {
 		return idleRead{}, waitReadable(s.sock)
 	}
 	pooled, k, err := readReady(s.raw, payloadHeadroom, n)
@@ -151,7 +152,10 @@ func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
 		}
 		var pooled *[]byte
 		var buf []byte
-		if pooled = getBufferFor(payloadHeadroom + n + seqSize); pooled != nil {
+		if need := payloadHeadroom + n + seqSize; need >= runtime.PooledMin {
+			pooled = runtime.GetBuffer(need)
+		}
+		if pooled != nil {
 			// A stream in full flow: reuse buffers. An idle one keeps only
 			// its small one.
 			buf = (*pooled)[:payloadHeadroom+n]
@@ -169,7 +173,7 @@ func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
 // bytes, and decides what pump does next (afterRead).
 func (s *portalStream) sendRead(buf []byte, pooled *[]byte, k, n, chunk int, size *int, err error) (more, over bool) {
 	if k == 0 {
-		putBuffer(pooled)
+		runtime.PutBuffer(pooled)
 	}
 	if k > 0 {
 		s.spend(k)
@@ -222,7 +226,7 @@ func (s *portalStream) pumpSpliced(n int) (k int, err error, done bool) {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
-	if s.node.SpliceTo(remote).Mode == SpliceNone {
+	if s.node.SpliceTo(remote).Mode == runtime.SpliceNone {
 		return 0, nil, false
 	}
 	p := splice.GetPipe()
@@ -253,7 +257,7 @@ func (s *portalStream) pumpSpliced(n int) (k int, err error, done bool) {
 	}
 	head := wire.AppendUvarint(make([]byte, 1, payloadHeaderMax), uint64(k))
 	head[0] = byte(portalPayload)
-	if !s.sendBuf(head, nil, NewSpliced(p, make([]byte, 0, seqSize))) {
+	if !s.sendBuf(head, nil, runtime.NewSpliced(p, make([]byte, 0, seqSize))) {
 		return k, errStreamSendFailed, true
 	}
 	return k, err, true
