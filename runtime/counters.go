@@ -6,9 +6,9 @@ import (
 )
 
 // Counters: what a node and its connections have done, kept as plain
-// atomics on the structs that do the work, so that counting
-// costs the data path an uncontended atomic add and nothing else: no lock,
-// no map lookup, no label. Whoever wants them (the Prometheus collector of
+// atomics on the structs that do the work, so that counting costs the data
+// path an uncontended atomic add and nothing else: no lock, no map lookup,
+// no label. Whoever wants them (the Prometheus collector of
 // topology/observe) reads snapshots when it is asked, off the data path; the
 // node library itself depends on no metrics library.
 

@@ -160,7 +160,7 @@ func (n *Node) StartService(name string, w Worker) error {
 }
 
 func (n *Node) startWorker(name string, impl Worker, service bool) (*worker, error) {
-	in, ok := impl.(inliner)
+	in, ok := impl.(Inliner)
 	return n.addWorker(name, impl, service, ok && in.Inline())
 }
 

@@ -90,6 +90,7 @@ type portalStream struct {
 
 var (
 	_ runtime.Worker  = (*portalStream)(nil)
+	_ runtime.Inliner = (*portalStream)(nil)
 	_ runtime.Splicer = (*portalStream)(nil)
 )
 
