@@ -1,6 +1,7 @@
 // Package nodetest is the node library's test kit: nodes whose logs a test
-// can read, waiting with a deadline, and small TCP servers and clients. The
-// role packages' tests use it; it is imported by tests only.
+// can read, waiting with a deadline, small TCP servers and clients, and
+// proxies that stand for a network on the way (slow, lossy, or tapped).
+// The role packages' tests use it; it is imported by tests only.
 package nodetest
 
 import (

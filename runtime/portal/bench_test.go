@@ -16,7 +16,7 @@ import (
 // Portal benchmarks, each next to a direct loopback baseline measured in
 // the same run. Run them one at a time, for example:
 //
-//	go test -run '^$' -bench 'Portal' -benchtime 1x ./runtime/
+//	go test -run '^$' -bench 'Portal' -benchtime 1x ./runtime/portal/
 
 // BenchmarkPortalThroughput sends one 1 GiB stream through inlet n1 ->
 // relay n2 -> outlet n3 -> a sink, and the same directly to the sink.
