@@ -179,11 +179,12 @@ func inletWithClient(t *testing.T, n *runtime.Node, route routing.Route) (*Inlet
 }
 
 // startRelay registers n at the relay node listening on at, as "n3", and
-// waits for the registration. Its end-to-end checks are far apart: the
-// tests are the portal's, and the relay client's are in runtime/relay.
+// waits for the registration. Its end-to-end checks are far apart (the
+// tests are the portal's; the relay client's are in runtime/relay), and it
+// registers again within 100ms of its relay node coming back.
 func startRelay(t testing.TB, n *runtime.Node, at string) *relay.Relay {
 	t.Helper()
-	r, err := relay.Start(n, "n3", at, relay.Options{PingInterval: time.Hour})
+	r, err := relay.Start(n, "n3", at, relay.Options{PingInterval: time.Hour, MaxBackoff: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
