@@ -8,11 +8,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// acceptLoop accepts connections on ln and hands each to serve, until ln is
-// closed. A failed accept (out of file descriptors, say) is retried after a
-// backoff that doubles up to a second, rather than spinning or giving up;
-// the node's shutdown ends the wait.
-func acceptLoop(ln net.Listener, log hclog.Logger, closing <-chan struct{}, serve func(net.Conn)) {
+// AcceptLoop accepts connections on ln and hands each to serve, until ln is
+// closed: a node's listeners and a portal's inlets accept this way. A
+// failed accept (out of file descriptors, say) is retried after a backoff
+// that doubles up to a second, rather than spinning or giving up; closing
+// (the node's shutdown) ends the wait.
+func AcceptLoop(ln net.Listener, log hclog.Logger, closing <-chan struct{}, serve func(net.Conn)) {
 	var backoff time.Duration
 	for {
 		conn, err := ln.Accept()

@@ -13,18 +13,30 @@ import (
 // chunk to its socket. Everywhere else it is left to the garbage collector,
 // which is always safe.
 //
-// Two sizes: one for Ockam-sized chunks and the frames around them, one
-// for the chunks of a large window (chunkFor(LargeWindow)).
+// Three sizes: one for Ockam-sized chunks and the frames around them, one
+// for the chunks of a portal's large window (LargePayload), and a small
+// one for an idle stream's first read.
 
 // poolBufferSize holds a whole Ockam-sized portal chunk with its frame
 // around it; largeBufferSize a large window's chunk with its frame.
 const (
 	poolBufferSize  = 64 << 10
-	largeBufferSize = LargeChunk + 2<<10
-	// smallBufferSize holds what an idle stream's first read takes.
-	// It leaves room for payloadHeadroom and a message number.
-	smallBufferSize = 4<<10 + 256
+	largeBufferSize = LargePayload + 2<<10
 )
+
+// LargePayload is the largest payload a pooled buffer holds whole, with
+// the frame around it: a portal stream's largest chunk (portal.LargeChunk).
+const LargePayload = 512 << 10
+
+// SmallBufferSize is the size of GetSmallBuffer's buffers: what an idle
+// portal stream's first read takes, with room for its headroom and a
+// message number.
+const SmallBufferSize = 4<<10 + 256
+
+// PooledMin is the least size worth a pooled buffer (GetBuffer): a smaller
+// payload would pin a buffer of twice its size or more while it waits in
+// a queue.
+const PooledMin = pooledFrameMin
 
 var (
 	bufferPool = sync.Pool{New: func() any {
@@ -36,13 +48,10 @@ var (
 		return &b
 	}}
 	smallPool = sync.Pool{New: func() any {
-		b := make([]byte, smallBufferSize)
+		b := make([]byte, SmallBufferSize)
 		return &b
 	}}
 )
-
-// getSmallBuffer returns a buffer of smallBufferSize.
-func getSmallBuffer() *[]byte { return smallPool.Get().(*[]byte) }
 
 // getBuffer returns a buffer of poolBufferSize.
 func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
@@ -71,21 +80,23 @@ func putBuffer(b *[]byte) {
 	case largeBufferSize:
 		*b = (*b)[:largeBufferSize]
 		largePool.Put(b)
-	case smallBufferSize:
-		*b = (*b)[:smallBufferSize]
+	case SmallBufferSize:
+		*b = (*b)[:SmallBufferSize]
 		smallPool.Put(b)
 	}
 }
 
 // The exported side of the buffers is for the parts of a node that move a
 // payload without copying it (a secure channel seals and opens payloads
-// where they are): they take a message's buffer, or get one, and pass it
-// on with the message whose payload it holds.
+// where they are; a portal stream reads its socket into one, after room
+// for what the parts on the way write in front of it): they take a
+// message's buffer, or get one, and pass it on with the message whose
+// payload it holds.
 
 // GetBuffer returns a pooled buffer of at least n bytes (its length is
 // its capacity), or nil when n is larger than any: the caller gives it
 // back with PutBuffer, or sends it on with the message whose payload it
-// holds (NewRouted).
+// holds (NewRouted, Node.SendBuffered).
 func GetBuffer(n int) *[]byte {
 	if n > largeBufferSize {
 		return nil
@@ -93,8 +104,13 @@ func GetBuffer(n int) *[]byte {
 	return getBufferFor(max(n, pooledFrameMin))
 }
 
-// PutBuffer gives back a buffer from GetBuffer or Routed.TakeBuffer; nil
-// is allowed. Neither the buffer nor a payload in it may be used after it.
+// GetSmallBuffer returns a pooled buffer of SmallBufferSize bytes, which
+// goes back and on as GetBuffer's do.
+func GetSmallBuffer() *[]byte { return smallPool.Get().(*[]byte) }
+
+// PutBuffer gives back a buffer from GetBuffer, GetSmallBuffer or
+// Routed.TakeBuffer; nil is allowed. Neither the buffer nor a payload in
+// it may be used after it.
 func PutBuffer(b *[]byte) { putBuffer(b) }
 
 // TakeBuffer takes from r the pooled buffer its payload lives in, whole,

@@ -5,10 +5,10 @@ import (
 	"sync/atomic"
 )
 
-// Counters: what a node, its connections and portals have done,
-// kept as plain atomics on the structs that do the work, so that counting
-// costs the data path an uncontended atomic add and nothing else: no lock,
-// no map lookup, no label. Whoever wants them (the Prometheus collector of
+// Counters: what a node and its connections have done, kept as plain
+// atomics on the structs that do the work, so that counting costs the data
+// path an uncontended atomic add and nothing else: no lock, no map lookup,
+// no label. Whoever wants them (the Prometheus collector of
 // topology/observe) reads snapshots when it is asked, off the data path; the
 // node library itself depends on no metrics library.
 
@@ -109,48 +109,3 @@ type CountedConnection interface {
 	Connection
 	Counters() ConnectionCounters
 }
-
-// portalCounters are an inlet's or outlet's, shared by its streams.
-type portalCounters struct {
-	streams atomic.Uint64
-	// bytesIn counts what the streams read from their sockets and sent
-	// through the portal; bytesOut what came through the portal and was
-	// written to the sockets.
-	bytesIn, bytesOut atomic.Uint64
-	refused           atomic.Uint64
-	creditStalls      atomic.Uint64
-}
-
-// PortalCounters is a snapshot of an inlet's or outlet's counters.
-type PortalCounters struct {
-	// StreamsOpen is the streams open now; Streams counts every stream
-	// opened.
-	StreamsOpen int
-	Streams     uint64
-	// BytesIn counts the bytes read from the local TCP sockets and sent
-	// into the portal; BytesOut the bytes that came out of the portal and
-	// were written to them.
-	BytesIn, BytesOut uint64
-	// Refused counts the TCP connections that got no stream: at the inlet,
-	// one past its limit, a route down, the outlet refusing it; at the
-	// outlet, a target it could not reach.
-	Refused uint64
-	// CreditStalls counts the times a stream had data to send and had to
-	// wait for the other end to grant credit: a slow reader downstream.
-	CreditStalls uint64
-}
-
-func (ss *streamSet) counters() PortalCounters {
-	c := &ss.count
-	return PortalCounters{
-		StreamsOpen: ss.Len(), Streams: c.streams.Load(),
-		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
-		Refused: c.refused.Load(), CreditStalls: c.creditStalls.Load(),
-	}
-}
-
-// Counters returns a snapshot of the inlet's counters.
-func (in *Inlet) Counters() PortalCounters { return in.counters() }
-
-// Counters returns a snapshot of the outlet's counters.
-func (o *Outlet) Counters() PortalCounters { return o.counters() }

@@ -23,9 +23,6 @@ var (
 	ErrNodeClosed = errors.New("node is shut down")
 	// ErrWorkerStopped is a message to a worker that stopped before taking it.
 	ErrWorkerStopped = errors.New("worker stopped")
-	// ErrPartStopped is an inlet or outlet, stopped on its own, asked to
-	// take a new stream.
-	ErrPartStopped = errors.New("stopped")
 	// ErrHandshake is a peer whose first byte is not our protocol version.
 	ErrHandshake = errors.New("transport handshake failed")
 	// ErrBadFrames is a connection closed because its peer sent a run of

@@ -17,7 +17,7 @@ type Forwarder struct {
 
 var (
 	_ Worker  = (*Forwarder)(nil)
-	_ splicer = (*Forwarder)(nil)
+	_ Splicer = (*Forwarder)(nil)
 )
 
 // NewForwarder returns a forwarder to route, which must not be empty.
@@ -37,8 +37,8 @@ func (f *Forwarder) HandleMessage(ctx *Context, msg *Routed) error {
 	return ctx.Forward(msg)
 }
 
-// splice passes a spliced payload on, along the forwarder's route: it only
+// Splice passes a spliced payload on, along the forwarder's route: it only
 // changes routes.
-func (f *Forwarder) splice(routing.Route) (spliceTarget, routing.Route) {
-	return splicePass, f.route
+func (f *Forwarder) Splice(routing.Route) SpliceTarget {
+	return SpliceTarget{Mode: SplicePass, Next: f.route}
 }

@@ -10,7 +10,7 @@ type Hop struct{}
 
 var (
 	_ Worker  = Hop{}
-	_ splicer = Hop{}
+	_ Splicer = Hop{}
 )
 
 // Inline says a hop runs on its sender's goroutine: it only forwards.
@@ -24,7 +24,7 @@ func (Hop) HandleMessage(ctx *Context, msg *Routed) error {
 	return ctx.Forward(msg)
 }
 
-// splice passes a spliced payload on, past the hop: it only changes routes.
-func (Hop) splice(onward routing.Route) (spliceTarget, routing.Route) {
-	return splicePass, onward[1:]
+// Splice passes a spliced payload on, past the hop: it only changes routes.
+func (Hop) Splice(onward routing.Route) SpliceTarget {
+	return SpliceTarget{Mode: SplicePass, Next: onward[1:]}
 }

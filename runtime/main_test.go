@@ -3,9 +3,6 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -15,29 +12,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(leakedPipes{m})
-}
-
-// leakedPipes fails the run if a pipe is still held once every test is
-// done: a spliced payload that nobody released.
-type leakedPipes struct{ m *testing.M }
-
-func (l leakedPipes) Run() int {
-	code := l.m.Run()
-	deadline := time.Now().Add(5 * time.Second)
-	for pipesInUse() > 0 && time.Now().Before(deadline) {
-		runtime.GC() // a message dropped in a closed mailbox releases its pipe when collected
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := pipesInUse(); n > 0 && code == 0 {
-		fmt.Fprintf(os.Stderr, "%d pipes still held after the tests\n", n)
-		return 1
-	}
-	return code
+	goleak.VerifyTestMain(splice.LeakCheck(m))
 }
 
 // logBuffer collects a node's log lines for assertions.

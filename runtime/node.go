@@ -160,7 +160,7 @@ func (n *Node) StartService(name string, w Worker) error {
 }
 
 func (n *Node) startWorker(name string, impl Worker, service bool) (*worker, error) {
-	in, ok := impl.(inliner)
+	in, ok := impl.(Inliner)
 	return n.addWorker(name, impl, service, ok && in.Inline())
 }
 
@@ -349,7 +349,7 @@ func (n *Node) routeTo(ctx context.Context, m *Routed) error {
 		return fmt.Errorf("message to %s from connection %s (return route %s): %w", w.addr, m.flow.id, m.Return, ErrFlowDenied)
 	}
 	if m.sp != nil && !takesSpliced(w.impl, m.Onward) {
-		if err := m.materialize(); err != nil {
+		if err := m.Materialize(); err != nil {
 			return fmt.Errorf("deliver to %s: %w", w.addr, err)
 		}
 	}
@@ -534,9 +534,12 @@ func RandomAddress() string {
 	return hex.EncodeToString(b[:])
 }
 
-// atClose registers f to run when the node closes. It returns a function
-// that unregisters it, and false if the node is closed already.
-func (n *Node) atClose(f func()) (remove func(), ok bool) {
+// AtClose registers f to run when the node begins to close, while its
+// connections still carry messages: a part that must tell another node
+// that it is going (a portal stream tells its other end) does it there.
+// The functions run at once, each on its own goroutine. It returns a
+// function that unregisters f, and false if the node is closed already.
+func (n *Node) AtClose(f func()) (remove func(), ok bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {

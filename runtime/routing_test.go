@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"time"
+
 	"github.com/hashicorp/go-hclog"
 
 	"context"
@@ -132,4 +134,36 @@ func TestTraceLogsEveryMessage(t *testing.T) {
 	}
 	logs.waitLog(t, `route: node=n1 onward="0#hop => 0#echo"`)
 	logs.waitLog(t, "bytes=6")
+}
+
+// Disallow undoes Allow, and leaves a service a service.
+func TestDisallow(t *testing.T) {
+	responder, _ := testNode(t, "responder", Options{})
+	if err := responder.StartWorker("mine", newRecorder()); err != nil {
+		t.Fatal(err)
+	}
+	addr := listen(t, responder)
+	initiator, _ := testNode(t, "initiator", Options{})
+	conn := connect(t, initiator, addr)
+	to := func(name string) routing.Route { return routing.Route{conn.Address(), routing.LocalAddress(name)} }
+
+	responder.Allow("mine")
+	if got := sendString(t, initiator, to("mine"), "allowed"); got != "allowed" {
+		t.Fatalf("allowed: %q", got)
+	}
+	responder.Disallow("mine")
+	// A new connection: "mine" answered over the first one, and consumes
+	// its flow now, as any worker that sent over a connection does.
+	fresh, err := initiator.Connect(context.Background(), addr, ConnectOptions{Dedicated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := trySend(initiator, routing.Route{fresh.Address(), routing.LocalAddress("mine")}, "x", 200*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("after Disallow: %v, want no reply", err)
+	}
+	responder.Allow("echo")
+	responder.Disallow("echo")
+	if got := sendString(t, initiator, to("echo"), "service"); got != "service" {
+		t.Fatalf("echo after Disallow: %q", got)
+	}
 }

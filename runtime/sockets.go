@@ -25,6 +25,10 @@ type Sockets interface {
 	ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error)
 }
 
+// Sockets is what makes the node's own sockets (Options.Sockets): an
+// outlet dials its target with it.
+func (n *Node) Sockets() Sockets { return n.opts.Sockets }
+
 // HostSockets makes sockets in the host's network namespace, that of the
 // process: what every node without a network of its own uses.
 type HostSockets struct{}

@@ -7,12 +7,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
-	"io"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -117,13 +117,13 @@ func randomBytes(n int) []byte {
 // goes on; and every pipe is given back.
 func TestSplicedPayloadsThroughARelay(t *testing.T) {
 	p := newRelayPeer(t)
-	taken := pipesTaken()
+	taken := splice.PipesTaken()
 	p.echo(t, randomBytes(200<<10), 0)
-	if pipesTaken() < taken+2 {
-		t.Fatalf("%d pipes taken for a payload there and back through n2", pipesTaken()-taken)
+	if splice.PipesTaken() < taken+2 {
+		t.Fatalf("%d pipes taken for a payload there and back through n2", splice.PipesTaken()-taken)
 	}
 	p.echo(t, []byte("small"), 0)
-	p.echo(t, randomBytes(spliceMin+100), 0)
+	p.echo(t, randomBytes(splice.MinBytes+100), 0)
 	p.echo(t, randomBytes(300<<10), 7)      // the head in pieces
 	p.echo(t, randomBytes(100<<10), 64<<10) // a pause in the middle
 
@@ -148,24 +148,21 @@ func TestSplicedPayloadsThroughARelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.echo(t, randomBytes(64<<10), 0)
-	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 }
 
 // When a pipe takes less than a payload (a small pipe, or the data in many
-// small pieces), the payload goes through memory instead, whole; so does
-// a portal stream's read into a pipe that gets little.
+// small pieces), the payload goes through memory instead, whole (a portal
+// stream's read into a pipe that gets little: runtime/portal's
+// TestPortalPipeFull).
 func TestSplicedPipeFull(t *testing.T) {
-	restore := setPipeSize(4096)
+	restore := splice.SetCapacity(4096)
 	defer restore()
 	p := newRelayPeer(t)
 	for _, size := range []int{64 << 10, 200 << 10} {
 		p.echo(t, randomBytes(size), 0)
 	}
-	path := newPortalPath(t, serveTCP(t, echoServer))
-	if err := roundTripStream(path.inlet.Addr(), 4<<20); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 }
 
 // A peer that dies in the middle of a large payload, while it is being
@@ -180,73 +177,10 @@ func TestSplicedPeerDiesMidPayload(t *testing.T) {
 	}
 	p.raw.Close()
 	p.logs.waitLog(t, "read frame body")
-	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 	// The node still serves a new peer the same way.
 	again := newRelayPeerAt(t, p)
 	again.echo(t, randomBytes(100<<10), 0)
-}
-
-// A client that resets in the middle of a download: the chunks still on
-// their way to its stream are dropped, and their pipes come back at once,
-// not at the next collection.
-func TestSplicedStreamResetMidDownload(t *testing.T) {
-	source := serveTCP(t, func(c *net.TCPConn) {
-		buf := randomBytes(256 << 10)
-		for {
-			if _, err := c.Write(buf); err != nil {
-				return
-			}
-		}
-	})
-	p := newPortalPathOpts(t, source, InletOptions{Window: LargeWindow})
-	c, err := net.Dial("tcp", p.inlet.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.ReadFull(c, make([]byte, 16<<20)); err != nil {
-		t.Fatal(err)
-	}
-	c.(*net.TCPConn).SetLinger(0)
-	c.Close()
-	waitFor(t, "the stream to close", func() bool { return p.inlet.Streams() == 0 && p.outlet.Streams() == 0 })
-	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
-}
-
-// A spliced Payload that reaches a stream that is closing (broken, its
-// close on the way) is dropped, and its pipe is given back at once, not
-// when a collection finds the message.
-func TestSplicedPayloadToAClosingStream(t *testing.T) {
-	n, _ := testNode(t, "n", Options{})
-	_, server := tcpPair(t)
-	s, err := newPortalStream(n, server, n.log, &streamSet{}, local("peer"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.mu.Lock()
-	s.broken = true // as closeLater leaves it until the close runs
-	s.mu.Unlock()
-	defer s.close(nil, false)
-
-	before := pipesInUse()
-	p := getPipe()
-	if p == nil {
-		t.Skip("no pipe to be had")
-	}
-	data := randomBytes(spliceMin)
-	if err := p.put(data); err != nil {
-		t.Fatal(err)
-	}
-	head := wire.AppendUvarint([]byte{byte(portalPayload)}, uint64(len(data)))
-	if err := n.route(t.Context(), &Routed{
-		Message: routing.Message{Onward: routing.Route{s.addr}, Return: local("peer"), Payload: head},
-		sp:      newSpliced(p, appendSeq(nil, 0)),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if now := pipesInUse(); now > before {
-		t.Fatalf("%d pipes in use after the drop, %d before", now, before)
-	}
 }
 
 // A spliced payload that comes slowly but keeps coming, for longer than
@@ -254,7 +188,7 @@ func TestSplicedPayloadToAClosingStream(t *testing.T) {
 // closes its connection, and gives its pipe back.
 func TestSplicedFrameDeadline(t *testing.T) {
 	p := newRelayPeerOpts(t, Options{FrameTimeout: 300 * time.Millisecond})
-	taken := pipesTaken()
+	taken := splice.PipesTaken()
 	payload := randomBytes(1 << 20)
 	frame := toEcho(t, payload)
 	// Its pieces spread over three deadlines.
@@ -276,7 +210,7 @@ func TestSplicedFrameDeadline(t *testing.T) {
 	if err != nil || !bytes.Equal(m.Payload, payload) {
 		t.Fatalf("echo of %d bytes came back as %d other bytes (%v)", len(payload), len(m.Payload), err)
 	}
-	if pipesTaken() == taken {
+	if splice.PipesTaken() == taken {
 		t.Fatal("the slow frame was not spliced")
 	}
 
@@ -285,6 +219,6 @@ func TestSplicedFrameDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.logs.waitLog(t, "no byte for 300ms in the middle of a frame")
-	waitFor(t, "every pipe to be given back", func() bool { return pipesInUse() == 0 })
+	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 	newRelayPeerAt(t, p).echo(t, randomBytes(100<<10), 0)
 }

@@ -102,7 +102,7 @@ type tcpConnection struct {
 
 var (
 	_ Connection = (*tcpConnection)(nil)
-	_ splicer    = (*tcpConnection)(nil)
+	_ Splicer    = (*tcpConnection)(nil)
 	_ drainer    = (*tcpConnection)(nil)
 )
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -58,7 +59,7 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 		bad := c.badRun
 		switch {
 		case err != nil:
-		case c.raw != nil && n >= spliceMin:
+		case c.raw != nil && n >= splice.MinBytes:
 			m, consumed, err = c.readSpliced(br, n)
 		default:
 			c.smallReads = false
@@ -143,16 +144,8 @@ func (c *tcpConnection) dropBad(msg *routing.Message, err error) error {
 // payload, which would otherwise be copied through memory.
 const headRead = 512
 
-// splicedHead and splicedTail are how many of a spliced payload's first
-// and last bytes a connection keeps in memory: a portal Payload's tag and
-// length, and its message number.
-const (
-	splicedHead = payloadHeaderMax
-	splicedTail = seqSize
-)
-
 // readSpliced reads a frame of n bytes whose payload is large and goes to
-// a worker that moves it as it is (Node.splicesTo): the payload's bytes go
+// a worker that moves it as it is (Node.SpliceTo): the payload's bytes go
 // from the socket into a pipe. consumed is false, with nothing read, when
 // the frame is not for splicing: the caller reads it as usual, and reports
 // whatever is wrong with it.
@@ -165,21 +158,21 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	}
 	end := h.PayloadAt + h.PayloadLen
 	buffered := min(avail-h.PayloadAt, h.PayloadLen)
-	target := c.node.splicesTo(h.Message.Onward)
-	// For a stream, the payload's first bytes (a portal header) and last
-	// (its number) stay in memory, and what was read of the rest goes into
-	// the pipe; for a connection, what was read stays in memory, ahead of
-	// the pipe, and the pipe takes all the rest.
+	target := c.node.SpliceTo(h.Message.Onward)
+	// For a socket (a portal stream), the payload's first and last bytes
+	// that it reads (its header and number) stay in memory, and what was
+	// read of the rest goes into the pipe; for a connection, what was read
+	// stays in memory, ahead of the pipe, and the pipe takes all the rest.
 	headLen, tail := buffered, 0
-	if target == spliceStream {
-		headLen, tail = splicedHead, splicedTail
+	if target.Mode == SpliceSocket {
+		headLen, tail = target.Head, target.Tail
 	}
 	mid := h.PayloadLen - buffered - tail
-	if end > n || buffered < headLen || mid < spliceMin || target == spliceNone {
-		c.smallReads = end <= n && h.PayloadLen >= spliceMin && target != spliceNone
+	if end > n || buffered < headLen || mid < splice.MinBytes || target.Mode == SpliceNone {
+		c.smallReads = end <= n && h.PayloadLen >= splice.MinBytes && target.Mode != SpliceNone
 		return nil, false, nil
 	}
-	p := getPipe()
+	p := splice.GetPipe()
 	if p == nil {
 		return nil, false, nil
 	}
@@ -190,12 +183,12 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	// A pipe that takes less than the payload (it is small, or the data
 	// came in many small pieces) leaves the rest to go through memory.
 	ahead, _ := br.Peek(buffered - headLen)
-	full := p.put(ahead) != nil
-	_, _ = br.Discard(p.held)
+	full := p.Put(ahead) != nil
+	_, _ = br.Discard(p.Held())
 	if !full {
 		if err := c.fillPipe(p, mid); err != nil {
-			if !errors.Is(err, errPipeFull) {
-				p.release()
+			if !errors.Is(err, splice.ErrPipeFull) {
+				p.Release()
 				return nil, true, fmt.Errorf("read frame body of %d bytes: %w", n, err)
 			}
 			full = true
@@ -214,28 +207,28 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 		_, err = io.ReadFull(br, after)
 		c.in.limit = 0
 		if err != nil {
-			p.release()
+			p.Release()
 			return nil, true, fmt.Errorf("read frame body of %d bytes: %w", n, noEOF(err))
 		}
 	}
 	if err := h.DecodeRest(after[tail:]); err != nil {
-		p.release()
+		p.Release()
 		return nil, true, c.dropBad(&h.Message, err)
 	}
 	msg := h.Message
 	msg.Payload = head
-	return &Routed{Message: msg, flow: c.flow, sp: newSpliced(p, after[:tail:tail])}, true, nil
+	return &Routed{Message: msg, flow: c.flow, sp: NewSpliced(p, after[:tail:tail])}, true, nil
 }
 
-// fillPipe is p.fillExactly(c.raw, n) under the frame's deadline, which
+// fillPipe is p.FillExactly(c.raw, n) under the frame's deadline, which
 // the splice honours as a read does.
-func (c *tcpConnection) fillPipe(p *pipe, n int) error {
+func (c *tcpConnection) fillPipe(p *splice.Pipe, n int) error {
 	for {
 		c.in.arm()
-		held := p.held
-		err := p.fillExactly(c.raw, n)
-		c.in.total += uint64(p.held - held)
-		n -= p.held - held
+		held := p.Held()
+		err := p.FillExactly(c.raw, n)
+		c.in.total += uint64(p.Held() - held)
+		n -= p.Held() - held
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return err
 		}
@@ -248,12 +241,12 @@ func (c *tcpConnection) fillPipe(p *pipe, n int) error {
 // readRestInMemory finishes reading a frame whose payload did not all fit
 // in the pipe: the payload is head, what the pipe holds, and the rest still
 // to read; the message gets it all in memory.
-func (c *tcpConnection) readRestInMemory(br *bufio.Reader, n int, h *wire.Head, head []byte, p *pipe) (*Routed, error) {
-	defer p.release()
+func (c *tcpConnection) readRestInMemory(br *bufio.Reader, n int, h *wire.Head, head []byte, p *splice.Pipe) (*Routed, error) {
+	defer p.Release()
 	payload := make([]byte, h.PayloadLen)
 	k := copy(payload, head)
-	held := p.held
-	if err := p.take(payload[k : k+held]); err != nil {
+	held := p.Held()
+	if err := p.Take(payload[k : k+held]); err != nil {
 		return nil, err
 	}
 	if _, err := io.ReadFull(br, payload[k+held:]); err != nil {

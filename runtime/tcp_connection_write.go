@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -67,7 +68,7 @@ func (c *tcpConnection) flushNowLocked() bool {
 	if len(c.out) == 0 {
 		return true
 	}
-	n := writeNow(c.raw, c.out)
+	n := splice.WriteNow(c.raw, c.out)
 	c.bytesOut.Add(uint64(n))
 	if n < len(c.out) {
 		c.out = c.out[:copy(c.out, c.out[n:])]
@@ -162,15 +163,15 @@ func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
 	// costs less than a TCP segment of its own, and the frame then leaves
 	// in one push.
 	tail := m.sp.tail
-	if len(tail) > 0 && m.sp.pipe.put(tail) == nil {
+	if len(tail) > 0 && m.sp.pipe.Put(tail) == nil {
 		tail = nil
 	}
 	end := append(tail, rest...) // written after the pipe
 	head := append(out[:at], msg.Payload...)
-	written, err := writeMore(c.raw, head)
+	written, err := splice.WriteMore(c.raw, head)
 	if err == nil {
 		var k int
-		k, err = m.sp.pipe.drainTo(c.raw, len(end) > 0)
+		k, err = m.sp.pipe.Drain(c.raw, len(end) > 0)
 		written += k
 	}
 	c.bytesOut.Add(uint64(written))
@@ -188,13 +189,13 @@ func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
 	return nil
 }
 
-// splice takes a spliced payload as it is, to write its frame around the
+// Splice takes a spliced payload as it is, to write its frame around the
 // pipe (writeSpliced), when the socket has a descriptor to splice into.
-func (c *tcpConnection) splice(routing.Route) (spliceTarget, routing.Route) {
+func (c *tcpConnection) Splice(routing.Route) SpliceTarget {
 	if c.raw != nil {
-		return spliceConnection, nil
+		return SpliceTarget{Mode: SpliceFrame}
 	}
-	return spliceNone, nil
+	return SpliceTarget{}
 }
 
 // Flush writes the queued frames.

@@ -61,7 +61,7 @@ func (n *Node) ListenOn(ln net.Listener) (*Listener, error) {
 	t.mu.Unlock()
 	n.Go(func() {
 		defer close(l.done)
-		acceptLoop(ln, n.log, n.closing, l.serve)
+		AcceptLoop(ln, n.log, n.closing, l.serve)
 	})
 	n.log.Debug("listening", "address", ln.Addr().String())
 	return l, nil
@@ -110,4 +110,10 @@ func (l *Listener) serve(conn net.Conn) {
 		c.in.firstDue = time.Now().Add(c.in.firstWait)
 		c.readLoop(br)
 	})
+}
+
+// Bind binds a TCP socket as listeners and portal inlets bind theirs.
+func Bind(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	return lc.Listen(context.Background(), "tcp", addr)
 }

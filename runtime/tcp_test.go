@@ -240,3 +240,36 @@ func TestSmallMessagesToASlowPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A listener closed on its own frees its port; the connections it
+// accepted stay up.
+func TestListenerCloseKeepsConnections(t *testing.T) {
+	n2, _ := testNode(t, "n2", Options{})
+	ln, err := Bind("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := n2.ListenOn(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1, _ := testNode(t, "n1", Options{})
+	conn := connect(t, n1, l.Addr())
+	if got := sendString(t, n1, routing.Route{conn.Address(), routing.LocalAddress("echo")}, "hi"); got != "hi" {
+		t.Fatalf("echo: %q", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Bind(l.Addr())
+	if err != nil {
+		t.Fatalf("the closed listener's port is still taken: %v", err)
+	}
+	again.Close()
+	if got := sendString(t, n1, routing.Route{conn.Address(), routing.LocalAddress("uppercase")}, "still"); got != "STILL" {
+		t.Fatalf("over the accepted connection: %q", got)
+	}
+	if _, err := n1.Connect(context.Background(), l.Addr(), ConnectOptions{Dedicated: true}); err == nil {
+		t.Fatal("a new connection to the closed listener succeeded")
+	}
+}

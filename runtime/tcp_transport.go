@@ -13,15 +13,17 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 )
 
 // keepAlive is the TCP keepalive of every connection: a dead peer behind a
 // silent network is noticed in about a minute.
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 3}
 
-// drainTimeout bounds how long closing a connection waits for the messages
-// already queued on it to be written.
-const drainTimeout = 2 * time.Second
+// DrainTimeout bounds how long closing a connection waits for the
+// messages already queued on it to be written: a part that tells its
+// other end as it closes waits as long for its turn to send.
+const DrainTimeout = 2 * time.Second
 
 // tcpTransport is a node's TCP transport: its listeners and connections.
 type tcpTransport struct {
@@ -199,7 +201,7 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 	}
 	c.drainMarker, c.flushMarker = &Routed{}, &Routed{}
 	c.in.conn = conn
-	c.raw, _ = spliceable(conn)
+	c.raw, _ = splice.Spliceable(conn)
 	c.flow.inbound.Store(inbound || !outgoing)
 	w, err := t.node.startWorker(name, c, false)
 	if err != nil {
@@ -246,7 +248,7 @@ func (t *tcpTransport) Close() {
 	}
 	var wg sync.WaitGroup
 	for _, c := range conns {
-		wg.Go(func() { c.drain(drainTimeout) })
+		wg.Go(func() { c.drain(DrainTimeout) })
 	}
 	wg.Wait()
 	for _, c := range conns {

@@ -72,9 +72,10 @@ func (n *Node) transport(t routing.TransportType) Transport {
 	return n.transports[t]
 }
 
-// connection returns the live connection whose worker is at addr, of any
-// transport.
-func (n *Node) connection(addr string) (Connection, bool) {
+// Connection returns the live connection whose worker is at the local
+// address addr, of any transport: a part that keeps a route learns which
+// connection it goes over.
+func (n *Node) Connection(addr string) (Connection, bool) {
 	for _, t := range n.transports {
 		if c, ok := t.Connection(addr); ok {
 			return c, true
@@ -113,7 +114,7 @@ type drainer interface {
 // that connection learns at once that its path is gone. It returns a
 // function that unregisters f. f also runs for a connection that is about
 // to be closed on purpose (closing), while it still carries:
-// Node.connection finds it then.
+// Node.Connection finds it then.
 func (e *connectionEvents) onClosed(f func(addr routing.Address)) (remove func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -155,19 +156,19 @@ func (e *connectionEvents) closed(addr routing.Address) {
 // closing ends the streams that go over conn, which is about to be closed
 // on purpose (a relay stopped on its own): each tells its other end while
 // the connection still carries, and the connection's queue is written out
-// (at most drainTimeout) before the caller closes it. Without it, the
+// (at most DrainTimeout) before the caller closes it. Without it, the
 // other ends would learn only from their keepalives.
 func (e *connectionEvents) closing(conn Connection) {
 	e.closed(conn.Address())
 	if d, ok := conn.(drainer); ok {
-		d.drain(drainTimeout)
+		d.drain(DrainTimeout)
 	}
 }
 
 // CloseConnection closes c on purpose, while the node runs on (a relay
 // stopped on its own): the node's streams over c end first, each telling
 // its other end through c, and c's queue is written out (at most
-// drainTimeout) before it closes. A plain c.Close would leave the other
+// DrainTimeout) before it closes. A plain c.Close would leave the other
 // ends to learn from their keepalives.
 func (n *Node) CloseConnection(c Connection) {
 	n.connEvents.closing(c)

@@ -192,62 +192,6 @@ func sendDatagrams(t testing.TB, addr string, ds ...[]byte) *net.UDPConn {
 	return c.(*net.UDPConn)
 }
 
-// A portal whose first hop is UDP carries a stream whole over a clean
-// network, both ways, with a half-close.
-func TestUDPPortal(t *testing.T) {
-	target := serveTCP(t, echoServer)
-	n2, _ := testNode(t, "n2", Options{})
-	n2Addr := listenUDP(t, n2)
-	if _, err := n2.StartOutlet("outlet", target, OutletOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	n1, _ := testNode(t, "n1", Options{})
-	route := routing.Route{routing.UDPAddress(n2Addr), routing.LocalAddress("outlet")}
-	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, size := range []int{1, 100 << 10, 4 << 20} {
-		if err := roundTripStream(in.Addr(), size); err != nil {
-			t.Fatalf("%d bytes: %v", size, err)
-		}
-	}
-}
-
-// Portal streams share one UDP peer: on a clean network each arrives
-// whole, as long as their windows fit in the receiving socket's buffer
-// (UDP has no flow control; see the README).
-func TestUDPPortalConcurrentStreams(t *testing.T) {
-	target := serveTCP(t, echoServer)
-	n2, _ := testNode(t, "n2", Options{})
-	n2Addr := listenUDP(t, n2)
-	if _, err := n2.StartOutlet("outlet", target, OutletOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	n1, _ := testNode(t, "n1", Options{})
-	route := routing.Route{routing.UDPAddress(n2Addr), routing.LocalAddress("outlet")}
-	in, err := n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{PingTimeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const streams, size = 4, 1 << 20
-	var wg sync.WaitGroup
-	errs := make(chan error, streams)
-	for range streams {
-		wg.Go(func() { errs <- roundTripStream(in.Addr(), size) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	if n := len(n1.Connections()); n != 1 {
-		t.Fatalf("n1 has %d connections, want its one UDP peer", n)
-	}
-}
-
 // /ip6/::1/udp/P: an IPv6 peer, named as routes name it ("[::1]:P").
 func TestRoutingOverUDPv6(t *testing.T) {
 	responder, _ := testNode(t, "responder", Options{})

@@ -18,11 +18,12 @@ type Worker interface {
 	HandleMessage(ctx *Context, msg *Routed) error
 }
 
-// inliner is implemented by workers whose HandleMessage never blocks
-// longer than a send does, such as hop and forwarders: they run on the
+// Inliner is implemented by workers whose HandleMessage never blocks
+// longer than a send does, such as Hop, Forwarder and portal streams: when
+// Inline reports true, StartWorker and StartService run them on the
 // sender's goroutine, with no mailbox between, which saves a goroutine
-// switch at every hop.
-type inliner interface {
+// switch at every hop, and an idle one costs no goroutine.
+type Inliner interface {
 	Inline() bool
 }
 
@@ -48,7 +49,7 @@ type Routed struct {
 	buf *[]byte
 	// sp, when set, holds the middle of a large payload in a pipe
 	// (spliced.go).
-	sp *spliced
+	sp *Spliced
 }
 
 // release gives the payload's buffer and pipe back; the payload must not

@@ -26,7 +26,7 @@ import (
 // measure of the cost.
 
 // sealedRecord is the largest plaintext a record holds: a large window's
-// chunk, as ockamtop's secure channel seals them (runtime.LargeChunk).
+// chunk, as ockamtop's secure channel seals them (runtime/portal's LargeChunk).
 const sealedRecord = 512 << 10
 
 // sealedOverhead is what a record adds: a length and a nonce before the

@@ -1,6 +1,7 @@
 // Package nodetest is the node library's test kit: nodes whose logs a test
-// can read, waiting with a deadline, and small TCP servers and clients. The
-// role packages' tests use it; it is imported by tests only.
+// can read, waiting with a deadline, small TCP servers and clients, and
+// proxies that stand for a network on the way (slow, lossy, or tapped).
+// The role packages' tests use it; it is imported by tests only.
 package nodetest
 
 import (
@@ -215,7 +216,19 @@ func RoundTripStream(addr string, size int) error {
 
 // DelayProxy forwards to target, holding back the first bytes that come
 // back for delay: a slow handshake.
-func DelayProxy(t *testing.T, target string, delay time.Duration) string {
+func DelayProxy(t testing.TB, target string, delay time.Duration) string {
+	return slowProxy(t, target, delay, false)
+}
+
+// LagProxy forwards to target, holding back everything that comes back
+// for lag first: a slow network.
+func LagProxy(t testing.TB, target string, lag time.Duration) string {
+	return slowProxy(t, target, lag, true)
+}
+
+// slowProxy forwards to target, holding back what comes back for delay:
+// the first bytes only, or every read when each is set.
+func slowProxy(t testing.TB, target string, delay time.Duration, each bool) string {
 	return ServeTCP(t, func(c *net.TCPConn) {
 		u, err := net.Dial("tcp", target)
 		if err != nil {
@@ -232,7 +245,7 @@ func DelayProxy(t *testing.T, target string, delay time.Duration) string {
 		for first := true; ; first = false {
 			n, err := u.Read(buf)
 			if n > 0 {
-				if first {
+				if first || each {
 					time.Sleep(delay) // the slow network this proxy stands for
 				}
 				if _, werr := c.Write(buf[:n]); werr != nil {
@@ -246,4 +259,26 @@ func DelayProxy(t *testing.T, target string, delay time.Duration) string {
 		c.Close()
 		<-up
 	})
+}
+
+// TCPPair is the two ends of a loopback TCP connection, closed when the
+// test ends.
+func TCPPair(t testing.TB) (client, server *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return c.(*net.TCPConn), srv.(*net.TCPConn)
 }

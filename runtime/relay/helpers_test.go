@@ -7,6 +7,7 @@ import (
 
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
+	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -18,13 +19,13 @@ func TestMain(m *testing.M) {
 // -> hop -> outlet on n3 -> target.
 type portalPath struct {
 	n1, n2, n3 *runtime.Node
-	inlet      *runtime.Inlet
-	outlet     *runtime.Outlet
+	inlet      *portal.Inlet
+	outlet     *portal.Outlet
 	relay      *Relay
 }
 
 // newPortalPath starts a portalPath whose relay has opts.
-func newPortalPath(t testing.TB, target string, inletOpts runtime.InletOptions, opts Options) *portalPath {
+func newPortalPath(t testing.TB, target string, inletOpts portal.InletOptions, opts Options) *portalPath {
 	t.Helper()
 	p := &portalPath{}
 	p.n2, _ = nodetest.Node(t, "n2", runtime.Options{})
@@ -34,7 +35,7 @@ func newPortalPath(t testing.TB, target string, inletOpts runtime.InletOptions, 
 		t.Fatal(err)
 	}
 	var err error
-	if p.outlet, err = p.n3.StartOutlet("outlet", target, runtime.OutletOptions{}); err != nil {
+	if p.outlet, err = portal.StartOutlet(p.n3, "outlet", target, portal.OutletOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if p.relay, err = Start(p.n3, "n3", n2Addr, opts); err != nil {
@@ -43,7 +44,7 @@ func newPortalPath(t testing.TB, target string, inletOpts runtime.InletOptions, 
 	<-p.relay.Ready()
 	p.n1, _ = nodetest.Node(t, "n1", runtime.Options{})
 	route := routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("outlet")}
-	p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, inletOpts)
+	p.inlet, err = portal.StartInlet(p.n1, "web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, inletOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

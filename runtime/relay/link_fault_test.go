@@ -13,6 +13,7 @@ import (
 
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
+	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/securechannel"
 )
@@ -215,7 +216,7 @@ type linkPath struct {
 	logs3  *nodetest.LogBuffer
 	link   *faultyLink
 	relay  *Relay
-	inlet  *runtime.Inlet
+	inlet  *portal.Inlet
 	// viaRelay is the route from n1 to n3's forwarder at n2.
 	viaRelay routing.Route
 }
@@ -229,7 +230,7 @@ func newLinkPath(t testing.TB, target string, keep runtime.KeepAlive, relayOpts 
 	n2Addr := nodetest.Listen(t, n2)
 	p.link = newFaultyLink(t, n2Addr)
 	p.n3, p.logs3 = nodetest.Node(t, "n3", n3Opts)
-	if _, err := p.n3.StartOutlet("outlet", target, runtime.OutletOptions{KeepAlive: keep}); err != nil {
+	if _, err := portal.StartOutlet(p.n3, "outlet", target, portal.OutletOptions{KeepAlive: keep}); err != nil {
 		t.Fatal(err)
 	}
 	if before != nil {
@@ -243,7 +244,7 @@ func newLinkPath(t testing.TB, target string, keep runtime.KeepAlive, relayOpts 
 	p.n1, _ = nodetest.Node(t, "n1", runtime.Options{})
 	p.viaRelay = routing.Route{routing.TCPAddress(n2Addr), routing.LocalAddress("forward_to_n3")}
 	route := append(p.viaRelay.Clone(), routing.LocalAddress("outlet"))
-	if p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, runtime.InletOptions{KeepAlive: keep}); err != nil {
+	if p.inlet, err = portal.StartInlet(p.n1, "web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, portal.InletOptions{KeepAlive: keep}); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -342,7 +343,7 @@ func errTimeout(err error) error {
 // that would pass the bytes that came for all of them.
 func TestPortalStreamCutByAClosedRelayIsReset(t *testing.T) {
 	const size = 64 << 20
-	p := newPortalPath(t, nodetest.ServeTCP(t, streamServer(size)), runtime.InletOptions{}, Options{})
+	p := newPortalPath(t, nodetest.ServeTCP(t, streamServer(size)), portal.InletOptions{}, Options{})
 	got, err := cutDownload(t, p.inlet.Addr(), size, p.relay.Close)
 	if got < size && !nodetest.IsReset(err) {
 		t.Fatalf("the download ended at %d of %d bytes with %v, want a reset", got, size, err)

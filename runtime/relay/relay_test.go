@@ -11,6 +11,7 @@ import (
 
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
+	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -117,7 +118,7 @@ func BenchmarkRelayRecovery(b *testing.B) {
 // it carries. The check's timeout here is shorter than the time a check
 // may wait behind 32 streams' windows of data under the race detector.
 func TestBusyRelayIsNotTornDown(t *testing.T) {
-	p := newPortalPath(t, nodetest.ServeTCP(t, nodetest.EchoServer), runtime.InletOptions{PingTimeout: 30 * time.Second},
+	p := newPortalPath(t, nodetest.ServeTCP(t, nodetest.EchoServer), portal.InletOptions{PingTimeout: 30 * time.Second},
 		Options{PingInterval: 10 * time.Millisecond, PingTimeout: time.Second})
 	const streams, size = 32, 4 << 20
 	var wg sync.WaitGroup

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
+	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -23,18 +23,18 @@ import (
 
 // secureInlet starts an inlet on p.n1 whose every stream goes through the
 // channel to an outlet on n3 at target.
-func (p *securePath) secureInlet(t testing.TB, target string) (*runtime.Inlet, *runtime.Outlet) {
+func (p *securePath) secureInlet(t testing.TB, target string) (*portal.Inlet, *portal.Outlet) {
 	t.Helper()
-	out, err := p.n3.StartOutlet("outlet", target, runtime.OutletOptions{})
+	out, err := portal.StartOutlet(p.n3, "outlet", target, portal.OutletOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) {
+	in, err := portal.StartInlet(p.n1, "web", "127.0.0.1:0", func() (routing.Route, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		enc, err := p.sc1.Open(ctx, p.toAPI)
 		return routing.Route{enc, routing.LocalAddress("outlet")}, err
-	}, runtime.InletOptions{PingTimeout: 30 * time.Second})
+	}, portal.InletOptions{PingTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,10 +43,10 @@ func (p *securePath) secureInlet(t testing.TB, target string) (*runtime.Inlet, *
 
 // plainInlet starts an inlet on p.n1 to n3's outlet (secureInlet starts
 // it) over the same relay, without the channel.
-func (p *securePath) plainInlet(t testing.TB) *runtime.Inlet {
+func (p *securePath) plainInlet(t testing.TB) *portal.Inlet {
 	t.Helper()
 	plain := append(p.toAPI[:2:2], routing.LocalAddress("outlet"))
-	in, err := p.n1.StartInlet("plain", "127.0.0.1:0", func() (routing.Route, error) { return plain, nil }, runtime.InletOptions{})
+	in, err := portal.StartInlet(p.n1, "plain", "127.0.0.1:0", func() (routing.Route, error) { return plain, nil }, portal.InletOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/secure"
 )
 
 // streamHeadroom is the room before a chunk's data in these tests: what a
-// portal stream's reader leaves (the runtime's TestPayloadHeadroomSeals
+// portal stream's reader leaves (runtime/portal's TestPayloadHeadroomSeals
 // holds the stream's to what sealing in place needs).
 const streamHeadroom = 160
 
@@ -44,7 +45,7 @@ func streamChunk(t *testing.T, n int) (*runtime.Routed, []byte) {
 }
 
 func TestSealInPlace(t *testing.T) {
-	for _, n := range []int{sealInPlaceMin, 4 << 10, 32 << 10, runtime.MaxPortalChunk, runtime.LargeChunk} {
+	for _, n := range []int{sealInPlaceMin, 4 << 10, 32 << 10, portal.DefaultChunk, portal.LargeChunk} {
 		msg, want := streamChunk(t, n)
 		pooled := msg.TakeBuffer()
 		var head []byte
@@ -84,25 +85,25 @@ func TestSealInPlaceFallsBack(t *testing.T) {
 		t.Error("sealed a small payload in place")
 	}
 	// A payload in no pooled buffer.
-	msg, _ := streamChunk(t, runtime.MaxPortalChunk)
+	msg, _ := streamChunk(t, portal.DefaultChunk)
 	if plain := sealInPlace(msg, nil, &head); plain != nil {
 		t.Error("sealed in place a payload without its buffer")
 	}
 	// A payload that is not in its message's buffer.
-	msg, _ = streamChunk(t, runtime.MaxPortalChunk)
+	msg, _ = streamChunk(t, portal.DefaultChunk)
 	msg.Payload = append([]byte(nil), msg.Payload...)
 	if plain := sealInPlace(msg, msg.TakeBuffer(), &head); plain != nil {
 		t.Error("sealed in place a payload outside its buffer")
 	}
 	// A payload with no room before it.
-	msg, _ = streamChunk(t, runtime.MaxPortalChunk)
+	msg, _ = streamChunk(t, portal.DefaultChunk)
 	pooled := msg.TakeBuffer()
 	msg.Payload = (*pooled)[8 : 8+len(msg.Payload)]
 	if plain := sealInPlace(msg, pooled, &head); plain != nil {
 		t.Error("sealed in place a payload with no room before it")
 	}
 	// No room after it for the padding and the tag.
-	msg, _ = streamChunk(t, runtime.MaxPortalChunk)
+	msg, _ = streamChunk(t, portal.DefaultChunk)
 	pooled = msg.TakeBuffer()
 	off := len(*pooled) - cap(msg.Payload)
 	short := (*pooled)[:off+len(msg.Payload)+secure.Overhead]

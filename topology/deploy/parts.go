@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/runtime/securechannel"
 )
@@ -72,13 +73,13 @@ type RelayPart struct {
 type InletPart struct {
 	Node  string
 	Route string
-	Inlet *runtime.Inlet
+	Inlet *portal.Inlet
 }
 
 // OutletPart is an outlet and its node.
 type OutletPart struct {
 	Node   string
-	Outlet *runtime.Outlet
+	Outlet *portal.Outlet
 }
 
 // Parts lists what runs here.

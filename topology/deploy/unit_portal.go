@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/topology"
 )
@@ -15,7 +16,7 @@ import (
 var outletUnit = unit{
 	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, _ net.Listener) (partRun, error) {
 		to := p.Model.(*topology.Outlet)
-		o, err := n.StartOutlet(to.Name, to.Target, runtime.OutletOptions{})
+		o, err := portal.StartOutlet(n, to.Name, to.Target, portal.OutletOptions{})
 		if err != nil {
 			return nil, startError(fmt.Sprintf("tcp_outlet %q", to.Name), to.Node, to.Decl.DeclRange, err)
 		}
@@ -32,7 +33,7 @@ var outletUnit = unit{
 }
 
 // outletRun is a running outlet.
-type outletRun struct{ outlet *runtime.Outlet }
+type outletRun struct{ outlet *portal.Outlet }
 
 func (o outletRun) state() string { return stateUp }
 
@@ -45,13 +46,13 @@ var inletUnit = unit{
 	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, ln net.Listener) (partRun, error) {
 		ti := p.Model.(*topology.Inlet)
 		route := r.inletRoute(n, ti)
-		opts := runtime.InletOptions{MaxStreams: ti.Decl.MaxStreams, Window: inletWindow(ti)}
-		var in *runtime.Inlet
+		opts := portal.InletOptions{MaxStreams: ti.Decl.MaxStreams, Window: inletWindow(ti)}
+		var in *portal.Inlet
 		var err error
 		if ln != nil {
-			in, err = n.StartInletOn(ti.Name, ln, route, opts)
+			in, err = portal.StartInletOn(n, ti.Name, ln, route, opts)
 		} else {
-			in, err = n.StartInlet(ti.Name, ti.From, route, opts)
+			in, err = portal.StartInlet(n, ti.Name, ti.From, route, opts)
 		}
 		if err != nil {
 			return nil, &StartError{Part: fmt.Sprintf("tcp_inlet %q of node %q", ti.Name, ti.Node.Name), Where: ti.Decl.From.Range.String(), Err: err}
@@ -81,7 +82,7 @@ var inletUnit = unit{
 
 // inletRun is a running inlet and its route as the file writes it.
 type inletRun struct {
-	inlet *runtime.Inlet
+	inlet *portal.Inlet
 	route string // guarded by Running.mu
 }
 
@@ -93,12 +94,12 @@ func (in *inletRun) boundAddr() string { return in.inlet.Addr() }
 
 // inletWindow is the window of an inlet's streams: large when its route is
 // TCP between nodes of the file all the way to the outlet, Ockam's
-// otherwise (runtime.InletOptions.Window).
+// otherwise (portal.InletOptions.Window).
 func inletWindow(ti *topology.Inlet) int {
 	if ti.TCPOnly() {
-		return runtime.LargeWindow
+		return portal.LargeWindow
 	}
-	return runtime.PortalWindow
+	return portal.DefaultWindow
 }
 
 // inletRoute is the route function of an inlet on node n: its route

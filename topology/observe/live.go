@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/topology"
 	"github.com/ockamtop/ockamtop/topology/deploy"
@@ -97,7 +98,7 @@ func LiveGraph(run *deploy.Running) Live {
 	}
 	for _, e := range g.Ends {
 		end := LiveEnd{GraphEnd: e, State: StateUnknown}
-		var pc *runtime.PortalCounters
+		var pc *portal.Counters
 		if e.Inlet {
 			for _, in := range parts.Inlets {
 				if in.Node == e.Node && in.Inlet.Name() == e.Name {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/topology/deploy"
 )
@@ -175,7 +176,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descSecureOpen, float64(s.Open), name)
 		}
 	}
-	portal := func(pc runtime.PortalCounters, labels ...string) {
+	portal := func(pc portal.Counters, labels ...string) {
 		gauge(descStreamsOpen, float64(pc.StreamsOpen), labels...)
 		counter(descStreamsTotal, pc.Streams, labels...)
 		counter(descPortalBytes, pc.BytesIn, append(labels, "in")...)

@@ -1,4 +1,4 @@
-package runtime
+package portal
 
 import (
 	"io"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"unsafe"
+
+	"github.com/ockamtop/ockamtop/runtime"
 )
 
 // waitReadable blocks until sock has something to read (data, EOF or an
@@ -55,14 +57,14 @@ func peek(sock *net.TCPConn) error {
 func readReady(raw syscall.RawConn, off, n int) (buf *[]byte, k int, err error) {
 	var rerr error
 	werr := raw.Read(func(fd uintptr) bool {
-		b := getSmallBuffer()
+		b := runtime.GetSmallBuffer()
 		for {
 			m, e := syscall.Read(int(fd), (*b)[off:off+n])
 			switch {
 			case e == syscall.EINTR:
 				continue
 			case e == syscall.EAGAIN:
-				putBuffer(b)
+				runtime.PutBuffer(b)
 				return false
 			case e != nil:
 				rerr = os.NewSyscallError("read", e)

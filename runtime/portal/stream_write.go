@@ -1,9 +1,11 @@
-package runtime
+package portal
 
 import (
 	"fmt"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 )
 
 // streamWriter is a stream's write side: what the other end sent that is
@@ -28,37 +30,50 @@ type streamWriter struct {
 type chunk struct {
 	data []byte
 	buf  *[]byte
-	sp   *spliced
+	sp   *runtime.Spliced
 }
 
 func (c chunk) len() int {
 	if c.sp != nil {
-		return c.sp.pipe.held
+		return c.sp.Pipe().Held()
 	}
 	return len(c.data)
 }
 
+// release gives the chunk's buffer and pipe back, once its data is written
+// or will never be.
 func (c chunk) release() {
-	putBuffer(c.buf)
+	runtime.PutBuffer(c.buf)
 	if c.sp != nil {
-		c.sp.release()
+		c.sp.Release()
+	}
+}
+
+// drop gives back the pipe of a chunk not taken in at once, and leaves its
+// buffer to the garbage collector: only a buffer whose data has been
+// written is known to be done with (runtime/buffers.go).
+func (c chunk) drop() {
+	if c.sp != nil {
+		c.sp.Release()
 	}
 }
 
 // onPayload takes a Payload of data from the other end, whose buffer or
 // pipe m holds: within the window, it is written at once when the socket
-// takes it and nothing is queued, else queued for the writer. A queued
-// chunk takes m's buffer and pipe with it.
-func (s *portalStream) onPayload(m *Routed, data []byte) {
+// takes it and nothing is queued, else queued for the writer. The chunk
+// takes m's buffer and pipe from it: the stream gives them back once
+// written, or drops them.
+func (s *portalStream) onPayload(m *runtime.Routed, data []byte) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
-	c := chunk{data: data, buf: m.buf, sp: m.sp}
+	c := chunk{data: data, buf: m.TakeBuffer(), sp: m.TakeSpliced()}
 	if s.queued+c.len() > s.window {
 		queued := s.queued
 		s.mu.Unlock()
+		c.drop()
 		s.closeLater(fmt.Errorf("peer sent beyond its credit (%d bytes queued)", queued))
 		return
 	}
@@ -69,9 +84,9 @@ func (s *portalStream) onPayload(m *Routed, data []byte) {
 		s.mu.Unlock()
 		var n int
 		if c.sp != nil {
-			n = c.sp.pipe.drainNow(s.raw)
+			n = c.sp.Pipe().DrainNow(s.raw)
 		} else {
-			n = writeNow(s.raw, c.data)
+			n = splice.WriteNow(s.raw, c.data)
 			c.data = c.data[n:]
 		}
 		s.set.count.bytesOut.Add(uint64(n))
@@ -81,29 +96,30 @@ func (s *portalStream) onPayload(m *Routed, data []byte) {
 			// Closed meanwhile: its queue has been given back, and
 			// the rest of this chunk goes with it.
 			c.release()
-			c, m.buf, m.sp = chunk{}, nil, nil
+			c = chunk{}
 		}
 		if credit, give := s.written(n, s.window/2); give {
 			s.node.Go(func() { s.send(encodeCredit(credit)) })
 		}
 		if c.len() == 0 {
 			c.release()
-			c, m.buf, m.sp = chunk{}, nil, nil
+			c = chunk{}
 		}
 	}
 	if c.len() > 0 {
-		s.queue = append(s.queue, c)
+		s.queue = append(s.queue, c) // the writer gives it back
 		s.queued += c.len()
-		m.buf, m.sp = nil, nil // the writer gives them back
+	} else {
+		c.drop()
 	}
 	s.kickWriterLocked()
 	s.mu.Unlock()
 }
 
-// splice takes a spliced Payload as it is: its pipe is drained into the
+// Splice takes a spliced Payload as it is: its pipe is drained into the
 // stream's socket.
-func (s *portalStream) splice(routing.Route) (spliceTarget, routing.Route) {
-	return spliceStream, nil
+func (s *portalStream) Splice(routing.Route) runtime.SpliceTarget {
+	return runtime.SpliceTarget{Mode: runtime.SpliceSocket, Head: payloadHeaderMax, Tail: seqSize}
 }
 
 // writeNowMax is the most received data a stream writes on the spot
@@ -165,7 +181,7 @@ func (s *portalStream) writeLoop() {
 		var written int
 		var err error
 		if c.sp != nil {
-			written, err = c.sp.pipe.drainTo(s.raw, false)
+			written, err = c.sp.Pipe().Drain(s.raw, false)
 		} else {
 			written, err = s.sock.Write(c.data)
 		}

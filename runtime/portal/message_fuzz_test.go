@@ -1,4 +1,4 @@
-package runtime
+package portal
 
 import (
 	"bytes"
@@ -32,8 +32,8 @@ func FuzzPortalMessage(f *testing.F) {
 		{byte(portalCredit), 0x10, 0x01, 0xff, 0xff},
 		{0xff},
 		encodeCredit(0),
-		encodeCredit(PortalWindow),
-		encodeWindow(PortalWindow),
+		encodeCredit(DefaultWindow),
+		encodeWindow(DefaultWindow),
 		encodeWindow(LargeWindow),
 		appendSeq(encodeWindow(LargeWindow), 7),
 		{byte(portalWindow), 0x80, 0x00},

@@ -1,9 +1,11 @@
-package runtime
+package portal
 
 import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 )
 
 // A target that cannot be reached resets the client's connection: an
@@ -15,15 +17,15 @@ func TestPortalTargetDownResetsTheClient(t *testing.T) {
 	ln.Close()
 	p := newPortalPath(t, dead)
 	c, err := net.Dial("tcp", p.inlet.Addr())
-	if err != nil && !isReset(err) {
+	if err != nil && !nodetest.IsReset(err) {
 		t.Fatal(err)
 	}
 	if err == nil {
 		defer c.Close()
 		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if n, err := c.Read(make([]byte, 1)); n != 0 || !isReset(err) {
+		if n, err := c.Read(make([]byte, 1)); n != 0 || !nodetest.IsReset(err) {
 			t.Fatalf("read = %d, %v; want a reset", n, err)
 		}
 	}
-	p.logs1.waitLog(t, "the outlet refused the stream")
+	p.logs1.WaitLog(t, "the outlet refused the stream")
 }

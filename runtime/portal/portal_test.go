@@ -1,153 +1,23 @@
-package runtime
+package portal
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"errors"
 	"io"
 	"net"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
-
-// portalPath is the seed's portal: inlet on n1 -> n2 -> relay back to n3
-// -> hop -> outlet on n3 -> target.
-type portalPath struct {
-	n1, n2, n3 *Node
-	n2Addr     string
-	inlet      *Inlet
-	outlet     *Outlet
-	// relay is n3's registration at n2: its connection.
-	relay Connection
-	logs1 *logBuffer
-}
-
-func newPortalPath(t testing.TB, target string) *portalPath {
-	return newPortalPathTimeout(t, target, 0)
-}
-
-// newPortalPathTimeout sets the inlet's ping timeout (0: the default).
-func newPortalPathTimeout(t testing.TB, target string, pingTimeout time.Duration) *portalPath {
-	return newPortalPathOpts(t, target, InletOptions{PingTimeout: pingTimeout})
-}
-
-// newPortalPathOpts sets the inlet's options.
-func newPortalPathOpts(t testing.TB, target string, inletOpts InletOptions) *portalPath {
-	return newPortalPathN3(t, target, inletOpts, Options{})
-}
-
-// newPortalPathN3 sets n3's node options too.
-func newPortalPathN3(t testing.TB, target string, inletOpts InletOptions, n3Opts Options) *portalPath {
-	t.Helper()
-	p := &portalPath{}
-	p.n2, _ = testNode(t, "n2", Options{})
-	p.n2Addr = listen(t, p.n2)
-	p.n3, _ = testNode(t, "n3", n3Opts)
-	if err := p.n3.StartService("hop", Hop{}); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if p.outlet, err = p.n3.StartOutlet("outlet", target, OutletOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	p.relay = registerRelay(t, p.n3, "n3", p.n2Addr)
-	p.n1, p.logs1 = testNode(t, "n1", Options{})
-	route := routing.Route{routing.TCPAddress(p.n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("outlet")}
-	p.inlet, err = p.n1.StartInlet("web", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, inletOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// serveTCP runs handle for every connection to a new loopback listener
-// until the test ends.
-func serveTCP(t testing.TB, handle func(c *net.TCPConn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				handle(c.(*net.TCPConn))
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// echoServer writes back what it reads, and half-closes after EOF. It
-// copies through a buffer: io.Copy between two TCP sockets would splice
-// through pipes that Go caches, and the file count would not come back.
-func echoServer(c *net.TCPConn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			if _, werr := c.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	c.CloseWrite()
-}
-
-// openFiles counts the open descriptors, pipes aside: the pool of pipes
-// for spliced payloads keeps a few (pipesKept), and the test's own output
-// goes to pipes.
-func openFiles(t testing.TB) int {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	n := 0
-	for _, e := range entries {
-		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); !strings.HasPrefix(l, "pipe:") {
-			n++
-		}
-	}
-	return n
-}
-
-func listFiles(t testing.TB) {
-	entries, _ := os.ReadDir("/proc/self/fd")
-	for _, e := range entries {
-		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		t.Logf("fd %s -> %s", e.Name(), l)
-	}
-}
 
 func TestPortalConcurrentStreams(t *testing.T) {
 	baseline := openFiles(t)
 	// A generous ping timeout: 400 MiB cross the path at once, and pings
 	// queue behind the data of other streams under the race detector.
-	p := newPortalPathTimeout(t, serveTCP(t, echoServer), 30*time.Second)
+	p := newPortalPathTimeout(t, nodetest.ServeTCP(t, nodetest.EchoServer), 30*time.Second)
 	const streams, size = 200, 1 << 20
 	var wg sync.WaitGroup
 	errs := make(chan error, streams)
@@ -155,7 +25,7 @@ func TestPortalConcurrentStreams(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- roundTripStream(p.inlet.Addr(), size)
+			errs <- nodetest.RoundTripStream(p.inlet.Addr(), size)
 		}()
 	}
 	wg.Wait()
@@ -166,7 +36,7 @@ func TestPortalConcurrentStreams(t *testing.T) {
 		}
 	}
 	// Every stream has closed at both ends, and so have their sockets.
-	waitFor(t, "streams to close", func() bool { return p.inlet.Streams() == 0 && p.outlet.Streams() == 0 })
+	nodetest.WaitFor(t, "streams to close", func() bool { return p.inlet.Streams() == 0 && p.outlet.Streams() == 0 })
 	// The nodes' listeners and connections stay open: 1 listener on n2,
 	// n3's connection to n2 and n2's end of it, n1's and n2's ends of n1's
 	// connection, the inlet's listener, the target's listener.
@@ -180,37 +50,10 @@ func TestPortalConcurrentStreams(t *testing.T) {
 	}
 }
 
-// roundTripStream sends size random bytes through the portal to an echo
-// server, reads them back at the same time, and checks every byte.
-func roundTripStream(addr string, size int) error {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	data := make([]byte, size)
-	rand.Read(data)
-	want := sha256.Sum256(data)
-	go func() {
-		c.Write(data)
-		c.(*net.TCPConn).CloseWrite()
-	}()
-	c.SetReadDeadline(time.Now().Add(60 * time.Second))
-	h := sha256.New()
-	n, err := io.Copy(h, c)
-	if err != nil {
-		return err
-	}
-	if n != int64(size) || !bytes.Equal(h.Sum(nil), want[:]) {
-		return errors.New("stream corrupted: got " + strconv.FormatInt(n, 10) + " bytes with another hash")
-	}
-	return nil
-}
-
 // A client that shuts its write side still receives the whole response.
 func TestPortalHalfClose(t *testing.T) {
 	response := bytes.Repeat([]byte("response "), 100_000)
-	p := newPortalPath(t, serveTCP(t, func(c *net.TCPConn) {
+	p := newPortalPath(t, nodetest.ServeTCP(t, func(c *net.TCPConn) {
 		req, _ := io.ReadAll(c) // until the client's half-close
 		if string(req) == "request" {
 			c.Write(response)
@@ -234,7 +77,7 @@ func TestPortalHalfClose(t *testing.T) {
 // window for its stream, and does not hold up another stream.
 func TestPortalSlowReader(t *testing.T) {
 	const total = 64 << 20
-	p := newPortalPath(t, serveTCP(t, func(c *net.TCPConn) {
+	p := newPortalPath(t, nodetest.ServeTCP(t, func(c *net.TCPConn) {
 		var hello [5]byte
 		if _, err := io.ReadFull(c, hello[:]); err != nil {
 			return
@@ -258,7 +101,7 @@ func TestPortalSlowReader(t *testing.T) {
 	defer slow.Close()
 	slow.Write([]byte("flood"))
 	// Let the flood fill whatever it can, then measure.
-	waitFor(t, "the flood to start", func() bool { return p.outlet.Streams() == 1 })
+	nodetest.WaitFor(t, "the flood to start", func() bool { return p.outlet.Streams() == 1 })
 	time.Sleep(300 * time.Millisecond) // not readiness: time for buffers to fill, if they would
 	grown := int64(memInUse()) - int64(before)
 	t.Logf("memory grown while a 64 MiB stream is stalled: %.2f MiB", float64(grown)/(1<<20))
@@ -288,18 +131,18 @@ func TestPortalSlowReader(t *testing.T) {
 // An inlet whose route is down says so and closes the client; when the
 // route is back, it serves again.
 func TestPortalRouteDownAndBack(t *testing.T) {
-	target := serveTCP(t, echoServer)
+	target := nodetest.ServeTCP(t, nodetest.EchoServer)
 	// A short ping timeout: a stream opened before the relay is back
 	// waits for it in vain.
 	p := newPortalPathTimeout(t, target, 500*time.Millisecond)
-	if err := roundTripStream(p.inlet.Addr(), 1024); err != nil {
+	if err := nodetest.RoundTripStream(p.inlet.Addr(), 1024); err != nil {
 		t.Fatal(err)
 	}
 	p.n2.Close()
 	// The stream is cut when its route's connection closes: a reset,
 	// which may come before the dial has returned.
 	c, err := net.Dial("tcp", p.inlet.Addr())
-	if err != nil && !isReset(err) {
+	if err != nil && !nodetest.IsReset(err) {
 		t.Fatal(err)
 	}
 	if err == nil {
@@ -309,23 +152,22 @@ func TestPortalRouteDownAndBack(t *testing.T) {
 		}
 		c.Close()
 	}
-	p.logs1.waitLog(t, "[WARN]  test: portal route is down")
+	p.logs1.WaitLog(t, "[WARN]  test: portal route is down")
 
-	n2b, _ := testNode(t, "n2b", Options{})
+	n2b, _ := nodetest.Node(t, "n2b", runtime.Options{})
 	if _, err := n2b.Listen(p.n2Addr); err != nil {
 		t.Fatal(err)
 	}
-	// n3 registers again at the new relay node, as its relay client would.
-	p.relay = registerRelay(t, p.n3, "n3", p.n2Addr)
-	waitFor(t, "the portal to serve again", func() bool { return roundTripStream(p.inlet.Addr(), 1024) == nil })
+	// n3's relay client registers again at the new relay node.
+	nodetest.WaitFor(t, "the portal to serve again", func() bool { return nodetest.RoundTripStream(p.inlet.Addr(), 1024) == nil })
 	// The recovery is said at INFO, next to the warning.
-	p.logs1.waitLog(t, "[INFO]  test: portal route is back")
+	p.logs1.WaitLog(t, "[INFO]  test: portal route is back")
 }
 
 // An inlet at its limit of open streams closes a new client at once, and
 // serves again when a stream ends.
 func TestInletStreamLimit(t *testing.T) {
-	p := newPortalPathOpts(t, serveTCP(t, holdServer), InletOptions{MaxStreams: 2})
+	p := newPortalPathOpts(t, nodetest.ServeTCP(t, holdServer), InletOptions{MaxStreams: 2})
 	first := openStream(t, p)
 	dial := func() net.Conn {
 		c, err := net.Dial("tcp", p.inlet.Addr())
@@ -337,14 +179,14 @@ func TestInletStreamLimit(t *testing.T) {
 	}
 	second := dial()
 	second.Write([]byte("hi"))
-	waitFor(t, "two streams", func() bool { return p.outlet.Streams() == 2 })
+	nodetest.WaitFor(t, "two streams", func() bool { return p.outlet.Streams() == 2 })
 	expectClosed(t, dial())
-	p.logs1.waitLog(t, "inlet is at its limit of open streams")
+	p.logs1.WaitLog(t, "inlet is at its limit of open streams")
 	first.Close()
-	waitFor(t, "the first stream to end", func() bool { return p.inlet.Streams() == 1 })
+	nodetest.WaitFor(t, "the first stream to end", func() bool { return p.inlet.Streams() == 1 })
 	third := dial()
 	third.Write([]byte("hi"))
-	waitFor(t, "a new stream", func() bool { return p.outlet.Streams() == 2 })
+	nodetest.WaitFor(t, "a new stream", func() bool { return p.outlet.Streams() == 2 })
 }
 
 // A portal that loops back onto its own inlet (the outlet's target is the
@@ -352,14 +194,14 @@ func TestInletStreamLimit(t *testing.T) {
 // connections until the process runs out of file descriptors.
 func TestPortalLoopIsBounded(t *testing.T) {
 	baseline := openFiles(t)
-	n1, logs := testNode(t, "n1", Options{})
-	in, err := n1.StartInlet("loop", "127.0.0.1:0", func() (routing.Route, error) {
+	n1, logs := nodetest.Node(t, "n1", runtime.Options{})
+	in, err := StartInlet(n1, "loop", "127.0.0.1:0", func() (routing.Route, error) {
 		return routing.Route{routing.LocalAddress("outlet")}, nil
 	}, InletOptions{MaxStreams: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n1.StartOutlet("outlet", in.Addr(), OutletOptions{}); err != nil {
+	if _, err := StartOutlet(n1, "outlet", in.Addr(), OutletOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := net.Dial("tcp", in.Addr())
@@ -367,15 +209,15 @@ func TestPortalLoopIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
-	logs.waitLog(t, "inlet is at its limit of open streams")
+	logs.WaitLog(t, "inlet is at its limit of open streams")
 	if got := in.Streams(); got > 16 {
 		t.Fatalf("%d streams open, the limit is 16", got)
 	}
 	c.Close()
 	// The last stream of the chain was refused: the chain unwinds.
-	waitFor(t, "the loop's streams to end", func() bool { return in.Streams() == 0 })
+	nodetest.WaitFor(t, "the loop's streams to end", func() bool { return in.Streams() == 0 })
 	n1.Close()
-	waitFor(t, "files back to the baseline", func() bool { return openFiles(t) <= baseline })
+	nodetest.WaitFor(t, "files back to the baseline", func() bool { return openFiles(t) <= baseline })
 }
 
 // A stream's reader that goes idle after sending restarts on a fresh
@@ -383,7 +225,7 @@ func TestPortalLoopIsBounded(t *testing.T) {
 // before, in both directions.
 func TestPortalIdleReaderRestarts(t *testing.T) {
 	// The inlet's sweeper ticks every 20ms, the outlet's every second.
-	p := newPortalPathOpts(t, serveTCP(t, echoServer), InletOptions{KeepAlive: KeepAlive{Every: 40 * time.Millisecond, DeadAfter: time.Minute}})
+	p := newPortalPathOpts(t, nodetest.ServeTCP(t, nodetest.EchoServer), InletOptions{KeepAlive: runtime.KeepAlive{Every: 40 * time.Millisecond, DeadAfter: time.Minute}})
 	p.inlet.streamSet.idleRestart.Store(int64(20 * time.Millisecond))
 	p.outlet.streamSet.idleRestart.Store(int64(20 * time.Millisecond))
 	c, err := net.Dial("tcp", p.inlet.Addr())
@@ -402,19 +244,19 @@ func TestPortalIdleReaderRestarts(t *testing.T) {
 		}
 		// Both readers sent; both restart once idle.
 		in, out := p.inlet.restarts.Load(), p.outlet.restarts.Load()
-		waitFor(t, "both readers to restart", func() bool {
+		nodetest.WaitFor(t, "both readers to restart", func() bool {
 			return p.inlet.restarts.Load() > in && p.outlet.restarts.Load() > out
 		})
 	}
 	c.Close()
-	waitFor(t, "the stream to close", func() bool { return p.inlet.Streams() == 0 && p.outlet.Streams() == 0 })
+	nodetest.WaitFor(t, "the stream to close", func() bool { return p.inlet.Streams() == 0 && p.outlet.Streams() == 0 })
 }
 
 // An inlet with a large window says so to the outlet's stream, which takes
 // as much and says so back: both ends then send large chunks, and streams
 // still arrive whole, many at once.
 func TestPortalLargeWindow(t *testing.T) {
-	p := newPortalPathOpts(t, serveTCP(t, echoServer), InletOptions{Window: LargeWindow})
+	p := newPortalPathOpts(t, nodetest.ServeTCP(t, nodetest.EchoServer), InletOptions{Window: LargeWindow})
 	echoedConn(t, p.inlet.Addr())
 	windows := func(ss *streamSet) (send, recv int) {
 		ss.mu.Lock()
@@ -426,7 +268,7 @@ func TestPortalLargeWindow(t *testing.T) {
 		}
 		return send, recv
 	}
-	waitFor(t, "both ends to take the large window", func() bool {
+	nodetest.WaitFor(t, "both ends to take the large window", func() bool {
 		is, ir := windows(&p.inlet.streamSet)
 		os, or := windows(&p.outlet.streamSet)
 		return is == LargeWindow && ir == LargeWindow && os == LargeWindow && or == LargeWindow
@@ -434,29 +276,12 @@ func TestPortalLargeWindow(t *testing.T) {
 	roundTripStreams(t, p.inlet.Addr(), 8, 8<<20)
 }
 
-// roundTripStreams runs n roundTripStreams of size bytes at once.
-func roundTripStreams(t *testing.T, addr string, n, size int) {
-	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Go(func() { errs <- roundTripStream(addr, size) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // A reader poked to restart while its stream is in flow after all (the
 // poke's deadline lands in a read, or in a splice) goes on reading, and
 // the stream arrives whole.
 func TestPortalPokedWhileBusy(t *testing.T) {
-	p := newPortalPathOpts(t, serveTCP(t, echoServer), InletOptions{
-		KeepAlive: KeepAlive{Every: 2 * time.Millisecond, DeadAfter: time.Minute},
+	p := newPortalPathOpts(t, nodetest.ServeTCP(t, nodetest.EchoServer), InletOptions{
+		KeepAlive: runtime.KeepAlive{Every: 2 * time.Millisecond, DeadAfter: time.Minute},
 		Window:    LargeWindow,
 	})
 	p.inlet.streamSet.idleRestart.Store(1) // every tick, every stream that has sent
@@ -470,7 +295,7 @@ func TestPortalPokedWhileBusy(t *testing.T) {
 // next ones take the default window, and get the large one again once the
 // first have closed.
 func TestPortalLargeWindowBound(t *testing.T) {
-	p := newPortalPathOpts(t, serveTCP(t, echoServer), InletOptions{Window: LargeWindow})
+	p := newPortalPathOpts(t, nodetest.ServeTCP(t, nodetest.EchoServer), InletOptions{Window: LargeWindow})
 	open := func() (net.Conn, *portalStream) {
 		t.Helper()
 		c := echoedConn(t, p.inlet.Addr())
@@ -501,11 +326,11 @@ func TestPortalLargeWindowBound(t *testing.T) {
 		}
 	}
 	_, s := open()
-	if w := window(s); w != PortalWindow {
+	if w := window(s); w != DefaultWindow {
 		t.Fatalf("stream %d: window %d, want the default", maxLargeStreams, w)
 	}
 	first.Close()
-	waitFor(t, "the first stream to close", func() bool { return p.inlet.Streams() == maxLargeStreams })
+	nodetest.WaitFor(t, "the first stream to close", func() bool { return p.inlet.Streams() == maxLargeStreams })
 	if _, s := open(); window(s) != LargeWindow {
 		t.Fatalf("after one closed: window %d, want the large one", window(s))
 	}
@@ -514,65 +339,22 @@ func TestPortalLargeWindowBound(t *testing.T) {
 	// window, and the outlet, which has granted maxLargeStreams, keeps the
 	// default: that stream sends Ockam-sized chunks.
 	route := routing.Route{routing.TCPAddress(p.n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("outlet")}
-	second, err := p.n1.StartInlet("second", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{Window: LargeWindow})
+	second, err := StartInlet(p.n1, "second", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{Window: LargeWindow})
 	if err != nil {
 		t.Fatal(err)
 	}
 	echoedConn(t, second.Addr())
-	waitFor(t, "the outlet to hear the second inlet's Window", func() bool {
+	nodetest.WaitFor(t, "the outlet to hear the second inlet's Window", func() bool {
 		p.outlet.streamSet.mu.Lock()
 		defer p.outlet.streamSet.mu.Unlock()
 		asked := 0
 		for s := range p.outlet.streamSet.streams {
 			s.mu.Lock()
-			if s.sendWindow == LargeWindow && s.window == PortalWindow {
+			if s.sendWindow == LargeWindow && s.window == DefaultWindow {
 				asked++
 			}
 			s.mu.Unlock()
 		}
 		return asked == 1 && p.outlet.streamSet.large == maxLargeStreams
 	})
-}
-
-// echoedConn opens a stream through the inlet at addr to an echo server
-// and has one byte echoed, so that both ends are established; the
-// connection closes when the test ends.
-func echoedConn(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	one := []byte{1}
-	if _, err := c.Write(one); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, one); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// tcpPair is the two ends of a loopback TCP connection, closed when the
-// test ends.
-func tcpPair(t *testing.T) (client, server *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	srv, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return c.(*net.TCPConn), srv.(*net.TCPConn)
 }

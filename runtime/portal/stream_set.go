@@ -1,4 +1,4 @@
-package runtime
+package portal
 
 import (
 	"cmp"
@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -17,7 +18,7 @@ type streamSet struct {
 	mu      sync.Mutex
 	streams map[*portalStream]struct{} // guarded by mu
 	// count is what the streams did (counters.go).
-	count portalCounters
+	count streamCounters
 	// closed is set by closeAll: its inlet or outlet is stopped, and
 	// takes no new stream.
 	closed bool // guarded by mu
@@ -34,7 +35,7 @@ type streamSet struct {
 
 // goroutine runs f as one of the set's inlet or outlet, which waits for it
 // when it stops; false if it is stopping.
-func (ss *streamSet) goroutine(n *Node, f func()) bool {
+func (ss *streamSet) goroutine(n *runtime.Node, f func()) bool {
 	if ss.life == nil {
 		n.Go(f)
 		return true
@@ -101,7 +102,7 @@ func (ss *streamSet) takeLarge(s *portalStream) bool {
 
 // maxLargeStreams bounds the streams of one inlet, or one outlet, that
 // take a large window at once: what a node may hold for an inlet's streams stays
-// maxLargeStreams x LargeWindow (128 MiB), plus PortalWindow for each
+// maxLargeStreams x LargeWindow (128 MiB), plus DefaultWindow for each
 // stream past them, which share the default window.
 const maxLargeStreams = 32
 
@@ -133,7 +134,7 @@ func (ss *streamSet) pathClosed(addr routing.Address) {
 	// and the other end's too when it can still be told, so that no
 	// client takes the data that came for the whole of it.
 	for _, s := range broken {
-		if _, open := s.node.connection(addr.Value); open {
+		if _, open := s.node.Connection(addr.Value); open {
 			s.close(fmt.Errorf("%w: the connection %s on the way to the other end is closing", errStreamBroken, addr.Value), true)
 			continue
 		}
@@ -142,12 +143,12 @@ func (ss *streamSet) pathClosed(addr routing.Address) {
 }
 
 // sweep runs keepalives until the node closes or stop is closed.
-func (ss *streamSet) sweep(n *Node, k KeepAlive, stop <-chan struct{}) {
+func (ss *streamSet) sweep(n *runtime.Node, k runtime.KeepAlive, stop <-chan struct{}) {
 	t := time.NewTicker(min(k.Every/2, idleRestart))
 	defer t.Stop()
 	for {
 		select {
-		case <-n.closing:
+		case <-n.Context().Done():
 			return
 		case <-stop:
 			return

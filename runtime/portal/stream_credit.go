@@ -1,4 +1,4 @@
-package runtime
+package portal
 
 // streamCredit is a stream's flow control, both ways: how much it may
 // still send (the other end's Credit and Window messages), and how much it
@@ -25,10 +25,10 @@ type streamCredit struct {
 // both ways, until a Window message says more.
 func newStreamCredit() streamCredit {
 	return streamCredit{
-		credit:     PortalWindow,
-		sendWindow: PortalWindow,
-		chunk:      MaxPortalChunk,
-		window:     PortalWindow,
+		credit:     DefaultWindow,
+		sendWindow: DefaultWindow,
+		chunk:      DefaultChunk,
+		window:     DefaultWindow,
 		creditCh:   make(chan struct{}, 1),
 	}
 }

@@ -1,4 +1,4 @@
-package runtime
+package portal
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
@@ -18,7 +19,7 @@ import (
 // that cannot reach its target answers Disconnect at once, so the client at
 // the inlet sees its connection closed promptly.
 type Outlet struct {
-	node *Node
+	node *runtime.Node
 	name string
 	// target is where new streams dial; SetTarget swaps it.
 	target atomic.Pointer[string]
@@ -28,30 +29,31 @@ type Outlet struct {
 	streamSet
 }
 
-var _ Worker = (*Outlet)(nil)
+var _ runtime.Worker = (*Outlet)(nil)
 
 // OutletOptions configure an outlet.
 type OutletOptions struct {
 	// DialTimeout bounds the dial of the target (5s).
 	DialTimeout time.Duration
 	// KeepAlive for its streams (10s, dead after 30s).
-	KeepAlive KeepAlive
+	KeepAlive runtime.KeepAlive
 }
 
-// StartOutlet starts an outlet at the local address name, to target.
-func (n *Node) StartOutlet(name, target string, opts OutletOptions) (*Outlet, error) {
+// StartOutlet starts an outlet of node n, at its local address name, to
+// target.
+func StartOutlet(n *runtime.Node, name, target string, opts OutletOptions) (*Outlet, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
 	opts.KeepAlive = opts.KeepAlive.WithDefaults()
-	o := &Outlet{node: n, name: name, opts: opts, log: n.log.With("outlet", name), life: newPartLife()}
+	o := &Outlet{node: n, name: name, opts: opts, log: n.Logger().With("outlet", name), life: newPartLife()}
 	o.streamSet.life = o.life
 	o.target.Store(&target)
 	if err := n.StartService(name, o); err != nil {
 		return nil, fmt.Errorf("outlet %s: %w", name, err)
 	}
 	o.life.goroutine(n, func() { o.sweep(n, opts.KeepAlive, o.life.stop) })
-	o.life.hook(n.connEvents.onClosed(o.pathClosed))
+	o.life.hook(n.OnConnectionClosed(o.pathClosed))
 	return o, nil
 }
 
@@ -80,7 +82,7 @@ func (o *Outlet) Name() string { return o.name }
 func (o *Outlet) Target() string { return *o.target.Load() }
 
 // HandleMessage opens a stream for a Ping.
-func (o *Outlet) HandleMessage(ctx *Context, m *Routed) error {
+func (o *Outlet) HandleMessage(ctx *runtime.Context, m *runtime.Routed) error {
 	pm, err := decodePortal(m.Payload)
 	if err != nil {
 		return fmt.Errorf("outlet %s: %w", o.name, err)
@@ -99,17 +101,17 @@ func (o *Outlet) HandleMessage(ctx *Context, m *Routed) error {
 
 // refuse tells an inlet's stream that no stream will answer it.
 func (o *Outlet) refuse(self routing.Address, remote routing.Route) {
-	_ = o.node.route(context.Background(), &Routed{Message: routing.Message{
+	_ = o.node.Send(context.Background(), routing.Message{
 		Onward: remote, Return: routing.Route{self}, Payload: encodePortal(portalDisconnect),
-	}})
+	})
 }
 
 func (o *Outlet) open(self routing.Address, remote routing.Route) {
-	dctx, cancel := context.WithTimeout(o.node.ctx, o.opts.DialTimeout)
+	dctx, cancel := context.WithTimeout(o.node.Context(), o.opts.DialTimeout)
 	unlink := context.AfterFunc(o.life.ctx, cancel) // Stop ends the dial too
 	defer unlink()
 	target := o.Target()
-	conn, err := o.node.opts.Sockets.Dial(dctx, "tcp", target)
+	conn, err := o.node.Sockets().Dial(dctx, "tcp", target)
 	cancel()
 	tc, isTCP := conn.(*net.TCPConn)
 	if err == nil && !isTCP {

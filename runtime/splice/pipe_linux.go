@@ -1,4 +1,4 @@
-package runtime
+package splice
 
 import (
 	"cmp"
@@ -11,17 +11,8 @@ import (
 	"unsafe"
 )
 
-// Pipes carry the bytes of large payloads from one socket to another
-// without copying them through the process: splice(2) moves a socket's
-// data into a pipe, and out of it into the next socket, by reference. A
-// portal stream in full flow reads its client into a pipe; a connection
-// whose frame holds a large payload moves that payload into a pipe and the
-// next connection, or the outlet's socket, moves it out. The frame around
-// it (length, routes, the payload's first and last bytes) is read and
-// written as usual. See spliced.go for the message that holds one.
-
-// pipe is a kernel pipe, held by one message at a time.
-type pipe struct {
+// Pipe is a kernel pipe, held by one message at a time.
+type Pipe struct {
 	r, w int
 	// held is how many bytes are in it.
 	held int
@@ -36,9 +27,9 @@ const (
 )
 
 // pipeSize is the capacity asked for each pipe: a spliced payload is at
-// most LargeChunk, and the socket's data may come in many pieces, each
-// a slot of the pipe. A pipe that cannot take it all stalls, and its
-// message is read into memory instead (fillExactly).
+// most a portal's large chunk (512 KiB), and the socket's data may come in
+// many pieces, each a slot of the pipe. A pipe that cannot take it all
+// stalls, and its message is read into memory instead (FillExactly).
 const pipeSize = 1 << 20
 
 // maxPipes bounds the pipes in use at once, two descriptors each: past it,
@@ -49,20 +40,20 @@ const (
 	pipesKept = 16
 )
 
-// pipeCapacity, when set, replaces pipeSize (tests).
+// pipeCapacity, when set, replaces pipeSize (tests: SetCapacity).
 var pipeCapacity atomic.Int64
 
 // pipes is the process's pool of pipes.
 var pipes struct {
 	mu    sync.Mutex
-	free  []*pipe
+	free  []*Pipe
 	inUse int
 	taken uint64 // pipes handed out, ever (tests)
 }
 
-// getPipe returns an empty pipe, or nil when none can be had (too many in
+// GetPipe returns an empty pipe, or nil when none can be had (too many in
 // use, or the system refuses one): the caller then goes through memory.
-func getPipe() *pipe {
+func GetPipe() *Pipe {
 	pipes.mu.Lock()
 	if n := len(pipes.free); n > 0 {
 		p := pipes.free[n-1]
@@ -89,12 +80,15 @@ func getPipe() *pipe {
 	// Best effort: a smaller pipe only stalls sooner.
 	size := cmp.Or(pipeCapacity.Load(), pipeSize)
 	_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, uintptr(fds[1]), fSetPipeSize, uintptr(size))
-	return &pipe{r: fds[0], w: fds[1]}
+	return &Pipe{r: fds[0], w: fds[1]}
 }
 
-// release gives the pipe back: to the pool if it is empty, closed if it
+// Held is how many bytes the pipe holds.
+func (p *Pipe) Held() int { return p.held }
+
+// Release gives the pipe back: to the pool if it is empty, closed if it
 // still holds bytes (nobody will read them) or the pool is full.
-func (p *pipe) release() {
+func (p *Pipe) Release() {
 	pipes.mu.Lock()
 	pipes.inUse--
 	if p.held == 0 && len(pipes.free) < pipesKept {
@@ -107,15 +101,17 @@ func (p *pipe) release() {
 	_ = syscall.Close(p.w)
 }
 
-// pipesInUse counts the pipes held by messages (tests).
-func pipesInUse() int {
+// PipesInUse counts the pipes taken and not yet given back: a test that
+// ends with some held has leaked them.
+func PipesInUse() int {
 	pipes.mu.Lock()
 	defer pipes.mu.Unlock()
 	return pipes.inUse
 }
 
-// spliceable reports whether a socket can feed or take a pipe.
-func spliceable(c any) (syscall.RawConn, bool) {
+// Spliceable returns a socket's descriptor when it can feed or take a
+// pipe.
+func Spliceable(c any) (syscall.RawConn, bool) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return nil, false
@@ -124,13 +120,13 @@ func spliceable(c any) (syscall.RawConn, bool) {
 	return raw, err == nil
 }
 
-// errPipeFull is a pipe that took less than it had to: its message goes
+// ErrPipeFull is a pipe that took less than it had to: its message goes
 // through memory instead.
-var errPipeFull = errors.New("pipe full")
+var ErrPipeFull = errors.New("pipe full")
 
-// fillSome moves what the socket has, up to max bytes, into the pipe,
+// Fill moves what the socket has, up to max bytes, into the pipe,
 // waiting until it has something. 0 bytes and io.EOF: the peer closed.
-func (p *pipe) fillSome(raw syscall.RawConn, max int) (int, error) {
+func (p *Pipe) Fill(raw syscall.RawConn, max int) (int, error) {
 	var got int
 	var ferr error
 	err := raw.Read(func(fd uintptr) bool {
@@ -163,10 +159,10 @@ func (p *pipe) fillSome(raw syscall.RawConn, max int) (int, error) {
 	return got, ferr
 }
 
-// fillExactly moves exactly n bytes from the socket into the pipe, waiting
-// for them. errPipeFull: the pipe took only some (p.held says how many);
+// FillExactly moves exactly n bytes from the socket into the pipe, waiting
+// for them. ErrPipeFull: the pipe took only some (Held says how many);
 // the rest are still in the socket.
-func (p *pipe) fillExactly(raw syscall.RawConn, n int) error {
+func (p *Pipe) FillExactly(raw syscall.RawConn, n int) error {
 	left := n
 	var ferr error
 	err := raw.Read(func(fd uintptr) bool {
@@ -181,7 +177,7 @@ func (p *pipe) fillExactly(raw syscall.RawConn, n int) error {
 				continue
 			case err == syscall.EAGAIN:
 				if socketBuffered(fd) > 0 {
-					ferr = errPipeFull
+					ferr = ErrPipeFull
 					return true
 				}
 				return false // wait for the rest
@@ -200,10 +196,10 @@ func (p *pipe) fillExactly(raw syscall.RawConn, n int) error {
 	return ferr
 }
 
-// drainTo moves all the pipe holds into the socket, waiting while it is
+// Drain moves all the pipe holds into the socket, waiting while it is
 // full. It reports how many bytes it moved. more says that the caller
 // writes more of the same frame next: the kernel holds the end back for it.
-func (p *pipe) drainTo(raw syscall.RawConn, more bool) (int, error) {
+func (p *Pipe) Drain(raw syscall.RawConn, more bool) (int, error) {
 	flags := spliceMove | spliceNonblock
 	if more {
 		flags |= spliceMore
@@ -237,9 +233,9 @@ func (p *pipe) drainTo(raw syscall.RawConn, more bool) (int, error) {
 	return moved, derr
 }
 
-// put writes b into the pipe (a few hundred bytes at most: what a reader
+// Put writes b into the pipe (a few hundred bytes at most: what a reader
 // had buffered of a payload).
-func (p *pipe) put(b []byte) error {
+func (p *Pipe) Put(b []byte) error {
 	for len(b) > 0 {
 		n, err := syscall.Write(p.w, b)
 		if n > 0 {
@@ -251,15 +247,15 @@ func (p *pipe) put(b []byte) error {
 			continue
 		}
 		if err == nil || err == syscall.EAGAIN {
-			err = errPipeFull
+			err = ErrPipeFull
 		}
 		return err
 	}
 	return nil
 }
 
-// take reads the pipe's bytes into b, which must hold them all.
-func (p *pipe) take(b []byte) error {
+// Take reads the pipe's bytes into b, which must hold them all.
+func (p *Pipe) Take(b []byte) error {
 	if len(b) < p.held {
 		return fmt.Errorf("pipe holds %d bytes, room for %d", p.held, len(b))
 	}
@@ -282,10 +278,10 @@ func (p *pipe) take(b []byte) error {
 	return nil
 }
 
-// writeMore writes b to the socket with MSG_MORE: the kernel holds it for
+// WriteMore writes b to the socket with MSG_MORE: the kernel holds it for
 // the splice that follows, so that a frame's head and payload leave
 // together.
-func writeMore(raw syscall.RawConn, b []byte) (int, error) {
+func WriteMore(raw syscall.RawConn, b []byte) (int, error) {
 	written := 0
 	var werr error
 	err := raw.Write(func(fd uintptr) bool {
@@ -324,9 +320,10 @@ func socketBuffered(fd uintptr) int {
 	return int(n)
 }
 
-// writeNow writes what b it can to the socket without waiting: the count
-// written, 0 if the socket is full (or failed: the writer finds out).
-func writeNow(raw syscall.RawConn, b []byte) int {
+// WriteNow writes what of b it can to the socket without waiting: the
+// count written, 0 if the socket is full (or failed: the writer finds
+// out).
+func WriteNow(raw syscall.RawConn, b []byte) int {
 	written := 0
 	_ = raw.Write(func(fd uintptr) bool {
 		for written < len(b) {
@@ -344,9 +341,9 @@ func writeNow(raw syscall.RawConn, b []byte) int {
 	return written
 }
 
-// drainNow moves what of the pipe the socket takes at once, without
+// DrainNow moves what of the pipe the socket takes at once, without
 // waiting, and reports how many bytes.
-func (p *pipe) drainNow(raw syscall.RawConn) int {
+func (p *Pipe) DrainNow(raw syscall.RawConn) int {
 	moved := 0
 	_ = raw.Write(func(fd uintptr) bool {
 		for p.held > 0 {

@@ -1,4 +1,4 @@
-package runtime
+package portal
 
 import (
 	"io"
@@ -9,18 +9,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 )
 
 // Portal benchmarks, each next to a direct loopback baseline measured in
 // the same run. Run them one at a time, for example:
 //
-//	go test -run '^$' -bench 'Portal' -benchtime 1x ./runtime/
+//	go test -run '^$' -bench 'Portal' -benchtime 1x ./runtime/portal/
 
 // BenchmarkPortalThroughput sends one 1 GiB stream through inlet n1 ->
 // relay n2 -> outlet n3 -> a sink, and the same directly to the sink.
 func BenchmarkPortalThroughput(b *testing.B) {
 	const size = 1 << 30
-	sink := serveTCP(b, func(c *net.TCPConn) {
+	sink := nodetest.ServeTCP(b, func(c *net.TCPConn) {
 		io.Copy(io.Discard, c)
 	})
 	p := newPortalPath(b, sink)
@@ -56,7 +58,7 @@ func BenchmarkPortalThroughput(b *testing.B) {
 // BenchmarkPortalRoundTrip measures 64-byte echo round trips through the
 // portal path and directly.
 func BenchmarkPortalRoundTrip(b *testing.B) {
-	echo := serveTCP(b, echoServer)
+	echo := nodetest.ServeTCP(b, nodetest.EchoServer)
 	p := newPortalPath(b, echo)
 	const trips = 5000
 	measure := func(addr string) (p50, p99 time.Duration) {
@@ -144,7 +146,7 @@ func BenchmarkPortalIdleStreams(b *testing.B) {
 			}
 			clients = append(clients, c)
 		}
-		waitFor(b, "every stream to open", func() bool { return p.outlet.Streams() == streams })
+		nodetest.WaitFor(b, "every stream to open", func() bool { return p.outlet.Streams() == streams })
 		h1, s1 := memSplit()
 		b.ReportMetric(float64(h1+s1-h0-s0)/float64(streams), "B/stream")
 		b.ReportMetric(float64(h1-h0)/float64(streams), "heap-B/stream")
@@ -159,7 +161,7 @@ func BenchmarkPortalIdleStreams(b *testing.B) {
 		}
 		held = nil
 		mu.Unlock()
-		waitFor(b, "every stream to close", func() bool { return p.outlet.Streams() == 0 && p.inlet.Streams() == 0 })
+		nodetest.WaitFor(b, "every stream to close", func() bool { return p.outlet.Streams() == 0 && p.inlet.Streams() == 0 })
 	}
 }
 

@@ -1,4 +1,4 @@
-package runtime
+package portal
 
 import (
 	"errors"
@@ -7,13 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
 // collector keeps the payloads it receives and answers nothing.
 type collector struct{ ch chan []byte }
 
-func (c *collector) HandleMessage(_ *Context, m *Routed) error {
+func (c *collector) HandleMessage(_ *runtime.Context, m *runtime.Routed) error {
 	c.ch <- append([]byte(nil), m.Payload...)
 	return nil
 }
@@ -23,14 +25,14 @@ func (c *collector) HandleMessage(_ *Context, m *Routed) error {
 // client sees an error after the intact bytes, and tells the other end
 // Broken, numbered in its own sequence.
 func TestPortalStreamGap(t *testing.T) {
-	n, _ := testNode(t, "n", Options{})
+	n, _ := nodetest.Node(t, "n", runtime.Options{})
 	peer := &collector{ch: make(chan []byte, 16)}
 	if err := n.StartWorker("peer", peer); err != nil {
 		t.Fatal(err)
 	}
-	client, server := tcpPair(t)
+	client, server := nodetest.TCPPair(t)
 	set := &streamSet{}
-	s, err := newPortalStream(n, server, n.log, set, local("peer"), nil)
+	s, err := newPortalStream(n, server, n.Logger(), set, local("peer"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
-package runtime
+package portal
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -9,16 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
 // namedServer answers every connection with its name, then echoes.
 func namedServer(t testing.TB, name string) string {
-	return serveTCP(t, func(c *net.TCPConn) {
+	return nodetest.ServeTCP(t, func(c *net.TCPConn) {
 		if _, err := c.Write([]byte(name)); err != nil {
 			return
 		}
-		echoServer(c)
+		nodetest.EchoServer(c)
 	})
 }
 
@@ -66,7 +67,7 @@ func closedByPeer(t testing.TB, c net.Conn) {
 // the node itself go on.
 func TestInletStop(t *testing.T) {
 	p := newPortalPath(t, namedServer(t, "A"))
-	other, err := p.n1.StartInlet("other", "127.0.0.1:0", p.inlet.way.Load().route, InletOptions{})
+	other, err := StartInlet(p.n1, "other", "127.0.0.1:0", p.inlet.way.Load().route, InletOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +81,8 @@ func TestInletStop(t *testing.T) {
 	if n := p.inlet.Streams(); n != 0 {
 		t.Errorf("%d streams after Stop", n)
 	}
-	waitFor(t, "the outlet's stream to end", func() bool { return p.outlet.Streams() == 1 })
-	ln, err := Bind(addr)
+	nodetest.WaitFor(t, "the outlet's stream to end", func() bool { return p.outlet.Streams() == 1 })
+	ln, err := runtime.Bind(addr)
 	if err != nil {
 		t.Fatalf("the stopped inlet's port is still taken: %v", err)
 	}
@@ -100,7 +101,7 @@ func TestInletStop(t *testing.T) {
 // on theirs.
 func TestInletSetRoute(t *testing.T) {
 	p := newPortalPath(t, namedServer(t, "A"))
-	if _, err := p.n3.StartOutlet("outlet2", namedServer(t, "B"), OutletOptions{}); err != nil {
+	if _, err := StartOutlet(p.n3, "outlet2", namedServer(t, "B"), OutletOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	old, name := openNamedStream(t, p.inlet.Addr())
@@ -108,7 +109,7 @@ func TestInletSetRoute(t *testing.T) {
 		t.Fatalf("first stream reached %q", name)
 	}
 	route := routing.Route{routing.TCPAddress(p.n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("outlet2")}
-	p.inlet.SetRoute(func() (routing.Route, error) { return route, nil }, PortalWindow)
+	p.inlet.SetRoute(func() (routing.Route, error) { return route, nil }, DefaultWindow)
 	c, name := openNamedStream(t, p.inlet.Addr())
 	if name != "B" {
 		t.Fatalf("after SetRoute, a new stream reached %q", name)
@@ -133,7 +134,7 @@ func TestOutletStop(t *testing.T) {
 	}
 	p.outlet.Stop()
 	// A new outlet may take the address at once.
-	if _, err := p.n3.StartOutlet("outlet", namedServer(t, "B"), OutletOptions{}); err != nil {
+	if _, err := StartOutlet(p.n3, "outlet", namedServer(t, "B"), OutletOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	c2, name := openNamedStream(t, p.inlet.Addr())
@@ -157,71 +158,6 @@ func TestOutletSetTarget(t *testing.T) {
 	echoes(t, old, "old")
 }
 
-// A listener closed on its own frees its port; the connections it
-// accepted stay up.
-func TestListenerCloseKeepsConnections(t *testing.T) {
-	n2, _ := testNode(t, "n2", Options{})
-	ln, err := Bind("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := n2.ListenOn(ln)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n1, _ := testNode(t, "n1", Options{})
-	conn := connect(t, n1, l.Addr())
-	if got := sendString(t, n1, routing.Route{conn.Address(), routing.LocalAddress("echo")}, "hi"); got != "hi" {
-		t.Fatalf("echo: %q", got)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	again, err := Bind(l.Addr())
-	if err != nil {
-		t.Fatalf("the closed listener's port is still taken: %v", err)
-	}
-	again.Close()
-	if got := sendString(t, n1, routing.Route{conn.Address(), routing.LocalAddress("uppercase")}, "still"); got != "STILL" {
-		t.Fatalf("over the accepted connection: %q", got)
-	}
-	if _, err := n1.Connect(context.Background(), l.Addr(), ConnectOptions{Dedicated: true}); err == nil {
-		t.Fatal("a new connection to the closed listener succeeded")
-	}
-}
-
-// Disallow undoes Allow, and leaves a service a service.
-func TestDisallow(t *testing.T) {
-	responder, _ := testNode(t, "responder", Options{})
-	if err := responder.StartWorker("mine", newRecorder()); err != nil {
-		t.Fatal(err)
-	}
-	addr := listen(t, responder)
-	initiator, _ := testNode(t, "initiator", Options{})
-	conn := connect(t, initiator, addr)
-	to := func(name string) routing.Route { return routing.Route{conn.Address(), routing.LocalAddress(name)} }
-
-	responder.Allow("mine")
-	if got := sendString(t, initiator, to("mine"), "allowed"); got != "allowed" {
-		t.Fatalf("allowed: %q", got)
-	}
-	responder.Disallow("mine")
-	// A new connection: "mine" answered over the first one, and consumes
-	// its flow now, as any worker that sent over a connection does.
-	fresh, err := initiator.Connect(context.Background(), addr, ConnectOptions{Dedicated: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := trySend(initiator, routing.Route{fresh.Address(), routing.LocalAddress("mine")}, "x", 200*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("after Disallow: %v, want no reply", err)
-	}
-	responder.Allow("echo")
-	responder.Disallow("echo")
-	if got := sendString(t, initiator, to("echo"), "service"); got != "service" {
-		t.Fatalf("echo after Disallow: %q", got)
-	}
-}
-
 // A relay closed on its own ends the streams that go over it, at both
 // ends, at once: the client of the inlet, two nodes away, sees its
 // connection closed, rather than after the streams' keepalive (30 s).
@@ -230,11 +166,11 @@ func TestRelayCloseEndsItsStreams(t *testing.T) {
 	c, _ := openNamedStream(t, p.inlet.Addr())
 	echoes(t, c, "before")
 	start := time.Now()
-	p.n3.CloseConnection(p.relay) // what the relay client's Close does
+	p.relay.Close()
 	closedByPeer(t, c)
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("the stream ended %s after the relay closed", took)
 	}
-	waitFor(t, "the outlet's stream to end", func() bool { return p.outlet.Streams() == 0 })
-	waitFor(t, "the inlet's stream to end", func() bool { return p.inlet.Streams() == 0 })
+	nodetest.WaitFor(t, "the outlet's stream to end", func() bool { return p.outlet.Streams() == 0 })
+	nodetest.WaitFor(t, "the inlet's stream to end", func() bool { return p.inlet.Streams() == 0 })
 }

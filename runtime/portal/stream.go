@@ -1,4 +1,4 @@
-package runtime
+package portal
 
 import (
 	"context"
@@ -12,7 +12,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 )
 
 // portalStream is one TCP stream of a portal, at either end: the inlet's
@@ -23,13 +25,12 @@ import (
 // its reader, blocked in Read on a small buffer.
 //
 // The stream's jobs each have a file: the messages it takes and its close
-// here; its flow control (portal_stream_credit.go); its read side, from
-// the socket to the other end (portal_stream_read.go); its write side,
-// from the other end to the socket (portal_stream_write.go); and the set
-// of an inlet's or outlet's streams, with their keepalives
-// (portal_stream_set.go).
+// here; its flow control (stream_credit.go); its read side, from the
+// socket to the other end (stream_read.go); its write side, from the other
+// end to the socket (stream_write.go); and the set of an inlet's or
+// outlet's streams, with their keepalives (stream_set.go).
 type portalStream struct {
-	node *Node
+	node *runtime.Node
 	addr routing.Address
 	sock *net.TCPConn
 	// raw is sock's descriptor, for splicing; nil if it has none.
@@ -88,15 +89,16 @@ type portalStream struct {
 }
 
 var (
-	_ Worker  = (*portalStream)(nil)
-	_ splicer = (*portalStream)(nil)
+	_ runtime.Worker  = (*portalStream)(nil)
+	_ runtime.Inliner = (*portalStream)(nil)
+	_ runtime.Splicer = (*portalStream)(nil)
 )
 
 // newPortalStream starts a stream over sock, in set. remote is the route
 // to the other end when it is known already (at the outlet), nil when the
 // other end's Pong will tell it (at the inlet). The stream is in set, and
 // knows its remote, before anything can close it.
-func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSet, remote routing.Route, onDone func()) (*portalStream, error) {
+func newPortalStream(n *runtime.Node, sock *net.TCPConn, log hclog.Logger, set *streamSet, remote routing.Route, onDone func()) (*portalStream, error) {
 	s := &portalStream{
 		node:         n,
 		sock:         sock,
@@ -108,8 +110,8 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSe
 		established:  make(chan struct{}),
 		done:         make(chan struct{}),
 	}
-	s.raw, _ = spliceable(sock)
-	name := RandomAddress()
+	s.raw, _ = splice.Spliceable(sock)
+	name := runtime.RandomAddress()
 	s.addr = routing.LocalAddress(name)
 	now := time.Now().UnixNano()
 	s.lastSent.Store(now)
@@ -118,20 +120,20 @@ func newPortalStream(n *Node, sock *net.TCPConn, log hclog.Logger, set *streamSe
 		s.setRemote(remote)
 	}
 	if !set.add(s) {
-		return nil, ErrPartStopped
+		return nil, ErrStopped
 	}
 	set.count.streams.Add(1)
 	// Registered for the node's shutdown before it has a worker, so that
 	// no shutdown can miss a stream that has one.
-	untrack, ok := n.atClose(s.shutdown)
+	untrack, ok := n.AtClose(s.shutdown)
 	if !ok {
 		set.remove(s)
-		return nil, ErrNodeClosed
+		return nil, runtime.ErrNodeClosed
 	}
 	s.mu.Lock()
 	s.untrack = untrack
 	s.mu.Unlock()
-	if _, err := n.startInlineWorker(name, s); err != nil {
+	if err := n.StartWorker(name, s); err != nil {
 		untrack()
 		set.remove(s)
 		return nil, err
@@ -159,11 +161,16 @@ func (s *portalStream) isEstablished() bool {
 	}
 }
 
+// Inline says the stream's worker runs on its sender's goroutine, with no
+// mailbox: HandleMessage never blocks, and an idle stream costs no
+// goroutine for it.
+func (*portalStream) Inline() bool { return true }
+
 // HandleMessage takes a portal message from the other end. It never blocks.
-func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
+func (s *portalStream) HandleMessage(_ *runtime.Context, m *runtime.Routed) error {
 	// A message dropped on any path below gives its pipe back at once (a
 	// queued one has handed it over already).
-	defer m.dropSplice()
+	defer dropSpliced(m)
 	s.lastHeard.Store(time.Now().UnixNano())
 	pm, err := s.decode(m)
 	s.mu.Lock()
@@ -179,9 +186,9 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 	s.mu.Unlock()
 	if closed {
 		if tombstone && (err != nil || pm.tag != portalDisconnect) {
-			return s.node.route(context.Background(), &Routed{Message: routing.Message{
+			return s.node.Send(context.Background(), routing.Message{
 				Onward: m.Return, Return: routing.Route{s.addr}, Payload: encodePortal(portalDisconnect),
-			}})
+			})
 		}
 		return nil
 	}
@@ -243,6 +250,14 @@ func (s *portalStream) HandleMessage(_ *Context, m *Routed) error {
 	return nil
 }
 
+// dropSpliced gives the pipe of a message the stream did not take back at
+// once, rather than when a collection finds it.
+func dropSpliced(m *runtime.Routed) {
+	if sp := m.TakeSpliced(); sp != nil {
+		sp.Release()
+	}
+}
+
 // errStreamBroken is a stream that lost, duplicated or reordered messages
 // on the way, or whose other end went silent: what reached the socket is
 // intact, but not all of it did. Its socket is reset, not closed, so that
@@ -278,14 +293,15 @@ func (s *portalStream) closeLater(reason error) {
 // decode reads a portal message, spliced or not. A spliced Payload whose
 // data is just the pipe's bytes stays in its pipe (pm.data is nil); any
 // other spliced message is read back into memory first.
-func (s *portalStream) decode(m *Routed) (portalMessage, error) {
-	if m.sp == nil {
+func (s *portalStream) decode(m *runtime.Routed) (portalMessage, error) {
+	sp := m.Spliced()
+	if sp == nil {
 		return decodePortal(m.Payload)
 	}
-	if pm, ok := decodeSplicedPayload(m.Payload, m.sp); ok {
+	if pm, ok := decodeSplicedPayload(m.Payload, sp); ok {
 		return pm, nil
 	}
-	if err := m.materialize(); err != nil {
+	if err := m.Materialize(); err != nil {
 		return portalMessage{}, err
 	}
 	return decodePortal(m.Payload)
@@ -297,7 +313,7 @@ func (s *portalStream) send(payload []byte) bool { return s.sendBuf(payload, nil
 
 // sendBuf sends a payload that lives in a pooled buffer, or whose data is
 // in a pipe (sp: the payload is its head).
-func (s *portalStream) sendBuf(payload []byte, buf *[]byte, sp *spliced) bool {
+func (s *portalStream) sendBuf(payload []byte, buf *[]byte, sp *runtime.Spliced) bool {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
@@ -305,15 +321,15 @@ func (s *portalStream) sendBuf(payload []byte, buf *[]byte, sp *spliced) bool {
 	s.sending <- struct{}{}
 	if numbered(payload) {
 		if sp != nil {
-			sp.tail = appendSeq(sp.tail, s.sent)
+			sp.SetTail(appendSeq(sp.Tail(), s.sent))
 		} else {
 			payload = appendSeq(payload, s.sent)
 		}
 		s.sent++
 	}
-	err := s.node.route(context.Background(), &Routed{Message: routing.Message{
+	err := s.node.SendBuffered(context.Background(), routing.Message{
 		Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
-	}, buf: buf, sp: sp})
+	}, buf, sp)
 	<-s.sending
 	if err != nil {
 		s.close(fmt.Errorf("send to the other end: %w", err), false)
@@ -356,7 +372,7 @@ func (s *portalStream) closeTombstone(linger time.Duration) {
 		defer t.Stop()
 		select {
 		case <-t.C:
-		case <-s.node.closing:
+		case <-s.node.Context().Done():
 		}
 		_ = s.node.StopWorker(s.addr.Value)
 	})
@@ -390,14 +406,14 @@ func (s *portalStream) close(reason error, tell bool) {
 		}
 		// A send stuck behind a full queue holds the stream's turn: past
 		// the same while, the other end is left to its keepalive.
-		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), runtime.DrainTimeout)
 		select {
 		case s.sending <- struct{}{}:
 			payload := appendSeq(encodePortal(tag), s.sent)
 			s.sent++
-			_ = s.node.route(ctx, &Routed{Message: routing.Message{
+			_ = s.node.Send(ctx, routing.Message{
 				Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
-			}})
+			})
 			<-s.sending
 		case <-ctx.Done():
 		}

@@ -1,7 +1,6 @@
-package runtime
+package portal
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/outage"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
@@ -18,7 +18,7 @@ import (
 // route is resolved anew for every connection, so an inlet whose route was
 // down serves again as soon as the route is back.
 type Inlet struct {
-	node *Node
+	node *runtime.Node
 	name string
 	ln   net.Listener
 	// way is the route and window of a new connection; SetRoute swaps it.
@@ -42,7 +42,7 @@ type InletOptions struct {
 	// an outlet's dial of its target).
 	PingTimeout time.Duration
 	// KeepAlive for its streams (10s, dead after 30s).
-	KeepAlive KeepAlive
+	KeepAlive runtime.KeepAlive
 	// MaxStreams bounds the streams open at once (DefaultMaxStreams); a
 	// client past it has its connection closed at once. A portal that
 	// loops back onto its own inlet through hosts no planner can see
@@ -50,7 +50,7 @@ type InletOptions struct {
 	// runs out of file descriptors.
 	MaxStreams int
 	// Window is the bytes each stream takes in flight, and asks of the
-	// outlet's (a Window message): PortalWindow, in Ockam-sized chunks,
+	// outlet's (a Window message): DefaultWindow, in Ockam-sized chunks,
 	// unless set larger, up to LargeWindow. Set it only for a route that
 	// is TCP between ockamtop nodes all the way to the outlet: a UDP hop
 	// cannot carry the large chunks, nor an Ockam peer read the message.
@@ -61,20 +61,20 @@ type InletOptions struct {
 // costs four sockets along the path.
 const DefaultMaxStreams = 1024
 
-// StartInlet listens on from and carries every connection along the route
-// that route returns.
-func (n *Node) StartInlet(name, from string, route func() (routing.Route, error), opts InletOptions) (*Inlet, error) {
-	ln, err := Bind(from)
+// StartInlet starts an inlet of node n that listens on from and carries
+// every connection along the route that route returns.
+func StartInlet(n *runtime.Node, name, from string, route func() (routing.Route, error), opts InletOptions) (*Inlet, error) {
+	ln, err := runtime.Bind(from)
 	if err != nil {
 		return nil, fmt.Errorf("inlet %s: listen on %s: %w", name, from, err)
 	}
-	return n.StartInletOn(name, ln, route, opts)
+	return StartInletOn(n, name, ln, route, opts)
 }
 
-// StartInletOn is StartInlet on a socket bound already (see Bind), so that
-// a caller can reserve the address before it changes anything. The inlet
-// owns ln from then on, even when it returns an error.
-func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.Route, error), opts InletOptions) (*Inlet, error) {
+// StartInletOn is StartInlet on a socket bound already (see runtime.Bind),
+// so that a caller can reserve the address before it changes anything.
+// The inlet owns ln from then on, even when it returns an error.
+func StartInletOn(n *runtime.Node, name string, ln net.Listener, route func() (routing.Route, error), opts InletOptions) (*Inlet, error) {
 	if opts.PingTimeout <= 0 {
 		opts.PingTimeout = 10 * time.Second
 	}
@@ -82,23 +82,23 @@ func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.
 		opts.MaxStreams = DefaultMaxStreams
 	}
 	opts.KeepAlive = opts.KeepAlive.WithDefaults()
-	if n.isClosed() {
+	if n.Context().Err() != nil {
 		_ = ln.Close()
-		return nil, ErrNodeClosed
+		return nil, runtime.ErrNodeClosed
 	}
-	in := &Inlet{node: n, name: name, ln: ln, opts: opts, log: n.log.With("inlet", name), life: newPartLife()}
+	in := &Inlet{node: n, name: name, ln: ln, opts: opts, log: n.Logger().With("inlet", name), life: newPartLife()}
 	in.streamSet.life = in.life
 	in.maxStreams.Store(int64(opts.MaxStreams))
 	in.way.Store(&inletWay{route, opts.Window})
 	in.life.goroutine(n, func() {
 		select {
-		case <-n.closing:
+		case <-n.Context().Done():
 		case <-in.life.stop:
 		}
 		in.Close()
 	})
 	in.life.goroutine(n, func() {
-		acceptLoop(ln, in.log, n.closing, func(conn net.Conn) {
+		runtime.AcceptLoop(ln, in.log, n.Context().Done(), func(conn net.Conn) {
 			if !in.admit() {
 				in.count.refused.Add(1)
 				in.log.Warn("inlet is at its limit of open streams; connection refused", "limit", in.maxStreams.Load(), "client", conn.RemoteAddr().String())
@@ -112,14 +112,8 @@ func (n *Node) StartInletOn(name string, ln net.Listener, route func() (routing.
 		})
 	})
 	in.life.goroutine(n, func() { in.sweep(n, opts.KeepAlive, in.life.stop) })
-	in.life.hook(n.connEvents.onClosed(in.pathClosed))
+	in.life.hook(n.OnConnectionClosed(in.pathClosed))
 	return in, nil
-}
-
-// Bind binds a TCP socket as listeners and inlets bind theirs.
-func Bind(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
-	return lc.Listen(context.Background(), "tcp", addr)
 }
 
 // SetRoute makes new connections take the route that route returns. The
@@ -218,7 +212,7 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 	}
 	// The connection the Ping goes over, known before it goes: if it
 	// closes before the Pong comes, the stream learns it at once.
-	route, err = in.node.resolveNext(in.node.ctx, route, false)
+	route, err = in.node.Resolve(in.node.Context(), route)
 	if err != nil {
 		in.routeDown(conn.RemoteAddr(), err)
 		s.close(nil, false)
@@ -228,9 +222,9 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 	s.via = route[0]
 	s.mu.Unlock()
 	s.pinged.Store(true)
-	err = in.node.route(in.node.ctx, &Routed{Message: routing.Message{
+	err = in.node.Send(in.node.Context(), routing.Message{
 		Onward: route, Return: routing.Route{s.addr}, Payload: encodePortal(portalPing),
-	}})
+	})
 	if err != nil {
 		in.routeDown(conn.RemoteAddr(), fmt.Errorf("portal route %s: %w", route.Brief(), err))
 		s.close(nil, false)
@@ -241,7 +235,7 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 	select {
 	case <-s.established:
 		in.routeUp()
-		if way.window > PortalWindow && in.streamSet.takeLarge(s) {
+		if way.window > DefaultWindow && in.streamSet.takeLarge(s) {
 			s.announceWindow(way.window)
 		}
 		// The reader gets a goroutine of its own, with a fresh stack: this

@@ -1,4 +1,4 @@
-package runtime
+package portal
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -85,7 +87,7 @@ func (s *portalStream) readIdle(size int) (idleRead, error) {
 	credit, chunk := s.credit, s.chunk
 	s.mu.Unlock()
 	n := min(size, credit, chunk)
-	if n <= 0 || payloadHeadroom+n+seqSize > smallBufferSize || s.raw == nil {
+	if n <= 0 || payloadHeadroom+n+seqSize > runtime.SmallBufferSize || s.raw == nil {
 		return idleRead{}, waitReadable(s.sock)
 	}
 	pooled, k, err := readReady(s.raw, payloadHeadroom, n)
@@ -135,7 +137,7 @@ func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
 			continue
 		}
 		n := min(*size, credit, chunk)
-		if n >= spliceMin && s.raw != nil {
+		if n >= splice.MinBytes && s.raw != nil {
 			// done with nothing read and no error: the pipe took nothing,
 			// so the read goes through memory.
 			if k, err, done := s.pumpSpliced(n); done && (k > 0 || err != nil) {
@@ -150,7 +152,10 @@ func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
 		}
 		var pooled *[]byte
 		var buf []byte
-		if pooled = getBufferFor(payloadHeadroom + n + seqSize); pooled != nil {
+		if need := payloadHeadroom + n + seqSize; need >= runtime.PooledMin {
+			pooled = runtime.GetBuffer(need)
+		}
+		if pooled != nil {
 			// A stream in full flow: reuse buffers. An idle one keeps only
 			// its small one.
 			buf = (*pooled)[:payloadHeadroom+n]
@@ -168,7 +173,7 @@ func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
 // bytes, and decides what pump does next (afterRead).
 func (s *portalStream) sendRead(buf []byte, pooled *[]byte, k, n, chunk int, size *int, err error) (more, over bool) {
 	if k == 0 {
-		putBuffer(pooled)
+		runtime.PutBuffer(pooled)
 	}
 	if k > 0 {
 		s.spend(k)
@@ -213,52 +218,46 @@ func (s *portalStream) afterRead(k, n int, err error) (more, over bool) {
 	return false, true
 }
 
-// spliceMin is the least stream data worth moving through a pipe rather
-// than memory: a stream reads into a pipe when it may send this much, and
-// a connection splices a payload with at least this much past what it has
-// read already.
-const spliceMin = 16 << 10
-
 // pumpSpliced reads up to n bytes of the socket into a pipe and sends them
 // as a spliced Payload, when the way to the other end moves payloads
-// without reading them (splicesTo). done is false when it did nothing:
+// without reading them (Node.SpliceTo). done is false when it did nothing:
 // the caller reads through memory. k is the bytes sent; err the read's.
 func (s *portalStream) pumpSpliced(n int) (k int, err error, done bool) {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
-	if s.node.splicesTo(remote) == spliceNone {
+	if s.node.SpliceTo(remote).Mode == runtime.SpliceNone {
 		return 0, nil, false
 	}
-	p := getPipe()
+	p := splice.GetPipe()
 	if p == nil {
 		return 0, nil, false
 	}
-	k, err = p.fillSome(s.raw, n)
+	k, err = p.Fill(s.raw, n)
 	if k > 0 {
 		s.spend(k)
 		s.set.count.bytesIn.Add(uint64(k))
 	}
-	if k < spliceMin {
+	if k < splice.MinBytes {
 		// Little came: it goes through memory, a pipe is not worth it.
 		if k > 0 {
 			buf := make([]byte, payloadHeadroom+k, payloadHeadroom+k+seqSize)
-			if terr := p.take(buf[payloadHeadroom:]); terr != nil {
-				p.release()
+			if terr := p.Take(buf[payloadHeadroom:]); terr != nil {
+				p.Release()
 				s.close(terr, true)
 				return k, terr, true
 			}
 			if !s.sendBuf(framePayload(buf, k), nil, nil) {
-				p.release()
+				p.Release()
 				return k, errStreamSendFailed, true
 			}
 		}
-		p.release()
+		p.Release()
 		return k, err, true
 	}
 	head := wire.AppendUvarint(make([]byte, 1, payloadHeaderMax), uint64(k))
 	head[0] = byte(portalPayload)
-	if !s.sendBuf(head, nil, newSpliced(p, make([]byte, 0, seqSize))) {
+	if !s.sendBuf(head, nil, runtime.NewSpliced(p, make([]byte, 0, seqSize))) {
 		return k, errStreamSendFailed, true
 	}
 	return k, err, true

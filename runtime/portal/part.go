@@ -1,8 +1,10 @@
-package runtime
+package portal
 
 import (
 	"context"
 	"sync"
+
+	"github.com/ockamtop/ockamtop/runtime"
 )
 
 // A part is an inlet or an outlet that can be stopped on its own while its
@@ -34,7 +36,7 @@ func newPartLife() *partLife {
 
 // goroutine runs f on a goroutine that both the node and the part join.
 // Once the part has stopped it runs nothing and returns false.
-func (p *partLife) goroutine(n *Node, f func()) bool {
+func (p *partLife) goroutine(n *runtime.Node, f func()) bool {
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()

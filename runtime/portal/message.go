@@ -1,9 +1,10 @@
-package runtime
+package portal
 
 import (
 	"errors"
 	"fmt"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -14,14 +15,14 @@ import (
 //	01 Pong        outlet stream -> inlet stream: opened; its return route
 //	               is the way to the outlet's stream worker
 //	02 Disconnect  either way: the stream is gone
-//	03 Payload     uleb128(len) bytes: stream data, at most MaxPortalChunk
+//	03 Payload     uleb128(len) bytes: stream data, at most DefaultChunk
 //
 // ockamtop's extensions, above Ockam's tags (an Ockam peer never sends
 // them, and a stream between ockamtop nodes needs them):
 //
 //	04 Credit      uleb128(n): the receiver wrote n more bytes to its socket,
 //	               so the sender may send n more. A sender starts with
-//	               PortalWindow bytes of credit and never has more than that
+//	               DefaultWindow bytes of credit and never has more than that
 //	               in flight, so no node buffers more than a window for a
 //	               stream, and a slow reader stalls only its own stream.
 //	05 HalfClose   the sender read EOF: after the data already sent, the
@@ -38,7 +39,7 @@ import (
 //	               its end: the receiver resets its socket too, so that
 //	               neither client takes a cut stream for a whole one.
 //	08 Window      uleb128(n): the sender takes n bytes in flight, not
-//	               PortalWindow, in Payloads of up to chunkFor(n): the
+//	               DefaultWindow, in Payloads of up to chunkFor(n): the
 //	               receiver's credit grows by the difference. An inlet
 //	               whose whole route is TCP between ockamtop nodes sends it
 //	               after the Pong (InletOptions.Window); the outlet's
@@ -55,10 +56,10 @@ import (
 // HalfClose, Disconnect, KeepAlive and Broken with the same trailer. The
 // other end expects exactly the next number: a message lost, duplicated or
 // overtaken on the way (a UDP hop loses, and may reorder, whole messages;
-// see udp_connection.go) is seen at the next message, or at the next
-// KeepAlive for a lost last one, and closes the stream as Broken. Only a
-// run of exactly 65,536 lost messages in a row would go unseen. A message
-// without a trailer (from an Ockam peer) is not checked.
+// see runtime/udp_connection.go) is seen at the next message, or at the
+// next KeepAlive for a lost last one, and closes the stream as Broken.
+// Only a run of exactly 65,536 lost messages in a row would go unseen. A
+// message without a trailer (from an Ockam peer) is not checked.
 
 type portalTag byte
 
@@ -74,30 +75,31 @@ const (
 	portalWindow     portalTag = 0x08
 )
 
-// MaxPortalChunk is the most stream data one Payload carries: Ockam's
-// MAX_PAYLOAD_SIZE.
-const MaxPortalChunk = 48 << 10
+// DefaultChunk is the most stream data one Payload carries in the default
+// window: Ockam's MAX_PAYLOAD_SIZE.
+const DefaultChunk = 48 << 10
 
-// PortalWindow is how many bytes of one stream may be in flight, sent and
+// DefaultWindow is how many bytes of one stream may be in flight, sent and
 // not yet written out by the other end, unless a Window says more.
-const PortalWindow = 256 << 10
+const DefaultWindow = 256 << 10
 
 // LargeWindow is the window of a stream whose route is TCP between
 // ockamtop nodes (InletOptions.Window), and the most a Window may ask.
 // Its chunks, of LargeChunk, cross each node in one splice
-// (pipe_linux.go) where Ockam's cost a dozen; eight are in flight, so that
+// (runtime/splice) where Ockam's cost a dozen; eight are in flight, so that
 // the sender seldom waits for a Credit (with four it waited every other
 // chunk, and carried 7-9% less).
 const LargeWindow = 4 << 20
 
-// LargeChunk is the largest Payload of a large window.
-const LargeChunk = 512 << 10
+// LargeChunk is the largest Payload of a large window: the largest payload
+// the node's pooled buffers take whole.
+const LargeChunk = runtime.LargePayload
 
 // chunkFor is the largest Payload a stream sends into a window: Ockam's
 // size in the default window, a quarter of a larger one up to LargeChunk.
 func chunkFor(window int) int {
-	if window <= PortalWindow {
-		return MaxPortalChunk
+	if window <= DefaultWindow {
+		return DefaultChunk
 	}
 	return min(window/4, LargeChunk)
 }
@@ -108,8 +110,8 @@ const payloadHeaderMax = 4
 
 // payloadHeadroom is the room a reader leaves before the data it reads, so
 // that the Payload header is written in place, and before it what a secure
-// channel puts there to seal the message in place (sealInPlace): its
-// nonce and the head of its plaintext, which holds two short routes.
+// channel on the way puts there to seal the message in place: its nonce
+// and the head of its plaintext, which holds two short routes.
 const payloadHeadroom = payloadHeaderMax + 156
 
 var errBadPortalMessage = errors.New("malformed portal message")
@@ -209,16 +211,16 @@ func (m *portalMessage) readSeq(rest []byte) []byte {
 // decodeSplicedPayload reads a spliced Payload whose data is exactly its
 // pipe's bytes: head is the tag and the length, sp's tail the message
 // number. ok is false for anything else.
-func decodeSplicedPayload(head []byte, sp *spliced) (m portalMessage, ok bool) {
+func decodeSplicedPayload(head []byte, sp *runtime.Spliced) (m portalMessage, ok bool) {
 	if len(head) == 0 || portalTag(head[0]) != portalPayload {
 		return m, false
 	}
 	n, rest, err := wire.Uvarint(head[1:])
-	if err != nil || len(rest) != 0 || n != uint64(sp.pipe.held) {
+	if err != nil || len(rest) != 0 || n != uint64(sp.Pipe().Held()) {
 		return m, false
 	}
 	m.tag = portalPayload
-	if len(m.readSeq(sp.tail)) != 0 {
+	if len(m.readSeq(sp.Tail())) != 0 {
 		return m, false
 	}
 	return m, true
