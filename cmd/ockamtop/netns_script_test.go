@@ -153,8 +153,13 @@ func cmdNobodyCan(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Defer(func() { os.RemoveAll(dir) })
 	ts.Check(os.Chmod(dir, 0o755))
-	b, err := os.ReadFile(src)
-	ts.Check(err)
-	ts.Check(os.WriteFile(filepath.Join(dir, "ockamtop"), b, 0o755))
+	// Copied by cp, not written from here: a file this process has open
+	// for writing can be inherited by a child another test forks at that
+	// moment, and exec of the copy then fails with "text file busy".
+	dst := filepath.Join(dir, "ockamtop")
+	if out, err := exec.Command("cp", src, dst).CombinedOutput(); err != nil {
+		ts.Fatalf("cp %s: %v: %s", src, err, out)
+	}
+	ts.Check(os.Chmod(dst, 0o755))
 	ts.Setenv(args[0], dir)
 }
