@@ -6,6 +6,10 @@ type Echo struct{}
 
 var _ Worker = Echo{}
 
+// Inline says echo runs on its sender's goroutine: it only replies, and an
+// idle one (every node has one) costs no goroutine.
+func (Echo) Inline() bool { return true }
+
 // HandleMessage replies with the payload.
 func (Echo) HandleMessage(ctx *Context, msg *Routed) error {
 	return ctx.Reply(msg, msg.Payload)

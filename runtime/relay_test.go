@@ -130,7 +130,8 @@ func TestRelayBadRegistrations(t *testing.T) {
 	good.send(routing.Message{Onward: local(routing.StaticRelayService), Return: local("g"), Payload: wire.EncodeString("good")})
 	good.readFrame()
 
-	bad := dialRaw(t, addr)
+	// Each from a connection of its own: a peer's warnings are
+	// rate-limited, the first logged and the next counted.
 	for _, tc := range []struct {
 		name    string
 		payload []byte
@@ -142,6 +143,7 @@ func TestRelayBadRegistrations(t *testing.T) {
 		{"not BARE", []byte{0x09, 'x'}, "malformed BARE value"},
 		{"taken by a service", wire.EncodeString("taken"), "taken by a service"},
 	} {
+		bad := dialRaw(t, addr)
 		bad.send(routing.Message{Onward: local(routing.StaticRelayService), Return: local("r"), Payload: tc.payload})
 		logs.waitLog(t, tc.reason)
 	}

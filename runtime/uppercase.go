@@ -13,6 +13,10 @@ type Uppercase struct{}
 
 var _ Worker = Uppercase{}
 
+// Inline says uppercase runs on its sender's goroutine: it only replies,
+// and an idle one (every node has one) costs no goroutine.
+func (Uppercase) Inline() bool { return true }
+
 // HandleMessage replies with the uppercased string. A payload that is not a
 // BARE string is dropped with an error.
 func (Uppercase) HandleMessage(ctx *Context, msg *Routed) error {
