@@ -50,12 +50,6 @@ func (n *Node) startRelayService() {
 	_ = n.StartService(routing.StaticRelayService, s)
 }
 
-// Inline says the relay service runs on its sender's goroutine: a
-// registration starts a forwarder and replies, under the service's own
-// lock, and the service at both its addresses of every node costs no
-// goroutine while idle.
-func (s *relayService) Inline() bool { return true }
-
 // HandleMessage registers a relay.
 func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 	name, err := wire.String(msg.Payload)

@@ -130,8 +130,8 @@ func TestRelayBadRegistrations(t *testing.T) {
 	good.send(routing.Message{Onward: local(routing.StaticRelayService), Return: local("g"), Payload: wire.EncodeString("good")})
 	good.readFrame()
 
-	// Each from a connection of its own: a peer's warnings are
-	// rate-limited, the first logged and the next counted.
+	// Each from a connection of its own, so that no warning of one peer's
+	// is held back behind another's.
 	for _, tc := range []struct {
 		name    string
 		payload []byte
