@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -136,15 +135,5 @@ func writeExported(dir string, f export.File) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, f.Data, f.Mode); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, f.Mode); err != nil { // whatever the umask
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", strings.TrimPrefix(path, dir+"/"), err)
-	}
-	return nil
+	return writeFileAtomicMode(path, f.Data, f.Mode)
 }

@@ -91,6 +91,12 @@ func writeFileAtomic(path string, data []byte) error {
 	if st, err := os.Stat(path); err == nil {
 		mode = st.Mode().Perm()
 	}
+	return writeFileAtomicMode(path, data, mode)
+}
+
+// writeFileAtomicMode replaces path with data, with mode whatever the
+// umask, so that a reader never sees half a file.
+func writeFileAtomicMode(path string, data []byte, mode os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
