@@ -65,6 +65,16 @@ func (e engineSockets) ListenPacket(ctx context.Context, network, address string
 	return runtime.HostSockets{}.ListenPacket(ctx, network, e.rewrite(address))
 }
 
+// loadEngine plans src for a container engine.
+func loadEngine(t *testing.T, src string) *topology.Topology {
+	t.Helper()
+	topo, _, diags := topology.Load("engine.hcl", []byte(src), schema.Overrides{Engine: true})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return topo
+}
+
 // A topology planned for an engine runs as the engine would run it: the
 // relay dials n2 by its name, and so does a check, over TCP and UDP.
 func TestEngineStart(t *testing.T) {
@@ -91,10 +101,7 @@ check "over udp" {
   expect = "HELLO"
 }
 `
-	topo, _, diags := topology.Load("engine.hcl", []byte(src), schema.Overrides{Engine: true})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	topo := loadEngine(t, src)
 	nodes := map[string]bool{"n1": true, "n2": true, "n3": true}
 	opts := StartOptions{Logger: hclog.New(&hclog.LoggerOptions{Output: t.Output(), Level: hclog.Warn})}
 	opts.Node.Sockets = engineSockets{nodes: nodes}
@@ -168,10 +175,7 @@ check "through the relay" {
   expect = "HELLO"
 }
 `
-	topo, _, diags := topology.Load("engine.hcl", []byte(src), schema.Overrides{Engine: true})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	topo := loadEngine(t, src)
 	var mu sync.Mutex
 	up := map[string]bool{}
 	sockets := engineSockets{nodes: map[string]bool{"n1": true, "n2": true, "n3": true}, up: func(n string) bool {
@@ -211,13 +215,10 @@ check "through the relay" {
 // On an engine the networks are the engine's: a node on one starts with
 // no namespace of ours, and so without the privilege to make one.
 func TestEngineNetworksNeedNoNamespace(t *testing.T) {
-	topo, _, diags := topology.Load("engine.hcl", []byte(`
+	topo := loadEngine(t, `
 network "office" {}
 node "n1" { networks = [network.office] }
-`), schema.Overrides{Engine: true})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+`)
 	run, err := Start(context.Background(), topo, map[string]bool{"n1": true}, StartOptions{
 		CheckPrivilege: func() error { return errors.New("no privilege here") },
 	})
