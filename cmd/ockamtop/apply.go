@@ -28,6 +28,8 @@ type runFlags struct {
 	nodes     []string
 	logLevel  string
 	logFormat string
+	// externalExecs: the execs are started by another (deploy.StartOptions).
+	externalExecs bool
 	// log is the nodes' logger, once start has made it.
 	log hclog.Logger
 }
@@ -40,6 +42,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&f.logLevel, "log-level", "", "the log `LEVEL`: trace, debug, info, warn or error (default info, or $OCKAMTOP_LOG)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "the log `FORMAT`: text, or json (one JSON object a line, for log shippers)")
+	fs.BoolVar(&f.externalExecs, "external-execs", false, "start no exec: another starts them beside this process (a pod's other containers); wait for each one's wait_for")
 }
 
 // logger builds the nodes' logger, on stderr.
@@ -95,6 +98,7 @@ func (c *cli) start(ctx context.Context, path string, f *runFlags) (*deploy.Runn
 		Progress:       func(line string) { fmt.Fprintln(c.stdout, line) },
 		IdentityDir:    filepath.Join(home, "identities"),
 		CheckPrivilege: c.netPrivilege,
+		ExternalExecs:  f.externalExecs,
 	})
 	if pe, ok := errors.AsType[*deploy.PrivilegeError](err); ok {
 		// Nothing started: the same command may run in a user namespace.

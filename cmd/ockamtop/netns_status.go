@@ -14,6 +14,10 @@ func writeIsolation(w io.Writer, n deploy.NodeStatus) {
 		fmt.Fprintf(w, "  namespace net:[%d] (nsenter --net=%s): %s\n", ns.Inode, ns.Path, strings.Join(ns.Addresses, ", "))
 	}
 	for _, x := range n.Execs {
+		if x.External {
+			fmt.Fprintf(w, "  exec %s: started elsewhere: %s\n", x.Name, strings.Join(x.Command, " "))
+			continue
+		}
 		state := "running"
 		if !x.Running {
 			state = "exited"

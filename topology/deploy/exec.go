@@ -38,6 +38,8 @@ import (
 //     the signal to that thread.
 //   - A process that exits before Stop is reported on Running.ExecExited:
 //     apply fails.
+//   - With ExternalExecs, the processes are another's to start and stop:
+//     an exec is only its wait_for, waited for as above.
 
 // ExecExit is an exec's process that exited before the topology stopped.
 type ExecExit struct {
@@ -67,19 +69,25 @@ type runningExec struct {
 	// before that is the start's failure, told by the start, not one that
 	// stops the topology.
 	settled chan struct{}
+	// external is an exec that another starts (StartOptions.ExternalExecs):
+	// no process of this one's, done never closed.
+	external bool
 }
 
 // ExecExited tells of the first exec process that exited on its own,
 // while the topology was up.
 func (r *Running) ExecExited() <-chan *ExecExit { return r.execsDone }
 
-// Execs maps "node.exec" to each running process's pid.
+// Execs maps "node.exec" to each running process's pid; the external
+// execs have none here.
 func (r *Running) Execs() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string]int{}
 	for _, e := range r.execsLocked("") {
-		out[e.node+"."+e.name] = e.pid
+		if !e.external {
+			out[e.node+"."+e.name] = e.pid
+		}
 	}
 	return out
 }
@@ -108,6 +116,8 @@ type ExecStatus struct {
 	Command []string `json:"command"`
 	// Running is false once it has exited.
 	Running bool `json:"running"`
+	// External is an exec that another starts (no PID here).
+	External bool `json:"external,omitempty"`
 }
 
 // isolationStatus adds a node's namespace and processes to its status.
@@ -124,7 +134,7 @@ func (r *Running) isolationStatus(ns *NodeStatus) {
 			running = false
 		default:
 		}
-		ns.Execs = append(ns.Execs, ExecStatus{Name: e.name, PID: e.pid, Command: e.command, Running: running})
+		ns.Execs = append(ns.Execs, ExecStatus{Name: e.name, PID: e.pid, Command: e.command, Running: running, External: e.external})
 	}
 }
 
@@ -135,6 +145,9 @@ var execUnit = unit{
 		x := p.Model.(*schema.Exec)
 		tn := r.topology().Node(p.Node)
 		fail := func(err error) error { return startError(fmt.Sprintf("exec %q", x.Name), tn, x.DeclRange, err) }
+		if r.opts.ExternalExecs {
+			return r.externalExec(ctx, tn, x, fail)
+		}
 		e, err := r.startExec(n, tn, x)
 		if err != nil {
 			return nil, fail(err)
@@ -152,6 +165,26 @@ var execUnit = unit{
 		r.progress(fmt.Sprintf("✔ exec %s on %s: pid %d, accepting on %s", x.Name, tn.Name, e.pid, x.WaitFor.Value))
 		return e, nil
 	},
+}
+
+// externalExec is an exec that another starts: it is up once its
+// wait_for accepts connections.
+func (r *Running) externalExec(ctx context.Context, tn *topology.Node, x *schema.Exec, fail func(error) error) (partRun, error) {
+	argv := make([]string, len(x.Command))
+	for i, a := range x.Command {
+		argv[i] = a.Value
+	}
+	e := &runningExec{node: tn.Name, name: x.Name, command: argv, done: make(chan struct{}), settled: make(chan struct{}), external: true}
+	close(e.settled)
+	if x.WaitFor == nil {
+		r.progress(fmt.Sprintf("✔ exec %s on %s: started elsewhere", x.Name, tn.Name))
+		return e, nil
+	}
+	if err := r.waitExec(ctx, tn, x, e); err != nil {
+		return e, fail(err)
+	}
+	r.progress(fmt.Sprintf("✔ exec %s on %s: started elsewhere, accepting on %s", x.Name, tn.Name, x.WaitFor.Value))
+	return e, nil
 }
 
 // startExec starts one process and the goroutine that waits for it.
@@ -300,6 +333,9 @@ func (e *runningExec) stop(r *Running) { e.end(r.opts.ExecStopWait) }
 // SIGKILL for whatever of the group outlived its leader.
 func (e *runningExec) end(wait time.Duration) {
 	e.stopping.Store(true)
+	if e.external {
+		return
+	}
 	select {
 	case <-e.done:
 	default:

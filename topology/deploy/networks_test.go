@@ -285,6 +285,63 @@ node "a" {
 	}
 }
 
+// With ExternalExecs another starts the processes (a pod's other
+// containers): Start runs none, and waits for each wait_for instead,
+// failing when nothing accepts there within the exec's timeout.
+func TestExternalExecs(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	topo := load(t, fmt.Sprintf(`
+node "a" {
+  exec "web" {
+    command  = ["/nonexistent/program"]
+    wait_for = %q
+  }
+  exec "side" {
+    command = ["/nonexistent/too"]
+  }
+}
+`, l.Addr().String()))
+	var progress []string
+	r, err := Start(context.Background(), topo, map[string]bool{"a": true}, StartOptions{
+		ExternalExecs: true,
+		Progress:      func(line string) { progress = append(progress, line) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Execs(); len(got) != 0 {
+		t.Errorf("processes of this one's: %v", got)
+	}
+	ns := r.Status().Nodes[0]
+	if len(ns.Execs) != 2 || !ns.Execs[0].External || ns.Execs[0].PID != 0 {
+		t.Errorf("status: %+v", ns.Execs)
+	}
+	if !slices.Contains(progress, "✔ exec web on a: started elsewhere, accepting on "+l.Addr().String()) {
+		t.Errorf("progress: %q", progress)
+	}
+	r.Stop()
+
+	addr := l.Addr().String()
+	l.Close()
+	topo = load(t, fmt.Sprintf(`
+node "a" {
+  exec "web" {
+    command  = ["/web"]
+    wait_for = %q
+    timeout  = "300ms"
+  }
+}
+`, addr))
+	_, err = Start(context.Background(), topo, map[string]bool{"a": true}, StartOptions{ExternalExecs: true})
+	if err == nil || !strings.Contains(err.Error(), `exec "web" of node "a"`) || !strings.Contains(err.Error(), "nothing accepted connections on "+addr+" within 300ms") {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestLineLog(t *testing.T) {
 	var out syncBuffer
 	l := &lineLog{log: hclog.New(&hclog.LoggerOptions{Output: &out, DisableTime: true})}

@@ -54,6 +54,10 @@ type StartOptions struct {
 	// ExecStopWait bounds how long stopping an exec's process waits after
 	// SIGTERM before SIGKILL (5s).
 	ExecStopWait time.Duration
+	// ExternalExecs says that the execs run beside this process, started
+	// by something else (a pod's other containers on Kubernetes): Start
+	// starts none of them and waits for each one's wait_for instead.
+	ExternalExecs bool
 }
 
 // Running is a started topology.

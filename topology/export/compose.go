@@ -176,9 +176,11 @@ func Compose(t *topology.Topology, srcs []schema.Source, ids Identities, o Optio
 	return files, nil
 }
 
-// applyCommand is what a node's container runs, after /ockamtop.
-func applyCommand(node string, vars []string) []string {
-	cmd := []string{"apply", "--engine", "--node", node}
+// applyCommand is what a node's container runs, after /ockamtop; flags
+// come before the others.
+func applyCommand(node string, vars []string, flags ...string) []string {
+	cmd := append([]string{"apply", "--engine"}, flags...)
+	cmd = append(cmd, "--node", node)
 	for _, v := range vars {
 		cmd = append(cmd, "--var", v)
 	}

@@ -146,6 +146,14 @@ func CheckKubernetes(t *topology.Topology) hcl.Diagnostics {
 				"On Kubernetes node %q is dialed through a Service of its name, which must be a DNS label: lower-case letters, digits and '-', starting with a letter, at most 63.", n.Name))
 		}
 	}
+	for _, n := range t.Nodes {
+		for _, x := range n.Decl.Execs {
+			if name := execContainerName(x.Name); !dnsLabel.MatchString(name) {
+				diags = append(diags, schema.ErrorAt(x.NameRange, "Exec name is no container name",
+					"On Kubernetes exec %q of node %q is a container of its pod, %q, whose name must be lower-case letters, digits and '-', at most 63.", x.Name, n.Name, name))
+			}
+		}
+	}
 	for _, nw := range t.Networks {
 		if !dnsLabel.MatchString(nw.Name) || len(labelNetwork+nw.Name) > 63+len("ockamtop.io/") {
 			diags = append(diags, schema.ErrorAt(nw.Decl.DeclRange, "Network name is no label",
@@ -213,6 +221,11 @@ func (k kube) deployment(t *topology.Topology, n *topology.Node) *appsv1.Deploym
 			ports = append(ports, corev1.ContainerPort{ContainerPort: int32(p), Protocol: corev1.ProtocolTCP})
 		}
 	}
+	args := applyCommand(n.Name, k.o.Vars)
+	if len(n.Decl.Execs) > 0 {
+		// Each exec is a container of the pod: the node waits for it.
+		args = applyCommand(n.Name, k.o.Vars, "--external-execs")
+	}
 	labels := k.podLabels(n)
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
@@ -227,10 +240,10 @@ func (k kube) deployment(t *topology.Topology, n *topology.Node) *appsv1.Deploym
 				ObjectMeta: metav1.ObjectMeta{Labels: k.meta("", labels).Labels},
 				Spec: corev1.PodSpec{
 					Hostname: objectName(n.Name),
-					Containers: []corev1.Container{{
+					Containers: append([]corev1.Container{{
 						Name:  "node",
 						Image: k.o.Image,
-						Args:  applyCommand(n.Name, k.o.Vars),
+						Args:  args,
 						Env:   []corev1.EnvVar{{Name: "OCKAMTOP_HOME", Value: home}},
 						Ports: ports,
 						VolumeMounts: []corev1.VolumeMount{{
@@ -241,7 +254,7 @@ func (k kube) deployment(t *topology.Topology, n *topology.Node) *appsv1.Deploym
 							PeriodSeconds: 2, TimeoutSeconds: 5, FailureThreshold: 3,
 						},
 						ImagePullPolicy: corev1.PullIfNotPresent,
-					}},
+					}}, k.execContainers(n)...),
 					Volumes: []corev1.Volume{{
 						Name:         "ockamtop",
 						VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: sources}},
@@ -250,6 +263,31 @@ func (k kube) deployment(t *topology.Topology, n *topology.Node) *appsv1.Deploym
 			},
 		},
 	}
+}
+
+// execContainers are a node's execs, each a container of its pod (so in
+// its network namespace: 127.0.0.1 is the node's), running the exec's
+// command in the image, which must hold its program.
+func (k kube) execContainers(n *topology.Node) []corev1.Container {
+	var out []corev1.Container
+	for _, x := range n.Decl.Execs {
+		cmd := make([]string, len(x.Command))
+		for i, a := range x.Command {
+			cmd[i] = a.Value
+		}
+		out = append(out, corev1.Container{
+			Name:            execContainerName(x.Name),
+			Image:           k.o.Image,
+			Command:         cmd,
+			ImagePullPolicy: corev1.PullIfNotPresent,
+		})
+	}
+	return out
+}
+
+// execContainerName names an exec's container: "exec-NAME", a DNS label.
+func execContainerName(exec string) string {
+	return objectName("exec-" + exec)
 }
 
 // nodeService makes a listening node reachable as NAME:PORT; nil for a

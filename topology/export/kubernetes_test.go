@@ -74,7 +74,12 @@ func decodeManifests(t *testing.T, data []byte) manifests {
 
 func exportKubernetes(t *testing.T, name string, o KubernetesOptions) ([]File, *topology.Topology) {
 	t.Helper()
-	path := filepath.Join("..", "..", "examples", name+".hcl")
+	return exportKubernetesFile(t, filepath.Join("..", "..", "examples", name+".hcl"), o)
+}
+
+// exportKubernetesFile exports the file at path.
+func exportKubernetesFile(t *testing.T, path string, o KubernetesOptions) ([]File, *topology.Topology) {
+	t.Helper()
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +127,12 @@ func TestKubernetesNetworks(t *testing.T) {
 			t.Fatalf("deployment of %s: %+v", n.Name, d)
 		}
 		c := d.Spec.Template.Spec.Containers[0]
-		if got := strings.Join(c.Args, " "); got != "apply --engine --node "+n.Name+" /run/secrets/topology.hcl" {
-			t.Errorf("%s runs %q", n.Name, got)
+		want := "apply --engine --node " + n.Name + " /run/secrets/topology.hcl"
+		if len(n.Decl.Execs) > 0 {
+			want = "apply --engine --external-execs --node " + n.Name + " /run/secrets/topology.hcl"
+		}
+		if got := strings.Join(c.Args, " "); got != want {
+			t.Errorf("%s runs %q, want %q", n.Name, got, want)
 		}
 		if c.ReadinessProbe == nil || c.ReadinessProbe.Exec == nil || !slices.Equal(c.ReadinessProbe.Exec.Command, []string{"/ockamtop", "status", "--node", n.Name}) {
 			t.Errorf("%s's readiness: %+v", n.Name, c.ReadinessProbe)
@@ -162,6 +171,37 @@ func TestKubernetesNetworks(t *testing.T) {
 	}
 }
 
+// An exec is a container of its node's pod, in the node's network
+// namespace, running the exec's command from the image; the node's apply
+// starts no exec then, and waits for its wait_for.
+func TestKubernetesExecs(t *testing.T) {
+	files, top := exportKubernetesFile(t, filepath.Join("testdata", "engine.hcl"), KubernetesOptions{Options: Options{Image: "web:1"}})
+	m := decodeManifests(t, file(t, files, KubernetesFile).Data)
+	for _, n := range top.Nodes {
+		cs := m.deployments[n.Name].Spec.Template.Spec.Containers
+		wantArgs := "apply --engine --node " + n.Name + " /run/secrets/topology.hcl"
+		var names []string
+		for _, c := range cs {
+			names = append(names, c.Name)
+		}
+		if n.Name == "n3" {
+			wantArgs = "apply --engine --external-execs --node n3 /run/secrets/topology.hcl"
+			if !slices.Equal(names, []string{"node", "exec-web"}) {
+				t.Fatalf("n3's containers: %v", names)
+			}
+			web := cs[1]
+			if !slices.Equal(web.Command, []string{"/web", "-serve", "127.0.0.1:9000"}) || len(web.Args) != 0 || web.Image != "web:1" {
+				t.Errorf("the exec's container: %+v", web)
+			}
+		} else if !slices.Equal(names, []string{"node"}) {
+			t.Errorf("%s's containers: %v", n.Name, names)
+		}
+		if got := strings.Join(cs[0].Args, " "); got != wantArgs {
+			t.Errorf("%s runs %q, want %q", n.Name, got, wantArgs)
+		}
+	}
+}
+
 // Names Kubernetes cannot give a Service are refused, at the node.
 func TestKubernetesNames(t *testing.T) {
 	top, _, diags := topology.Load("names.hcl", []byte(`node "N_1" {}`), schema.Overrides{Engine: true})
@@ -170,5 +210,14 @@ func TestKubernetesNames(t *testing.T) {
 	}
 	if d := CheckKubernetes(top); !d.HasErrors() || !strings.Contains(d.Error(), "Node name is no Service name") {
 		t.Errorf("N_1: %v", d)
+	}
+	top, _, diags = topology.Load("names.hcl", []byte(`node "n1" {
+  exec "web_1" { command = ["/web"] }
+}`), schema.Overrides{Engine: true})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if d := CheckKubernetes(top); !d.HasErrors() || !strings.Contains(d.Error(), `exec "web_1" of node "n1" is a container of its pod, "exec-web_1"`) {
+		t.Errorf("web_1: %v", d)
 	}
 }
