@@ -35,8 +35,12 @@ const SmallBufferSize = 4<<10 + 256
 
 // PooledMin is the least size worth a pooled buffer (GetBuffer): a smaller
 // payload would pin a buffer of twice its size or more while it waits in
-// a queue.
+// a queue. A transport reads a frame of this size or more into one: full
+// portal chunks, not small messages that may sit in a mailbox. A queued
+// chunk then pins at most twice its size.
 const PooledMin = pooledFrameMin
+
+const pooledFrameMin = 32 << 10
 
 var (
 	bufferPool = sync.Pool{New: func() any {
@@ -52,9 +56,6 @@ var (
 		return &b
 	}}
 )
-
-// getBuffer returns a buffer of poolBufferSize.
-func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
 
 // getBufferFor returns a pooled buffer that holds n bytes, or nil when n
 // is too small to be worth one (pooledFrameMin) or larger than any.
@@ -96,7 +97,7 @@ func putBuffer(b *[]byte) {
 // GetBuffer returns a pooled buffer of at least n bytes (its length is
 // its capacity), or nil when n is larger than any: the caller gives it
 // back with PutBuffer, or sends it on with the message whose payload it
-// holds (NewRouted, Node.SendBuffered).
+// holds (NewRouted, Node.Route).
 func GetBuffer(n int) *[]byte {
 	if n > largeBufferSize {
 		return nil
@@ -126,14 +127,17 @@ func (r *Routed) TakeBuffer() *[]byte {
 	return b
 }
 
-// NewRouted is a message a part of the node routes on with
-// Context.Forward: it carries flow f (nil for a message of the node's own,
-// as from local code), and its payload lives in buf, when not nil, a
-// buffer from GetBuffer or TakeBuffer that goes with the message: the
-// connection that sends it gives it back (one that is dropped leaves it
-// to the garbage collector).
-func NewRouted(m routing.Message, f *Flow, buf *[]byte) *Routed {
-	r := &Routed{Message: m, buf: buf}
+// NewRouted is a message a part of the node routes on (Node.Route, or
+// Context.Forward from a worker), the one way to make one: it carries flow
+// f (nil for a message of the node's own, as from local code); its
+// payload lives in buf, when not nil, a buffer from GetBuffer or
+// TakeBuffer that goes with the message; and when sp is set, the
+// payload's middle is in sp's pipe, Payload being then its first bytes.
+// Whoever consumes the message last gives buf and sp back (the connection
+// that writes it); one that is dropped leaves them to the garbage
+// collector.
+func NewRouted(m routing.Message, f *Flow, buf *[]byte, sp *Spliced) *Routed {
+	r := &Routed{Message: m, buf: buf, sp: sp}
 	if f != nil {
 		r.flow = &f.flow
 	}

@@ -176,6 +176,10 @@ func (n *Node) NewFlow(id string, inbound bool) *Flow {
 	return f
 }
 
+// SetInbound says whether f's messages reach the node's services: a
+// connection dialed for a relay becomes inbound.
+func (f *Flow) SetInbound(inbound bool) { f.flow.inbound.Store(inbound) }
+
 // ExpectReplies makes the local workers at the head of ret, the return
 // route of a message that leaves through the part, consumers of f: the
 // replies that come back through the part reach them.

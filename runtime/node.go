@@ -1,6 +1,8 @@
 // Package runtime runs Ockam-style nodes: a router, workers with mailboxes,
-// flow control, and the TCP and UDP transports that carry routing messages
-// between nodes. Nodes in one process talk to each other only through real sockets.
+// flow control, and the host side of the transports that carry routing
+// messages between nodes (the transports themselves are runtime/tcp and
+// runtime/udp). Nodes in one process talk to each other only through real
+// sockets.
 package runtime
 
 import (
@@ -53,15 +55,24 @@ type Options struct {
 	// Sockets makes the node's listener and the connections it dials;
 	// nil is HostSockets, the host's network namespace.
 	Sockets Sockets
+	// Transports make the node's transports, one each (tcp.New,
+	// udp.New). A node without any routes between its own workers only.
+	Transports []NewTransport
 }
+
+// DefaultMaxAcceptedConnections is how many connections a TCP listener
+// keeps open at a time unless Options say otherwise: well past what a
+// topology's nodes open to one node, well short of a process's file
+// descriptors.
+const DefaultMaxAcceptedConnections = 4096
 
 // Node is one Ockam node: a router with its workers and its transports.
 type Node struct {
 	name string
 	log  hclog.Logger
 	opts Options
-	// transports by type; filled by NewNode, then only read.
-	transports map[routing.TransportType]Transport
+	// transports are the node's transports; filled by NewNode.
+	transports Transports
 	// relays is the relay service; set once by NewNode.
 	relays *relayService
 
@@ -78,8 +89,6 @@ type Node struct {
 	wg     sync.WaitGroup
 	// counters are read by Counters; see counters.go.
 	counters nodeCounters
-	// connEvents tells the node's parts of the connections that close.
-	connEvents connectionEvents
 
 	mu      sync.RWMutex
 	workers map[string]*worker // guarded by mu; by local address
@@ -127,10 +136,10 @@ func NewNode(name string, opts Options) *Node {
 	}
 	n.trace = n.log.IsTrace()
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.transports = make(map[routing.TransportType]Transport, len(transportConstructors))
-	for _, newTransport := range transportConstructors {
-		t := newTransport(n)
-		n.transports[t.Type()] = t
+	n.transports.byType = make(map[routing.TransportType]Transport, len(opts.Transports))
+	for _, newTransport := range opts.Transports {
+		t := newTransport(&Host{n: n})
+		n.transports.byType[t.Type()] = t
 	}
 	// The default services cannot collide on a new node.
 	_ = n.StartService(routing.EchoService, Echo{})
@@ -162,12 +171,6 @@ func (n *Node) StartService(name string, w Worker) error {
 func (n *Node) startWorker(name string, impl Worker, service bool) (*worker, error) {
 	in, ok := impl.(Inliner)
 	return n.addWorker(name, impl, service, ok && in.Inline())
-}
-
-// startInlineWorker starts a worker whose HandleMessage runs on the
-// sender's goroutine; it must not block.
-func (n *Node) startInlineWorker(name string, impl Worker) (*worker, error) {
-	return n.addWorker(name, impl, false, true)
 }
 
 func (n *Node) addWorker(name string, impl Worker, service, inline bool) (*worker, error) {
@@ -309,6 +312,13 @@ func (n *Node) Send(ctx context.Context, msg routing.Message) error {
 	return n.route(ctx, &Routed{Message: msg})
 }
 
+// Route routes m, a message a part of the node made with NewRouted (its
+// flow, the pooled buffer its payload lives in, the spliced part of a
+// large payload): a transport routes what it reads this way, and a part
+// sends what it moves. The caller must not use m afterwards, whatever
+// Route returns.
+func (n *Node) Route(ctx context.Context, m *Routed) error { return n.route(ctx, m) }
+
 // route delivers m to the first address of its onward route: a local
 // worker, or for another transport's address the connection to that peer.
 func (n *Node) route(ctx context.Context, m *Routed) error {
@@ -364,7 +374,7 @@ func (n *Node) routeTo(ctx context.Context, m *Routed) error {
 		return w.impl.HandleMessage(w.ctx, m)
 	}
 	if now, ok := w.impl.(nowHandler); ok && w.pending.Load() == 0 {
-		if handled, err := now.handleNow(m); handled {
+		if handled, err := now.HandleNow(m); handled {
 			n.counters.routed.Add(1)
 			return err
 		}
@@ -389,7 +399,7 @@ func (n *Node) resolveNext(ctx context.Context, onward routing.Route, fromNetwor
 	if next.IsLocal() {
 		return onward, nil
 	}
-	t := n.transport(next.Type)
+	t := n.transports.Get(next.Type)
 	if t == nil {
 		return nil, fmt.Errorf("route to %s: %w", next, ErrUnsupportedTransport)
 	}
@@ -489,9 +499,7 @@ func (n *Node) Close() error {
 	close(n.closing)
 	n.cancel()
 
-	for _, t := range n.transports {
-		t.Close()
-	}
+	n.transports.closeAll()
 	n.mu.Lock()
 	for name, w := range n.workers {
 		w.close()

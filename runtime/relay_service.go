@@ -64,7 +64,7 @@ func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 	}
 	first := msg.Return[0]
 	n := ctx.Node()
-	conn, ok := n.Connection(first.Value)
+	conn, ok := n.transports.Connection(first.Value)
 	if !first.IsLocal() || !ok {
 		return fmt.Errorf("relay registration %q refused: it did not arrive over a connection (return route %s)", name, msg.Return)
 	}

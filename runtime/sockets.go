@@ -4,7 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 )
+
+// keepAlive is the TCP keepalive of every connection: a dead peer behind a
+// silent network is noticed in about a minute.
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 3}
+
+// Bind binds a TCP socket as listeners and portal inlets bind theirs.
+func Bind(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
 
 // Sockets makes a node's own sockets: its listener, the connections it
 // dials (to other nodes, for its relays) and its outlets' dials of their

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 
@@ -58,8 +57,8 @@ func (sp *Spliced) Release() {
 	sp.pipe.Release()
 }
 
-// payloadLen is the whole payload's length.
-func (r *Routed) payloadLen() int {
+// PayloadLen is the whole payload's length, spliced part and all.
+func (r *Routed) PayloadLen() int {
 	if r.sp == nil {
 		return len(r.Payload)
 	}
@@ -94,7 +93,7 @@ func (r *Routed) Materialize() error {
 	if sp == nil {
 		return nil
 	}
-	n := r.payloadLen()
+	n := r.PayloadLen()
 	var buf *[]byte
 	var b []byte
 	if buf = getBufferFor(n); buf != nil {
@@ -115,16 +114,6 @@ func (r *Routed) Materialize() error {
 	}
 	r.Payload, r.buf = b, buf
 	return nil
-}
-
-// SendBuffered is Send for a payload that lives in buf, a pooled buffer
-// (GetBuffer, GetSmallBuffer), and whose middle, when sp is set, is in
-// sp's pipe, Payload being then its first bytes: the message carries
-// both, and whoever consumes it last gives them back (the connection that
-// writes it). The caller must not use either afterwards, whatever
-// SendBuffered returns; buf may be nil.
-func (n *Node) SendBuffered(ctx context.Context, msg routing.Message, buf *[]byte, sp *Spliced) error {
-	return n.route(ctx, &Routed{Message: msg, buf: buf, sp: sp})
 }
 
 // A Splicer is a worker that may take a spliced payload as it is. The

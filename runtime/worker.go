@@ -31,7 +31,7 @@ type Inliner interface {
 // sender's goroutine when they are idle (a TCP connection writes its frame
 // at once): handled false sends it to the mailbox as usual.
 type nowHandler interface {
-	handleNow(m *Routed) (handled bool, err error)
+	HandleNow(m *Routed) (handled bool, err error)
 }
 
 // flusher is implemented by workers that batch output; Flush is called when
@@ -52,9 +52,10 @@ type Routed struct {
 	sp *Spliced
 }
 
-// release gives the payload's buffer and pipe back; the payload must not
-// be used after it.
-func (r *Routed) release() {
+// Release gives the payload's buffer and pipe back; the payload must not
+// be used after it: the part that consumes a message last (a connection
+// that wrote it) releases it.
+func (r *Routed) Release() {
 	putBuffer(r.buf)
 	r.buf = nil
 	r.dropSplice()

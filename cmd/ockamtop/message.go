@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mitchellh/go-wordwrap"
+
 	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 

@@ -24,6 +24,8 @@ import (
 
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
+	"github.com/ockamtop/ockamtop/runtime/udp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -64,7 +66,8 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 }
 
 // Node starts a node whose logs go to the returned buffer (and to the
-// test output if it fails); it is closed when the test ends.
+// test output if it fails); it is closed when the test ends. It has the
+// TCP and UDP transports unless opts name others.
 func Node(t testing.TB, name string, opts runtime.Options) (*runtime.Node, *LogBuffer) {
 	logs := &LogBuffer{}
 	opts.Logger = hclog.New(&hclog.LoggerOptions{
@@ -72,6 +75,9 @@ func Node(t testing.TB, name string, opts runtime.Options) (*runtime.Node, *LogB
 		Level:  hclog.Debug,
 		Output: logs,
 	})
+	if opts.Transports == nil {
+		opts.Transports = []runtime.NewTransport{tcp.New, udp.New}
+	}
 	n := runtime.NewNode(name, opts)
 	t.Cleanup(func() {
 		n.Close()
@@ -85,7 +91,7 @@ func Node(t testing.TB, name string, opts runtime.Options) (*runtime.Node, *LogB
 // Listen gives n a TCP listener on a loopback port and returns its address.
 func Listen(t testing.TB, n *runtime.Node) string {
 	t.Helper()
-	l, err := n.Listen("127.0.0.1:0")
+	l, err := tcp.Listen(n, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +101,7 @@ func Listen(t testing.TB, n *runtime.Node) string {
 // Connect makes n dial addr.
 func Connect(t testing.TB, n *runtime.Node, addr string) runtime.Connection {
 	t.Helper()
-	c, err := n.Connect(context.Background(), addr, runtime.ConnectOptions{})
+	c, err := tcp.Connect(context.Background(), n, addr, tcp.ConnectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

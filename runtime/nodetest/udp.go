@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/udp"
 )
 
 // ListenUDP gives n a UDP listener on a loopback port and returns its
 // address.
 func ListenUDP(t testing.TB, n *runtime.Node) string {
 	t.Helper()
-	l, err := n.ListenUDP("127.0.0.1:0")
+	l, err := udp.Listen(n, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

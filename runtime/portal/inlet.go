@@ -112,7 +112,7 @@ func StartInletOn(n *runtime.Node, name string, ln net.Listener, route func() (r
 		})
 	})
 	in.life.goroutine(n, func() { in.sweep(n, opts.KeepAlive, in.life.stop) })
-	in.life.hook(n.OnConnectionClosed(in.pathClosed))
+	in.life.hook(n.Transports().OnConnectionClosed(in.pathClosed))
 	return in, nil
 }
 

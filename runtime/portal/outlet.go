@@ -53,7 +53,7 @@ func StartOutlet(n *runtime.Node, name, target string, opts OutletOptions) (*Out
 		return nil, fmt.Errorf("outlet %s: %w", name, err)
 	}
 	o.life.goroutine(n, func() { o.sweep(n, opts.KeepAlive, o.life.stop) })
-	o.life.hook(n.OnConnectionClosed(o.pathClosed))
+	o.life.hook(n.Transports().OnConnectionClosed(o.pathClosed))
 	return o, nil
 }
 

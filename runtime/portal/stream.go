@@ -327,9 +327,9 @@ func (s *portalStream) sendBuf(payload []byte, buf *[]byte, sp *runtime.Spliced)
 		}
 		s.sent++
 	}
-	err := s.node.SendBuffered(context.Background(), routing.Message{
+	err := s.node.Route(context.Background(), runtime.NewRouted(routing.Message{
 		Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
-	}, buf, sp)
+	}, nil, buf, sp))
 	<-s.sending
 	if err != nil {
 		s.close(fmt.Errorf("send to the other end: %w", err), false)

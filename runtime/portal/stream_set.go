@@ -134,7 +134,7 @@ func (ss *streamSet) pathClosed(addr routing.Address) {
 	// and the other end's too when it can still be told, so that no
 	// client takes the data that came for the whole of it.
 	for _, s := range broken {
-		if _, open := s.node.Connection(addr.Value); open {
+		if _, open := s.node.Transports().Connection(addr.Value); open {
 			s.close(fmt.Errorf("%w: the connection %s on the way to the other end is closing", errStreamBroken, addr.Value), true)
 			continue
 		}

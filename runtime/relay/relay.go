@@ -21,6 +21,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/outage"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -233,7 +234,7 @@ func (r *Relay) session() (registered bool, err error) {
 	// A connection of its own: a failed check closes it without cutting
 	// anyone else's traffic, and nobody else's dial makes it less than
 	// inbound.
-	conn, err := r.node.Connect(dialCtx, r.at, runtime.ConnectOptions{Inbound: true, Dedicated: true})
+	conn, err := tcp.Connect(dialCtx, r.node, r.at, tcp.ConnectOptions{Inbound: true, Dedicated: true})
 	dialCancel()
 	if err != nil {
 		return false, err
@@ -306,7 +307,7 @@ func (r *Relay) session() (registered bool, err error) {
 // it have said Disconnect.
 func (r *Relay) closeConn(conn runtime.Connection) {
 	if r.node.Context().Err() == nil {
-		r.node.CloseConnection(conn)
+		r.node.Transports().CloseConnection(conn)
 	}
 }
 

@@ -159,7 +159,7 @@ func (s *Channels) init() error {
 			s.err = runtime.ErrNodeClosed
 			return
 		}
-		s.unhook = n.OnConnectionClosed(s.connectionClosed)
+		s.unhook = n.Transports().OnConnectionClosed(s.connectionClosed)
 		sink := runtime.RandomAddress()
 		if s.err = n.StartWorker(sink, keepAliveSink{}); s.err != nil {
 			return

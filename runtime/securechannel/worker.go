@@ -54,7 +54,7 @@ func (e *encryptor) HandleMessage(ctx *runtime.Context, msg *runtime.Routed) err
 			Onward:  c.remoteRoute(),
 			Return:  routing.Route{},
 			Payload: sealed,
-		}, nil, pooled))
+		}, nil, pooled, nil))
 	}
 	c.encMu.Unlock()
 	if errors.Is(err, secure.ErrNonceExhausted) {
@@ -252,5 +252,5 @@ func (c *channel) decrypt(msg *runtime.Routed) (out *runtime.Routed, closed bool
 		Onward:  m.Onward,
 		Return:  m.Return.Prepend(routing.LocalAddress(c.encAddr)),
 		Payload: m.Body,
-	}, c.flow, msg.TakeBuffer()), false
+	}, c.flow, msg.TakeBuffer(), nil), false
 }

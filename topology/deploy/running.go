@@ -26,6 +26,8 @@ import (
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/secure"
 	"github.com/ockamtop/ockamtop/runtime/securechannel"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
+	"github.com/ockamtop/ockamtop/runtime/udp"
 	"github.com/ockamtop/ockamtop/topology"
 )
 
@@ -247,6 +249,9 @@ func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 	}
 	opts.MayDialUDP = r.mayDialUDP
 	opts.Sockets = r.iso.sockets(tn.Name, opts.Sockets)
+	if opts.Transports == nil {
+		opts.Transports = []runtime.NewTransport{tcp.New, udp.New}
+	}
 	n := runtime.NewNode(tn.Name, opts)
 	sc := securechannel.New(n, securechannel.Options{
 		Identity:     tn.LoadedIdentity,

@@ -111,7 +111,7 @@ func (r *Running) Status() Status {
 			ns.SecureChannels = sc.List()
 		}
 		ns.Allow = n.Allowed()
-		for _, c := range n.Connections() {
+		for _, c := range n.Transports().Connections() {
 			cs := ConnectionStatus{Address: c.Address().Value, Peer: c.RemoteAddr(), Outgoing: c.Outgoing()}
 			if c.Transport() == routing.UDP {
 				cs.Transport = "udp"

@@ -6,6 +6,8 @@ import (
 	"net"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
+	"github.com/ockamtop/ockamtop/runtime/udp"
 	"github.com/ockamtop/ockamtop/topology"
 )
 
@@ -14,12 +16,12 @@ import (
 var listenerUnit = unit{
 	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, ln net.Listener) (partRun, error) {
 		tn := p.Model.(*topology.Node)
-		var l *runtime.Listener
+		var l *tcp.Listener
 		var err error
 		if ln != nil {
-			l, err = n.ListenOn(ln)
+			l, err = tcp.ListenOn(n, ln)
 		} else {
-			l, err = n.Listen(tn.Listener)
+			l, err = tcp.Listen(n, tn.Listener)
 		}
 		if err != nil {
 			return nil, &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: p.Where.String(), Err: err}
@@ -37,7 +39,7 @@ var listenerUnit = unit{
 // connections it accepted.
 type listenerRun struct {
 	node string
-	l    *runtime.Listener
+	l    *tcp.Listener
 }
 
 func (l *listenerRun) stop(r *Running) {
@@ -58,7 +60,7 @@ func (l *listenerRun) boundAddr() string { return l.l.Addr() }
 var udpListenerUnit = unit{
 	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, _ net.Listener) (partRun, error) {
 		tn := p.Model.(*topology.Node)
-		l, err := n.ListenUDP(tn.UDPListener)
+		l, err := udp.Listen(n, tn.UDPListener)
 		if err != nil {
 			return nil, &StartError{Part: fmt.Sprintf("node %q", tn.Name), Where: p.Where.String(), Err: err}
 		}
@@ -73,7 +75,7 @@ var udpListenerUnit = unit{
 // udpListenerRun is a running UDP listener.
 type udpListenerRun struct {
 	node string
-	l    *runtime.UDPListener
+	l    *udp.Listener
 }
 
 func (l *udpListenerRun) state() string { return stateUp }

@@ -137,7 +137,7 @@ func relayState(le *LiveEdge, run *deploy.Running, parts deploy.Parts, nodes map
 		}
 		le.RoundTrip = lastRoundTrip(rp.Relay.Counters().LastRoundTrip)
 		if n := nodes[le.From]; n != nil && st.Connection != "" {
-			for _, c := range n.Connections() {
+			for _, c := range n.Transports().Connections() {
 				if c.Address().Value == st.Connection {
 					le.Bytes = traffic(c)
 				}
@@ -163,7 +163,7 @@ func forwarderState(le *LiveEdge, n *runtime.Node, forwarder string) {
 		return
 	}
 	le.State = StateUp
-	for _, c := range n.Connections() {
+	for _, c := range n.Transports().Connections() {
 		if c.Address().Value == conn {
 			le.Bytes = traffic(c)
 		}
@@ -175,7 +175,7 @@ func connectionTo(n *runtime.Node, addr string) runtime.Connection {
 	if addr == "" {
 		return nil
 	}
-	for _, c := range n.Connections() {
+	for _, c := range n.Transports().Connections() {
 		if c.Outgoing() && c.RemoteAddr() == addr {
 			return c
 		}

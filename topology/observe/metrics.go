@@ -138,7 +138,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(descConnsOpened, nc.ConnectionsOpened, name)
 		open := map[string]int{"tcp": 0}
-		for _, conn := range n.Connections() {
+		for _, conn := range n.Transports().Connections() {
 			open[strings.ToLower(conn.Transport().String())]++
 			cc, ok := conn.(runtime.CountedConnection)
 			if !ok {
@@ -154,7 +154,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for transport, k := range open {
 			gauge(descConnsOpen, float64(k), name, transport)
 		}
-		for _, tc := range n.TransportCounters() {
+		for _, tc := range n.Transports().Counters() {
 			counter(descPacketsTotal, tc.PacketsIn, name, tc.Transport, "in")
 			counter(descPacketsTotal, tc.PacketsOut, name, tc.Transport, "out")
 			counter(descTransportMessages, tc.MessagesIn, name, tc.Transport, "in")

@@ -1,4 +1,9 @@
-package runtime
+// Package tcp is a node's TCP transport (Ockam's ockam_transport_tcp,
+// transport type 1): its listeners, the connections it dials and accepts,
+// and their frames. A node has it when its options name it
+// (runtime.Options.Transports: tcp.New); Listen, ListenOn and Connect then
+// act on it, and the router reaches it only through runtime.Transport.
+package tcp
 
 import (
 	"bufio"
@@ -12,48 +17,53 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/splice"
 )
 
-// keepAlive is the TCP keepalive of every connection: a dead peer behind a
-// silent network is noticed in about a minute.
-var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 3}
-
-// DrainTimeout bounds how long closing a connection waits for the
-// messages already queued on it to be written: a part that tells its
-// other end as it closes waits as long for its turn to send.
-const DrainTimeout = 2 * time.Second
-
-// tcpTransport is a node's TCP transport: its listeners and connections.
-type tcpTransport struct {
-	node *Node
+// transport is a node's TCP transport: its listeners and connections.
+type transport struct {
+	host *runtime.Host
+	node *runtime.Node
+	// opts are the node's, for the timeouts, the dial policy and the
+	// sockets.
+	opts runtime.Options
 	// dials de-duplicates dials of one peer: everyone who wants it while a
 	// dial is under way shares that dial.
 	dials singleflight.Group
 
 	mu        sync.Mutex
-	conns     map[string]*tcpConnection // guarded by mu; by worker address
-	byPeer    map[string]*tcpConnection // guarded by mu; outgoing, by dialed "host:port"
-	listeners []*Listener               // guarded by mu
-	closed    bool                      // guarded by mu: no new connections
+	conns     map[string]*connection // guarded by mu; by worker address
+	byPeer    map[string]*connection // guarded by mu; outgoing, by dialed "host:port"
+	listeners []*Listener            // guarded by mu
+	closed    bool                   // guarded by mu: no new connections
 }
 
-var _ Transport = (*tcpTransport)(nil)
+var _ runtime.Transport = (*transport)(nil)
 
-func newTCPTransport(n *Node) *tcpTransport {
-	return &tcpTransport{
-		node:   n,
-		conns:  make(map[string]*tcpConnection),
-		byPeer: make(map[string]*tcpConnection),
+// New makes a node's TCP transport (runtime.Options.Transports).
+func New(h *runtime.Host) runtime.Transport {
+	return &transport{
+		host:   h,
+		node:   h.Node(),
+		opts:   h.Options(),
+		conns:  make(map[string]*connection),
+		byPeer: make(map[string]*connection),
 	}
 }
 
-// tcp is the node's TCP transport.
-func (n *Node) tcp() *tcpTransport { return n.transport(routing.TCP).(*tcpTransport) }
+// of is n's TCP transport.
+func of(n *runtime.Node) (*transport, error) {
+	t, ok := n.Transports().Get(routing.TCP).(*transport)
+	if !ok {
+		return nil, fmt.Errorf("node %s has no tcp transport: %w", n.Name(), runtime.ErrUnsupportedTransport)
+	}
+	return t, nil
+}
 
 // Type is TCP.
-func (t *tcpTransport) Type() routing.TransportType { return routing.TCP }
+func (t *transport) Type() routing.TransportType { return routing.TCP }
 
 // ConnectOptions configure an outgoing connection.
 type ConnectOptions struct {
@@ -66,10 +76,14 @@ type ConnectOptions struct {
 	Dedicated bool
 }
 
-// Connect returns the TCP connection to hostport, dialing it if there is
+// Connect returns n's TCP connection to hostport, dialing it if there is
 // none yet. Connections to the same peer are reused.
-func (n *Node) Connect(ctx context.Context, hostport string, opts ConnectOptions) (Connection, error) {
-	c, err := n.tcp().connect(ctx, hostport, opts)
+func Connect(ctx context.Context, n *runtime.Node, hostport string, opts ConnectOptions) (runtime.Connection, error) {
+	t, err := of(n)
+	if err != nil {
+		return nil, err
+	}
+	c, err := t.connect(ctx, hostport, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -77,10 +91,10 @@ func (n *Node) Connect(ctx context.Context, hostport string, opts ConnectOptions
 }
 
 // Connections lists the live connections.
-func (t *tcpTransport) Connections() []Connection {
+func (t *transport) Connections() []runtime.Connection {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]Connection, 0, len(t.conns))
+	out := make([]runtime.Connection, 0, len(t.conns))
 	for _, c := range t.conns {
 		out = append(out, c)
 	}
@@ -88,7 +102,7 @@ func (t *tcpTransport) Connections() []Connection {
 }
 
 // Connection returns the connection whose worker is at addr.
-func (t *tcpTransport) Connection(addr string) (Connection, bool) {
+func (t *transport) Connection(addr string) (runtime.Connection, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c, ok := t.conns[addr]
@@ -98,24 +112,24 @@ func (t *tcpTransport) Connection(addr string) (Connection, bool) {
 // Resolve resolves a TCP address of a route. A message from the network
 // may use an existing connection but dial only the peers the node was told
 // it may dial.
-func (t *tcpTransport) Resolve(ctx context.Context, hostport string, fromNetwork bool) (routing.Address, error) {
+func (t *transport) Resolve(ctx context.Context, hostport string, fromNetwork bool) (routing.Address, error) {
 	t.mu.Lock()
 	c := t.byPeer[hostport]
 	t.mu.Unlock()
 	if c != nil {
-		return c.w.addr, nil
+		return c.w.Address(), nil
 	}
-	if fromNetwork && (t.node.opts.MayDial == nil || !t.node.opts.MayDial(hostport)) {
-		return routing.Address{}, fmt.Errorf("dial %s: %w", hostport, ErrDialDenied)
+	if fromNetwork && (t.opts.MayDial == nil || !t.opts.MayDial(hostport)) {
+		return routing.Address{}, fmt.Errorf("dial %s: %w", hostport, runtime.ErrDialDenied)
 	}
 	c, err := t.connect(ctx, hostport, ConnectOptions{})
 	if err != nil {
 		return routing.Address{}, err
 	}
-	return c.w.addr, nil
+	return c.w.Address(), nil
 }
 
-func (t *tcpTransport) connect(ctx context.Context, hostport string, opts ConnectOptions) (*tcpConnection, error) {
+func (t *transport) connect(ctx context.Context, hostport string, opts ConnectOptions) (*connection, error) {
 	if opts.Dedicated {
 		return t.dial(ctx, hostport, opts)
 	}
@@ -134,39 +148,39 @@ func (t *tcpTransport) connect(ctx context.Context, hostport string, opts Connec
 			if res.Err != nil {
 				return nil, res.Err
 			}
-			c = res.Val.(*tcpConnection)
+			c = res.Val.(*connection)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("dial %s: %w", hostport, ctx.Err())
 		}
 	}
 	if opts.Inbound {
-		c.flow.inbound.Store(true)
+		c.flow.SetInbound(true)
 	}
 	return c, nil
 }
 
-func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOptions) (*tcpConnection, error) {
+func (t *transport) dial(ctx context.Context, hostport string, opts ConnectOptions) (*connection, error) {
 	// The node's shutdown cancels a dial, whatever context the caller had.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(t.node.ctx, cancel)
+	stop := context.AfterFunc(t.node.Context(), cancel)
 	defer stop()
-	dctx, dcancel := context.WithTimeout(ctx, t.node.opts.DialTimeout)
-	conn, err := t.node.opts.Sockets.Dial(dctx, "tcp", hostport)
+	dctx, dcancel := context.WithTimeout(ctx, t.opts.DialTimeout)
+	conn, err := t.opts.Sockets.Dial(dctx, "tcp", hostport)
 	dcancel()
 	if err != nil {
-		return nil, fmt.Errorf("node %s: connect to %s: %w", t.node.name, hostport, err)
+		return nil, fmt.Errorf("node %s: connect to %s: %w", t.node.Name(), hostport, err)
 	}
 	c, br, err := t.adopt(conn, true, hostport, opts.Inbound, nil)
 	if err != nil {
 		return nil, err
 	}
 	stopHandshake := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	err = c.handshake(t.node.opts.HandshakeTimeout, br)
+	err = c.handshake(t.opts.HandshakeTimeout, br)
 	stopHandshake()
 	if err != nil {
 		c.close(nil)
-		return nil, fmt.Errorf("node %s: connect to %s: %w", t.node.name, hostport, err)
+		return nil, fmt.Errorf("node %s: connect to %s: %w", t.node.Name(), hostport, err)
 	}
 	t.mu.Lock()
 	closed := t.closed
@@ -176,7 +190,7 @@ func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOp
 	t.mu.Unlock()
 	if closed { // the node closed during the handshake
 		c.close(nil)
-		return nil, ErrNodeClosed
+		return nil, runtime.ErrNodeClosed
 	}
 	t.node.Go(func() { c.readLoop(br) })
 	return c, nil
@@ -185,25 +199,24 @@ func (t *tcpTransport) dial(ctx context.Context, hostport string, opts ConnectOp
 // adopt registers a new socket as a connection worker. from is the
 // listener that accepted it, nil for one we dialed; it counts the
 // connection as open until it closes, even when adopt fails.
-func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound bool, from *Listener) (*tcpConnection, *bufio.Reader, error) {
-	name := RandomAddress()
-	c := &tcpConnection{
+func (t *transport) adopt(conn net.Conn, outgoing bool, peer string, inbound bool, from *Listener) (*connection, *bufio.Reader, error) {
+	name := runtime.RandomAddress()
+	c := &connection{
 		node:     t.node,
 		t:        t,
 		conn:     conn,
-		flow:     &flow{id: name},
+		flow:     t.node.NewFlow(name, inbound || !outgoing),
 		outgoing: outgoing,
 		peer:     peer,
 		listener: from,
-		log:      t.node.log.With("connection", name, "peer", conn.RemoteAddr().String()),
+		log:      t.node.Logger().With("connection", name, "peer", conn.RemoteAddr().String()),
 		closed:   make(chan struct{}),
 		drained:  make(chan struct{}),
 	}
-	c.drainMarker, c.flushMarker = &Routed{}, &Routed{}
+	c.drainMarker, c.flushMarker = &runtime.Routed{}, &runtime.Routed{}
 	c.in.conn = conn
 	c.raw, _ = splice.Spliceable(conn)
-	c.flow.inbound.Store(inbound || !outgoing)
-	w, err := t.node.startWorker(name, c, false)
+	w, err := t.host.StartConnection(name, c, false)
 	if err != nil {
 		_ = conn.Close()
 		if from != nil {
@@ -216,17 +229,17 @@ func (t *tcpTransport) adopt(conn net.Conn, outgoing bool, peer string, inbound 
 	if t.closed {
 		t.mu.Unlock()
 		c.close(nil)
-		return nil, nil, ErrNodeClosed
+		return nil, nil, runtime.ErrNodeClosed
 	}
 	t.conns[name] = c
 	t.mu.Unlock()
-	t.node.counters.connsOpened.Add(1)
+	t.host.ConnectionOpened()
 	return c, bufio.NewReaderSize(&c.in, ioBufferSize), nil
 }
 
-func (t *tcpTransport) remove(c *tcpConnection) {
+func (t *transport) remove(c *connection) {
 	t.mu.Lock()
-	delete(t.conns, c.w.addr.Value)
+	delete(t.conns, c.w.Address().Value)
 	if c.outgoing && t.byPeer[c.peer] == c {
 		delete(t.byPeer, c.peer)
 	}
@@ -236,7 +249,7 @@ func (t *tcpTransport) remove(c *tcpConnection) {
 // Close stops the listeners and closes every connection once what is
 // queued on it has been written: the portal streams' last Disconnects
 // reach the far ends.
-func (t *tcpTransport) Close() {
+func (t *transport) Close() {
 	t.mu.Lock()
 	t.closed = true
 	ls := t.listeners
@@ -248,7 +261,7 @@ func (t *tcpTransport) Close() {
 	}
 	var wg sync.WaitGroup
 	for _, c := range conns {
-		wg.Go(func() { c.drain(DrainTimeout) })
+		wg.Go(func() { c.Drain(runtime.DrainTimeout) })
 	}
 	wg.Wait()
 	for _, c := range conns {

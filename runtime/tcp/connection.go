@@ -1,4 +1,4 @@
-package runtime
+package tcp
 
 import (
 	"net"
@@ -8,7 +8,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/warnlimit"
 )
 
 // A TCP connection is two things on its node:
@@ -28,17 +30,17 @@ import (
 // not cut every stream that shares the connection. But badFrameRun bad
 // frames in a row, with no good one between, are a peer that does not speak
 // the protocol: the connection is closed. Warnings about one connection's
-// frames are rate-limited (warnLimit), so that a flood of them makes a
+// frames are rate-limited (warnlimit.Limit), so that a flood of them makes a
 // handful of log lines.
 //
-// The worker's side, which writes, is tcp_connection_write.go; the
-// reader's, tcp_connection_read.go.
+// The worker's side, which writes, is connection_write.go; the reader's,
+// connection_read.go.
 
 const ioBufferSize = 64 << 10
 
-type tcpConnection struct {
-	node *Node
-	t    *tcpTransport
+type connection struct {
+	node *runtime.Node
+	t    *transport
 	conn net.Conn
 	// raw is conn's descriptor, for splicing; nil if it has none.
 	raw syscall.RawConn
@@ -47,8 +49,8 @@ type tcpConnection struct {
 	// smallReads: the last frame read was one whose payload could be
 	// spliced, so the reader reads the next one's head alone. Reader only.
 	smallReads bool
-	w          *worker
-	flow       *flow
+	w          *runtime.ConnectionWorker
+	flow       *runtime.Flow
 	outgoing   bool
 	// peer is the "host:port" it was dialed as; empty for accepted ones.
 	peer string
@@ -71,12 +73,8 @@ type tcpConnection struct {
 	bytesOut, framesOut atomic.Uint64
 	unflushed           uint64 // worker goroutine only
 
-	// repliers are the workers recorded as consumers of this connection's
-	// flow, to be forgotten when it closes.
-	repliers repliers
-
 	// warns rate-limits the warnings about the peer's frames.
-	warns warnLimit
+	warns warnlimit.Limit
 	// badRun counts the bad frames read since the last good one. Reader
 	// only.
 	badRun int
@@ -88,11 +86,11 @@ type tcpConnection struct {
 
 	// drainMarker is a message that only drain queues: when the worker
 	// reaches it, everything queued before it has been written.
-	drainMarker *Routed
+	drainMarker *runtime.Routed
 	drained     chan struct{} // closed when the worker reaches drainMarker
 	// flushMarker is a message that only handleNow queues: the worker
 	// writes what the socket did not take at once.
-	flushMarker *Routed
+	flushMarker *runtime.Routed
 	// draining is set by the first drain: the marker is queued once.
 	draining atomic.Bool
 
@@ -101,35 +99,34 @@ type tcpConnection struct {
 }
 
 var (
-	_ Connection = (*tcpConnection)(nil)
-	_ Splicer    = (*tcpConnection)(nil)
-	_ drainer    = (*tcpConnection)(nil)
+	_ runtime.Connection = (*connection)(nil)
+	_ runtime.Splicer    = (*connection)(nil)
 )
 
 // Address is the connection worker's local address.
-func (c *tcpConnection) Address() routing.Address { return c.w.addr }
+func (c *connection) Address() routing.Address { return c.w.Address() }
 
 // Transport is TCP.
-func (c *tcpConnection) Transport() routing.TransportType { return routing.TCP }
+func (c *connection) Transport() routing.TransportType { return routing.TCP }
 
 // RemoteAddr is the peer's socket address.
-func (c *tcpConnection) RemoteAddr() string { return c.conn.RemoteAddr().String() }
+func (c *connection) RemoteAddr() string { return c.conn.RemoteAddr().String() }
 
 // Outgoing reports whether this node dialed the connection.
-func (c *tcpConnection) Outgoing() bool { return c.outgoing }
+func (c *connection) Outgoing() bool { return c.outgoing }
 
 // Received counts the frames read from the peer.
-func (c *tcpConnection) Received() uint64 { return c.received.Load() }
+func (c *connection) Received() uint64 { return c.received.Load() }
 
 // Done is closed when the connection has closed.
-func (c *tcpConnection) Done() <-chan struct{} { return c.closed }
+func (c *connection) Done() <-chan struct{} { return c.closed }
 
 // Close closes the connection at once.
-func (c *tcpConnection) Close() { c.close(nil) }
+func (c *connection) Close() { c.close(nil) }
 
 // Counters returns a snapshot of the connection's traffic.
-func (c *tcpConnection) Counters() ConnectionCounters {
-	return ConnectionCounters{
+func (c *connection) Counters() runtime.ConnectionCounters {
+	return runtime.ConnectionCounters{
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		FramesIn: c.received.Load(), FramesOut: c.framesOut.Load(),
 	}
@@ -137,21 +134,21 @@ func (c *tcpConnection) Counters() ConnectionCounters {
 
 // close shuts the connection and removes its worker. reason is logged; nil
 // means an orderly end.
-func (c *tcpConnection) close(reason error) {
+func (c *connection) close(reason error) {
 	c.closeOnce.Do(func() {
 		_ = c.conn.Close()
 		c.t.remove(c)
-		_ = c.node.StopWorker(c.w.addr.Value)
-		c.repliers.forget(c.flow)
-		var strangers *warnLimit
+		c.w.Stop()
+		c.flow.Close()
+		var strangers *warnlimit.Limit
 		if c.listener != nil {
 			c.listener.open.Add(-1)
 			if !c.greeted.Load() {
 				strangers = &c.listener.strangers
 			}
 		}
-		logClosed(c.log, c.node.Quiet(), reason, c.warns.flush(), strangers)
+		warnlimit.LogClosed(c.log, c.node.Quiet(), reason, c.warns.Flush(), strangers)
 		close(c.closed)
-		c.node.connEvents.closed(c.w.addr)
+		c.t.host.ConnectionClosed(c.w.Address())
 	})
 }

@@ -1,4 +1,4 @@
-package runtime
+package tcp
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
@@ -20,13 +21,13 @@ import (
 // HandleMessage queues m as a frame for the socket. It runs on the worker
 // goroutine; Flush writes the queue out once the mailbox is empty, so
 // messages in flight share system calls.
-func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
+func (c *connection) HandleMessage(_ *runtime.Context, m *runtime.Routed) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.handle(m)
 }
 
-// handleNow writes a small message on the sender's goroutine, when nothing
+// HandleNow writes a small message on the sender's goroutine, when nothing
 // is queued for the connection and nobody writes to it: that saves waking
 // the worker's goroutine, at every hop of a request and its reply. handled
 // is false when the connection is busy or stopped, or the message is large
@@ -35,21 +36,15 @@ func (c *tcpConnection) HandleMessage(_ *Context, m *Routed) error {
 //
 // The sender never waits on the socket: what it does not take at once is
 // left for the worker, which a flushMarker wakes.
-func (c *tcpConnection) handleNow(m *Routed) (handled bool, err error) {
-	if m.sp != nil || len(m.Payload) >= directWriteMin || c.raw == nil || !c.wmu.TryLock() {
+func (c *connection) HandleNow(m *runtime.Routed) (handled bool, err error) {
+	if m.Spliced() != nil || len(m.Payload) >= directWriteMin || c.raw == nil || !c.wmu.TryLock() {
 		return false, nil
 	}
 	// Something left by another sender (its flushMarker on the way) or
 	// queued: behind it, in the mailbox.
-	if len(c.out) > 0 || c.w.pending.Load() != 0 {
+	if len(c.out) > 0 || !c.w.Idle() || c.w.Stopped() {
 		c.wmu.Unlock()
 		return false, nil
-	}
-	select {
-	case <-c.w.done:
-		c.wmu.Unlock()
-		return false, nil
-	default:
 	}
 	err = c.handle(m)
 	all := c.flushNowLocked()
@@ -57,14 +52,14 @@ func (c *tcpConnection) handleNow(m *Routed) (handled bool, err error) {
 	if !all {
 		// A full socket: the worker writes the rest, waiting as it may
 		// (a closing node drains it at its shutdown).
-		_ = c.w.deliver(context.Background(), c.node.closing, c.flushMarker)
+		_ = c.w.Queue(c.node.Context(), c.flushMarker)
 	}
 	return true, err
 }
 
 // flushNowLocked writes what of the queue the socket takes at once, and
 // reports whether that was all of it. Under wmu.
-func (c *tcpConnection) flushNowLocked() bool {
+func (c *connection) flushNowLocked() bool {
 	if len(c.out) == 0 {
 		return true
 	}
@@ -81,7 +76,7 @@ func (c *tcpConnection) flushNowLocked() bool {
 }
 
 // handle queues or writes m. Under wmu.
-func (c *tcpConnection) handle(m *Routed) error {
+func (c *connection) handle(m *runtime.Routed) error {
 	if m == c.drainMarker {
 		c.flushLocked()
 		close(c.drained)
@@ -91,10 +86,10 @@ func (c *tcpConnection) handle(m *Routed) error {
 		c.flushLocked()
 		return nil
 	}
-	c.repliers.record(c.node, c.flow, m.Return)
+	c.flow.ExpectReplies(m.Return)
 	msg := m.Message
 	msg.Onward = m.Onward[1:] // pop our own address
-	if m.sp != nil {
+	if m.Spliced() != nil {
 		return c.writeSpliced(m, &msg)
 	}
 	if len(msg.Payload) >= directWriteMin {
@@ -107,7 +102,7 @@ func (c *tcpConnection) handle(m *Routed) error {
 		c.out = c.out[:start]
 		return fmt.Errorf("send to %s: %w", c.conn.RemoteAddr(), err)
 	}
-	m.release() // the queue holds a copy of the payload
+	m.Release() // the queue holds a copy of the payload
 	c.unflushed++
 	if len(c.out) >= ioBufferSize {
 		c.flushLocked()
@@ -121,7 +116,7 @@ const directWriteMin = 8 << 10
 
 // writeDirect writes the queue and a frame with a large payload in one
 // writev, without copying the payload.
-func (c *tcpConnection) writeDirect(m *Routed, msg *routing.Message) error {
+func (c *connection) writeDirect(m *runtime.Routed, msg *routing.Message) error {
 	start := len(c.out)
 	out, at, err := wire.AppendFrameSplit(c.out, msg)
 	if err != nil {
@@ -130,7 +125,7 @@ func (c *tcpConnection) writeDirect(m *Routed, msg *routing.Message) error {
 	}
 	bufs := net.Buffers{out[:at], msg.Payload, out[at:]}
 	written, err := bufs.WriteTo(c.conn)
-	m.release()
+	m.Release()
 	c.out = out[:0]
 	c.bytesOut.Add(uint64(written))
 	c.framesOut.Add(c.unflushed + 1)
@@ -146,12 +141,12 @@ func (c *tcpConnection) writeDirect(m *Routed, msg *routing.Message) error {
 // spliced into the socket; the payload's last bytes and the rest of the
 // frame are queued, to go with the next write (the worker flushes when its
 // mailbox is empty).
-func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
+func (c *connection) writeSpliced(m *runtime.Routed, msg *routing.Message) error {
 	start := len(c.out)
-	out, at, err := wire.AppendFrameAround(c.out, msg, m.payloadLen())
+	out, at, err := wire.AppendFrameAround(c.out, msg, m.PayloadLen())
 	if err != nil {
 		c.out = out[:start]
-		m.release()
+		m.Release()
 		return fmt.Errorf("send to %s: %w", c.conn.RemoteAddr(), err)
 	}
 	var rest []byte // after the payload: a tracing context, seldom
@@ -162,8 +157,9 @@ func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
 	// write of up to PIPE_BUF bytes is whole or nothing): a pipe write
 	// costs less than a TCP segment of its own, and the frame then leaves
 	// in one push.
-	tail := m.sp.tail
-	if len(tail) > 0 && m.sp.pipe.Put(tail) == nil {
+	sp := m.Spliced()
+	tail := sp.Tail()
+	if len(tail) > 0 && sp.Pipe().Put(tail) == nil {
 		tail = nil
 	}
 	end := append(tail, rest...) // written after the pipe
@@ -171,7 +167,7 @@ func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
 	written, err := splice.WriteMore(c.raw, head)
 	if err == nil {
 		var k int
-		k, err = m.sp.pipe.Drain(c.raw, len(end) > 0)
+		k, err = sp.Pipe().Drain(c.raw, len(end) > 0)
 		written += k
 	}
 	c.bytesOut.Add(uint64(written))
@@ -182,7 +178,7 @@ func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
 		c.framesOut.Add(1)
 		c.unflushed = 0
 	}
-	m.release()
+	m.Release()
 	if err != nil {
 		c.close(fmt.Errorf("write: %w", err))
 	}
@@ -191,21 +187,21 @@ func (c *tcpConnection) writeSpliced(m *Routed, msg *routing.Message) error {
 
 // Splice takes a spliced payload as it is, to write its frame around the
 // pipe (writeSpliced), when the socket has a descriptor to splice into.
-func (c *tcpConnection) Splice(routing.Route) SpliceTarget {
+func (c *connection) Splice(routing.Route) runtime.SpliceTarget {
 	if c.raw != nil {
-		return SpliceTarget{Mode: SpliceFrame}
+		return runtime.SpliceTarget{Mode: runtime.SpliceFrame}
 	}
-	return SpliceTarget{}
+	return runtime.SpliceTarget{}
 }
 
 // Flush writes the queued frames.
-func (c *tcpConnection) Flush() {
+func (c *connection) Flush() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.flushLocked()
 }
 
-func (c *tcpConnection) flushLocked() {
+func (c *connection) flushLocked() {
 	if len(c.out) == 0 {
 		return
 	}
@@ -223,9 +219,9 @@ func (c *tcpConnection) flushLocked() {
 	}
 }
 
-// drain waits, at most timeout, until the messages queued on the connection
+// Drain waits, at most timeout, until the messages queued on the connection
 // when it is called have been written.
-func (c *tcpConnection) drain(timeout time.Duration) {
+func (c *connection) Drain(timeout time.Duration) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	// A peer that reads nothing must not hold the node's shutdown.
@@ -240,17 +236,13 @@ func (c *tcpConnection) drain(timeout time.Duration) {
 		}
 		return
 	}
-	// Counted in pending as every queued message is: handleNow writes
-	// on the spot only when nothing is queued.
-	c.w.pending.Add(1)
-	select {
-	case c.w.mailbox <- c.drainMarker:
-	case <-c.closed:
-		c.w.pending.Add(-1)
-		return
-	case <-t.C:
-		c.w.pending.Add(-1)
-		return
+	// Counted as every queued message is: HandleNow writes on the spot
+	// only when nothing is queued.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	err := c.w.Queue(ctx, c.drainMarker)
+	cancel()
+	if err != nil {
+		return // closed, or the time is up
 	}
 	select {
 	case <-c.drained:

@@ -1,4 +1,4 @@
-package runtime
+package udp
 
 import (
 	"errors"
@@ -8,54 +8,60 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/warnlimit"
 )
 
-// UDPListener is a node's UDP listener: one socket, bound to its address,
+// Listener is a node's UDP listener: one socket, bound to its address,
 // that every peer sends to. Each peer it hears from becomes a connection
-// (see udp_connection.go); its messages may reach the node's services, as
+// (see connection.go); its messages may reach the node's services, as
 // a TCP listener's connections' do.
-type UDPListener struct {
-	t    *udpTransport
+type Listener struct {
+	t    *transport
 	sock *net.UDPConn
 	// refused counts datagrams from new peers dropped because the listener
 	// had udpMaxPeers already; refusals rate-limits the warnings about them.
 	refused  atomic.Uint64
-	refusals warnLimit
+	refusals warnlimit.Limit
 
 	mu    sync.Mutex
-	peers map[netip.AddrPort]*udpConnection // guarded by mu
+	peers map[netip.AddrPort]*connection // guarded by mu
 }
 
-// ListenUDP starts a UDP listener on addr ("127.0.0.1:0" picks a free
+// Listen starts a UDP listener of n on addr ("127.0.0.1:0" picks a free
 // port).
-func (n *Node) ListenUDP(addr string) (*UDPListener, error) {
-	t := n.udp()
-	sock, err := t.socket(n.ctx, addr, "")
+func Listen(n *runtime.Node, addr string) (*Listener, error) {
+	t, err := of(n)
 	if err != nil {
-		return nil, fmt.Errorf("node %s: listen on udp %s: %w", n.name, addr, err)
+		return nil, err
 	}
-	l := &UDPListener{t: t, sock: sock, peers: map[netip.AddrPort]*udpConnection{}}
+	sock, err := t.socket(n.Context(), addr, "")
+	if err != nil {
+		return nil, fmt.Errorf("node %s: listen on udp %s: %w", n.Name(), addr, err)
+	}
+	l := &Listener{t: t, sock: sock, peers: map[netip.AddrPort]*connection{}}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
 		_ = sock.Close()
-		return nil, ErrNodeClosed
+		return nil, runtime.ErrNodeClosed
 	}
 	t.listeners = append(t.listeners, l)
 	t.mu.Unlock()
 	n.Go(l.readLoop)
-	n.log.Debug("listening", "address", sock.LocalAddr().String(), "transport", "udp")
+	n.Logger().Debug("listening", "address", sock.LocalAddr().String(), "transport", "udp")
 	return l, nil
 }
 
 // Addr is the address the listener is bound to, with the real port.
-func (l *UDPListener) Addr() string { return l.sock.LocalAddr().String() }
+func (l *Listener) Addr() string { return l.sock.LocalAddr().String() }
 
 // Close stops the listener and closes its peers' connections.
-func (l *UDPListener) Close() error {
+func (l *Listener) Close() error {
 	err := l.sock.Close()
 	l.mu.Lock()
-	peers := make([]*udpConnection, 0, len(l.peers))
+	peers := make([]*connection, 0, len(l.peers))
 	for _, c := range l.peers {
 		peers = append(peers, c)
 	}
@@ -69,7 +75,7 @@ func (l *UDPListener) Close() error {
 // readLoop reads datagrams until the socket closes, and hands each to its
 // peer's connection. A failed read (an error the kernel queued for the
 // socket) is retried after a backoff that doubles up to a second.
-func (l *UDPListener) readLoop() {
+func (l *Listener) readLoop() {
 	n := l.t.node
 	buf := make([]byte, udpReadBuffer)
 	var backoff time.Duration
@@ -80,11 +86,11 @@ func (l *UDPListener) readLoop() {
 				return
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			n.log.Warn("udp read failed", "listener", l.Addr(), "error", err, "retry_in", backoff)
+			n.Logger().Warn("udp read failed", "listener", l.Addr(), "error", err, "retry_in", backoff)
 			t := time.NewTimer(backoff)
 			select {
 			case <-t.C:
-			case <-n.closing:
+			case <-n.Context().Done():
 				t.Stop()
 				return
 			}
@@ -102,7 +108,7 @@ func (l *UDPListener) readLoop() {
 
 // peer returns the connection of the peer at from, making it if the
 // listener has room for another.
-func (l *UDPListener) peer(from netip.AddrPort) *udpConnection {
+func (l *Listener) peer(from netip.AddrPort) *connection {
 	l.mu.Lock()
 	c := l.peers[from]
 	full := len(l.peers) >= udpMaxPeers
@@ -125,16 +131,16 @@ func (l *UDPListener) peer(from netip.AddrPort) *udpConnection {
 }
 
 // refuse drops a datagram from a new peer when the listener is full, and
-// says so, rate-limited (warnLimit).
-func (l *UDPListener) refuse(from netip.AddrPort) {
+// says so, rate-limited (warnlimit.Limit).
+func (l *Listener) refuse(from netip.AddrPort) {
 	n := l.refused.Add(1)
 	l.t.counters.dropped[udpDropPeerRefused].Add(1)
-	l.refusals.warn(l.t.node.log, "udp listener full: dropped datagrams from new peers", "listener", l.Addr(),
+	l.refusals.Warn(l.t.node.Logger(), "udp listener full: dropped datagrams from new peers", "listener", l.Addr(),
 		"peer", from.String(), "peers", udpMaxPeers, "dropped_so_far", n, "idle_peers_go_after", udpPeerIdle)
 }
 
 // forget removes a closed connection from the listener's peers.
-func (l *UDPListener) forget(c *udpConnection) {
+func (l *Listener) forget(c *connection) {
 	l.mu.Lock()
 	if l.peers[c.peer] == c {
 		delete(l.peers, c.peer)
@@ -143,7 +149,7 @@ func (l *UDPListener) forget(c *udpConnection) {
 }
 
 // peerCount is how many peers the listener keeps.
-func (l *UDPListener) peerCount() int {
+func (l *Listener) peerCount() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.peers)

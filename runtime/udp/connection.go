@@ -1,4 +1,4 @@
-package runtime
+package udp
 
 import (
 	"context"
@@ -14,7 +14,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/warnlimit"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -37,9 +39,9 @@ import (
 // that nobody listens at the peer any more; the connection then closes, so
 // that the portal streams over it end at once.
 
-type udpConnection struct {
-	node *Node
-	t    *udpTransport
+type connection struct {
+	node *runtime.Node
+	t    *transport
 	sock *net.UDPConn
 	// dialed is true when the socket is the connection's own, connected
 	// to the peer; false when it is a listener's.
@@ -50,9 +52,9 @@ type udpConnection struct {
 	// its "ip:port". Routes name the peer by it.
 	key string
 	// listener is the listener whose socket it shares; nil when dialed.
-	listener *UDPListener
-	w        *worker
-	flow     *flow
+	listener *Listener
+	w        *runtime.ConnectionWorker
+	flow     *runtime.Flow
 	log      hclog.Logger
 
 	// sendMu makes a message's datagrams leave together, in the order of
@@ -68,7 +70,7 @@ type udpConnection struct {
 	lastHeard atomic.Int64
 	// warns rate-limits the warnings about the peer's dropped datagrams:
 	// a flood of bad ones makes one each warnEvery.
-	warns warnLimit
+	warns warnlimit.Limit
 
 	// rmu guards the reassembly of the peer's messages.
 	rmu sync.Mutex
@@ -77,24 +79,20 @@ type udpConnection struct {
 	// (the listener had it in hand) are not kept.
 	reDone bool // guarded by rmu
 
-	// repliers are the workers recorded as consumers of this connection's
-	// flow, to be forgotten when it closes.
-	repliers repliers
-
 	closeOnce sync.Once
 	closed    chan struct{}
 }
 
-var _ Connection = (*udpConnection)(nil)
+var _ runtime.Connection = (*connection)(nil)
 
 // Address is the connection worker's local address.
-func (c *udpConnection) Address() routing.Address { return c.w.addr }
+func (c *connection) Address() routing.Address { return c.w.Address() }
 
 // Transport is UDP.
-func (c *udpConnection) Transport() routing.TransportType { return routing.UDP }
+func (c *connection) Transport() routing.TransportType { return routing.UDP }
 
 // RemoteAddr is the peer's socket address.
-func (c *udpConnection) RemoteAddr() string {
+func (c *connection) RemoteAddr() string {
 	if c.dialed {
 		return c.sock.RemoteAddr().String()
 	}
@@ -102,33 +100,33 @@ func (c *udpConnection) RemoteAddr() string {
 }
 
 // Outgoing reports whether this node sent to the peer first.
-func (c *udpConnection) Outgoing() bool { return c.dialed }
+func (c *connection) Outgoing() bool { return c.dialed }
 
 // Received counts the messages put together from the peer.
-func (c *udpConnection) Received() uint64 { return c.received.Load() }
+func (c *connection) Received() uint64 { return c.received.Load() }
 
 // Done is closed when the connection has closed.
-func (c *udpConnection) Done() <-chan struct{} { return c.closed }
+func (c *connection) Done() <-chan struct{} { return c.closed }
 
 // Close closes the connection at once.
-func (c *udpConnection) Close() { c.close(nil) }
+func (c *connection) Close() { c.close(nil) }
 
 // udpAddress is the peer's UDP address, as pushed onto return routes.
-func (c *udpConnection) udpAddress() routing.Address { return routing.UDPAddress(c.key) }
+func (c *connection) udpAddress() routing.Address { return routing.UDPAddress(c.key) }
 
 // HandleMessage sends m to the peer as datagrams. It runs on the sender's
 // goroutine (the worker is inline) and may run on several at once: each
 // message has its own routing number, and its datagrams go out together.
-func (c *udpConnection) HandleMessage(_ *Context, m *Routed) error {
-	defer m.release()
-	c.repliers.record(c.node, c.flow, m.Return)
+func (c *connection) HandleMessage(_ *runtime.Context, m *runtime.Routed) error {
+	defer m.Release()
+	c.flow.ExpectReplies(m.Return)
 	msg := m.Message
 	msg.Onward = m.Onward[1:] // pop our own address
 	if len(msg.Onward) > 0 && msg.Onward[0] == c.udpAddress() {
 		msg.Onward = msg.Onward[1:] // and the peer's, which a reply names after it
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
+	buf := runtime.GetBuffer(wire.MaxUDPMessage)
+	defer runtime.PutBuffer(buf)
 	body := wire.AppendBody((*buf)[:0], &msg)
 	if err := wire.CheckUDPMessage(body); err != nil {
 		return fmt.Errorf("send to %s: %w", c.RemoteAddr(), err)
@@ -150,7 +148,7 @@ func (c *udpConnection) HandleMessage(_ *Context, m *Routed) error {
 
 // write sends one datagram. A connected socket that learned the peer does
 // not listen closes the connection.
-func (c *udpConnection) write(d []byte) error {
+func (c *connection) write(d []byte) error {
 	var err error
 	if c.dialed {
 		_, err = c.sock.Write(d)
@@ -165,7 +163,7 @@ func (c *udpConnection) write(d []byte) error {
 		c.close(err)
 	}
 	if errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("send to %s: %w", c.RemoteAddr(), ErrNodeClosed)
+		return fmt.Errorf("send to %s: %w", c.RemoteAddr(), runtime.ErrNodeClosed)
 	}
 	return fmt.Errorf("send to %s: %w", c.RemoteAddr(), err)
 }
@@ -173,7 +171,7 @@ func (c *udpConnection) write(d []byte) error {
 // receive takes one datagram from the peer: a part, and when it completes
 // a message, that message is routed on. A bad datagram is dropped with a
 // (rate-limited) warning; nothing else changes.
-func (c *udpConnection) receive(b []byte, now time.Time) {
+func (c *connection) receive(b []byte, now time.Time) {
 	c.lastHeard.Store(now.UnixNano())
 	counters := &c.t.counters
 	counters.datagramsIn.Add(1)
@@ -209,10 +207,10 @@ func (c *udpConnection) receive(b []byte, now time.Time) {
 	}
 	c.received.Add(1)
 	counters.messagesIn.Add(1)
-	msg, err := wire.DecodeBodyVia(body, c.w.addr)
+	msg, err := wire.DecodeBodyVia(body, c.w.Address())
 	if err == nil {
 		msg.Return = slices.Insert(msg.Return, 1, c.udpAddress())
-		err = checkMessage(&msg)
+		err = runtime.CheckMessage(&msg)
 	}
 	if err != nil {
 		counters.dropped[udpDropBadMessage].Add(1)
@@ -222,19 +220,19 @@ func (c *udpConnection) receive(b []byte, now time.Time) {
 	if len(msg.Onward) == 0 {
 		return // a heartbeat
 	}
-	if err := c.node.route(context.Background(), &Routed{Message: msg, flow: c.flow}); err != nil && !c.node.Quiet() {
+	if err := c.node.Route(context.Background(), runtime.NewRouted(msg, c.flow, nil, nil)); err != nil && !c.node.Quiet() {
 		c.dropped("dropped a message from the network", err, "onward", msg.Onward.Brief(), "return", msg.Return.Brief())
 	}
 }
 
-// dropped logs a dropped datagram or message, rate-limited (warnLimit),
+// dropped logs a dropped datagram or message, rate-limited (warnlimit.Limit),
 // so that a flood cannot flood the log.
-func (c *udpConnection) dropped(what string, err error, kv ...any) {
-	c.warns.warn(c.log, what, append([]any{"error", err}, kv...)...)
+func (c *connection) dropped(what string, err error, kv ...any) {
+	c.warns.Warn(c.log, what, append([]any{"error", err}, kv...)...)
 }
 
 // expire drops the peer's incomplete messages older than udpPartialTTL.
-func (c *udpConnection) expire(now time.Time) {
+func (c *connection) expire(now time.Time) {
 	c.rmu.Lock()
 	n := c.re.expire(now.Add(-udpPartialTTL), &c.t.pending)
 	c.rmu.Unlock()
@@ -245,7 +243,7 @@ func (c *udpConnection) expire(now time.Time) {
 }
 
 // readLoop reads a dialed connection's own socket until it closes.
-func (c *udpConnection) readLoop() {
+func (c *connection) readLoop() {
 	buf := make([]byte, udpReadBuffer)
 	for {
 		n, err := c.sock.Read(buf)
@@ -267,20 +265,20 @@ func (c *udpConnection) readLoop() {
 
 // close ends the connection: its worker, its socket if it has its own,
 // its reassembly memory. reason nil is an orderly end.
-func (c *udpConnection) close(reason error) {
+func (c *connection) close(reason error) {
 	c.closeOnce.Do(func() {
 		if c.dialed {
 			_ = c.sock.Close()
 		}
 		c.t.remove(c)
-		_ = c.node.StopWorker(c.w.addr.Value)
+		c.w.Stop()
 		c.rmu.Lock()
 		c.re.clear(&c.t.pending)
 		c.reDone = true
 		c.rmu.Unlock()
-		c.repliers.forget(c.flow)
-		logClosed(c.log, c.node.Quiet(), reason, c.warns.flush(), nil)
+		c.flow.Close()
+		warnlimit.LogClosed(c.log, c.node.Quiet(), reason, c.warns.Flush(), nil)
 		close(c.closed)
-		c.node.connEvents.closed(c.w.addr)
+		c.t.host.ConnectionClosed(c.w.Address())
 	})
 }

@@ -1,4 +1,4 @@
-package runtime
+package tcp
 
 import (
 	"context"
@@ -7,12 +7,15 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/warnlimit"
 )
 
 // Listener is a node's TCP listener. Connections it accepts are inbound:
 // their messages may reach the node's services.
 type Listener struct {
-	t  *tcpTransport
+	t  *transport
 	ln net.Listener
 	// done is closed when the accept loop has returned.
 	done chan struct{}
@@ -23,47 +26,46 @@ type Listener struct {
 	// refused counts the connections closed at once because open was at
 	// the limit; refusals rate-limits the warnings about them.
 	refused  atomic.Uint64
-	refusals warnLimit
+	refusals warnlimit.Limit
 	// strangers rate-limits the warnings about connections closed before
 	// their first good frame (a bad version byte, silence, junk): one
 	// client opening many such connections makes a handful of lines.
-	strangers warnLimit
+	strangers warnlimit.Limit
 }
 
-// DefaultMaxAcceptedConnections is how many connections a TCP listener
-// keeps open at a time unless Options say otherwise: well past what a
-// topology's nodes open to one node, well short of a process's file
-// descriptors.
-const DefaultMaxAcceptedConnections = 4096
-
-// Listen starts a TCP listener on addr ("127.0.0.1:0" picks a free port).
-func (n *Node) Listen(addr string) (*Listener, error) {
-	ln, err := n.opts.Sockets.Listen(context.Background(), "tcp", addr)
+// Listen starts a TCP listener of n on addr ("127.0.0.1:0" picks a free
+// port).
+func Listen(n *runtime.Node, addr string) (*Listener, error) {
+	ln, err := n.Sockets().Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("node %s: listen on %s: %w", n.name, addr, err)
+		return nil, fmt.Errorf("node %s: listen on %s: %w", n.Name(), addr, err)
 	}
-	return n.ListenOn(ln)
+	return ListenOn(n, ln)
 }
 
-// ListenOn is Listen on a socket bound already (see Bind), so that a
-// caller can reserve the address before it changes anything. The listener
-// owns ln from then on, even when it returns an error.
-func (n *Node) ListenOn(ln net.Listener) (*Listener, error) {
-	t := n.tcp()
+// ListenOn is Listen on a socket bound already (see runtime.Bind), so that
+// a caller can reserve the address before it changes anything. The
+// listener owns ln from then on, even when it returns an error.
+func ListenOn(n *runtime.Node, ln net.Listener) (*Listener, error) {
+	t, err := of(n)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	l := &Listener{t: t, ln: ln, done: make(chan struct{})}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
 		_ = ln.Close()
-		return nil, ErrNodeClosed
+		return nil, runtime.ErrNodeClosed
 	}
 	t.listeners = append(t.listeners, l)
 	t.mu.Unlock()
 	n.Go(func() {
 		defer close(l.done)
-		AcceptLoop(ln, n.log, n.closing, l.serve)
+		runtime.AcceptLoop(ln, n.Logger(), n.Context().Done(), l.serve)
 	})
-	n.log.Debug("listening", "address", ln.Addr().String())
+	n.Logger().Debug("listening", "address", ln.Addr().String())
 	return l, nil
 }
 
@@ -86,34 +88,28 @@ func (l *Listener) Close() error {
 // A listener at its limit closes the socket at once, so that clients who
 // connect and hold their connections cannot take the node's descriptors.
 func (l *Listener) serve(conn net.Conn) {
-	n := l.t.node
-	limit := n.opts.MaxAcceptedConnections
+	t := l.t
+	limit := t.opts.MaxAcceptedConnections
 	if l.open.Add(1) > int64(limit) {
 		l.open.Add(-1)
 		_ = conn.Close()
-		l.refusals.warn(n.log, "tcp listener full: connection refused", "listener", l.Addr(),
+		l.refusals.Warn(t.node.Logger(), "tcp listener full: connection refused", "listener", l.Addr(),
 			"peer", conn.RemoteAddr().String(), "limit", limit, "refused_so_far", l.refused.Add(1))
 		return
 	}
-	c, br, err := l.t.adopt(conn, false, "", true, l)
+	c, br, err := t.adopt(conn, false, "", true, l)
 	if err != nil {
 		return // node shutting down; adopt closed the socket
 	}
-	n.Go(func() {
-		if err := c.handshake(n.opts.HandshakeTimeout, br); err != nil {
+	t.node.Go(func() {
+		if err := c.handshake(t.opts.HandshakeTimeout, br); err != nil {
 			c.close(err)
 			return
 		}
 		// The version byte is no use of the connection: a peer that
 		// stops there is held only until its first frame is due.
-		c.in.firstWait = n.opts.HandshakeTimeout
+		c.in.firstWait = t.opts.HandshakeTimeout
 		c.in.firstDue = time.Now().Add(c.in.firstWait)
 		c.readLoop(br)
 	})
-}
-
-// Bind binds a TCP socket as listeners and portal inlets bind theirs.
-func Bind(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
-	return lc.Listen(context.Background(), "tcp", addr)
 }

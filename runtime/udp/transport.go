@@ -1,4 +1,9 @@
-package runtime
+// Package udp is a node's UDP transport (Ockam's ockam_transport_udp,
+// transport type 2): its listeners, its peers, and the datagrams that carry
+// their messages, cut into parts and put back together. A node has it when
+// its options name it (runtime.Options.Transports: udp.New); Listen then
+// acts on it, and the router reaches it only through runtime.Transport.
+package udp
 
 import (
 	"context"
@@ -14,33 +19,38 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 )
 
-// udpTransport is a node's UDP transport (Ockam's ockam_transport_udp,
+// transport is a node's UDP transport (Ockam's ockam_transport_udp,
 // transport type 2): its listeners and its peers. Messages cross it whole or
 // not at all (see udp_reassembly.go); nothing is resent, so a message may be
 // lost, and one message may overtake another.
-type udpTransport struct {
-	node *Node
+type transport struct {
+	host *runtime.Host
+	node *runtime.Node
+	// opts are the node's, for the dial policy, the timeout and the
+	// sockets.
+	opts runtime.Options
 	// dials de-duplicates the sockets made for one peer.
 	dials singleflight.Group
 	// pending counts the bytes of incomplete messages of every peer.
 	pending atomic.Int64
-	// counters are read by Counters (transport_counters.go).
+	// counters are read by Counters (counters.go).
 	counters udpCounters
 	// housekeeping is set once the goroutine that expires incomplete
 	// messages and idle peers runs.
 	housekeeping sync.Once
 
 	mu        sync.Mutex
-	conns     map[string]*udpConnection // guarded by mu; by worker address
-	byPeer    map[string]*udpConnection // guarded by mu; by UDP address value
-	listeners []*UDPListener            // guarded by mu
-	closed    bool                      // guarded by mu
+	conns     map[string]*connection // guarded by mu; by worker address
+	byPeer    map[string]*connection // guarded by mu; by UDP address value
+	listeners []*Listener            // guarded by mu
+	closed    bool                   // guarded by mu
 }
 
-var _ CountingTransport = (*udpTransport)(nil)
+var _ runtime.CountingTransport = (*transport)(nil)
 
 // Bounds and timings of the UDP transport.
 const (
@@ -61,31 +71,40 @@ const (
 	udpReadBuffer = 2048
 )
 
-func newUDPTransport(n *Node) *udpTransport {
-	return &udpTransport{
-		node:   n,
-		conns:  make(map[string]*udpConnection),
-		byPeer: make(map[string]*udpConnection),
+// New makes a node's UDP transport (runtime.Options.Transports).
+func New(h *runtime.Host) runtime.Transport {
+	return &transport{
+		host:   h,
+		node:   h.Node(),
+		opts:   h.Options(),
+		conns:  make(map[string]*connection),
+		byPeer: make(map[string]*connection),
 	}
 }
 
-// udp is the node's UDP transport.
-func (n *Node) udp() *udpTransport { return n.transport(routing.UDP).(*udpTransport) }
+// of is n's UDP transport.
+func of(n *runtime.Node) (*transport, error) {
+	t, ok := n.Transports().Get(routing.UDP).(*transport)
+	if !ok {
+		return nil, fmt.Errorf("node %s has no udp transport: %w", n.Name(), runtime.ErrUnsupportedTransport)
+	}
+	return t, nil
+}
 
 // Type is UDP.
-func (t *udpTransport) Type() routing.TransportType { return routing.UDP }
+func (t *transport) Type() routing.TransportType { return routing.UDP }
 
 // socket makes a UDP socket: bound to local when remote is "" (a
 // listener), else connected to remote from a free port. It is the one place
 // the node makes a UDP socket, so that where sockets are made (a network
 // namespace) is decided here alone.
-func (t *udpTransport) socket(ctx context.Context, local, remote string) (*net.UDPConn, error) {
+func (t *transport) socket(ctx context.Context, local, remote string) (*net.UDPConn, error) {
 	var c any
 	var err error
 	if remote == "" {
-		c, err = t.node.opts.Sockets.ListenPacket(ctx, "udp", local)
+		c, err = t.opts.Sockets.ListenPacket(ctx, "udp", local)
 	} else {
-		c, err = t.node.opts.Sockets.Dial(ctx, "udp", remote)
+		c, err = t.opts.Sockets.Dial(ctx, "udp", remote)
 	}
 	if err != nil {
 		return nil, err
@@ -104,10 +123,10 @@ func (t *udpTransport) socket(ctx context.Context, local, remote string) (*net.U
 }
 
 // Connections lists the live connections.
-func (t *udpTransport) Connections() []Connection {
+func (t *transport) Connections() []runtime.Connection {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]Connection, 0, len(t.conns))
+	out := make([]runtime.Connection, 0, len(t.conns))
 	for _, c := range t.conns {
 		out = append(out, c)
 	}
@@ -115,7 +134,7 @@ func (t *udpTransport) Connections() []Connection {
 }
 
 // Connection returns the connection whose worker is at addr.
-func (t *udpTransport) Connection(addr string) (Connection, bool) {
+func (t *transport) Connection(addr string) (runtime.Connection, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c, ok := t.conns[addr]
@@ -126,15 +145,15 @@ func (t *udpTransport) Connection(addr string) (Connection, bool) {
 // peer. A message from the network may use a peer the node knows (one it
 // heard from: replies) but makes a socket for a new one only if the node
 // was told it may (Options.MayDialUDP): a node is no open proxy.
-func (t *udpTransport) Resolve(ctx context.Context, peer string, fromNetwork bool) (routing.Address, error) {
+func (t *transport) Resolve(ctx context.Context, peer string, fromNetwork bool) (routing.Address, error) {
 	t.mu.Lock()
 	c := t.byPeer[peer]
 	t.mu.Unlock()
 	if c != nil {
-		return c.w.addr, nil
+		return c.w.Address(), nil
 	}
-	if fromNetwork && (t.node.opts.MayDialUDP == nil || !t.node.opts.MayDialUDP(peer)) {
-		return routing.Address{}, fmt.Errorf("send to udp %s: %w", peer, ErrDialDenied)
+	if fromNetwork && (t.opts.MayDialUDP == nil || !t.opts.MayDialUDP(peer)) {
+		return routing.Address{}, fmt.Errorf("send to udp %s: %w", peer, runtime.ErrDialDenied)
 	}
 	ch := t.dials.DoChan(peer, func() (any, error) { return t.dial(peer) })
 	select {
@@ -142,25 +161,25 @@ func (t *udpTransport) Resolve(ctx context.Context, peer string, fromNetwork boo
 		if res.Err != nil {
 			return routing.Address{}, res.Err
 		}
-		return res.Val.(*udpConnection).w.addr, nil
+		return res.Val.(*connection).w.Address(), nil
 	case <-ctx.Done():
 		return routing.Address{}, fmt.Errorf("udp %s: %w", peer, ctx.Err())
 	}
 }
 
 // dial makes a socket connected to peer, and its connection.
-func (t *udpTransport) dial(peer string) (*udpConnection, error) {
+func (t *transport) dial(peer string) (*connection, error) {
 	t.mu.Lock()
 	c := t.byPeer[peer]
 	t.mu.Unlock()
 	if c != nil {
 		return c, nil
 	}
-	ctx, cancel := context.WithTimeout(t.node.ctx, t.node.opts.DialTimeout)
+	ctx, cancel := context.WithTimeout(t.node.Context(), t.opts.DialTimeout)
 	defer cancel()
 	sock, err := t.socket(ctx, "", peer)
 	if err != nil {
-		return nil, fmt.Errorf("node %s: udp socket to %s: %w", t.node.name, peer, err)
+		return nil, fmt.Errorf("node %s: udp socket to %s: %w", t.node.Name(), peer, err)
 	}
 	c, err = t.adopt(sock, netip.AddrPort{}, peer, nil)
 	if err != nil {
@@ -173,10 +192,10 @@ func (t *udpTransport) dial(peer string) (*udpConnection, error) {
 
 // adopt makes a connection of a peer: on its own connected socket (l is
 // nil), or on listener l's socket, for the peer at from.
-func (t *udpTransport) adopt(sock *net.UDPConn, from netip.AddrPort, key string, l *UDPListener) (*udpConnection, error) {
-	name := RandomAddress()
+func (t *transport) adopt(sock *net.UDPConn, from netip.AddrPort, key string, l *Listener) (*connection, error) {
+	name := runtime.RandomAddress()
 	dialed := l == nil
-	c := &udpConnection{
+	c := &connection{
 		node:     t.node,
 		t:        t,
 		sock:     sock,
@@ -184,20 +203,19 @@ func (t *udpTransport) adopt(sock *net.UDPConn, from netip.AddrPort, key string,
 		peer:     from,
 		key:      key,
 		listener: l,
-		flow:     &flow{id: name},
-		closed:   make(chan struct{}),
+		// A listener's peers may reach the node's services, as a TCP
+		// listener's connections do.
+		flow:   t.node.NewFlow(name, !dialed),
+		closed: make(chan struct{}),
 	}
 	remote := key
 	if dialed {
 		remote = sock.RemoteAddr().String()
 	}
-	c.log = t.node.log.With("connection", name, "peer", remote, "transport", "udp")
+	c.log = t.node.Logger().With("connection", name, "peer", remote, "transport", "udp")
 	c.nextRN = uint16(rand.Uint32()) // random, as Ockam's RoutingNumber::default
 	c.lastHeard.Store(time.Now().UnixNano())
-	// A listener's peers may reach the node's services, as a TCP
-	// listener's connections do.
-	c.flow.inbound.Store(!dialed)
-	w, err := t.node.startInlineWorker(name, c)
+	w, err := t.host.StartConnection(name, c, true)
 	if err != nil {
 		return nil, err
 	}
@@ -205,8 +223,8 @@ func (t *udpTransport) adopt(sock *net.UDPConn, from netip.AddrPort, key string,
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
-		_ = t.node.StopWorker(name)
-		return nil, ErrNodeClosed
+		w.Stop()
+		return nil, runtime.ErrNodeClosed
 	}
 	t.conns[name] = c
 	if _, ok := t.byPeer[key]; !ok {
@@ -218,9 +236,9 @@ func (t *udpTransport) adopt(sock *net.UDPConn, from netip.AddrPort, key string,
 	return c, nil
 }
 
-func (t *udpTransport) remove(c *udpConnection) {
+func (t *transport) remove(c *connection) {
 	t.mu.Lock()
-	delete(t.conns, c.w.addr.Value)
+	delete(t.conns, c.w.Address().Value)
 	if t.byPeer[c.key] == c {
 		delete(t.byPeer, c.key)
 	}
@@ -232,12 +250,12 @@ func (t *udpTransport) remove(c *udpConnection) {
 
 // sweep expires incomplete messages and idle listener peers until the node
 // closes.
-func (t *udpTransport) sweep() {
+func (t *transport) sweep() {
 	tick := time.NewTicker(udpSweepEvery)
 	defer tick.Stop()
 	for {
 		select {
-		case <-t.node.closing:
+		case <-t.node.Context().Done():
 			return
 		case now := <-tick.C:
 			t.mu.Lock()
@@ -256,7 +274,7 @@ func (t *udpTransport) sweep() {
 
 // Close stops the listeners and closes every connection. Datagrams are
 // written as they are sent: there is no queue to drain.
-func (t *udpTransport) Close() {
+func (t *transport) Close() {
 	t.mu.Lock()
 	t.closed = true
 	ls := t.listeners

@@ -1,4 +1,4 @@
-package runtime
+package tcp
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
@@ -22,7 +23,7 @@ import (
 // (readSpliced).
 
 // handshake sends our protocol version and checks the peer's.
-func (c *tcpConnection) handshake(timeout time.Duration, br *bufio.Reader) error {
+func (c *connection) handshake(timeout time.Duration, br *bufio.Reader) error {
 	deadline := time.Now().Add(timeout)
 	_ = c.conn.SetDeadline(deadline)
 	defer c.conn.SetDeadline(time.Time{})
@@ -40,8 +41,8 @@ func (c *tcpConnection) handshake(timeout time.Duration, br *bufio.Reader) error
 }
 
 // readLoop reads frames until the connection fails or closes.
-func (c *tcpConnection) readLoop(br *bufio.Reader) {
-	c.in.frameWait = c.node.opts.FrameTimeout
+func (c *connection) readLoop(br *bufio.Reader) {
+	c.in.frameWait = c.t.opts.FrameTimeout
 	var bytesIn uint64 // added to c.bytesIn before the reader may block
 	for {
 		if bytesIn > 0 && !frameBuffered(br) {
@@ -54,7 +55,7 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 		c.in.idle = br.Buffered() == 0
 		n, err := wire.PeekFrameLength(br)
 		c.in.limit = 0
-		var m *Routed
+		var m *runtime.Routed
 		consumed := false
 		bad := c.badRun
 		switch {
@@ -89,35 +90,35 @@ func (c *tcpConnection) readLoop(br *bufio.Reader) {
 		if m == nil {
 			continue // dropped
 		}
-		if err := c.node.route(context.Background(), m); err != nil {
+		if err := c.node.Route(context.Background(), m); err != nil {
 			if c.node.Quiet() {
 				continue
 			}
-			c.warns.warn(c.log, "dropped a message from the network", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "error", err)
+			c.warns.Warn(c.log, "dropped a message from the network", "onward", m.Onward.Brief(), "return", m.Return.Brief(), "error", err)
 		}
 	}
 }
 
 // readFrame reads a frame's body of n bytes, and decodes it. A bad message
 // is dropped with a warning (nil, nil).
-func (c *tcpConnection) readFrame(br *bufio.Reader, n int) (*Routed, error) {
+func (c *connection) readFrame(br *bufio.Reader, n int) (*runtime.Routed, error) {
 	body, buf, err := readBody(br, n)
 	if err != nil {
 		return nil, err
 	}
-	msg, err := wire.DecodeBodyVia(body, c.w.addr)
+	msg, err := wire.DecodeBodyVia(body, c.w.Address())
 	if err == nil {
-		err = checkMessage(&msg)
+		err = runtime.CheckMessage(&msg)
 	}
 	if err != nil {
-		putBuffer(buf)
+		runtime.PutBuffer(buf)
 		return nil, c.dropBad(&msg, err)
 	}
 	if len(msg.Onward) == 0 {
-		putBuffer(buf)
+		runtime.PutBuffer(buf)
 		return nil, nil // Ockam's heartbeat: an empty frame
 	}
-	return &Routed{Message: msg, flow: c.flow, buf: buf}, nil
+	return runtime.NewRouted(msg, c.flow, buf, nil), nil
 }
 
 // badFrameRun is how many bad frames in a row close a connection. A peer
@@ -129,13 +130,13 @@ const badFrameRun = 64
 // dropBad drops a frame that holds a bad message, with a rate-limited
 // warning. It returns an error, to close the connection, when the frame
 // ends a run of badFrameRun bad ones.
-func (c *tcpConnection) dropBad(msg *routing.Message, err error) error {
-	c.node.counters.dropped[dropBadFrame].Add(1)
+func (c *connection) dropBad(msg *routing.Message, err error) error {
+	c.t.host.DroppedBadFrame()
 	c.badRun++
 	if c.badRun >= badFrameRun {
 		return fmt.Errorf("%w: %d in a row, the last: %w", ErrBadFrames, c.badRun, err)
 	}
-	c.warns.warn(c.log, "dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
+	c.warns.Warn(c.log, "dropped a bad message from the network", "onward", msg.Onward.Brief(), "return", msg.Return.Brief(), "error", err)
 	return nil
 }
 
@@ -149,11 +150,11 @@ const headRead = 512
 // from the socket into a pipe. consumed is false, with nothing read, when
 // the frame is not for splicing: the caller reads it as usual, and reports
 // whatever is wrong with it.
-func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consumed bool, err error) {
+func (c *connection) readSpliced(br *bufio.Reader, n int) (m *runtime.Routed, consumed bool, err error) {
 	avail := min(br.Buffered(), n)
 	prefix, _ := br.Peek(avail) // buffered: no read
-	h, err := wire.DecodeHeadVia(prefix, c.w.addr)
-	if err != nil || checkMessage(&h.Message) != nil || len(h.Message.Onward) == 0 {
+	h, err := wire.DecodeHeadVia(prefix, c.w.Address())
+	if err != nil || runtime.CheckMessage(&h.Message) != nil || len(h.Message.Onward) == 0 {
 		return nil, false, nil
 	}
 	end := h.PayloadAt + h.PayloadLen
@@ -164,12 +165,12 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	// read of the rest goes into the pipe; for a connection, what was read
 	// stays in memory, ahead of the pipe, and the pipe takes all the rest.
 	headLen, tail := buffered, 0
-	if target.Mode == SpliceSocket {
+	if target.Mode == runtime.SpliceSocket {
 		headLen, tail = target.Head, target.Tail
 	}
 	mid := h.PayloadLen - buffered - tail
-	if end > n || buffered < headLen || mid < splice.MinBytes || target.Mode == SpliceNone {
-		c.smallReads = end <= n && h.PayloadLen >= splice.MinBytes && target.Mode != SpliceNone
+	if end > n || buffered < headLen || mid < splice.MinBytes || target.Mode == runtime.SpliceNone {
+		c.smallReads = end <= n && h.PayloadLen >= splice.MinBytes && target.Mode != runtime.SpliceNone
 		return nil, false, nil
 	}
 	p := splice.GetPipe()
@@ -217,12 +218,12 @@ func (c *tcpConnection) readSpliced(br *bufio.Reader, n int) (m *Routed, consume
 	}
 	msg := h.Message
 	msg.Payload = head
-	return &Routed{Message: msg, flow: c.flow, sp: NewSpliced(p, after[:tail:tail])}, true, nil
+	return runtime.NewRouted(msg, c.flow, nil, runtime.NewSpliced(p, after[:tail:tail])), true, nil
 }
 
 // fillPipe is p.FillExactly(c.raw, n) under the frame's deadline, which
 // the splice honours as a read does.
-func (c *tcpConnection) fillPipe(p *splice.Pipe, n int) error {
+func (c *connection) fillPipe(p *splice.Pipe, n int) error {
 	for {
 		c.in.arm()
 		held := p.Held()
@@ -241,7 +242,7 @@ func (c *tcpConnection) fillPipe(p *splice.Pipe, n int) error {
 // readRestInMemory finishes reading a frame whose payload did not all fit
 // in the pipe: the payload is head, what the pipe holds, and the rest still
 // to read; the message gets it all in memory.
-func (c *tcpConnection) readRestInMemory(br *bufio.Reader, n int, h *wire.Head, head []byte, p *splice.Pipe) (*Routed, error) {
+func (c *connection) readRestInMemory(br *bufio.Reader, n int, h *wire.Head, head []byte, p *splice.Pipe) (*runtime.Routed, error) {
 	defer p.Release()
 	payload := make([]byte, h.PayloadLen)
 	k := copy(payload, head)
@@ -261,7 +262,7 @@ func (c *tcpConnection) readRestInMemory(br *bufio.Reader, n int, h *wire.Head, 
 	}
 	msg := h.Message
 	msg.Payload = payload
-	return &Routed{Message: msg, flow: c.flow}, nil
+	return runtime.NewRouted(msg, c.flow, nil, nil), nil
 }
 
 func noEOF(err error) error {
@@ -384,21 +385,19 @@ func frameBuffered(br *bufio.Reader) bool {
 	return uint64(br.Buffered()) >= 4+uint64(binary.BigEndian.Uint32(prefix))
 }
 
-// pooledFrameMin is the body size from which a frame is read into a pooled
-// buffer: full portal chunks, not small messages that may sit in a mailbox.
-// A queued chunk then pins at most twice its size.
-const pooledFrameMin = 32 << 10
-
 // readBody reads a frame's body of n bytes, into a pooled buffer when it
-// is large.
+// is large (runtime.PooledMin).
 func readBody(br *bufio.Reader, n int) (body []byte, buf *[]byte, err error) {
-	if buf = getBufferFor(n); buf != nil {
+	if n >= runtime.PooledMin {
+		buf = runtime.GetBuffer(n)
+	}
+	if buf != nil {
 		body = (*buf)[:n]
 	} else {
 		body = make([]byte, n)
 	}
 	if err := wire.ReadFrameBody(br, body); err != nil {
-		putBuffer(buf)
+		runtime.PutBuffer(buf)
 		return nil, nil, err
 	}
 	return body, buf, nil
