@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -18,14 +21,14 @@ const relayFuzzSentinel = "fuzz-sentinel"
 
 // relayFuzzReset is how many forwarders the fuzzer lets pile up on its
 // connection before it starts a new one, below MaxRelaysPerConnection.
-const relayFuzzReset = MaxRelaysPerConnection - 4
+const relayFuzzReset = runtime.MaxRelaysPerConnection - 4
 
 // relayFuzz is the pair of nodes FuzzRelayRegistration sends through: n3
 // dials n2, as a relay's node does, and registers over that connection.
 type relayFuzz struct {
-	n2, n3  *Node
+	n2, n3  *runtime.Node
 	n2Addr  string
-	conn    Connection // n3's connection to n2
+	conn    runtime.Connection // n3's connection to n2
 	replies chan []byte
 }
 
@@ -33,7 +36,7 @@ type relayFuzz struct {
 // route.
 type replyRecorder struct{ ch chan []byte }
 
-func (r replyRecorder) HandleMessage(_ *Context, m *Routed) error {
+func (r replyRecorder) HandleMessage(_ *runtime.Context, m *runtime.Routed) error {
 	select {
 	case r.ch <- append([]byte(nil), m.Payload...):
 	default: // nobody is waiting for so many: a test failure will say so
@@ -46,15 +49,15 @@ const relayFuzzInbox = "fuzz-inbox"
 func newRelayFuzz(tb testing.TB) *relayFuzz {
 	tb.Helper()
 	r := &relayFuzz{
-		n2:      NewNode("n2", Options{}),
-		n3:      NewNode("n3", Options{}),
+		n2:      runtime.NewNode("n2", runtime.Options{Transports: []runtime.NewTransport{tcp.New}}),
+		n3:      runtime.NewNode("n3", runtime.Options{Transports: []runtime.NewTransport{tcp.New}}),
 		replies: make(chan []byte, 16),
 	}
 	tb.Cleanup(func() {
 		r.n3.Close()
 		r.n2.Close()
 	})
-	l, err := r.n2.Listen("127.0.0.1:0")
+	l, err := tcp.Listen(r.n2, "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,7 +73,7 @@ func (r *relayFuzz) connect(tb testing.TB) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := r.n3.Connect(ctx, r.n2Addr, ConnectOptions{Inbound: true})
+	c, err := tcp.Connect(ctx, r.n3, r.n2Addr, tcp.ConnectOptions{Inbound: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -82,8 +85,8 @@ func (r *relayFuzz) connect(tb testing.TB) {
 func (r *relayFuzz) reset(tb testing.TB) {
 	tb.Helper()
 	r.conn.Close()
-	waitFor(tb, "the forwarders of a closed connection to go", func() bool {
-		return len(r.n2.Forwarders()) == 0 && len(r.n2.Connections()) == 0
+	nodetest.WaitFor(tb, "the forwarders of a closed connection to go", func() bool {
+		return len(r.n2.Forwarders()) == 0 && len(r.n2.Transports().Connections()) == 0
 	})
 	r.drain()
 	r.connect(tb)
@@ -130,7 +133,7 @@ func (r *relayFuzz) await(tb testing.TB, name string) {
 // n2Conn is the address of n2's end of the connection.
 func (r *relayFuzz) n2Conn(tb testing.TB) string {
 	tb.Helper()
-	cs := r.n2.Connections()
+	cs := r.n2.Transports().Connections()
 	if len(cs) != 1 {
 		tb.Fatalf("n2 has %d connections, want 1", len(cs))
 	}
@@ -217,7 +220,7 @@ func TestRelayFuzzHarnessResets(t *testing.T) {
 	r := newRelayFuzz(t)
 	r.register(t, wire.EncodeString(relayFuzzSentinel))
 	r.await(t, relayFuzzSentinel)
-	for i := 0; i < 2*MaxRelaysPerConnection; i++ {
+	for i := 0; i < 2*runtime.MaxRelaysPerConnection; i++ {
 		r.check(t, wire.EncodeString(fmt.Sprintf("name-%d", i)))
 		r.check(t, []byte{0x09, 'x'})
 	}

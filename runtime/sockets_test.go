@@ -1,15 +1,17 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
 	"testing"
+
+	"github.com/ockamtop/ockamtop/runtime"
 )
 
 // SocketsIn makes every socket inside its enter function, and says when
 // enter fails.
 func TestSocketsIn(t *testing.T) {
 	entered := 0
-	s := SocketsIn(func(f func() error) error { entered++; return f() })
+	s := runtime.SocketsIn(func(f func() error) error { entered++; return f() })
 	ln, err := s.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +30,7 @@ func TestSocketsIn(t *testing.T) {
 	if entered != 3 {
 		t.Errorf("entered %d times, want 3", entered)
 	}
-	failing := SocketsIn(func(func() error) error { return ErrNodeClosed })
+	failing := runtime.SocketsIn(func(func() error) error { return runtime.ErrNodeClosed })
 	if _, err := failing.Dial(context.Background(), "tcp", ln.Addr().String()); err == nil {
 		t.Error("a dial whose enter failed succeeded")
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 )
 
 // A node that closes tells the other end of its portal streams.
@@ -67,7 +68,7 @@ func TestPortalMiddleNodeDies(t *testing.T) {
 func TestPortalCloseRacesNewStreams(t *testing.T) {
 	target := nodetest.ServeTCP(t, holdServer)
 	for iter := 0; iter < 50; iter++ {
-		n := runtime.NewNode("n", runtime.Options{})
+		n := runtime.NewNode("n", runtime.Options{Transports: []runtime.NewTransport{tcp.New}})
 		if _, err := StartOutlet(n, "outlet", target, OutletOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +127,7 @@ func TestCloseCancelsDials(t *testing.T) {
 		c.Close()
 		t.Skip("connects to a full accept queue do not hang here")
 	}
-	n1 := runtime.NewNode("n1", runtime.Options{DialTimeout: 20 * time.Second})
+	n1 := runtime.NewNode("n1", runtime.Options{DialTimeout: 20 * time.Second, Transports: []runtime.NewTransport{tcp.New}})
 	in, _ := inletWithClient(t, n1, routing.Route{routing.TCPAddress(target), routing.LocalAddress("outlet")})
 	nodetest.WaitFor(t, "the stream to start dialing", func() bool { return in.Streams() == 1 })
 	done := make(chan struct{})
@@ -148,7 +149,7 @@ func TestPortalStreamLearnsItsConnectionClosed(t *testing.T) {
 	p := newPortalPath(t, nodetest.ServeTCP(t, holdServer))
 	c := openStream(t, p)
 	nodetest.WaitFor(t, "the inlet's stream to be established", func() bool { return p.inlet.Streams() == 1 })
-	for _, conn := range p.n1.Connections() {
+	for _, conn := range p.n1.Transports().Connections() {
 		conn.Close()
 	}
 	expectClosed(t, c)

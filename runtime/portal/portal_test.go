@@ -11,6 +11,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 )
 
 func TestPortalConcurrentStreams(t *testing.T) {
@@ -155,7 +156,7 @@ func TestPortalRouteDownAndBack(t *testing.T) {
 	p.logs1.WaitLog(t, "[WARN]  test: portal route is down")
 
 	n2b, _ := nodetest.Node(t, "n2b", runtime.Options{})
-	if _, err := n2b.Listen(p.n2Addr); err != nil {
+	if _, err := tcp.Listen(n2b, p.n2Addr); err != nil {
 		t.Fatal(err)
 	}
 	// n3's relay client registers again at the new relay node.

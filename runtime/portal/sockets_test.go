@@ -12,6 +12,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 )
 
 // recordingSockets makes host sockets and records what it was asked for,
@@ -56,7 +57,7 @@ func TestNodeSockets(t *testing.T) {
 	var sa, sb recordingSockets
 	a, _ := nodetest.Node(t, "a", runtime.Options{Sockets: &sa})
 	b, _ := nodetest.Node(t, "b", runtime.Options{Sockets: &sb})
-	l, err := a.Listen("127.0.0.1:0")
+	l, err := tcp.Listen(a, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestSplicedPayloadToAClosingStream(t *testing.T) {
 	}
 	head := wire.AppendUvarint([]byte{byte(portalPayload)}, uint64(len(data)))
 	msg := routing.Message{Onward: routing.Route{s.addr}, Return: local("peer"), Payload: head}
-	if err := n.SendBuffered(t.Context(), msg, nil, runtime.NewSpliced(p, appendSeq(nil, 0))); err != nil {
+	if err := n.Route(t.Context(), runtime.NewRouted(msg, nil, nil, runtime.NewSpliced(p, appendSeq(nil, 0)))); err != nil {
 		t.Fatal(err)
 	}
 	if now := splice.PipesInUse(); now > before {

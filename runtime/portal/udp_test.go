@@ -67,7 +67,7 @@ func TestUDPPortalConcurrentStreams(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if n := len(n1.Connections()); n != 1 {
+	if n := len(n1.Transports().Connections()); n != 1 {
 		t.Fatalf("n1 has %d connections, want its one UDP peer", n)
 	}
 }

@@ -31,7 +31,7 @@ func TestRelayCounters(t *testing.T) {
 	}
 	// Cut the relay's connection: it reconnects and registers again.
 	var conn runtime.Connection
-	for _, c := range n3.Connections() {
+	for _, c := range n3.Transports().Connections() {
 		if c.Address().Value == r.Status().Connection {
 			conn = c
 		}

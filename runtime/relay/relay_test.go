@@ -13,6 +13,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 )
 
 func TestRelayThroughForwarder(t *testing.T) {
@@ -63,8 +64,8 @@ func TestRelayRecovers(t *testing.T) {
 // relayRecovery kills the relay node, starts a new one on the same port,
 // and returns the time from its listening to a message getting through.
 func relayRecovery(t testing.TB) (time.Duration, *nodetest.LogBuffer) {
-	n2 := runtime.NewNode("n2", runtime.Options{})
-	l, err := n2.Listen("127.0.0.1:0")
+	n2 := runtime.NewNode("n2", runtime.Options{Transports: []runtime.NewTransport{tcp.New}})
+	l, err := tcp.Listen(n2, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func relayRecovery(t testing.TB) (time.Duration, *nodetest.LogBuffer) {
 	nodetest.WaitFor(t, "relay to notice", func() bool { return rel.Status().State != Up })
 
 	n2b, _ := nodetest.Node(t, "n2b", runtime.Options{})
-	if _, err := n2b.Listen(addr); err != nil {
+	if _, err := tcp.Listen(n2b, addr); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -219,7 +220,7 @@ func TestRelayBesideAnotherDial(t *testing.T) {
 	n3, _ := nodetest.Node(t, "n3", runtime.Options{})
 	plain := make(chan error, 1)
 	go func() {
-		_, err := n3.Connect(context.Background(), proxy, runtime.ConnectOptions{})
+		_, err := tcp.Connect(context.Background(), n3, proxy, tcp.ConnectOptions{})
 		plain <- err
 	}()
 	rel, err := Start(n3, "n3", proxy, Options{})

@@ -13,6 +13,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/secure"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 )
 
 // The relay node sees ciphertext only: a secret sent through the channel
@@ -299,7 +300,7 @@ func TestSecureChannelRelayRestart(t *testing.T) {
 	}
 	n2.Close()
 	n2b, _ := nodetest.Node(t, "n2", runtime.Options{})
-	if _, err := n2b.Listen(addr); err != nil {
+	if _, err := tcp.Listen(n2b, addr); err != nil {
 		t.Fatal(err)
 	}
 	// n3's relay client registers again at the new relay node.
@@ -335,7 +336,7 @@ func TestSecureChannelRelayReconnect(t *testing.T) {
 		t.Fatal(got)
 	}
 	old := p.n2.Forwarders()["forward_to_n3"]
-	for _, c := range p.n2.Connections() {
+	for _, c := range p.n2.Transports().Connections() {
 		if c.Address().Value == old {
 			c.Close()
 		}

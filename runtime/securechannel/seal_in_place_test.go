@@ -41,7 +41,7 @@ func streamChunk(t *testing.T, n int) (*runtime.Routed, []byte) {
 		Onward:  routing.Route{routing.LocalAddress(runtime.RandomAddress()), routing.LocalAddress("an_outlet_with_a_long_name")},
 		Return:  routing.Route{routing.LocalAddress(runtime.RandomAddress())},
 		Payload: payload,
-	}, nil, pooled), want
+	}, nil, pooled, nil), want
 }
 
 func TestSealInPlace(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 	"github.com/ockamtop/ockamtop/schema"
 	"github.com/ockamtop/ockamtop/topology"
 	"github.com/ockamtop/ockamtop/topology/deploy"
@@ -119,7 +120,7 @@ node "responder" {
 	if err := responder.StartService("sink", sink); err != nil {
 		b.Fatal(err)
 	}
-	conn, err := initiator.Connect(context.Background(), run.ListenerOf("responder"), runtime.ConnectOptions{})
+	conn, err := tcp.Connect(context.Background(), initiator, run.ListenerOf("responder"), tcp.ConnectOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

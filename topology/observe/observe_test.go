@@ -341,7 +341,7 @@ func TestMetricsMove(t *testing.T) {
 		t.Fatalf("reconnects before any failure = %v", v)
 	}
 	st := run.Parts().Relays[0].Relay.Status()
-	for _, conn := range run.Node("n3").Connections() {
+	for _, conn := range run.Node("n3").Transports().Connections() {
 		if conn.Address().Value == st.Connection {
 			conn.Close()
 		}

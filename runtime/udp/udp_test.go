@@ -1,4 +1,4 @@
-package runtime
+package udp_test
 
 import (
 	"context"
@@ -10,44 +10,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/udp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
 // The UDP transport: the seeds' transport examples over UDP, and the
 // bridge of seed 003 with its first hop over UDP (n1 -UDP-> n2 -TCP-> n3).
 
-func listenUDP(t testing.TB, n *Node) string {
-	t.Helper()
-	l, err := n.ListenUDP("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l.Addr()
-}
-
 func TestRoutingOverUDP(t *testing.T) {
-	responder, _ := testNode(t, "responder", Options{})
-	addr := listenUDP(t, responder)
-	initiator, _ := testNode(t, "initiator", Options{})
+	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
+	addr := nodetest.ListenUDP(t, responder)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
 
 	r := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")}
-	if got := sendString(t, initiator, r, "Hello Ockam!"); got != "Hello Ockam!" {
+	if got := nodetest.SendString(t, initiator, r, "Hello Ockam!"); got != "Hello Ockam!" {
 		t.Fatalf("reply %q", got)
 	}
 	// A message of many parts, and one of an exact multiple of 493 bytes.
 	for _, size := range []int{5000, 3 * wire.MaxUDPPartPayload, 40 << 10} {
 		s := strings.Repeat("u", size)
 		r := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("uppercase")}
-		if got := sendString(t, initiator, r, s); got != strings.ToUpper(s) {
+		if got := nodetest.SendString(t, initiator, r, s); got != strings.ToUpper(s) {
 			t.Fatalf("reply of %d bytes to %d bytes", len(got), size)
 		}
 	}
-	conns := initiator.Connections()
+	conns := initiator.Transports().Connections()
 	if len(conns) != 1 || conns[0].Transport() != routing.UDP || !conns[0].Outgoing() || conns[0].RemoteAddr() != addr {
 		t.Fatalf("initiator connections: %v", conns)
 	}
-	if n := len(responder.Connections()); n != 1 {
+	if n := len(responder.Transports().Connections()); n != 1 {
 		t.Fatalf("responder has %d peers, want 1", n)
 	}
 }
@@ -55,19 +49,19 @@ func TestRoutingOverUDP(t *testing.T) {
 // The receiver pushes its connection and then the sender's UDP address
 // onto the return route, and the reply goes back over UDP.
 func TestUDPReturnRoute(t *testing.T) {
-	responder, _ := testNode(t, "responder", Options{})
-	rec := newRecorder()
+	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
+	rec := nodetest.NewRecorder()
 	if err := responder.StartService("echoer", rec); err != nil {
 		t.Fatal(err)
 	}
-	addr := listenUDP(t, responder)
-	initiator, _ := testNode(t, "initiator", Options{})
+	addr := nodetest.ListenUDP(t, responder)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
 	r := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echoer")}
-	if got := sendString(t, initiator, r, "hi"); got != "hi" {
+	if got := nodetest.SendString(t, initiator, r, "hi"); got != "hi" {
 		t.Fatalf("reply %q", got)
 	}
-	m := <-rec.ch
-	peer := responder.Connections()[0]
+	m := <-rec.C
+	peer := responder.Transports().Connections()[0]
 	if len(m.Return) != 3 || m.Return[0] != peer.Address() || m.Return[1] != routing.UDPAddress(peer.RemoteAddr()) {
 		t.Fatalf("return route at the responder = %s (peer %s at %s)", m.Return, peer.Address(), peer.RemoteAddr())
 	}
@@ -76,13 +70,13 @@ func TestUDPReturnRoute(t *testing.T) {
 // n1 -UDP-> n2 -TCP-> n3: the bridge of the seeds, where "the
 // communication from n1 to n2 uses UDP while from n2 to n3 uses TCP".
 func TestUDPToTCPBridge(t *testing.T) {
-	n3, _ := testNode(t, "n3", Options{})
-	n3Addr := listen(t, n3)
-	n2, _ := testNode(t, "n2", Options{MayDial: func(hp string) bool { return hp == n3Addr }})
-	n2Addr := listenUDP(t, n2)
-	n1, _ := testNode(t, "n1", Options{})
+	n3, _ := nodetest.Node(t, "n3", runtime.Options{})
+	n3Addr := nodetest.Listen(t, n3)
+	n2, _ := nodetest.Node(t, "n2", runtime.Options{MayDial: func(hp string) bool { return hp == n3Addr }})
+	n2Addr := nodetest.ListenUDP(t, n2)
+	n1, _ := nodetest.Node(t, "n1", runtime.Options{})
 	r := routing.Route{routing.UDPAddress(n2Addr), routing.TCPAddress(n3Addr), routing.LocalAddress("uppercase")}
-	if got := sendString(t, n1, r, "hello"); got != "HELLO" {
+	if got := nodetest.SendString(t, n1, r, "hello"); got != "HELLO" {
 		t.Fatalf("reply %q", got)
 	}
 }
@@ -90,25 +84,25 @@ func TestUDPToTCPBridge(t *testing.T) {
 // No open proxy: a message from the network makes a node send datagrams
 // only to peers it may dial, or that it has heard from (replies).
 func TestUDPNoOpenProxy(t *testing.T) {
-	target, _ := testNode(t, "target", Options{})
-	targetAddr := listenUDP(t, target)
-	allowed, _ := testNode(t, "allowed", Options{})
-	allowedAddr := listenUDP(t, allowed)
+	target, _ := nodetest.Node(t, "target", runtime.Options{})
+	targetAddr := nodetest.ListenUDP(t, target)
+	allowed, _ := nodetest.Node(t, "allowed", runtime.Options{})
+	allowedAddr := nodetest.ListenUDP(t, allowed)
 
-	mid, logs := testNode(t, "mid", Options{MayDialUDP: func(hp string) bool { return hp == allowedAddr }})
-	midAddr := listenUDP(t, mid)
-	n1, _ := testNode(t, "n1", Options{})
+	mid, logs := nodetest.Node(t, "mid", runtime.Options{MayDialUDP: func(hp string) bool { return hp == allowedAddr }})
+	midAddr := nodetest.ListenUDP(t, mid)
+	n1, _ := nodetest.Node(t, "n1", runtime.Options{})
 
 	r := routing.Route{routing.UDPAddress(midAddr), routing.UDPAddress(allowedAddr), routing.LocalAddress("echo")}
-	if got := sendString(t, n1, r, "ok"); got != "ok" {
+	if got := nodetest.SendString(t, n1, r, "ok"); got != "ok" {
 		t.Fatalf("reply %q", got)
 	}
 	r = routing.Route{routing.UDPAddress(midAddr), routing.UDPAddress(targetAddr), routing.LocalAddress("echo")}
-	if _, err := trySend(n1, r, "no", 300*time.Millisecond); err == nil {
+	if _, err := nodetest.TrySend(n1, r, "no", 300*time.Millisecond); err == nil {
 		t.Fatal("mid sent to a peer it may not dial")
 	}
-	logs.waitLog(t, ErrDialDenied.Error())
-	if n := len(target.Connections()); n != 0 {
+	logs.WaitLog(t, runtime.ErrDialDenied.Error())
+	if n := len(target.Transports().Connections()); n != 0 {
 		t.Fatalf("target heard from %d peers", n)
 	}
 }
@@ -116,16 +110,16 @@ func TestUDPNoOpenProxy(t *testing.T) {
 // A node without a UDP listener still sends, from a socket of its own,
 // and a peer that stops listening closes the connection (ICMP).
 func TestUDPPeerGone(t *testing.T) {
-	responder, _ := testNode(t, "responder", Options{})
-	addr := listenUDP(t, responder)
-	initiator, _ := testNode(t, "initiator", Options{})
+	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
+	addr := nodetest.ListenUDP(t, responder)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
 	r := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")}
-	sendString(t, initiator, r, "hi")
-	conn := initiator.Connections()[0]
+	nodetest.SendString(t, initiator, r, "hi")
+	conn := initiator.Transports().Connections()[0]
 	responder.Close()
 	// The next message gets ICMP port unreachable back.
-	waitFor(t, "the connection to close", func() bool {
-		_, _ = trySend(initiator, r, "anyone?", 20*time.Millisecond)
+	nodetest.WaitFor(t, "the connection to close", func() bool {
+		_, _ = nodetest.TrySend(initiator, r, "anyone?", 20*time.Millisecond)
 		select {
 		case <-conn.Done():
 			return true
@@ -136,12 +130,12 @@ func TestUDPPeerGone(t *testing.T) {
 }
 
 func TestUDPMessageTooLarge(t *testing.T) {
-	responder, _ := testNode(t, "responder", Options{})
-	addr := listenUDP(t, responder)
-	initiator, _ := testNode(t, "initiator", Options{})
+	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
+	addr := nodetest.ListenUDP(t, responder)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
 	err := initiator.Send(context.Background(), routing.Message{
 		Onward:  routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")},
-		Return:  local("nobody"),
+		Return:  nodetest.Local("nobody"),
 		Payload: make([]byte, wire.MaxUDPMessage),
 	})
 	if !errors.Is(err, wire.ErrUDPMessageTooLarge) {
@@ -151,9 +145,9 @@ func TestUDPMessageTooLarge(t *testing.T) {
 
 // Many messages from many goroutines at once, each answered.
 func TestUDPManyInFlight(t *testing.T) {
-	responder, _ := testNode(t, "responder", Options{})
-	addr := listenUDP(t, responder)
-	initiator, _ := testNode(t, "initiator", Options{})
+	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
+	addr := nodetest.ListenUDP(t, responder)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := range 8 {
@@ -161,7 +155,7 @@ func TestUDPManyInFlight(t *testing.T) {
 			for i := range 25 {
 				s := fmt.Sprintf("g%d-%d-%s", g, i, strings.Repeat("x", 600*(i%3)))
 				r := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")}
-				got, err := trySend(initiator, r, s, 5*time.Second)
+				got, err := nodetest.TrySend(initiator, r, s, 5*time.Second)
 				if err != nil || got != s {
 					errs <- fmt.Errorf("%s: got %d bytes, %v", s[:6], len(got), err)
 					return
@@ -194,8 +188,8 @@ func sendDatagrams(t testing.TB, addr string, ds ...[]byte) *net.UDPConn {
 
 // /ip6/::1/udp/P: an IPv6 peer, named as routes name it ("[::1]:P").
 func TestRoutingOverUDPv6(t *testing.T) {
-	responder, _ := testNode(t, "responder", Options{})
-	l, err := responder.ListenUDP("[::1]:0")
+	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
+	l, err := udp.Listen(responder, "[::1]:0")
 	if err != nil {
 		t.Fatalf("no IPv6 loopback here: %v", err)
 	}
@@ -207,11 +201,11 @@ func TestRoutingOverUDPv6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	initiator, _ := testNode(t, "initiator", Options{})
-	if got := sendString(t, initiator, r, "over ipv6"); got != "over ipv6" {
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
+	if got := nodetest.SendString(t, initiator, r, "over ipv6"); got != "over ipv6" {
 		t.Fatalf("reply %q", got)
 	}
-	if peer := responder.Connections()[0].RemoteAddr(); !strings.HasPrefix(peer, "[::1]:") {
+	if peer := responder.Transports().Connections()[0].RemoteAddr(); !strings.HasPrefix(peer, "[::1]:") {
 		t.Fatalf("responder's peer %s", peer)
 	}
 }

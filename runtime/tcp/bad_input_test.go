@@ -1,14 +1,14 @@
-package runtime
+package tcp_test
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
@@ -29,15 +29,15 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			node, logs := testNode(t, "victim", Options{HandshakeTimeout: 300 * time.Millisecond})
-			addr := listen(t, node)
+			node, logs := nodetest.Node(t, "victim", runtime.Options{HandshakeTimeout: 300 * time.Millisecond})
+			addr := nodetest.Listen(t, node)
 
 			// A live connection made before the bad one.
-			before, _ := testNode(t, "before", Options{})
-			beforeConn := connect(t, before, addr)
-			echo := func(n *Node, c Connection) {
+			before, _ := nodetest.Node(t, "before", runtime.Options{})
+			beforeConn := nodetest.Connect(t, before, addr)
+			echo := func(n *runtime.Node, c runtime.Connection) {
 				t.Helper()
-				if got := sendString(t, n, routing.Route{c.Address(), routing.LocalAddress("echo")}, "still here"); got != "still here" {
+				if got := nodetest.SendString(t, n, routing.Route{c.Address(), routing.LocalAddress("echo")}, "still here"); got != "still here" {
 					t.Fatalf("echo reply %q", got)
 				}
 			}
@@ -60,24 +60,23 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 			// then EOF.
 			raw.SetReadDeadline(time.Now().Add(5 * time.Second))
 			got, err := io.ReadAll(raw)
-			if err != nil && !isReset(err) {
+			if err != nil && !nodetest.IsReset(err) {
 				t.Fatalf("bad connection was not closed: %v", err)
 			}
 			if len(got) > 1 {
 				t.Fatalf("node sent %x to a bad peer", got)
 			}
-			logs.waitLog(t, tc.reason)
+			logs.WaitLog(t, tc.reason)
 
 			// The old connection and a new one both still work.
 			echo(before, beforeConn)
-			after, _ := testNode(t, "after", Options{})
-			echo(after, connect(t, after, addr))
+			after, _ := nodetest.Node(t, "after", runtime.Options{})
+			echo(after, nodetest.Connect(t, after, addr))
 		})
 	}
 }
 
 // isReset reports a connection reset: the node closed with unread input.
-func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
 
 // A whole frame that holds a bad message is dropped with a warning, and the
 // connection it came on goes on: one bad message must not cut every stream
@@ -107,8 +106,8 @@ func TestBadMessageKeepsTheConnection(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			node, logs := testNode(t, "victim", Options{})
-			addr := listen(t, node)
+			node, logs := nodetest.Node(t, "victim", runtime.Options{})
+			addr := nodetest.Listen(t, node)
 			raw, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -118,7 +117,7 @@ func TestBadMessageKeepsTheConnection(t *testing.T) {
 			if _, err := raw.Write(append([]byte{wire.ProtocolVersion}, tc.send...)); err != nil {
 				t.Fatal(err)
 			}
-			logs.waitLog(t, tc.reason)
+			logs.WaitLog(t, tc.reason)
 			// The same connection still carries an echo there and back.
 			ping := frame(&routing.Message{
 				Onward:  routing.Route{routing.LocalAddress("echo")},

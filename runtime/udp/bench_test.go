@@ -1,4 +1,4 @@
-package runtime
+package udp_test
 
 import (
 	"context"
@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/udp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -50,7 +53,7 @@ func (w *window) got() {
 	}
 }
 
-func (w *window) HandleMessage(*Context, *Routed) error {
+func (w *window) HandleMessage(*runtime.Context, *runtime.Routed) error {
 	w.got()
 	return nil
 }
@@ -59,7 +62,7 @@ func (w *window) HandleMessage(*Context, *Routed) error {
 // and the losses. A lost message holds its slot: after udpBenchWait
 // without a free slot, the benchmark fails.
 func windowedSend(b *testing.B, n int, w *window, send func() error) {
-	b.SetBytes(benchPayloadSize)
+	b.SetBytes(nodetest.BenchPayloadSize)
 	b.ReportAllocs()
 	wait := time.NewTimer(udpBenchWait)
 	defer wait.Stop()
@@ -89,15 +92,15 @@ func windowedSend(b *testing.B, n int, w *window, send func() error) {
 }
 
 func BenchmarkUDPHop(b *testing.B) {
-	responder, _ := testNode(b, "responder", Options{})
+	responder, _ := nodetest.Node(b, "responder", runtime.Options{})
 	w := newWindow()
 	if err := responder.StartService("sink", w); err != nil {
 		b.Fatal(err)
 	}
-	addr := listenUDP(b, responder)
-	initiator, _ := testNode(b, "initiator", Options{})
+	addr := nodetest.ListenUDP(b, responder)
+	initiator, _ := nodetest.Node(b, "initiator", runtime.Options{})
 	onward := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("sink")}
-	payload := make([]byte, benchPayloadSize)
+	payload := make([]byte, nodetest.BenchPayloadSize)
 	windowedSend(b, b.N, w, func() error {
 		return initiator.Send(context.Background(), routing.Message{Onward: onward, Payload: payload})
 	})
@@ -112,12 +115,12 @@ func BenchmarkBareUDP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer rx.Close()
-	_ = rx.SetReadBuffer(udpSocketBuffer)
+	_ = rx.SetReadBuffer(udp.SocketBuffer)
 	w := newWindow()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		buf := make([]byte, udpReadBuffer)
+		buf := make([]byte, udp.ReadBuffer)
 		for {
 			n, err := rx.Read(buf)
 			if err != nil {
@@ -138,7 +141,7 @@ func BenchmarkBareUDP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer tx.Close()
-	msg := routing.Message{Onward: local("sink"), Return: local("app"), Payload: make([]byte, benchPayloadSize)}
+	msg := routing.Message{Onward: nodetest.Local("sink"), Return: nodetest.Local("app"), Payload: make([]byte, nodetest.BenchPayloadSize)}
 	var body, dgram []byte
 	var rn uint16
 	windowedSend(b, b.N, w, func() error {
@@ -157,13 +160,13 @@ func BenchmarkBareUDP(b *testing.B) {
 // bridge n1 -TCP-> n2 -TCP-> n3, in the same run.
 func BenchmarkBridgeRoundTrip(b *testing.B) {
 	const trips = 5000
-	n3, _ := testNode(b, "n3", Options{})
-	n3Addr := listen(b, n3)
-	n2, _ := testNode(b, "n2", Options{MayDial: func(hp string) bool { return hp == n3Addr }})
-	n2TCP, n2UDP := listen(b, n2), listenUDP(b, n2)
-	n1, _ := testNode(b, "n1", Options{})
+	n3, _ := nodetest.Node(b, "n3", runtime.Options{})
+	n3Addr := nodetest.Listen(b, n3)
+	n2, _ := nodetest.Node(b, "n2", runtime.Options{MayDial: func(hp string) bool { return hp == n3Addr }})
+	n2TCP, n2UDP := nodetest.Listen(b, n2), nodetest.ListenUDP(b, n2)
+	n1, _ := nodetest.Node(b, "n1", runtime.Options{})
 	measure := func(onward routing.Route) (p50, p99 time.Duration) {
-		payload := make([]byte, benchPayloadSize)
+		payload := make([]byte, nodetest.BenchPayloadSize)
 		lat := make([]time.Duration, 0, trips)
 		for range trips {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,11 +1,14 @@
-package runtime
+package udp_test
 
 import (
 	"bytes"
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/udp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -14,13 +17,13 @@ import (
 // dropped, memory stays bounded, incomplete messages expire, and the node
 // keeps serving others.
 func TestUDPBadInput(t *testing.T) {
-	n, logs := testNode(t, "n", Options{})
-	addr := listenUDP(t, n)
-	good, _ := testNode(t, "good", Options{})
+	n, logs := nodetest.Node(t, "n", runtime.Options{})
+	addr := nodetest.ListenUDP(t, n)
+	good, _ := nodetest.Node(t, "good", runtime.Options{})
 	echo := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")}
 
 	part := func(p wire.UDPPart) []byte { return wire.AppendUDPPart(nil, p) }
-	body := wire.AppendBody(nil, &routing.Message{Onward: local("echo"), Return: local("x"), Payload: []byte("hi")})
+	body := wire.AppendBody(nil, &routing.Message{Onward: nodetest.Local("echo"), Return: nodetest.Local("x"), Payload: []byte("hi")})
 	bad := sendDatagrams(t, addr,
 		[]byte("garbage, not CBOR"),
 		nil,
@@ -31,8 +34,8 @@ func TestUDPBadInput(t *testing.T) {
 		part(wire.UDPPart{RoutingNumber: 2, Offset: 0, Total: 2, Payload: []byte{1}}), // never completes
 		part(wire.UDPPart{RoutingNumber: 3, Total: 1, Payload: body[:len(body)-1]}),   // truncated body
 	)
-	logs.waitLog(t, "dropped a bad datagram")
-	if got := sendString(t, good, echo, "still here"); got != "still here" {
+	logs.WaitLog(t, "dropped a bad datagram")
+	if got := nodetest.SendString(t, good, echo, "still here"); got != "still here" {
 		t.Fatalf("reply %q", got)
 	}
 
@@ -44,21 +47,21 @@ func TestUDPBadInput(t *testing.T) {
 			if _, err := bad.Write(d); err != nil {
 				t.Fatal(err)
 			}
-			if held := n.udp().pending.Load(); held > udpPeerPending {
-				t.Fatalf("%d bytes held for one peer, bound %d", held, udpPeerPending)
+			if held := udp.Pending(n); held > udp.PeerPending {
+				t.Fatalf("%d bytes held for one peer, bound %d", held, udp.PeerPending)
 			}
 		}
 		if rn%50 == 0 {
-			if got := sendString(t, good, echo, "during the flood"); got != "during the flood" {
+			if got := nodetest.SendString(t, good, echo, "during the flood"); got != "during the flood" {
 				t.Fatalf("reply %q", got)
 			}
 		}
 	}
 	// The incomplete messages expire.
-	waitFor(t, "incomplete messages to expire", func() bool { return n.udp().pending.Load() == 0 })
+	nodetest.WaitFor(t, "incomplete messages to expire", func() bool { return udp.Pending(n) == 0 })
 	// A valid message from the flooder is still heard: nothing was closed.
 	if _, err := bad.Write(part(wire.UDPPart{RoutingNumber: 999, Total: 1, Payload: wire.AppendBody(nil, &routing.Message{
-		Onward: local("echo"), Return: local("x"), Payload: wire.EncodeString("back"),
+		Onward: nodetest.Local("echo"), Return: nodetest.Local("x"), Payload: wire.EncodeString("back"),
 	})})); err != nil {
 		t.Fatal(err)
 	}
@@ -73,29 +76,29 @@ func TestUDPBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := wire.DecodeBody(p.Payload)
-	if err != nil || !bytes.Equal(m.Payload, wire.EncodeString("back")) || !m.Onward.Equal(local("x")) {
+	if err != nil || !bytes.Equal(m.Payload, wire.EncodeString("back")) || !m.Onward.Equal(nodetest.Local("x")) {
 		t.Fatalf("answer %v %v", m, err)
 	}
 }
 
-// A listener keeps at most udpMaxPeers peers; past that, new peers are
+// A listener keeps at most udp.MaxPeers peers; past that, new peers are
 // dropped with a warning and the ones it has go on.
 func TestUDPListenerFull(t *testing.T) {
-	n, logs := testNode(t, "n", Options{})
-	addr := listenUDP(t, n)
-	good, _ := testNode(t, "good", Options{})
+	n, logs := nodetest.Node(t, "n", runtime.Options{})
+	addr := nodetest.ListenUDP(t, n)
+	good, _ := nodetest.Node(t, "good", runtime.Options{})
 	echo := routing.Route{routing.UDPAddress(addr), routing.LocalAddress("echo")}
-	sendString(t, good, echo, "first")
+	nodetest.SendString(t, good, echo, "first")
 	ping := wire.AppendUDPPart(nil, wire.UDPPart{RoutingNumber: 1, Total: 1, Payload: wire.AppendBody(nil, &routing.Message{})})
-	l := n.udp().listeners[0]
-	for i := range udpMaxPeers + 10 {
-		sendDatagrams(t, addr, ping)         // each from a port of its own, open until the test ends
-		if i%64 == 63 && i < udpMaxPeers-1 { // do not outrun the socket's buffer
-			waitFor(t, "the listener to take the peers", func() bool { return l.peerCount() >= i })
+	l := udp.FirstListener(n)
+	for i := range udp.MaxPeers + 10 {
+		sendDatagrams(t, addr, ping)          // each from a port of its own, open until the test ends
+		if i%64 == 63 && i < udp.MaxPeers-1 { // do not outrun the socket's buffer
+			nodetest.WaitFor(t, "the listener to take the peers", func() bool { return l.PeerCount() >= i })
 		}
 	}
-	logs.waitLog(t, "udp listener full")
-	if got := sendString(t, good, echo, "still served"); got != "still served" {
+	logs.WaitLog(t, "udp listener full")
+	if got := nodetest.SendString(t, good, echo, "still served"); got != "still served" {
 		t.Fatalf("reply %q", got)
 	}
 }

@@ -1,16 +1,18 @@
-package runtime
+package tcp_test
 
 import (
 	"errors"
 	"net"
 	"testing"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
-func dropped(n *Node, reason string) uint64 {
-	for i, r := range DropReasons {
+func dropped(n *runtime.Node, reason string) uint64 {
+	for i, r := range runtime.DropReasons {
 		if r == reason {
 			return n.Counters().Dropped[i]
 		}
@@ -22,22 +24,22 @@ func dropped(n *Node, reason string) uint64 {
 // connection.
 func TestNodeAndConnectionCounters(t *testing.T) {
 	t.Parallel()
-	responder, logs := testNode(t, "responder", Options{})
-	addr := listen(t, responder)
-	initiator, _ := testNode(t, "initiator", Options{})
-	conn := connect(t, initiator, addr)
+	responder, logs := nodetest.Node(t, "responder", runtime.Options{})
+	addr := nodetest.Listen(t, responder)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
+	conn := nodetest.Connect(t, initiator, addr)
 
 	for range 3 {
-		sendString(t, initiator, routing.Route{conn.Address(), routing.LocalAddress("echo")}, "hello")
+		nodetest.SendString(t, initiator, routing.Route{conn.Address(), routing.LocalAddress("echo")}, "hello")
 	}
 	// Each echo is routed on both nodes: to the connection and the inbox
 	// at the initiator, to echo and the connection at the responder.
 	// (A message is counted once its worker has it: maybe after the reply.)
-	waitFor(t, "six messages routed at the initiator", func() bool { return initiator.Counters().Routed >= 6 })
-	waitFor(t, "six messages routed at the responder", func() bool { return responder.Counters().Routed >= 6 })
+	nodetest.WaitFor(t, "six messages routed at the initiator", func() bool { return initiator.Counters().Routed >= 6 })
+	nodetest.WaitFor(t, "six messages routed at the responder", func() bool { return responder.Counters().Routed >= 6 })
 	// A frame is counted once written, maybe after it has been read.
-	waitFor(t, "3 frames each way counted", func() bool {
-		cc := conn.(CountedConnection).Counters()
+	nodetest.WaitFor(t, "3 frames each way counted", func() bool {
+		cc := conn.(runtime.CountedConnection).Counters()
 		return cc.FramesOut == 3 && cc.FramesIn == 3 && cc.BytesOut > 0 && cc.BytesIn > 0
 	})
 	if got := initiator.Counters().ConnectionsOpened; got != 1 {
@@ -48,14 +50,14 @@ func TestNodeAndConnectionCounters(t *testing.T) {
 	if err := initiator.Send(t.Context(), routing.Message{Onward: routing.Route{conn.Address(), routing.LocalAddress("nobody")}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a no_worker drop", func() bool { return dropped(responder, "no_worker") == 1 })
-	if err := responder.StartWorker("private", newRecorder()); err != nil {
+	nodetest.WaitFor(t, "a no_worker drop", func() bool { return dropped(responder, "no_worker") == 1 })
+	if err := responder.StartWorker("private", nodetest.NewRecorder()); err != nil {
 		t.Fatal(err)
 	}
 	if err := initiator.Send(t.Context(), routing.Message{Onward: routing.Route{conn.Address(), routing.LocalAddress("private")}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a flow_control drop", func() bool { return dropped(responder, "flow_control") == 1 })
+	nodetest.WaitFor(t, "a flow_control drop", func() bool { return dropped(responder, "flow_control") == 1 })
 
 	// A bad frame from the network.
 	raw, err := net.Dial("tcp", addr)
@@ -66,12 +68,12 @@ func TestNodeAndConnectionCounters(t *testing.T) {
 	if _, err := raw.Write([]byte{wire.ProtocolVersion, 0, 0, 0, 2, 0xff, 0xff}); err != nil {
 		t.Fatal(err)
 	}
-	logs.waitLog(t, "malformed frame body")
+	logs.WaitLog(t, "malformed frame body")
 	if got := dropped(responder, "bad_frame"); got != 1 {
 		t.Errorf("bad_frame drops = %d, want 1", got)
 	}
 	// A local send to nobody counts too.
-	if err := initiator.Send(t.Context(), routing.Message{Onward: local("nobody")}); !errors.Is(err, ErrNoSuchAddress) {
+	if err := initiator.Send(t.Context(), routing.Message{Onward: nodetest.Local("nobody")}); !errors.Is(err, runtime.ErrNoSuchAddress) {
 		t.Fatalf("send to nobody: %v", err)
 	}
 	if got := dropped(initiator, "no_worker"); got != 1 {
@@ -83,14 +85,14 @@ func TestNodeAndConnectionCounters(t *testing.T) {
 // that stops in the middle of the next frame does not hide them.
 func TestBytesInCountedBeforeTheReaderBlocks(t *testing.T) {
 	t.Parallel()
-	node, _ := testNode(t, "n", Options{})
-	addr := listen(t, node)
+	node, _ := nodetest.Node(t, "n", runtime.Options{})
+	addr := nodetest.Listen(t, node)
 	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	frame, err := wire.AppendFrame(nil, &routing.Message{Onward: local("nobody")})
+	frame, err := wire.AppendFrame(nil, &routing.Message{Onward: nodetest.Local("nobody")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,9 +103,9 @@ func TestBytesInCountedBeforeTheReaderBlocks(t *testing.T) {
 	if _, err := raw.Write(send); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the whole frame counted", func() bool {
-		for _, c := range node.Connections() {
-			if cc := c.(CountedConnection).Counters(); cc.FramesIn == 1 && cc.BytesIn == uint64(len(frame)) {
+	nodetest.WaitFor(t, "the whole frame counted", func() bool {
+		for _, c := range node.Transports().Connections() {
+			if cc := c.(runtime.CountedConnection).Counters(); cc.FramesIn == 1 && cc.BytesIn == uint64(len(frame)) {
 				return true
 			}
 		}

@@ -1,4 +1,4 @@
-package runtime
+package tcp_test
 
 import (
 	"bufio"
@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
 // linesAbout counts the log lines that name peer.
-func linesAbout(logs *logBuffer, peer string) int {
+func linesAbout(logs *nodetest.LogBuffer, peer string) int {
 	n := 0
 	for line := range strings.Lines(logs.String()) {
 		if strings.Contains(line, peer) {
@@ -29,13 +31,13 @@ func linesAbout(logs *logBuffer, peer string) int {
 // its connection once the run is long enough, and serves a well-behaved
 // peer during and after.
 func TestJunkFloodIsRateLimitedAndClosed(t *testing.T) {
-	node, logs := testNode(t, "victim", Options{})
-	addr := listen(t, node)
-	good, _ := testNode(t, "good", Options{})
-	goodConn := connect(t, good, addr)
+	node, logs := nodetest.Node(t, "victim", runtime.Options{})
+	addr := nodetest.Listen(t, node)
+	good, _ := nodetest.Node(t, "good", runtime.Options{})
+	goodConn := nodetest.Connect(t, good, addr)
 	echo := func(what string) {
 		t.Helper()
-		if got := sendString(t, good, routing.Route{goodConn.Address(), routing.LocalAddress("echo")}, what); got != what {
+		if got := nodetest.SendString(t, good, routing.Route{goodConn.Address(), routing.LocalAddress("echo")}, what); got != what {
 			t.Fatalf("echo reply %q", got)
 		}
 	}
@@ -57,13 +59,13 @@ func TestJunkFloodIsRateLimitedAndClosed(t *testing.T) {
 
 	_ = raw.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got, err := io.ReadAll(raw)
-	if err != nil && !isReset(err) {
+	if err != nil && !nodetest.IsReset(err) {
 		t.Fatalf("the flooding connection was not closed: %v", err)
 	}
 	if len(got) > 1 {
 		t.Fatalf("node sent %x to the flooding peer", got)
 	}
-	logs.waitLog(t, "too many bad frames: 64 in a row")
+	logs.WaitLog(t, "too many bad frames: 64 in a row")
 	n := linesAbout(logs, peer)
 	t.Logf("%d log lines about the flooding peer", n)
 	if n > 5 {
@@ -71,9 +73,9 @@ func TestJunkFloodIsRateLimitedAndClosed(t *testing.T) {
 	}
 
 	echo("after")
-	after, _ := testNode(t, "after", Options{})
-	c := connect(t, after, addr)
-	if got := sendString(t, after, routing.Route{c.Address(), routing.LocalAddress("echo")}, "new"); got != "new" {
+	after, _ := nodetest.Node(t, "after", runtime.Options{})
+	c := nodetest.Connect(t, after, addr)
+	if got := nodetest.SendString(t, after, routing.Route{c.Address(), routing.LocalAddress("echo")}, "new"); got != "new" {
 		t.Fatalf("echo reply %q", got)
 	}
 }
@@ -82,8 +84,8 @@ func TestJunkFloodIsRateLimitedAndClosed(t *testing.T) {
 // worker holds) are no run of bad frames: the connection stays, and the
 // warnings about them are rate-limited.
 func TestUndeliverableFloodKeepsTheConnection(t *testing.T) {
-	node, logs := testNode(t, "victim", Options{})
-	addr := listen(t, node)
+	node, logs := nodetest.Node(t, "victim", runtime.Options{})
+	addr := nodetest.Listen(t, node)
 	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +96,7 @@ func TestUndeliverableFloodKeepsTheConnection(t *testing.T) {
 
 	frame := func(to string, payload []byte) []byte {
 		b, err := wire.AppendFrame(nil, &routing.Message{
-			Onward: local(to), Return: local("me"), Payload: payload,
+			Onward: nodetest.Local(to), Return: nodetest.Local("me"), Payload: payload,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package runtime
+package tcp_test
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/splice"
 	"github.com/ockamtop/ockamtop/runtime/wire"
@@ -22,22 +24,22 @@ import (
 type relayPeer struct {
 	raw  net.Conn
 	br   *bufio.Reader
-	logs *logBuffer
+	logs *nodetest.LogBuffer
 	addr string // n2's listener
 }
 
 func newRelayPeer(t *testing.T) *relayPeer {
 	t.Helper()
-	return newRelayPeerOpts(t, Options{})
+	return newRelayPeerOpts(t, runtime.Options{})
 }
 
 // newRelayPeerOpts is newRelayPeer with n2 made with opts.
-func newRelayPeerOpts(t *testing.T, opts Options) *relayPeer {
+func newRelayPeerOpts(t *testing.T, opts runtime.Options) *relayPeer {
 	t.Helper()
-	n2, logs := testNode(t, "n2", opts)
-	addr := listen(t, n2)
-	n3, _ := testNode(t, "n3", Options{})
-	registerRelay(t, n3, "n3", addr)
+	n2, logs := nodetest.Node(t, "n2", opts)
+	addr := nodetest.Listen(t, n2)
+	n3, _ := nodetest.Node(t, "n3", runtime.Options{})
+	nodetest.RegisterRelay(t, n3, "n3", addr)
 	return dialRelayPeer(t, addr, logs)
 }
 
@@ -46,7 +48,7 @@ func newRelayPeerAt(t *testing.T, p *relayPeer) *relayPeer {
 	return dialRelayPeer(t, p.addr, p.logs)
 }
 
-func dialRelayPeer(t *testing.T, addr string, logs *logBuffer) *relayPeer {
+func dialRelayPeer(t *testing.T, addr string, logs *nodetest.LogBuffer) *relayPeer {
 	t.Helper()
 	raw, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -135,7 +137,7 @@ func TestSplicedPayloadsThroughARelay(t *testing.T) {
 	if _, err := p.raw.Write(bad); err != nil {
 		t.Fatal(err)
 	}
-	p.logs.waitLog(t, "dropped a bad message from the network")
+	p.logs.WaitLog(t, "dropped a bad message from the network")
 	p.echo(t, randomBytes(100<<10), 0)
 
 	// A large payload for an address that does not exist: dropped.
@@ -148,7 +150,7 @@ func TestSplicedPayloadsThroughARelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.echo(t, randomBytes(64<<10), 0)
-	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
+	nodetest.WaitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 }
 
 // When a pipe takes less than a payload (a small pipe, or the data in many
@@ -162,7 +164,7 @@ func TestSplicedPipeFull(t *testing.T) {
 	for _, size := range []int{64 << 10, 200 << 10} {
 		p.echo(t, randomBytes(size), 0)
 	}
-	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
+	nodetest.WaitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 }
 
 // A peer that dies in the middle of a large payload, while it is being
@@ -176,8 +178,8 @@ func TestSplicedPeerDiesMidPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.raw.Close()
-	p.logs.waitLog(t, "read frame body")
-	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
+	p.logs.WaitLog(t, "read frame body")
+	nodetest.WaitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 	// The node still serves a new peer the same way.
 	again := newRelayPeerAt(t, p)
 	again.echo(t, randomBytes(100<<10), 0)
@@ -187,7 +189,7 @@ func TestSplicedPeerDiesMidPayload(t *testing.T) {
 // the frame deadline in all, is read whole; one that stalls half way
 // closes its connection, and gives its pipe back.
 func TestSplicedFrameDeadline(t *testing.T) {
-	p := newRelayPeerOpts(t, Options{FrameTimeout: 300 * time.Millisecond})
+	p := newRelayPeerOpts(t, runtime.Options{FrameTimeout: 300 * time.Millisecond})
 	taken := splice.PipesTaken()
 	payload := randomBytes(1 << 20)
 	frame := toEcho(t, payload)
@@ -218,7 +220,7 @@ func TestSplicedFrameDeadline(t *testing.T) {
 	if _, err := p.raw.Write(stalled[:len(stalled)/2]); err != nil {
 		t.Fatal(err)
 	}
-	p.logs.waitLog(t, "no byte for 300ms in the middle of a frame")
-	waitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
+	p.logs.WaitLog(t, "no byte for 300ms in the middle of a frame")
+	nodetest.WaitFor(t, "every pipe to be given back", func() bool { return splice.PipesInUse() == 0 })
 	newRelayPeerAt(t, p).echo(t, randomBytes(100<<10), 0)
 }

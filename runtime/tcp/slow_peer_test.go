@@ -1,4 +1,4 @@
-package runtime
+package tcp_test
 
 import (
 	"bufio"
@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
 // Short deadlines, so that the tests wait little for them.
-var slowPeerOpts = Options{HandshakeTimeout: 200 * time.Millisecond, FrameTimeout: 200 * time.Millisecond}
+var slowPeerOpts = runtime.Options{HandshakeTimeout: 200 * time.Millisecond, FrameTimeout: 200 * time.Millisecond}
 
 // dialBytes connects to addr as a client that speaks the wire by hand, and
 // sends what.
@@ -38,7 +40,7 @@ func waitClosed(t *testing.T, raw net.Conn, r io.Reader) {
 	t.Helper()
 	_ = raw.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got, err := io.ReadAll(r)
-	if err != nil && !isReset(err) {
+	if err != nil && !nodetest.IsReset(err) {
 		t.Fatalf("the node did not close the connection: %v", err)
 	}
 	if len(got) > 1 {
@@ -50,7 +52,7 @@ func waitClosed(t *testing.T, raw net.Conn, r io.Reader) {
 // past the node's version byte if readVersion.
 func echoOn(t *testing.T, raw net.Conn, br *bufio.Reader, s string, readVersion bool) {
 	t.Helper()
-	b, err := wire.AppendFrame(nil, &routing.Message{Onward: local("echo"), Return: local("me"), Payload: wire.EncodeString(s)})
+	b, err := wire.AppendFrame(nil, &routing.Message{Onward: nodetest.Local("echo"), Return: nodetest.Local("me"), Payload: wire.EncodeString(s)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +96,13 @@ func TestSlowPeersAreClosed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			node, logs := testNode(t, "victim", slowPeerOpts)
-			addr := listen(t, node)
-			good, _ := testNode(t, "good", slowPeerOpts)
-			goodConn := connect(t, good, addr)
+			node, logs := nodetest.Node(t, "victim", slowPeerOpts)
+			addr := nodetest.Listen(t, node)
+			good, _ := nodetest.Node(t, "good", slowPeerOpts)
+			goodConn := nodetest.Connect(t, good, addr)
 			echo := func(what string) {
 				t.Helper()
-				if got := sendString(t, good, routing.Route{goodConn.Address(), routing.LocalAddress("echo")}, what); got != what {
+				if got := nodetest.SendString(t, good, routing.Route{goodConn.Address(), routing.LocalAddress("echo")}, what); got != what {
 					t.Fatalf("echo reply %q", got)
 				}
 			}
@@ -115,7 +117,7 @@ func TestSlowPeersAreClosed(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitClosed(t, raw, br)
-			logs.waitLog(t, tc.reason)
+			logs.WaitLog(t, tc.reason)
 			echo("after")
 		})
 	}
@@ -124,9 +126,9 @@ func TestSlowPeersAreClosed(t *testing.T) {
 // A frame whose bytes come slowly but keep coming, for longer than the
 // frame deadline in all, is read whole.
 func TestSlowFrameIsNotCut(t *testing.T) {
-	node, _ := testNode(t, "victim", Options{FrameTimeout: 300 * time.Millisecond})
-	addr := listen(t, node)
-	frame, err := wire.AppendFrame(nil, &routing.Message{Onward: local("echo"), Return: local("me"), Payload: wire.EncodeString("slow")})
+	node, _ := nodetest.Node(t, "victim", runtime.Options{FrameTimeout: 300 * time.Millisecond})
+	addr := nodetest.Listen(t, node)
+	frame, err := wire.AppendFrame(nil, &routing.Message{Onward: nodetest.Local("echo"), Return: nodetest.Local("me"), Payload: wire.EncodeString("slow")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,12 +153,12 @@ func TestSlowFrameIsNotCut(t *testing.T) {
 // After its first frame a connection may be idle for as long as it likes,
 // on both sides: the one accepted and the one dialed.
 func TestIdleConnectionsStay(t *testing.T) {
-	node, _ := testNode(t, "n2", slowPeerOpts)
-	addr := listen(t, node)
-	client, _ := testNode(t, "n1", slowPeerOpts)
-	c := connect(t, client, addr)
+	node, _ := nodetest.Node(t, "n2", slowPeerOpts)
+	addr := nodetest.Listen(t, node)
+	client, _ := nodetest.Node(t, "n1", slowPeerOpts)
+	c := nodetest.Connect(t, client, addr)
 	echo := routing.Route{c.Address(), routing.LocalAddress("echo")}
-	if got := sendString(t, client, echo, "first"); got != "first" {
+	if got := nodetest.SendString(t, client, echo, "first"); got != "first" {
 		t.Fatalf("echo reply %q", got)
 	}
 	// Idle well past both deadlines: nothing to wait for but time.
@@ -166,10 +168,10 @@ func TestIdleConnectionsStay(t *testing.T) {
 		t.Fatal("the dialed connection closed while idle")
 	default:
 	}
-	if got := sendString(t, client, echo, "still here"); got != "still here" {
+	if got := nodetest.SendString(t, client, echo, "still here"); got != "still here" {
 		t.Fatalf("echo reply %q", got)
 	}
-	if n := len(node.tcp().Connections()); n != 1 {
+	if n := len(node.Transports().Get(routing.TCP).Connections()); n != 1 {
 		t.Fatalf("%d connections on the accepting side, want the one", n)
 	}
 }
@@ -181,12 +183,12 @@ func TestListenerConnectionLimit(t *testing.T) {
 	opts := slowPeerOpts
 	opts.MaxAcceptedConnections = 4
 	opts.HandshakeTimeout = 2 * time.Second
-	node, logs := testNode(t, "victim", opts)
-	addr := listen(t, node)
-	good, _ := testNode(t, "good", Options{})
-	goodConn := connect(t, good, addr)
+	node, logs := nodetest.Node(t, "victim", opts)
+	addr := nodetest.Listen(t, node)
+	good, _ := nodetest.Node(t, "good", runtime.Options{})
+	goodConn := nodetest.Connect(t, good, addr)
 	echo := routing.Route{goodConn.Address(), routing.LocalAddress("echo")}
-	if got := sendString(t, good, echo, "before"); got != "before" {
+	if got := nodetest.SendString(t, good, echo, "before"); got != "before" {
 		t.Fatalf("echo reply %q", got)
 	}
 
@@ -194,33 +196,33 @@ func TestListenerConnectionLimit(t *testing.T) {
 	for range 3 {
 		dialBytes(t, addr, []byte{wire.ProtocolVersion})
 	}
-	waitFor(t, "four connections", func() bool { return len(node.tcp().Connections()) == 4 })
+	nodetest.WaitFor(t, "four connections", func() bool { return len(node.Transports().Get(routing.TCP).Connections()) == 4 })
 	// Twenty more are refused, the node's version byte unsent.
 	for range 20 {
 		raw := dialBytes(t, addr, []byte{wire.ProtocolVersion})
 		_ = raw.SetReadDeadline(time.Now().Add(5 * time.Second))
 		got, err := io.ReadAll(raw)
-		if err != nil && !isReset(err) {
+		if err != nil && !nodetest.IsReset(err) {
 			t.Fatalf("a connection past the limit was not closed: %v", err)
 		}
 		if len(got) > 0 {
 			t.Fatalf("node sent %x to a connection past its limit", got)
 		}
 	}
-	logs.waitLog(t, "tcp listener full: connection refused")
+	logs.WaitLog(t, "tcp listener full: connection refused")
 	if n := strings.Count(logs.String(), "tcp listener full"); n != 1 {
 		t.Fatalf("%d warnings about a full listener, want 1", n)
 	}
-	if got := sendString(t, good, echo, "during"); got != "during" {
+	if got := nodetest.SendString(t, good, echo, "during"); got != "during" {
 		t.Fatalf("echo reply %q", got)
 	}
 
 	// The silent ones miss their first frame and are closed; a new peer
 	// gets in.
-	waitFor(t, "the silent connections to close", func() bool { return len(node.tcp().Connections()) == 1 })
-	after, _ := testNode(t, "after", Options{})
-	c := connect(t, after, addr)
-	if got := sendString(t, after, routing.Route{c.Address(), routing.LocalAddress("echo")}, "after"); got != "after" {
+	nodetest.WaitFor(t, "the silent connections to close", func() bool { return len(node.Transports().Get(routing.TCP).Connections()) == 1 })
+	after, _ := nodetest.Node(t, "after", runtime.Options{})
+	c := nodetest.Connect(t, after, addr)
+	if got := nodetest.SendString(t, after, routing.Route{c.Address(), routing.LocalAddress("echo")}, "after"); got != "after" {
 		t.Fatalf("echo reply %q", got)
 	}
 }

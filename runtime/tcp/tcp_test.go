@@ -1,4 +1,4 @@
-package runtime
+package tcp_test
 
 import (
 	"bufio"
@@ -7,11 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -20,68 +24,68 @@ import (
 // middle (04-routing-over-transport-two-hops, the bridge).
 
 func TestRoutingOverTCP(t *testing.T) {
-	responder, _ := testNode(t, "responder", Options{})
-	addr := listen(t, responder)
+	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
+	addr := nodetest.Listen(t, responder)
 
-	initiator, _ := testNode(t, "initiator", Options{})
-	conn := connect(t, initiator, addr)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
+	conn := nodetest.Connect(t, initiator, addr)
 	r := routing.Route{conn.Address(), routing.LocalAddress("echo")}
-	if got := sendString(t, initiator, r, "Hello Ockam!"); got != "Hello Ockam!" {
+	if got := nodetest.SendString(t, initiator, r, "Hello Ockam!"); got != "Hello Ockam!" {
 		t.Fatalf("reply %q", got)
 	}
 	// The connection is reused for a TCP address in a route, and for a
 	// second Connect to the same peer.
 	r = routing.Route{routing.TCPAddress(addr), routing.LocalAddress("uppercase")}
-	if got := sendString(t, initiator, r, "hello"); got != "HELLO" {
+	if got := nodetest.SendString(t, initiator, r, "hello"); got != "HELLO" {
 		t.Fatalf("reply %q", got)
 	}
-	if again := connect(t, initiator, addr); again.Address() != conn.Address() {
+	if again := nodetest.Connect(t, initiator, addr); again.Address() != conn.Address() {
 		t.Fatalf("second connect made a new connection %s (first %s)", again.Address(), conn.Address())
 	}
-	if n := len(initiator.Connections()); n != 1 {
+	if n := len(initiator.Transports().Connections()); n != 1 {
 		t.Fatalf("initiator has %d connections, want 1", n)
 	}
 }
 
 func TestRoutingOverTwoTCPHops(t *testing.T) {
-	responder, _ := testNode(t, "responder", Options{})
-	rec := newRecorder()
+	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
+	rec := nodetest.NewRecorder()
 	if err := responder.StartService("echoer", rec); err != nil {
 		t.Fatal(err)
 	}
-	responderAddr := listen(t, responder)
+	responderAddr := nodetest.Listen(t, responder)
 
-	middle, _ := testNode(t, "middle", Options{})
-	toResponder := connect(t, middle, responderAddr)
-	fwd, err := NewForwarder(routing.Route{toResponder.Address()})
+	middle, _ := nodetest.Node(t, "middle", runtime.Options{})
+	toResponder := nodetest.Connect(t, middle, responderAddr)
+	fwd, err := runtime.NewForwarder(routing.Route{toResponder.Address()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := middle.StartService("forward_to_responder", fwd); err != nil {
 		t.Fatal(err)
 	}
-	middleAddr := listen(t, middle)
+	middleAddr := nodetest.Listen(t, middle)
 
-	initiator, _ := testNode(t, "initiator", Options{})
-	toMiddle := connect(t, initiator, middleAddr)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
+	toMiddle := nodetest.Connect(t, initiator, middleAddr)
 	r := routing.Route{toMiddle.Address(), routing.LocalAddress("forward_to_responder"), routing.LocalAddress("echoer")}
-	if got := sendString(t, initiator, r, "Hello Ockam!"); got != "Hello Ockam!" {
+	if got := nodetest.SendString(t, initiator, r, "Hello Ockam!"); got != "Hello Ockam!" {
 		t.Fatalf("reply %q", got)
 	}
 	// At the responder the return route names the responder's side of the
 	// middle connection, then the middle's side of the initiator's, then
 	// the initiator's reply address: the way back, hop by hop.
-	m := <-rec.ch
+	m := <-rec.C
 	if len(m.Return) != 3 || !m.Return[0].IsLocal() || len(m.Return[0].Value) != 32 {
 		t.Fatalf("return route at the responder = %s", m.Return)
 	}
 }
 
 func TestManyMessagesInFlightOverTCP(t *testing.T) {
-	responder, _ := testNode(t, "responder", Options{})
-	addr := listen(t, responder)
-	initiator, _ := testNode(t, "initiator", Options{})
-	conn := connect(t, initiator, addr)
+	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
+	addr := nodetest.Listen(t, responder)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
+	conn := nodetest.Connect(t, initiator, addr)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := 0; i < 64; i++ {
@@ -89,7 +93,7 @@ func TestManyMessagesInFlightOverTCP(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < 20; j++ {
-				got, err := trySend(initiator, routing.Route{conn.Address(), routing.LocalAddress("uppercase")}, "abc", 5*time.Second)
+				got, err := nodetest.TrySend(initiator, routing.Route{conn.Address(), routing.LocalAddress("uppercase")}, "abc", 5*time.Second)
 				if err != nil || got != "ABC" {
 					errs <- errors.Join(err, errors.New("reply "+got))
 					return
@@ -107,39 +111,39 @@ func TestManyMessagesInFlightOverTCP(t *testing.T) {
 // Flow control is default deny: a private worker is out of the network's
 // reach, directly and through a service that forwards, until allowed.
 func TestFlowControlDefaultDeny(t *testing.T) {
-	responder, logs := testNode(t, "responder", Options{})
-	secret := newRecorder()
+	responder, logs := nodetest.Node(t, "responder", runtime.Options{})
+	secret := nodetest.NewRecorder()
 	if err := responder.StartWorker("secret", secret); err != nil {
 		t.Fatal(err)
 	}
-	if err := responder.StartService("hop", Hop{}); err != nil {
+	if err := responder.StartService("hop", runtime.Hop{}); err != nil {
 		t.Fatal(err)
 	}
-	addr := listen(t, responder)
-	initiator, _ := testNode(t, "initiator", Options{})
-	conn := connect(t, initiator, addr)
+	addr := nodetest.Listen(t, responder)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
+	conn := nodetest.Connect(t, initiator, addr)
 
 	for _, r := range []routing.Route{
 		{conn.Address(), routing.LocalAddress("secret")},
 		{conn.Address(), routing.LocalAddress("hop"), routing.LocalAddress("secret")},
 	} {
-		if _, err := trySend(initiator, r, "x", 100e6); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := nodetest.TrySend(initiator, r, "x", 100e6); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("send along %s = %v, want no reply", r, err)
 		}
 	}
-	logs.waitLog(t, "refused by flow control")
+	logs.WaitLog(t, "refused by flow control")
 	select {
-	case m := <-secret.ch:
+	case m := <-secret.C:
 		t.Fatalf("secret got %+v", m)
 	default:
 	}
 	// The local node itself reaches it.
-	if got := sendString(t, responder, local("secret"), "local"); got != "local" {
+	if got := nodetest.SendString(t, responder, nodetest.Local("secret"), "local"); got != "local" {
 		t.Fatalf("local send: %q", got)
 	}
-	<-secret.ch
+	<-secret.C
 	responder.Allow("secret")
-	if got := sendString(t, initiator, routing.Route{conn.Address(), routing.LocalAddress("secret")}, "now"); got != "now" {
+	if got := nodetest.SendString(t, initiator, routing.Route{conn.Address(), routing.LocalAddress("secret")}, "now"); got != "now" {
 		t.Fatalf("after allow: %q", got)
 	}
 }
@@ -147,33 +151,33 @@ func TestFlowControlDefaultDeny(t *testing.T) {
 // A node is no open proxy: a message from the network may make it dial only
 // peers it was told about.
 func TestNetworkMessageMayNotDialUndeclaredPeers(t *testing.T) {
-	n3, _ := testNode(t, "n3", Options{})
-	n3Addr := listen(t, n3)
-	denying, logs := testNode(t, "n2", Options{})
-	n2Addr := listen(t, denying)
-	n1, _ := testNode(t, "n1", Options{})
+	n3, _ := nodetest.Node(t, "n3", runtime.Options{})
+	n3Addr := nodetest.Listen(t, n3)
+	denying, logs := nodetest.Node(t, "n2", runtime.Options{})
+	n2Addr := nodetest.Listen(t, denying)
+	n1, _ := nodetest.Node(t, "n1", runtime.Options{})
 
 	r := routing.Route{routing.TCPAddress(n2Addr), routing.TCPAddress(n3Addr), routing.LocalAddress("uppercase")}
-	if _, err := trySend(n1, r, "x", 100e6); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := nodetest.TrySend(n1, r, "x", 100e6); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("send = %v, want no reply", err)
 	}
-	logs.waitLog(t, "dial not allowed")
+	logs.WaitLog(t, "dial not allowed")
 
-	bridge, _ := testNode(t, "bridge", Options{MayDial: func(hp string) bool { return hp == n3Addr }})
-	bridgeAddr := listen(t, bridge)
+	bridge, _ := nodetest.Node(t, "bridge", runtime.Options{MayDial: func(hp string) bool { return hp == n3Addr }})
+	bridgeAddr := nodetest.Listen(t, bridge)
 	r[0] = routing.TCPAddress(bridgeAddr)
-	if got := sendString(t, n1, r, "hello"); got != "HELLO" {
+	if got := nodetest.SendString(t, n1, r, "hello"); got != "HELLO" {
 		t.Fatalf("through the bridge: %q", got)
 	}
 }
 
 func TestConnectFailsClearly(t *testing.T) {
-	n, _ := testNode(t, "n1", Options{})
-	closed := listen(t, n)
+	n, _ := nodetest.Node(t, "n1", runtime.Options{})
+	closed := nodetest.Listen(t, n)
 	n.Close()
-	n2, _ := testNode(t, "n2", Options{})
-	_, err := n2.Connect(context.Background(), closed, ConnectOptions{})
-	if err == nil || !contains(err.Error(), "connect to "+closed) {
+	n2, _ := nodetest.Node(t, "n2", runtime.Options{})
+	_, err := tcp.Connect(context.Background(), n2, closed, tcp.ConnectOptions{})
+	if err == nil || !strings.Contains(err.Error(), "connect to "+closed) {
 		t.Fatalf("connect to a closed port = %v", err)
 	}
 }
@@ -188,7 +192,7 @@ func TestSmallMessagesToASlowPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	n, _ := testNode(t, "n1", Options{})
+	n, _ := nodetest.Node(t, "n1", runtime.Options{})
 	const count = 20_000 // about 80 MB of frames: more than the sockets hold
 	sent := make(chan error, 1)
 	go func() {
@@ -219,9 +223,9 @@ func TestSmallMessagesToASlowPeer(t *testing.T) {
 		t.Fatalf("version %x, %v", v, err)
 	}
 	// Read nothing until the sender is stuck behind a full socket.
-	waitFor(t, "the sender to fill the socket", func() bool {
-		conns := n.tcp().Connections()
-		return len(conns) == 1 && conns[0].(*tcpConnection).w.pending.Load() > 0
+	nodetest.WaitFor(t, "the sender to fill the socket", func() bool {
+		conns := n.Transports().Get(routing.TCP).Connections()
+		return len(conns) == 1 && tcp.Queued(conns[0])
 	})
 	for i := range count {
 		body, err := wire.ReadFrame(br, nil)
@@ -244,32 +248,32 @@ func TestSmallMessagesToASlowPeer(t *testing.T) {
 // A listener closed on its own frees its port; the connections it
 // accepted stay up.
 func TestListenerCloseKeepsConnections(t *testing.T) {
-	n2, _ := testNode(t, "n2", Options{})
-	ln, err := Bind("127.0.0.1:0")
+	n2, _ := nodetest.Node(t, "n2", runtime.Options{})
+	ln, err := runtime.Bind("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := n2.ListenOn(ln)
+	l, err := tcp.ListenOn(n2, ln)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n1, _ := testNode(t, "n1", Options{})
-	conn := connect(t, n1, l.Addr())
-	if got := sendString(t, n1, routing.Route{conn.Address(), routing.LocalAddress("echo")}, "hi"); got != "hi" {
+	n1, _ := nodetest.Node(t, "n1", runtime.Options{})
+	conn := nodetest.Connect(t, n1, l.Addr())
+	if got := nodetest.SendString(t, n1, routing.Route{conn.Address(), routing.LocalAddress("echo")}, "hi"); got != "hi" {
 		t.Fatalf("echo: %q", got)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	again, err := Bind(l.Addr())
+	again, err := runtime.Bind(l.Addr())
 	if err != nil {
 		t.Fatalf("the closed listener's port is still taken: %v", err)
 	}
 	again.Close()
-	if got := sendString(t, n1, routing.Route{conn.Address(), routing.LocalAddress("uppercase")}, "still"); got != "STILL" {
+	if got := nodetest.SendString(t, n1, routing.Route{conn.Address(), routing.LocalAddress("uppercase")}, "still"); got != "STILL" {
 		t.Fatalf("over the accepted connection: %q", got)
 	}
-	if _, err := n1.Connect(context.Background(), l.Addr(), ConnectOptions{Dedicated: true}); err == nil {
+	if _, err := tcp.Connect(context.Background(), n1, l.Addr(), tcp.ConnectOptions{Dedicated: true}); err == nil {
 		t.Fatal("a new connection to the closed listener succeeded")
 	}
 }
