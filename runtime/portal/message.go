@@ -56,7 +56,7 @@ import (
 // HalfClose, Disconnect, KeepAlive and Broken with the same trailer. The
 // other end expects exactly the next number: a message lost, duplicated or
 // overtaken on the way (a UDP hop loses, and may reorder, whole messages;
-// see runtime/udp_connection.go) is seen at the next message, or at the
+// see runtime/udp/connection.go) is seen at the next message, or at the
 // next KeepAlive for a lost last one, and closes the stream as Broken.
 // Only a run of exactly 65,536 lost messages in a row would go unseen. A
 // message without a trailer (from an Ockam peer) is not checked.
