@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -53,14 +52,10 @@ func ListenOn(n *runtime.Node, ln net.Listener) (*Listener, error) {
 		return nil, err
 	}
 	l := &Listener{t: t, ln: ln, done: make(chan struct{})}
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
+	if !t.conns.AddListener(l) {
 		_ = ln.Close()
 		return nil, runtime.ErrNodeClosed
 	}
-	t.listeners = append(t.listeners, l)
-	t.mu.Unlock()
 	n.Go(func() {
 		defer close(l.done)
 		runtime.AcceptLoop(ln, n.Logger(), n.Context().Done(), l.serve)
@@ -76,10 +71,7 @@ func (l *Listener) Addr() string { return l.ln.Addr().String() }
 // accepted connections stay up.
 func (l *Listener) Close() error {
 	err := l.ln.Close()
-	t := l.t
-	t.mu.Lock()
-	t.listeners = slices.DeleteFunc(t.listeners, func(x *Listener) bool { return x == l })
-	t.mu.Unlock()
+	l.t.conns.RemoveListener(l)
 	<-l.done
 	return err
 }

@@ -9,9 +9,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"maps"
 	"net"
-	"slices"
 	"sync"
 	"time"
 
@@ -33,11 +31,9 @@ type transport struct {
 	// dial is under way shares that dial.
 	dials singleflight.Group
 
-	mu        sync.Mutex
-	conns     map[string]*connection // guarded by mu; by worker address
-	byPeer    map[string]*connection // guarded by mu; outgoing, by dialed "host:port"
-	listeners []*Listener            // guarded by mu
-	closed    bool                   // guarded by mu: no new connections
+	// conns are its connections, the outgoing ones shared by routes by
+	// the "host:port" they dialed, and its listeners.
+	conns runtime.ConnectionTable[*connection, *Listener]
 }
 
 var _ runtime.Transport = (*transport)(nil)
@@ -45,11 +41,9 @@ var _ runtime.Transport = (*transport)(nil)
 // New makes a node's TCP transport (runtime.Options.Transports).
 func New(h *runtime.Host) runtime.Transport {
 	return &transport{
-		host:   h,
-		node:   h.Node(),
-		opts:   h.Options(),
-		conns:  make(map[string]*connection),
-		byPeer: make(map[string]*connection),
+		host: h,
+		node: h.Node(),
+		opts: h.Options(),
 	}
 }
 
@@ -91,32 +85,18 @@ func Connect(ctx context.Context, n *runtime.Node, hostport string, opts Connect
 }
 
 // Connections lists the live connections.
-func (t *transport) Connections() []runtime.Connection {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]runtime.Connection, 0, len(t.conns))
-	for _, c := range t.conns {
-		out = append(out, c)
-	}
-	return out
-}
+func (t *transport) Connections() []runtime.Connection { return t.conns.Connections() }
 
 // Connection returns the connection whose worker is at addr.
 func (t *transport) Connection(addr string) (runtime.Connection, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c, ok := t.conns[addr]
-	return c, ok
+	return t.conns.Connection(addr)
 }
 
 // Resolve resolves a TCP address of a route. A message from the network
 // may use an existing connection but dial only the peers the node was told
 // it may dial.
 func (t *transport) Resolve(ctx context.Context, hostport string, fromNetwork bool) (routing.Address, error) {
-	t.mu.Lock()
-	c := t.byPeer[hostport]
-	t.mu.Unlock()
-	if c != nil {
+	if c, ok := t.conns.Peer(hostport); ok {
 		return c.w.Address(), nil
 	}
 	if fromNetwork && (t.opts.MayDial == nil || !t.opts.MayDial(hostport)) {
@@ -133,10 +113,8 @@ func (t *transport) connect(ctx context.Context, hostport string, opts ConnectOp
 	if opts.Dedicated {
 		return t.dial(ctx, hostport, opts)
 	}
-	t.mu.Lock()
-	c := t.byPeer[hostport]
-	t.mu.Unlock()
-	if c == nil {
+	c, ok := t.conns.Peer(hostport)
+	if !ok {
 		// The shared dial does not take the first caller's context: one
 		// caller giving up must not fail the others. The node's shutdown
 		// and the dial timeout bound it.
@@ -182,13 +160,13 @@ func (t *transport) dial(ctx context.Context, hostport string, opts ConnectOptio
 		c.close(nil)
 		return nil, fmt.Errorf("node %s: connect to %s: %w", t.node.Name(), hostport, err)
 	}
-	t.mu.Lock()
-	closed := t.closed
-	if !closed && !opts.Dedicated {
-		t.byPeer[hostport] = c // only now may others send through it
+	var open bool
+	if opts.Dedicated {
+		open = t.conns.IfOpen(func() {})
+	} else {
+		open = t.conns.SetPeer(hostport, c) // only now may others send through it
 	}
-	t.mu.Unlock()
-	if closed { // the node closed during the handshake
+	if !open { // the node closed during the handshake
 		c.close(nil)
 		return nil, runtime.ErrNodeClosed
 	}
@@ -225,37 +203,23 @@ func (t *transport) adopt(conn net.Conn, outgoing bool, peer string, inbound boo
 		return nil, nil, err
 	}
 	c.w = w
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
+	if !t.conns.Add(c, "") {
 		c.close(nil)
 		return nil, nil, runtime.ErrNodeClosed
 	}
-	t.conns[name] = c
-	t.mu.Unlock()
 	t.host.ConnectionOpened()
 	return c, bufio.NewReaderSize(&c.in, ioBufferSize), nil
 }
 
-func (t *transport) remove(c *connection) {
-	t.mu.Lock()
-	delete(t.conns, c.w.Address().Value)
-	if c.outgoing && t.byPeer[c.peer] == c {
-		delete(t.byPeer, c.peer)
-	}
-	t.mu.Unlock()
-}
+// remove forgets c, which closed: as the connection to the peer it
+// dialed too (an accepted one has no peer).
+func (t *transport) remove(c *connection) { t.conns.Remove(c, c.peer) }
 
 // Close stops the listeners and closes every connection once what is
 // queued on it has been written: the portal streams' last Disconnects
 // reach the far ends.
 func (t *transport) Close() {
-	t.mu.Lock()
-	t.closed = true
-	ls := t.listeners
-	t.listeners = nil
-	conns := slices.Collect(maps.Values(t.conns))
-	t.mu.Unlock()
+	ls, conns := t.conns.Close()
 	for _, l := range ls {
 		_ = l.Close()
 	}

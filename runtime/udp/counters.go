@@ -56,8 +56,6 @@ func (t *transport) Counters() runtime.TransportCounters {
 	for i, reason := range DropReasons {
 		out.Dropped[reason] = c.dropped[i].Load()
 	}
-	t.mu.Lock()
-	out.Peers = len(t.conns)
-	t.mu.Unlock()
+	out.Peers = t.conns.Len()
 	return out
 }

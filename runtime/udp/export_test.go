@@ -21,9 +21,7 @@ func Pending(n *runtime.Node) int64 {
 // FirstListener is n's first UDP listener.
 func FirstListener(n *runtime.Node) *Listener {
 	t, _ := of(n)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.listeners[0]
+	return t.conns.Listeners()[0]
 }
 
 // PeerCount is how many peers l keeps.

@@ -41,14 +41,10 @@ func Listen(n *runtime.Node, addr string) (*Listener, error) {
 		return nil, fmt.Errorf("node %s: listen on udp %s: %w", n.Name(), addr, err)
 	}
 	l := &Listener{t: t, sock: sock, peers: map[netip.AddrPort]*connection{}}
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
+	if !t.conns.AddListener(l) {
 		_ = sock.Close()
 		return nil, runtime.ErrNodeClosed
 	}
-	t.listeners = append(t.listeners, l)
-	t.mu.Unlock()
 	n.Go(l.readLoop)
 	n.Logger().Debug("listening", "address", sock.LocalAddr().String(), "transport", "udp")
 	return l, nil

@@ -8,11 +8,9 @@ package udp
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,11 +41,9 @@ type transport struct {
 	// messages and idle peers runs.
 	housekeeping sync.Once
 
-	mu        sync.Mutex
-	conns     map[string]*connection // guarded by mu; by worker address
-	byPeer    map[string]*connection // guarded by mu; by UDP address value
-	listeners []*Listener            // guarded by mu
-	closed    bool                   // guarded by mu
+	// conns are its peers' connections, by worker address and by the
+	// peer's UDP address value, and its listeners.
+	conns runtime.ConnectionTable[*connection, *Listener]
 }
 
 var _ runtime.CountingTransport = (*transport)(nil)
@@ -74,11 +70,9 @@ const (
 // New makes a node's UDP transport (runtime.Options.Transports).
 func New(h *runtime.Host) runtime.Transport {
 	return &transport{
-		host:   h,
-		node:   h.Node(),
-		opts:   h.Options(),
-		conns:  make(map[string]*connection),
-		byPeer: make(map[string]*connection),
+		host: h,
+		node: h.Node(),
+		opts: h.Options(),
 	}
 }
 
@@ -123,22 +117,11 @@ func (t *transport) socket(ctx context.Context, local, remote string) (*net.UDPC
 }
 
 // Connections lists the live connections.
-func (t *transport) Connections() []runtime.Connection {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]runtime.Connection, 0, len(t.conns))
-	for _, c := range t.conns {
-		out = append(out, c)
-	}
-	return out
-}
+func (t *transport) Connections() []runtime.Connection { return t.conns.Connections() }
 
 // Connection returns the connection whose worker is at addr.
 func (t *transport) Connection(addr string) (runtime.Connection, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c, ok := t.conns[addr]
-	return c, ok
+	return t.conns.Connection(addr)
 }
 
 // Resolve resolves a UDP address of a route to the connection of that
@@ -146,10 +129,7 @@ func (t *transport) Connection(addr string) (runtime.Connection, bool) {
 // heard from: replies) but makes a socket for a new one only if the node
 // was told it may (Options.MayDialUDP): a node is no open proxy.
 func (t *transport) Resolve(ctx context.Context, peer string, fromNetwork bool) (routing.Address, error) {
-	t.mu.Lock()
-	c := t.byPeer[peer]
-	t.mu.Unlock()
-	if c != nil {
+	if c, ok := t.conns.Peer(peer); ok {
 		return c.w.Address(), nil
 	}
 	if fromNetwork && (t.opts.MayDialUDP == nil || !t.opts.MayDialUDP(peer)) {
@@ -169,10 +149,7 @@ func (t *transport) Resolve(ctx context.Context, peer string, fromNetwork bool) 
 
 // dial makes a socket connected to peer, and its connection.
 func (t *transport) dial(peer string) (*connection, error) {
-	t.mu.Lock()
-	c := t.byPeer[peer]
-	t.mu.Unlock()
-	if c != nil {
+	if c, ok := t.conns.Peer(peer); ok {
 		return c, nil
 	}
 	ctx, cancel := context.WithTimeout(t.node.Context(), t.opts.DialTimeout)
@@ -181,7 +158,7 @@ func (t *transport) dial(peer string) (*connection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node %s: udp socket to %s: %w", t.node.Name(), peer, err)
 	}
-	c, err = t.adopt(sock, netip.AddrPort{}, peer, nil)
+	c, err := t.adopt(sock, netip.AddrPort{}, peer, nil)
 	if err != nil {
 		_ = sock.Close()
 		return nil, err
@@ -220,29 +197,17 @@ func (t *transport) adopt(sock *net.UDPConn, from netip.AddrPort, key string, l 
 		return nil, err
 	}
 	c.w = w
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
+	if !t.conns.Add(c, key) {
 		w.Stop()
 		return nil, runtime.ErrNodeClosed
 	}
-	t.conns[name] = c
-	if _, ok := t.byPeer[key]; !ok {
-		t.byPeer[key] = c
-	}
 	// Started while the transport is open, so that the node's Close joins it.
-	t.housekeeping.Do(func() { t.node.Go(t.sweep) })
-	t.mu.Unlock()
+	t.conns.IfOpen(func() { t.housekeeping.Do(func() { t.node.Go(t.sweep) }) })
 	return c, nil
 }
 
 func (t *transport) remove(c *connection) {
-	t.mu.Lock()
-	delete(t.conns, c.w.Address().Value)
-	if t.byPeer[c.key] == c {
-		delete(t.byPeer, c.key)
-	}
-	t.mu.Unlock()
+	t.conns.Remove(c, c.key)
 	if c.listener != nil {
 		c.listener.forget(c)
 	}
@@ -258,9 +223,7 @@ func (t *transport) sweep() {
 		case <-t.node.Context().Done():
 			return
 		case now := <-tick.C:
-			t.mu.Lock()
-			conns := slices.Collect(maps.Values(t.conns))
-			t.mu.Unlock()
+			conns := t.conns.All()
 			idle := now.Add(-udpPeerIdle).UnixNano()
 			for _, c := range conns {
 				c.expire(now)
@@ -275,12 +238,7 @@ func (t *transport) sweep() {
 // Close stops the listeners and closes every connection. Datagrams are
 // written as they are sent: there is no queue to drain.
 func (t *transport) Close() {
-	t.mu.Lock()
-	t.closed = true
-	ls := t.listeners
-	t.listeners = nil
-	conns := slices.Collect(maps.Values(t.conns))
-	t.mu.Unlock()
+	ls, conns := t.conns.Close()
 	for _, c := range conns {
 		c.close(nil)
 	}
