@@ -11,15 +11,3 @@ func FlowsConsumed(n *Node, name string) int {
 	}
 	return w.flows.len()
 }
-
-// WorkerNames lists the local addresses of the running workers, as the
-// router holds them.
-func WorkerNames(n *Node) []string {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	out := make([]string, 0, len(n.workers))
-	for name := range n.workers {
-		out = append(out, name)
-	}
-	return out
-}

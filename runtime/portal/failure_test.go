@@ -72,7 +72,7 @@ func TestPortalCloseRacesNewStreams(t *testing.T) {
 		if _, err := StartOutlet(n, "outlet", target, OutletOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		in, err := StartInlet(n, "web", "127.0.0.1:0", func() (routing.Route, error) { return local("outlet"), nil }, InletOptions{})
+		in, err := StartInlet(n, "web", "127.0.0.1:0", func() (routing.Route, error) { return nodetest.Local("outlet"), nil }, InletOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

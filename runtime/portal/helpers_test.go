@@ -195,12 +195,3 @@ func startRelay(t testing.TB, n *runtime.Node, at string) *relay.Relay {
 	}
 	return r
 }
-
-// local is a route of local addresses.
-func local(names ...string) routing.Route {
-	r := make(routing.Route, len(names))
-	for i, n := range names {
-		r[i] = routing.LocalAddress(n)
-	}
-	return r
-}

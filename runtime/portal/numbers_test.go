@@ -32,7 +32,7 @@ func TestPortalStreamGap(t *testing.T) {
 	}
 	client, server := nodetest.TCPPair(t)
 	set := &streamSet{}
-	s, err := newPortalStream(n, server, n.Logger(), set, local("peer"), nil)
+	s, err := newPortalStream(n, server, n.Logger(), set, nodetest.Local("peer"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestPortalStreamGap(t *testing.T) {
 		return appendSeq(payloadMessage([]byte(data)), seq)
 	}
 	send := func(b []byte) {
-		if err := n.Send(t.Context(), routing.Message{Onward: routing.Route{s.addr}, Return: local("peer"), Payload: b}); err != nil {
+		if err := n.Send(t.Context(), routing.Message{Onward: routing.Route{s.addr}, Return: nodetest.Local("peer"), Payload: b}); err != nil {
 			t.Fatal(err)
 		}
 	}

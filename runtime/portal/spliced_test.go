@@ -50,7 +50,7 @@ func TestSplicedStreamResetMidDownload(t *testing.T) {
 func TestSplicedPayloadToAClosingStream(t *testing.T) {
 	n, _ := nodetest.Node(t, "n", runtime.Options{})
 	_, server := nodetest.TCPPair(t)
-	s, err := newPortalStream(n, server, n.Logger(), &streamSet{}, local("peer"), nil)
+	s, err := newPortalStream(n, server, n.Logger(), &streamSet{}, nodetest.Local("peer"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestSplicedPayloadToAClosingStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := wire.AppendUvarint([]byte{byte(portalPayload)}, uint64(len(data)))
-	msg := routing.Message{Onward: routing.Route{s.addr}, Return: local("peer"), Payload: head}
+	msg := routing.Message{Onward: routing.Route{s.addr}, Return: nodetest.Local("peer"), Payload: head}
 	if err := n.Route(t.Context(), runtime.NewRouted(msg, nil, nil, runtime.NewSpliced(p, appendSeq(nil, 0)))); err != nil {
 		t.Fatal(err)
 	}

@@ -33,10 +33,15 @@ type transport struct {
 
 	// conns are its connections, the outgoing ones shared by routes by
 	// the "host:port" they dialed, and its listeners.
-	conns runtime.ConnectionTable[*connection, *Listener]
+	// Its Connection and Connections are the transport's.
+	conns
+
 }
 
 var _ runtime.Transport = (*transport)(nil)
+
+// conns is the table of a transport's connections and listeners.
+type conns = runtime.ConnectionTable[*connection, *Listener]
 
 // New makes a node's TCP transport (runtime.Options.Transports).
 func New(h *runtime.Host) runtime.Transport {
@@ -82,14 +87,6 @@ func Connect(ctx context.Context, n *runtime.Node, hostport string, opts Connect
 		return nil, err
 	}
 	return c, nil
-}
-
-// Connections lists the live connections.
-func (t *transport) Connections() []runtime.Connection { return t.conns.Connections() }
-
-// Connection returns the connection whose worker is at addr.
-func (t *transport) Connection(addr string) (runtime.Connection, bool) {
-	return t.conns.Connection(addr)
 }
 
 // Resolve resolves a TCP address of a route. A message from the network

@@ -43,10 +43,15 @@ type transport struct {
 
 	// conns are its peers' connections, by worker address and by the
 	// peer's UDP address value, and its listeners.
-	conns runtime.ConnectionTable[*connection, *Listener]
+	// Its Connection and Connections are the transport's.
+	conns
+
 }
 
 var _ runtime.CountingTransport = (*transport)(nil)
+
+// conns is the table of a transport's connections and listeners.
+type conns = runtime.ConnectionTable[*connection, *Listener]
 
 // Bounds and timings of the UDP transport.
 const (
@@ -114,14 +119,6 @@ func (t *transport) socket(ctx context.Context, local, remote string) (*net.UDPC
 	_ = u.SetReadBuffer(udpSocketBuffer)
 	_ = u.SetWriteBuffer(udpSocketBuffer)
 	return u, nil
-}
-
-// Connections lists the live connections.
-func (t *transport) Connections() []runtime.Connection { return t.conns.Connections() }
-
-// Connection returns the connection whose worker is at addr.
-func (t *transport) Connection(addr string) (runtime.Connection, bool) {
-	return t.conns.Connection(addr)
 }
 
 // Resolve resolves a UDP address of a route to the connection of that
