@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -23,6 +24,17 @@ func (n *Node) Transports() *Transports { return &n.transports }
 
 // Get returns the transport of type t, or nil when the node has none.
 func (ts *Transports) Get(t routing.TransportType) Transport { return ts.byType[t] }
+
+// TransportOf returns n's transport of type typ as its package made it
+// (T), for that package's own API (tcp.Listen, udp.Listen): an error wraps
+// ErrUnsupportedTransport when n has none.
+func TransportOf[T Transport](n *Node, typ routing.TransportType) (T, error) {
+	t, ok := n.transports.byType[typ].(T)
+	if !ok {
+		return t, fmt.Errorf("node %s has no %s transport: %w", n.name, typ, ErrUnsupportedTransport)
+	}
+	return t, nil
+}
 
 // Connection returns the live connection whose worker is at the local
 // address addr, of any transport: a part that keeps a route learns which

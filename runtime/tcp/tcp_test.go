@@ -16,6 +16,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/tcp"
+	"github.com/ockamtop/ockamtop/runtime/udp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -179,6 +180,25 @@ func TestConnectFailsClearly(t *testing.T) {
 	_, err := tcp.Connect(context.Background(), n2, closed, tcp.ConnectOptions{})
 	if err == nil || !strings.Contains(err.Error(), "connect to "+closed) {
 		t.Fatalf("connect to a closed port = %v", err)
+	}
+}
+
+// A node whose options name no TCP transport routes nothing over TCP, and
+// says so: its sends and this package's calls fail with
+// ErrUnsupportedTransport.
+func TestNodeWithoutTCP(t *testing.T) {
+	t.Parallel()
+	server, _ := nodetest.Node(t, "server", runtime.Options{})
+	addr := nodetest.Listen(t, server)
+	n, _ := nodetest.Node(t, "udp-only", runtime.Options{Transports: []runtime.NewTransport{udp.New}})
+	if _, err := tcp.Listen(n, "127.0.0.1:0"); !errors.Is(err, runtime.ErrUnsupportedTransport) {
+		t.Errorf("listen = %v, want ErrUnsupportedTransport", err)
+	}
+	if _, err := tcp.Connect(t.Context(), n, addr, tcp.ConnectOptions{}); !errors.Is(err, runtime.ErrUnsupportedTransport) {
+		t.Errorf("connect = %v, want ErrUnsupportedTransport", err)
+	}
+	if _, err := nodetest.TrySend(n, routing.Route{routing.TCPAddress(addr), routing.LocalAddress("echo")}, "x", 5*time.Second); !errors.Is(err, runtime.ErrUnsupportedTransport) {
+		t.Errorf("send over tcp = %v, want ErrUnsupportedTransport", err)
 	}
 }
 

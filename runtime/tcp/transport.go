@@ -35,7 +35,6 @@ type transport struct {
 	// the "host:port" they dialed, and its listeners.
 	// Its Connection and Connections are the transport's.
 	conns
-
 }
 
 var _ runtime.Transport = (*transport)(nil)
@@ -53,13 +52,7 @@ func New(h *runtime.Host) runtime.Transport {
 }
 
 // of is n's TCP transport.
-func of(n *runtime.Node) (*transport, error) {
-	t, ok := n.Transports().Get(routing.TCP).(*transport)
-	if !ok {
-		return nil, fmt.Errorf("node %s has no tcp transport: %w", n.Name(), runtime.ErrUnsupportedTransport)
-	}
-	return t, nil
-}
+func of(n *runtime.Node) (*transport, error) { return runtime.TransportOf[*transport](n, routing.TCP) }
 
 // Type is TCP.
 func (t *transport) Type() routing.TransportType { return routing.TCP }

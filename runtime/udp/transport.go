@@ -82,13 +82,7 @@ func New(h *runtime.Host) runtime.Transport {
 }
 
 // of is n's UDP transport.
-func of(n *runtime.Node) (*transport, error) {
-	t, ok := n.Transports().Get(routing.UDP).(*transport)
-	if !ok {
-		return nil, fmt.Errorf("node %s has no udp transport: %w", n.Name(), runtime.ErrUnsupportedTransport)
-	}
-	return t, nil
-}
+func of(n *runtime.Node) (*transport, error) { return runtime.TransportOf[*transport](n, routing.UDP) }
 
 // Type is UDP.
 func (t *transport) Type() routing.TransportType { return routing.UDP }
