@@ -45,7 +45,6 @@ type transport struct {
 	// peer's UDP address value, and its listeners.
 	// Its Connection and Connections are the transport's.
 	conns
-
 }
 
 var _ runtime.CountingTransport = (*transport)(nil)
