@@ -18,9 +18,6 @@ type Host struct {
 // Node is the node the transport belongs to.
 func (h *Host) Node() *Node { return h.n }
 
-// Options are the node's options, defaults filled in.
-func (h *Host) Options() Options { return h.n.opts }
-
 // StartConnection starts c's worker at the local address name: a worker
 // that accepts every flow (it only carries a message to the next node,
 // which applies its own flow control) and that Node.Services does not

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -27,44 +26,14 @@ type Options struct {
 	Logger hclog.Logger
 	// MailboxSize is each worker's mailbox capacity (DefaultMailboxSize).
 	MailboxSize int
-	// HandshakeTimeout bounds how long a new connection may take to send
-	// its protocol version byte, and then, on a connection a listener
-	// accepted, to begin its first good frame (10s each): a peer that
-	// connects and says nothing is closed. A connection may be idle for
-	// as long as it likes after its first frame.
-	HandshakeTimeout time.Duration
-	// FrameTimeout bounds how long a TCP connection may wait for the next
-	// byte of a frame begun: a frame whose bytes stop coming for that long
-	// (up to twice that) closes the connection. A slow frame whose bytes
-	// keep coming is never cut. (30s)
-	FrameTimeout time.Duration
-	// MaxAcceptedConnections is how many connections each TCP listener
-	// keeps open at a time; one more is closed as soon as it is accepted,
-	// with a rate-limited warning. (DefaultMaxAcceptedConnections)
-	MaxAcceptedConnections int
-	// DialTimeout bounds an outgoing TCP connect (10s).
-	DialTimeout time.Duration
-	// MayDial says whether a message that arrived from the network may make
-	// this node dial "host:port". Nil allows none: a node is no open proxy.
-	// Connections that already exist are used either way.
-	MayDial func(hostport string) bool
-	// MayDialUDP is MayDial for UDP peers: whether a message from the
-	// network may make this node send datagrams to a "host:port" it has
-	// not heard from. Nil allows none.
-	MayDialUDP func(hostport string) bool
 	// Sockets makes the node's listener and the connections it dials;
 	// nil is HostSockets, the host's network namespace.
 	Sockets Sockets
 	// Transports make the node's transports, one each (tcp.New,
-	// udp.New). A node without any routes between its own workers only.
+	// udp.New, or tcp.With and udp.With for their own options). A node
+	// without any routes between its own workers only.
 	Transports []NewTransport
 }
-
-// DefaultMaxAcceptedConnections is how many connections a TCP listener
-// keeps open at a time unless Options say otherwise: well past what a
-// topology's nodes open to one node, well short of a process's file
-// descriptors.
-const DefaultMaxAcceptedConnections = 4096
 
 // Node is one Ockam node: a router with its workers and its transports.
 type Node struct {
@@ -109,18 +78,6 @@ func NewNode(name string, opts Options) *Node {
 	}
 	if opts.MailboxSize <= 0 {
 		opts.MailboxSize = DefaultMailboxSize
-	}
-	if opts.HandshakeTimeout <= 0 {
-		opts.HandshakeTimeout = 10 * time.Second
-	}
-	if opts.FrameTimeout <= 0 {
-		opts.FrameTimeout = 30 * time.Second
-	}
-	if opts.MaxAcceptedConnections <= 0 {
-		opts.MaxAcceptedConnections = DefaultMaxAcceptedConnections
-	}
-	if opts.DialTimeout <= 0 {
-		opts.DialTimeout = 10 * time.Second
 	}
 	if opts.Sockets == nil {
 		opts.Sockets = HostSockets{}

@@ -29,7 +29,8 @@ type Transport interface {
 	// Resolve returns the local address of the connection to peer (the
 	// address's value, "host:port" for TCP), making the connection if there
 	// is none yet. For a message from the network (fromNetwork), it only
-	// makes connections to peers the node may dial (Options.MayDial).
+	// makes connections to peers the node may dial (the transport's own
+	// options say which).
 	Resolve(ctx context.Context, peer string, fromNetwork bool) (routing.Address, error)
 	// Connection returns the live connection whose worker is at the local
 	// address addr.

@@ -288,3 +288,15 @@ func TCPPair(t testing.TB) (client, server *net.TCPConn) {
 	t.Cleanup(func() { srv.Close() })
 	return c.(*net.TCPConn), srv.(*net.TCPConn)
 }
+
+// TCP is the options of a node whose TCP transport has opts (and whose UDP
+// transport the defaults).
+func TCP(opts tcp.Options) runtime.Options {
+	return runtime.Options{Transports: []runtime.NewTransport{tcp.With(opts), udp.New}}
+}
+
+// UDP is the options of a node whose UDP transport has opts (and whose TCP
+// transport the defaults).
+func UDP(opts udp.Options) runtime.Options {
+	return runtime.Options{Transports: []runtime.NewTransport{tcp.New, udp.With(opts)}}
+}

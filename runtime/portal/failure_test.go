@@ -127,7 +127,7 @@ func TestCloseCancelsDials(t *testing.T) {
 		c.Close()
 		t.Skip("connects to a full accept queue do not hang here")
 	}
-	n1 := runtime.NewNode("n1", runtime.Options{DialTimeout: 20 * time.Second, Transports: []runtime.NewTransport{tcp.New}})
+	n1 := runtime.NewNode("n1", runtime.Options{Transports: []runtime.NewTransport{tcp.With(tcp.Options{DialTimeout: 20 * time.Second})}})
 	in, _ := inletWithClient(t, n1, routing.Route{routing.TCPAddress(target), routing.LocalAddress("outlet")})
 	nodetest.WaitFor(t, "the stream to start dialing", func() bool { return in.Streams() == 1 })
 	done := make(chan struct{})

@@ -16,6 +16,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/securechannel"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 )
 
 // faultyLink is a TCP link between a node and a listener it dials, in user
@@ -267,7 +268,7 @@ func TestLinkBlackholeRelayAndStreams(t *testing.T) {
 	keep := runtime.KeepAlive{Every: 500 * time.Millisecond, DeadAfter: 3 * time.Second}
 	p := newLinkPath(t, nodetest.ServeTCP(t, streamServer(size)), keep,
 		Options{PingInterval: 100 * time.Millisecond, PingTimeout: 500 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
-		runtime.Options{HandshakeTimeout: time.Second, DialTimeout: time.Second},
+		nodetest.TCP(tcp.Options{HandshakeTimeout: time.Second, DialTimeout: time.Second}),
 		func(p *linkPath) {
 			if err := securechannel.New(p.n3, securechannel.Options{}).Listen("api", securechannel.ListenerOptions{}); err != nil {
 				t.Fatal(err)

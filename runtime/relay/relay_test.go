@@ -239,21 +239,21 @@ func TestRelayBesideAnotherDial(t *testing.T) {
 }
 
 // Short deadlines, so that the test waits little for them.
-var slowPeerOpts = runtime.Options{HandshakeTimeout: 200 * time.Millisecond, FrameTimeout: 200 * time.Millisecond}
+var slowPeerOpts = tcp.Options{HandshakeTimeout: 200 * time.Millisecond, FrameTimeout: 200 * time.Millisecond}
 
 // A relay's connection, idle for long past the deadlines (its checks far
 // apart), stays up and carries the next message: no new registration.
 func TestIdleRelayStays(t *testing.T) {
-	n2, _ := nodetest.Node(t, "n2", slowPeerOpts)
+	n2, _ := nodetest.Node(t, "n2", nodetest.TCP(slowPeerOpts))
 	n2Addr := nodetest.Listen(t, n2)
-	n3, _ := nodetest.Node(t, "n3", slowPeerOpts)
+	n3, _ := nodetest.Node(t, "n3", nodetest.TCP(slowPeerOpts))
 	rel, err := Start(n3, "n3", n2Addr, Options{PingInterval: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-rel.Ready()
 	time.Sleep(5 * slowPeerOpts.FrameTimeout)
-	n1, _ := nodetest.Node(t, "n1", slowPeerOpts)
+	n1, _ := nodetest.Node(t, "n1", nodetest.TCP(slowPeerOpts))
 	c := nodetest.Connect(t, n1, n2Addr)
 	if got := nodetest.SendString(t, n1, routing.Route{c.Address(), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("uppercase")}, "hello"); got != "HELLO" {
 		t.Fatalf("reply %q", got)

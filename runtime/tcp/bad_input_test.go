@@ -10,6 +10,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -29,7 +30,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			node, logs := nodetest.Node(t, "victim", runtime.Options{HandshakeTimeout: 300 * time.Millisecond})
+			node, logs := nodetest.Node(t, "victim", nodetest.TCP(tcp.Options{HandshakeTimeout: 300 * time.Millisecond}))
 			addr := nodetest.Listen(t, node)
 
 			// A live connection made before the bad one.

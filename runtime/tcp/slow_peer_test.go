@@ -11,11 +11,12 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
 // Short deadlines, so that the tests wait little for them.
-var slowPeerOpts = runtime.Options{HandshakeTimeout: 200 * time.Millisecond, FrameTimeout: 200 * time.Millisecond}
+var slowPeerOpts = tcp.Options{HandshakeTimeout: 200 * time.Millisecond, FrameTimeout: 200 * time.Millisecond}
 
 // dialBytes connects to addr as a client that speaks the wire by hand, and
 // sends what.
@@ -96,9 +97,9 @@ func TestSlowPeersAreClosed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			node, logs := nodetest.Node(t, "victim", slowPeerOpts)
+			node, logs := nodetest.Node(t, "victim", nodetest.TCP(slowPeerOpts))
 			addr := nodetest.Listen(t, node)
-			good, _ := nodetest.Node(t, "good", slowPeerOpts)
+			good, _ := nodetest.Node(t, "good", nodetest.TCP(slowPeerOpts))
 			goodConn := nodetest.Connect(t, good, addr)
 			echo := func(what string) {
 				t.Helper()
@@ -126,7 +127,7 @@ func TestSlowPeersAreClosed(t *testing.T) {
 // A frame whose bytes come slowly but keep coming, for longer than the
 // frame deadline in all, is read whole.
 func TestSlowFrameIsNotCut(t *testing.T) {
-	node, _ := nodetest.Node(t, "victim", runtime.Options{FrameTimeout: 300 * time.Millisecond})
+	node, _ := nodetest.Node(t, "victim", nodetest.TCP(tcp.Options{FrameTimeout: 300 * time.Millisecond}))
 	addr := nodetest.Listen(t, node)
 	frame, err := wire.AppendFrame(nil, &routing.Message{Onward: nodetest.Local("echo"), Return: nodetest.Local("me"), Payload: wire.EncodeString("slow")})
 	if err != nil {
@@ -153,9 +154,9 @@ func TestSlowFrameIsNotCut(t *testing.T) {
 // After its first frame a connection may be idle for as long as it likes,
 // on both sides: the one accepted and the one dialed.
 func TestIdleConnectionsStay(t *testing.T) {
-	node, _ := nodetest.Node(t, "n2", slowPeerOpts)
+	node, _ := nodetest.Node(t, "n2", nodetest.TCP(slowPeerOpts))
 	addr := nodetest.Listen(t, node)
-	client, _ := nodetest.Node(t, "n1", slowPeerOpts)
+	client, _ := nodetest.Node(t, "n1", nodetest.TCP(slowPeerOpts))
 	c := nodetest.Connect(t, client, addr)
 	echo := routing.Route{c.Address(), routing.LocalAddress("echo")}
 	if got := nodetest.SendString(t, client, echo, "first"); got != "first" {
@@ -183,7 +184,7 @@ func TestListenerConnectionLimit(t *testing.T) {
 	opts := slowPeerOpts
 	opts.MaxAcceptedConnections = 4
 	opts.HandshakeTimeout = 2 * time.Second
-	node, logs := nodetest.Node(t, "victim", opts)
+	node, logs := nodetest.Node(t, "victim", nodetest.TCP(opts))
 	addr := nodetest.Listen(t, node)
 	good, _ := nodetest.Node(t, "good", runtime.Options{})
 	goodConn := nodetest.Connect(t, good, addr)

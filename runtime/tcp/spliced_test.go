@@ -15,6 +15,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
 	"github.com/ockamtop/ockamtop/runtime/splice"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
@@ -189,7 +190,7 @@ func TestSplicedPeerDiesMidPayload(t *testing.T) {
 // the frame deadline in all, is read whole; one that stalls half way
 // closes its connection, and gives its pipe back.
 func TestSplicedFrameDeadline(t *testing.T) {
-	p := newRelayPeerOpts(t, runtime.Options{FrameTimeout: 300 * time.Millisecond})
+	p := newRelayPeerOpts(t, nodetest.TCP(tcp.Options{FrameTimeout: 300 * time.Millisecond}))
 	taken := splice.PipesTaken()
 	payload := randomBytes(1 << 20)
 	frame := toEcho(t, payload)

@@ -164,7 +164,7 @@ func TestNetworkMessageMayNotDialUndeclaredPeers(t *testing.T) {
 	}
 	logs.WaitLog(t, "dial not allowed")
 
-	bridge, _ := nodetest.Node(t, "bridge", runtime.Options{MayDial: func(hp string) bool { return hp == n3Addr }})
+	bridge, _ := nodetest.Node(t, "bridge", nodetest.TCP(tcp.Options{MayDial: func(hp string) bool { return hp == n3Addr }}))
 	bridgeAddr := nodetest.Listen(t, bridge)
 	r[0] = routing.TCPAddress(bridgeAddr)
 	if got := nodetest.SendString(t, n1, r, "hello"); got != "HELLO" {

@@ -24,9 +24,9 @@ import (
 type transport struct {
 	host *runtime.Host
 	node *runtime.Node
-	// opts are the node's, for the timeouts, the dial policy and the
-	// sockets.
-	opts runtime.Options
+	opts Options
+	// sockets make its listeners' sockets and its dials (the node's).
+	sockets runtime.Sockets
 	// dials de-duplicates dials of one peer: everyone who wants it while a
 	// dial is under way shares that dial.
 	dials singleflight.Group
@@ -42,12 +42,12 @@ var _ runtime.Transport = (*transport)(nil)
 // conns is the table of a transport's connections and listeners.
 type conns = runtime.ConnectionTable[*connection, *Listener]
 
-// New makes a node's TCP transport (runtime.Options.Transports).
-func New(h *runtime.Host) runtime.Transport {
+func newTransport(h *runtime.Host, opts Options) *transport {
 	return &transport{
-		host: h,
-		node: h.Node(),
-		opts: h.Options(),
+		host:    h,
+		node:    h.Node(),
+		opts:    opts.withDefaults(),
+		sockets: h.Node().Sockets(),
 	}
 }
 
@@ -134,7 +134,7 @@ func (t *transport) dial(ctx context.Context, hostport string, opts ConnectOptio
 	stop := context.AfterFunc(t.node.Context(), cancel)
 	defer stop()
 	dctx, dcancel := context.WithTimeout(ctx, t.opts.DialTimeout)
-	conn, err := t.opts.Sockets.Dial(dctx, "tcp", hostport)
+	conn, err := t.sockets.Dial(dctx, "tcp", hostport)
 	dcancel()
 	if err != nil {
 		return nil, fmt.Errorf("node %s: connect to %s: %w", t.node.Name(), hostport, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 	"github.com/ockamtop/ockamtop/runtime/udp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
@@ -162,7 +163,7 @@ func BenchmarkBridgeRoundTrip(b *testing.B) {
 	const trips = 5000
 	n3, _ := nodetest.Node(b, "n3", runtime.Options{})
 	n3Addr := nodetest.Listen(b, n3)
-	n2, _ := nodetest.Node(b, "n2", runtime.Options{MayDial: func(hp string) bool { return hp == n3Addr }})
+	n2, _ := nodetest.Node(b, "n2", nodetest.TCP(tcp.Options{MayDial: func(hp string) bool { return hp == n3Addr }}))
 	n2TCP, n2UDP := nodetest.Listen(b, n2), nodetest.ListenUDP(b, n2)
 	n1, _ := nodetest.Node(b, "n1", runtime.Options{})
 	measure := func(onward routing.Route) (p50, p99 time.Duration) {

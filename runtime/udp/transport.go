@@ -28,9 +28,9 @@ import (
 type transport struct {
 	host *runtime.Host
 	node *runtime.Node
-	// opts are the node's, for the dial policy, the timeout and the
-	// sockets.
-	opts runtime.Options
+	opts Options
+	// sockets make its sockets (the node's).
+	sockets runtime.Sockets
 	// dials de-duplicates the sockets made for one peer.
 	dials singleflight.Group
 	// pending counts the bytes of incomplete messages of every peer.
@@ -71,12 +71,15 @@ const (
 	udpReadBuffer = 2048
 )
 
-// New makes a node's UDP transport (runtime.Options.Transports).
-func New(h *runtime.Host) runtime.Transport {
+func newTransport(h *runtime.Host, opts Options) *transport {
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
 	return &transport{
-		host: h,
-		node: h.Node(),
-		opts: h.Options(),
+		host:    h,
+		node:    h.Node(),
+		opts:    opts,
+		sockets: h.Node().Sockets(),
 	}
 }
 
@@ -94,9 +97,9 @@ func (t *transport) socket(ctx context.Context, local, remote string) (*net.UDPC
 	var c any
 	var err error
 	if remote == "" {
-		c, err = t.opts.Sockets.ListenPacket(ctx, "udp", local)
+		c, err = t.sockets.ListenPacket(ctx, "udp", local)
 	} else {
-		c, err = t.opts.Sockets.Dial(ctx, "udp", remote)
+		c, err = t.sockets.Dial(ctx, "udp", remote)
 	}
 	if err != nil {
 		return nil, err
@@ -117,12 +120,12 @@ func (t *transport) socket(ctx context.Context, local, remote string) (*net.UDPC
 // Resolve resolves a UDP address of a route to the connection of that
 // peer. A message from the network may use a peer the node knows (one it
 // heard from: replies) but makes a socket for a new one only if the node
-// was told it may (Options.MayDialUDP): a node is no open proxy.
+// was told it may (Options.MayDial): a node is no open proxy.
 func (t *transport) Resolve(ctx context.Context, peer string, fromNetwork bool) (routing.Address, error) {
 	if c, ok := t.conns.Peer(peer); ok {
 		return c.w.Address(), nil
 	}
-	if fromNetwork && (t.opts.MayDialUDP == nil || !t.opts.MayDialUDP(peer)) {
+	if fromNetwork && (t.opts.MayDial == nil || !t.opts.MayDial(peer)) {
 		return routing.Address{}, fmt.Errorf("send to udp %s: %w", peer, runtime.ErrDialDenied)
 	}
 	ch := t.dials.DoChan(peer, func() (any, error) { return t.dial(peer) })

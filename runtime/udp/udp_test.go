@@ -13,6 +13,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/nodetest"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/tcp"
 	"github.com/ockamtop/ockamtop/runtime/udp"
 	"github.com/ockamtop/ockamtop/runtime/wire"
 )
@@ -72,7 +73,7 @@ func TestUDPReturnRoute(t *testing.T) {
 func TestUDPToTCPBridge(t *testing.T) {
 	n3, _ := nodetest.Node(t, "n3", runtime.Options{})
 	n3Addr := nodetest.Listen(t, n3)
-	n2, _ := nodetest.Node(t, "n2", runtime.Options{MayDial: func(hp string) bool { return hp == n3Addr }})
+	n2, _ := nodetest.Node(t, "n2", nodetest.TCP(tcp.Options{MayDial: func(hp string) bool { return hp == n3Addr }}))
 	n2Addr := nodetest.ListenUDP(t, n2)
 	n1, _ := nodetest.Node(t, "n1", runtime.Options{})
 	r := routing.Route{routing.UDPAddress(n2Addr), routing.TCPAddress(n3Addr), routing.LocalAddress("uppercase")}
@@ -89,7 +90,7 @@ func TestUDPNoOpenProxy(t *testing.T) {
 	allowed, _ := nodetest.Node(t, "allowed", runtime.Options{})
 	allowedAddr := nodetest.ListenUDP(t, allowed)
 
-	mid, logs := nodetest.Node(t, "mid", runtime.Options{MayDialUDP: func(hp string) bool { return hp == allowedAddr }})
+	mid, logs := nodetest.Node(t, "mid", nodetest.UDP(udp.Options{MayDial: func(hp string) bool { return hp == allowedAddr }}))
 	midAddr := nodetest.ListenUDP(t, mid)
 	n1, _ := nodetest.Node(t, "n1", runtime.Options{})
 

@@ -38,8 +38,14 @@ type StartOptions struct {
 	// Progress receives one line per started part ("✔ node n2 listening on
 	// 127.0.0.1:7000"); nil discards them.
 	Progress func(line string)
-	// Node is the base options of every node (timeouts, mailbox size).
+	// Node is the base options of every node (mailbox size, sockets);
+	// its transports are TCP and UDP with the options below unless it
+	// names others.
 	Node runtime.Options
+	// TCP and UDP are the base options of every node's transports
+	// (timeouts); each node's dial policy is its file's.
+	TCP tcp.Options
+	UDP udp.Options
 	// Relay configures the relays.
 	Relay relay.Options
 	// RelayWait bounds how long Start waits for a relay's first
@@ -239,7 +245,6 @@ func listensBefore(k topology.PartKind) bool {
 func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 	opts := r.opts.Node
 	opts.Logger = r.opts.Logger
-	opts.MayDial = r.mayDial
 	// A node's identity file is read by the planner; the identity kept
 	// for a node without one is read (or made) the first time its secure
 	// channels are used, so that a node that uses none costs nothing.
@@ -247,10 +252,11 @@ func (r *Running) newNode(tn *topology.Node) (*runtime.Node, error) {
 		err := fmt.Errorf("its identity file %s holds no secret key: it is node %s's public identity, for other nodes to trust, and cannot run the node", tn.Identity, tn.Name)
 		return nil, startError("identity", tn, tn.Decl.DeclRange, err)
 	}
-	opts.MayDialUDP = r.mayDialUDP
 	opts.Sockets = r.iso.sockets(tn.Name, opts.Sockets)
 	if opts.Transports == nil {
-		opts.Transports = []runtime.NewTransport{tcp.New, udp.New}
+		tcpOpts, udpOpts := r.opts.TCP, r.opts.UDP
+		tcpOpts.MayDial, udpOpts.MayDial = r.mayDial, r.mayDialUDP
+		opts.Transports = []runtime.NewTransport{tcp.With(tcpOpts), udp.With(udpOpts)}
 	}
 	n := runtime.NewNode(tn.Name, opts)
 	sc := securechannel.New(n, securechannel.Options{

@@ -22,7 +22,7 @@ var relayUnit = unit{
 		opts := r.opts.Relay
 		opts.AtNode = tr.At.Name
 		if opts.DialTimeout <= 0 {
-			opts.DialTimeout = r.opts.Node.DialTimeout // the node's dials' bound, as before the relay had its own
+			opts.DialTimeout = r.opts.TCP.DialTimeout // the node's dials' bound, as before the relay had its own
 		}
 		at, err := r.addressFrom(tr.Owner.Name, tr.At.Name)
 		if err == nil && at == "" {
