@@ -1,7 +1,9 @@
-// Package nodetest is the node library's test kit: nodes whose logs a test
-// can read, waiting with a deadline, small TCP servers and clients, and
-// proxies that stand for a network on the way (slow, lossy, or tapped).
-// The role packages' tests use it; it is imported by tests only.
+// Package nodetest is the node library's test kit: nodes (with the TCP
+// and UDP transports) whose logs a test can read, waiting with a deadline,
+// small TCP servers and clients, a raw peer that speaks the wire format by
+// hand, and proxies that stand for a network on the way (slow, lossy, or
+// tapped). The node library's tests and its role packages' use it; it is
+// imported by tests only.
 package nodetest
 
 import (
