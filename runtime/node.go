@@ -56,6 +56,11 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// runMu orders the workers' goroutines' starts (goWorker) before
+	// Close's wait for them: runDone, set by Close once the workers are
+	// stopped, refuses more. Apart from mu, which routing reads.
+	runMu   sync.Mutex
+	runDone bool
 	// counters are read by Counters; see counters.go.
 	counters nodeCounters
 
@@ -137,6 +142,7 @@ func (n *Node) addWorker(name string, impl Worker, service, inline bool) (*worke
 	w := &worker{
 		addr:   routing.LocalAddress(name),
 		impl:   impl,
+		node:   n,
 		done:   make(chan struct{}),
 		inline: inline,
 	}
@@ -160,14 +166,23 @@ func (n *Node) addWorker(name string, impl Worker, service, inline bool) (*worke
 		w.service.Store(true)
 	}
 	n.workers[name] = w
-	if !inline {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			w.run(n)
-		}()
-	}
 	return w, nil
+}
+
+// goWorker starts a goroutine for w's mailbox (worker.wake), joined by
+// Close; false once Close has stopped the workers.
+func (n *Node) goWorker(w *worker) bool {
+	n.runMu.Lock()
+	defer n.runMu.Unlock()
+	if n.runDone {
+		return false
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		w.run()
+	}()
+	return true
 }
 
 // Allow makes the local address name a consumer of the node's inbound flow,
@@ -463,6 +478,9 @@ func (n *Node) Close() error {
 		delete(n.workers, name)
 	}
 	n.mu.Unlock()
+	n.runMu.Lock()
+	n.runDone = true
+	n.runMu.Unlock()
 	n.wg.Wait()
 	return nil
 }

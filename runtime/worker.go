@@ -69,9 +69,16 @@ func (r *Routed) FromNetwork() bool { return r.flow != nil }
 const DefaultMailboxSize = 128
 
 // worker is the node's record of a running Worker.
+//
+// A worker with a mailbox has a goroutine only while there is mail: the
+// first message into an empty mailbox starts one (wake), which handles
+// the messages one at a time, in order, and ends when the mailbox is
+// empty. An idle worker costs its record and mailbox, no goroutine (a
+// node holds several, and a large topology thousands of nodes).
 type worker struct {
 	addr    routing.Address
 	impl    Worker
+	node    *Node
 	mailbox chan *Routed
 	done    chan struct{} // closed when the worker is stopped
 	stop    sync.Once
@@ -87,36 +94,68 @@ type worker struct {
 	// HandleMessage itself, which must not block. Portal streams are
 	// inline, so that an idle stream costs no goroutine.
 	inline bool
-	ctx    *Context // for inline workers
+	// ctx is the workers' Context: an inline worker's from the start, a
+	// mailbox worker's made by its first goroutine and kept.
+	ctx *Context
 	// pending counts messages handed to the mailbox and not yet handled
 	// (and, for batching workers, flushed).
 	pending atomic.Int32
+	// running is whether a goroutine handles the mailbox (or is about
+	// to): set by the wake that starts it, cleared by it as it ends.
+	running atomic.Bool
 }
 
 func (w *worker) close() { w.stop.Do(func() { close(w.done) }) }
 
-// run is the worker's goroutine.
-func (w *worker) run(n *Node) {
-	ctx := &Context{node: n, w: w, log: n.log.With("worker", w.addr.Value)}
+// wake starts the worker's goroutine unless one runs; called after each
+// message put into the mailbox, so that a message never waits in a
+// mailbox no goroutine will empty.
+func (w *worker) wake() {
+	if w.running.CompareAndSwap(false, true) && !w.node.goWorker(w) {
+		w.running.Store(false) // the node is closing: nothing handles mail now
+	}
+}
+
+// run handles the mailbox until it is empty, or the worker stops.
+func (w *worker) run() {
+	if w.ctx == nil { // the goroutines of a worker run one after another
+		w.ctx = &Context{node: w.node, w: w, log: w.node.log.With("worker", w.addr.Value)}
+	}
 	f, batches := w.impl.(flusher)
 	for {
 		select {
 		case <-w.done:
 			return
 		case m := <-w.mailbox:
-			if err := w.impl.HandleMessage(ctx, m); err != nil {
-				ctx.log.Warn("message handling failed", "onward", m.Onward.String(), "return", m.Return.String(), "error", err)
+			if err := w.impl.HandleMessage(w.ctx, m); err != nil {
+				w.ctx.log.Warn("message handling failed", "onward", m.Onward.String(), "return", m.Return.String(), "error", err)
 			}
 			if batches && len(w.mailbox) == 0 {
 				f.Flush()
 			}
 			w.pending.Add(-1)
+			continue
+		default:
+		}
+		// Empty: end, unless mail came in between and its wake found
+		// this goroutine still running.
+		w.running.Store(false)
+		if len(w.mailbox) == 0 || !w.running.CompareAndSwap(false, true) {
+			return
 		}
 	}
 }
 
 // deliver puts m into the worker's mailbox, waiting while it is full.
 func (w *worker) deliver(ctx context.Context, closing <-chan struct{}, m *Routed) error {
+	if err := w.enqueue(ctx, closing, m); err != nil {
+		return err
+	}
+	w.wake()
+	return nil
+}
+
+func (w *worker) enqueue(ctx context.Context, closing <-chan struct{}, m *Routed) error {
 	w.pending.Add(1)
 	select {
 	case w.mailbox <- m:

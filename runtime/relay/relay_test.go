@@ -158,12 +158,14 @@ func TestRelayCheckWaitsWhileTheConnectionIsBusy(t *testing.T) {
 	if err := n.StartWorker("sink", &nodetest.Sink{}); err != nil {
 		t.Fatal(err)
 	}
-	r := &Relay{node: n, opts: Options{PingTimeout: 50 * time.Millisecond}, addr: routing.LocalAddress("relay"), inbox: make(chan []byte, 4)}
+	// 200ms: a loaded machine may not run the busy goroutine for tens of
+	// milliseconds.
+	r := &Relay{node: n, opts: Options{PingTimeout: 200 * time.Millisecond}, addr: routing.LocalAddress("relay"), inbox: make(chan []byte, 4)}
 	conn := &busyConn{done: make(chan struct{})}
 	ping := routing.Route{routing.LocalAddress("sink")}
 	payload := []byte("check")
 
-	// Frames keep arriving for 20 timeouts, then the answer comes.
+	// Frames keep arriving for 5 timeouts, then the answer comes.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
