@@ -30,8 +30,8 @@ type relayService struct {
 	// forwarders maps a forwarder's address to its registration's
 	// connection; guarded by mu.
 	forwarders map[string]string
-	// watched counts, per connection with forwarders, how many it has; a
-	// connection has one watcher, which removes them when it closes.
+	// watched counts, per connection with forwarders, how many it has:
+	// they go when it closes (connectionClosed).
 	watched map[string]int // guarded by mu
 }
 
@@ -46,6 +46,10 @@ func newRelayService() *relayService {
 func (n *Node) startRelayService() {
 	s := newRelayService()
 	n.relays = s
+	// Forwarders live as long as the connection they send over: told of
+	// every connection that closes, rather than a goroutine watching each
+	// (a hub holds thousands).
+	n.transports.OnConnectionClosed(func(addr routing.Address) { s.connectionClosed(n, addr.Value) })
 	_ = n.StartService(routing.RelayService, s)
 	_ = n.StartService(routing.StaticRelayService, s)
 }
@@ -94,17 +98,19 @@ func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 		return fmt.Errorf("relay registration %q: %w", name, err)
 	}
 	if ours {
-		s.watched[prev]--
+		if s.watched[prev]--; s.watched[prev] <= 0 {
+			delete(s.watched, prev)
+		}
 	}
 	s.forwarders[addr] = first.Value
 	s.watched[first.Value]++
-	watch := s.watched[first.Value] == 1 && prev != first.Value
 	s.mu.Unlock()
-
-	// Forwarders live as long as the connection they send over: one watcher
-	// per connection removes them all.
-	if watch {
-		n.Go(func() { s.watch(ctx, conn) })
+	select {
+	case <-conn.Done():
+		// It closed as it registered: its close may have been told
+		// before the forwarder was there to remove.
+		s.connectionClosed(n, first.Value)
+	default:
 	}
 	ctx.Logger().Info("relay registered", "relay", addr, "route", msg.Return.String())
 	return n.route(context.Background(), &Routed{Message: routing.Message{
@@ -114,25 +120,23 @@ func (s *relayService) HandleMessage(ctx *Context, msg *Routed) error {
 	}})
 }
 
-// watch removes a connection's forwarders when it closes.
-func (s *relayService) watch(ctx *Context, conn Connection) {
-	n, id := ctx.Node(), conn.Address().Value
-	select {
-	case <-conn.Done():
-	case <-n.closing:
-		return
-	}
+// connectionClosed removes the forwarders of the connection id, which
+// has closed.
+func (s *relayService) connectionClosed(n *Node, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.watched[id] == 0 {
+		return
+	}
 	delete(s.watched, id)
 	for addr, c := range s.forwarders {
 		if c == id {
 			delete(s.forwarders, addr)
 			_ = n.StopWorker(addr)
 			if n.Quiet() {
-				ctx.Logger().Debug("relay removed: its connection closed", "relay", addr)
+				n.Logger().Debug("relay removed: its connection closed", "relay", addr)
 			} else {
-				ctx.Logger().Info("relay removed: its connection closed", "relay", addr)
+				n.Logger().Info("relay removed: its connection closed", "relay", addr)
 			}
 		}
 	}
