@@ -85,6 +85,7 @@ func init() {
 		validateCommand, planCommand, graphCommand, fmtCommand,
 		applyCommand, checkCommand, statusCommand, messageCommand, downCommand,
 		identityCommand, versionCommand, completionCommand, exportCommand,
+		ockamCommand, importCommand,
 	}
 }
 
@@ -102,6 +103,9 @@ type cli struct {
 
 func main() {
 	c := &cli{stdout: os.Stdout, stderr: os.Stderr, env: os.Environ()}
+	if invokedAsOckam(os.Args[0]) {
+		os.Exit(c.runOckam(os.Args[:1], os.Args[1:]))
+	}
 	os.Exit(c.main(os.Args[1:]))
 }
 

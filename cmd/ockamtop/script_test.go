@@ -47,6 +47,10 @@ func TestMain(m *testing.M) {
 			c := &cli{stdout: os.Stdout, stderr: os.Stderr, env: os.Environ()}
 			os.Exit(c.main(os.Args[1:]))
 		},
+		"ockam": func() {
+			c := &cli{stdout: os.Stdout, stderr: os.Stderr, env: os.Environ()}
+			os.Exit(c.runOckam(os.Args[:1], os.Args[1:]))
+		},
 	})
 }
 

@@ -1,0 +1,236 @@
+package ockam
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// reconcileTimeout bounds how long a command waits for a node to apply a
+// change: a relay that waits for its registration takes the longest.
+const reconcileTimeout = 30 * time.Second
+
+// change changes node at's parts with f, under the session's lock: the
+// session's topology must plan, node at's process (if it runs) applies it
+// and the other running nodes learn of it. A change a node cannot apply
+// is undone, in the session as in the node.
+func (r *run) change(at string, f func(s *Session, n *Node) error) error {
+	l, err := r.home.lock()
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	n, err := l.s.resolveNode(at)
+	if err != nil {
+		return err
+	}
+	before, err := json.Marshal(l.s)
+	if err != nil {
+		return err
+	}
+	if err := f(l.s, n); err != nil {
+		return err
+	}
+	return r.commit(l, n.Name, before)
+}
+
+// commit plans and saves the changed session, and has node name (if it
+// runs) and then the other running nodes apply it. before is the session
+// as it was, restored if node name cannot apply the change.
+func (r *run) commit(l *locked, name string, before []byte) error {
+	if _, err := l.s.plan(r.home.sessionFile()); err != nil {
+		return err
+	}
+	if err := l.save(); err != nil {
+		return err
+	}
+	if n := l.s.node(name); n != nil && r.running(n) {
+		if err := r.reconcile(n); err != nil {
+			var old Session
+			if json.Unmarshal(before, &old) == nil {
+				l.s = &old
+				_ = l.save()
+			}
+			return err
+		}
+	}
+	r.reconcileOthers(l.s, name)
+	return nil
+}
+
+// reconcile asks node n's process to run the session file as it is now.
+func (r *run) reconcile(n *Node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), reconcileTimeout)
+	defer cancel()
+	var reply reconcileReply
+	if err := call(ctx, r.home.socket(n.PID), "POST", "/reconcile", nil, &reply); err != nil {
+		return failf("node %s does not answer: %v", n.Name, err)
+	}
+	if reply.Error != "" {
+		return failf("%s", reply.Error)
+	}
+	return nil
+}
+
+// reconcileOthers has every running node but name learn of a change, at
+// once: a bridge dials only the nodes its plan knows.
+func (r *run) reconcileOthers(s *Session, name string) {
+	var wg sync.WaitGroup
+	for _, n := range s.Nodes {
+		if n.Name == name || !r.running(n) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.reconcile(n); err != nil {
+				fmt.Fprintf(r.Stderr, "  ! node %s did not take the change: %v\n", n.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// resolveNode finds the node a command's --at, --from or --to names:
+// NAME or /node/NAME; "" is the default node.
+func (s *Session) resolveNode(name string) (*Node, error) {
+	name = nodeName(name)
+	if name == "" {
+		if s.Default == "" {
+			return nil, failf("There is no default node: create one with 'ockam node create', or name one with --at")
+		}
+		name = s.Default
+	}
+	n := s.node(name)
+	if n == nil {
+		return nil, failf("Node %s was not found", name)
+	}
+	return n, nil
+}
+
+// nodeName is an address's value, as Ockam's extract_address_value takes
+// it: /node/n1 is n1.
+func nodeName(s string) string {
+	if rest, ok := strings.CutPrefix(s, "/node/"); ok {
+		return rest
+	}
+	return s
+}
+
+// serviceName is an address's value: /service/outlet is outlet.
+func serviceName(s string) string {
+	for _, p := range []string{"/service/", "/worker/"} {
+		if rest, ok := strings.CutPrefix(s, p); ok {
+			return rest
+		}
+	}
+	return s
+}
+
+// route turns a route given to a command of node from into one of the
+// session's topology: a leading /worker/HEX that names one of from's
+// connections (tcp-connection create) or secure channels (secure-channel
+// create) becomes that connection's /node/NAME (or /ip4/A/tcp/P) or that
+// channel's route; a leading "-" is replaced by standard input, trimmed,
+// as Ockam's pipes give it.
+func (r *run) route(s *Session, from *Node, to string) (string, error) {
+	if rest, ok := strings.CutPrefix(to, "-"); ok && (rest == "" || strings.HasPrefix(rest, "/")) {
+		b, err := io.ReadAll(io.LimitReader(r.Stdin, 64<<10))
+		if err != nil {
+			return "", failf("read the route's start from standard input: %v", err)
+		}
+		prefix := strings.TrimSpace(string(b))
+		if prefix == "" {
+			return "", usagef("the route %s starts with '-', and standard input is empty", to)
+		}
+		to = prefix + rest
+	}
+	if !strings.HasPrefix(to, "/") {
+		return "", usagef("invalid value '%s' for a route: a route is a MultiAddr such as /node/n1/service/echo", to)
+	}
+	if from == nil {
+		return to, nil
+	}
+	for {
+		rest, ok := strings.CutPrefix(to, "/worker/")
+		if !ok {
+			break
+		}
+		worker, tail, _ := strings.Cut(rest, "/")
+		if tail != "" {
+			tail = "/" + tail
+		}
+		replaced := false
+		for _, c := range from.Connections {
+			if c.Worker == worker {
+				to, replaced = c.route()+tail, true
+			}
+		}
+		for _, ch := range from.Channels {
+			if ch.Worker == worker {
+				to, replaced = ch.Route+tail, true
+			}
+		}
+		if !replaced {
+			break
+		}
+	}
+	return to, nil
+}
+
+// route is where a connection goes, as a route of the topology.
+func (c Connection) route() string {
+	if c.Node != "" {
+		return "/node/" + c.Node
+	}
+	host, port, err := net.SplitHostPort(c.To)
+	if err != nil {
+		return "/ip4/" + c.To
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
+		return "/ip4/" + host + "/tcp/" + port
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return "/ip6/" + host + "/tcp/" + port
+	}
+	return "/dnsaddr/" + host + "/tcp/" + port
+}
+
+// socketAddress reads a socket address as Ockam's hostname_parser does: a
+// bare port is on 127.0.0.1, and /ip4/A/tcp/P is A:P.
+func socketAddress(s string) (string, error) {
+	if _, err := strconv.Atoi(s); err == nil {
+		return "127.0.0.1:" + s, nil
+	}
+	if strings.HasPrefix(s, "/") {
+		parts := strings.Split(strings.TrimPrefix(s, "/"), "/")
+		if len(parts) == 4 && (parts[0] == "ip4" || parts[0] == "ip6" || parts[0] == "dnsaddr") && parts[2] == "tcp" {
+			return net.JoinHostPort(parts[1], parts[3]), nil
+		}
+		return "", usagef("invalid value '%s': not a socket address (HOST:PORT, a port, or /ip4/A/tcp/P)", s)
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return "", usagef("invalid value '%s': not a socket address (HOST:PORT, a port, or /ip4/A/tcp/P)", s)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return "", usagef("invalid value '%s': the port must be a number from 0 to 65535", s)
+	}
+	return s, nil
+}
+
+// randomHex is a fresh worker address: 16 random bytes in hex, as Ockam
+// names its workers.
+func randomHex() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

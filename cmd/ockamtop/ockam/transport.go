@@ -1,0 +1,227 @@
+package ockam
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// tcp-connection, tcp-listener and service: a node's transports and
+// services.
+
+var connectionCommands = map[string]*command{
+	"create": {
+		about: "Create a TCP connection", maxPos: 0,
+		flags: []flagSpec{
+			{name: "from", value: "NODE", help: "the node that connects (default: the default node)"},
+			{name: "to", short: "t", value: "ADDRESS", help: "where it connects: HOST:PORT, a port, /ip4/A/tcp/P or /node/NAME"},
+			outputFlag,
+		},
+		run: connectionCreate,
+	},
+	"list":   {about: "List the TCP connections of a node", maxPos: 0, flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}, {name: "from", value: "NODE", help: "the node"}, outputFlag}, run: connectionList},
+	"show":   {about: "Show a TCP connection", pos: "ADDRESS", minPos: 1, maxPos: 1, flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}, {name: "from", value: "NODE", help: "the node"}, outputFlag}, run: connectionShow},
+	"delete": {about: "Delete a TCP connection", pos: "ADDRESS", minPos: 1, maxPos: 1, flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}, {name: "from", value: "NODE", help: "the node"}, {name: "yes", short: "y", help: "do not ask for confirmation"}}, run: connectionDelete},
+}
+
+// connectionOut is a connection in JSON.
+type connectionOut struct {
+	Route string `json:"route"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Node  string `json:"node,omitempty"`
+}
+
+func connectionCreate(r *run, a *args) error {
+	if !a.has("to") {
+		return usagef("the following required arguments were not provided: --to <ADDRESS>")
+	}
+	var c Connection
+	var from string
+	err := r.change(a.str("from"), func(s *Session, n *Node) error {
+		from = n.Name
+		to := a.str("to")
+		if strings.HasPrefix(to, "/node/") {
+			peer, err := s.resolveNode(to)
+			if err != nil {
+				return err
+			}
+			c = Connection{Worker: randomHex(), To: peer.Listener, Node: peer.Name}
+		} else {
+			addr, err := socketAddress(to)
+			if err != nil {
+				return err
+			}
+			c = Connection{Worker: randomHex(), To: addr}
+			if peer := s.nodeListeningAt(addr); peer != nil {
+				c.Node = peer.Name
+			}
+		}
+		n.Connections = append(n.Connections, c)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return r.printJSON(connectionOut{Route: "/worker/" + c.Worker, From: from, To: c.To, Node: c.Node})
+	}
+	// The route alone, as Ockam prints it for a script or a pipe.
+	fmt.Fprintf(r.Stdout, "/worker/%s\n", c.Worker)
+	return nil
+}
+
+func (r *run) connectionNode(a *args) string {
+	if a.has("from") {
+		return a.str("from")
+	}
+	return a.str("at")
+}
+
+func connectionList(r *run, a *args) error {
+	_, n, err := r.readNode(r.connectionNode(a))
+	if err != nil {
+		return err
+	}
+	out := []connectionOut{}
+	for _, c := range n.Connections {
+		out = append(out, connectionOut{Route: "/worker/" + c.Worker, From: n.Name, To: c.To, Node: c.Node})
+	}
+	if r.json {
+		return r.printJSON(out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(r.Stdout, "  > There are no TCP connections on the node %s\n", n.Name)
+	}
+	for _, c := range out {
+		fmt.Fprintf(r.Stdout, "│ TCP connection %s => %s\n", c.Route, c.To)
+	}
+	return nil
+}
+
+func connectionShow(r *run, a *args) error {
+	_, n, err := r.readNode(r.connectionNode(a))
+	if err != nil {
+		return err
+	}
+	for _, c := range n.Connections {
+		if c.Worker == serviceName(a.arg(0)) {
+			out := connectionOut{Route: "/worker/" + c.Worker, From: n.Name, To: c.To, Node: c.Node}
+			if r.json {
+				return r.printJSON(out)
+			}
+			fmt.Fprintf(r.Stdout, "TCP connection:\n  Route: %s\n  From: %s\n  To: %s\n", out.Route, out.From, out.To)
+			return nil
+		}
+	}
+	return failf("TCP connection %s was not found on the node %s", a.arg(0), n.Name)
+}
+
+func connectionDelete(r *run, a *args) error {
+	worker := serviceName(a.arg(0))
+	err := r.change(r.connectionNode(a), func(s *Session, n *Node) error {
+		i := slices.IndexFunc(n.Connections, func(c Connection) bool { return c.Worker == worker })
+		if i < 0 {
+			return failf("TCP connection %s was not found on the node %s", a.arg(0), n.Name)
+		}
+		n.Connections = slices.Delete(n.Connections, i, i+1)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.ok("TCP connection /worker/%s has been deleted", worker)
+	return nil
+}
+
+var listenerCommands = map[string]*command{
+	"create": {
+		about: "Create a TCP listener (ockamtop runs one a node, made with it)", pos: "ADDRESS", minPos: 1, maxPos: 1,
+		flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}},
+		run: func(r *run, a *args) error {
+			_, n, err := r.readNode(a.str("at"))
+			if err != nil {
+				return err
+			}
+			return failf("The node %s listens on %s: ockamtop runs one TCP listener a node, given at 'node create --tcp-listener-address'", n.Name, n.Listener)
+		},
+	},
+	"list": {about: "List the TCP listeners of a node", maxPos: 0, flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}, outputFlag}, run: listenerList},
+	"show": {about: "Show a TCP listener", pos: "ADDRESS", maxPos: 1, flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}, outputFlag}, run: listenerList},
+	"delete": {about: "Delete a TCP listener (refused: a node keeps its own)", pos: "ADDRESS", minPos: 1, maxPos: 1, flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}, {name: "yes", short: "y", help: "do not ask"}},
+		run: func(r *run, a *args) error {
+			_, n, err := r.readNode(a.str("at"))
+			if err != nil {
+				return err
+			}
+			return failf("The TCP listener %s is the node %s's own: delete the node to close it", n.Listener, n.Name)
+		},
+	},
+}
+
+func listenerList(r *run, a *args) error {
+	_, n, err := r.readNode(a.str("at"))
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return r.printJSON([]map[string]string{{"socket_address": n.Listener, "route": (Connection{To: n.Listener}).route(), "node": n.Name}})
+	}
+	fmt.Fprintf(r.Stdout, "│ TCP listener at %s\n│ Route %s\n", n.Listener, (Connection{To: n.Listener}).route())
+	return nil
+}
+
+// serviceTypes are what `service start` starts.
+var serviceTypes = []string{"echo", "hop", "uppercase"}
+
+var serviceCommands = map[string]*command{
+	"start": {
+		about: "Start a service: hop, echo or uppercase", pos: "TYPE", minPos: 1, maxPos: 1,
+		flags: []flagSpec{
+			{name: "at", value: "NODE", help: "the node (default: the default node)"},
+			{name: "addr", value: "ADDR", help: "the service's address (default: its type)"},
+		},
+		run: serviceStart,
+	},
+	"list": {about: "List the services of a node", maxPos: 0, flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}, outputFlag}, run: serviceList},
+}
+
+func serviceStart(r *run, a *args) error {
+	typ := a.arg(0)
+	if !slices.Contains(serviceTypes, typ) {
+		return failf("'ockam service start %s' is not supported by ockamtop's ockam: it starts %s", typ, strings.Join(serviceTypes, ", "))
+	}
+	addr := serviceName(a.str("addr"))
+	if addr == "" {
+		addr = typ
+	}
+	var node string
+	err := r.change(a.str("at"), func(s *Session, n *Node) error {
+		node = n.Name
+		if (addr == "echo" || addr == "uppercase") || slices.ContainsFunc(n.Services, func(sv Service) bool { return sv.Name == addr }) {
+			return failf("A service at /service/%s already runs on the node %s", addr, n.Name)
+		}
+		n.Services = append(n.Services, Service{Name: addr, Type: typ})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.ok("Started a %s service at /service/%s on the node %s", typ, addr, node)
+	return nil
+}
+
+func serviceList(r *run, a *args) error {
+	s, n, err := r.readNode(a.str("at"))
+	if err != nil {
+		return err
+	}
+	info := r.nodeInfo(s, n, true)
+	if r.json {
+		return r.printJSON(nonNil(info.Services))
+	}
+	for _, sv := range info.Services {
+		fmt.Fprintf(r.Stdout, "│ /service/%s\n", sv)
+	}
+	return nil
+}
