@@ -70,6 +70,9 @@ func TestScripts(t *testing.T) {
 			home := filepath.Join(env.WorkDir, ".ockamtop")
 			env.Setenv("OCKAMTOP_HOME", home)
 			env.Defer(func() { stopLeftApplies(home) })
+			ockamHome := filepath.Join(env.WorkDir, ".ockam")
+			env.Setenv("OCKAM_HOME", ockamHome)
+			env.Defer(func() { stopLeftNodes(ockamHome) })
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -86,6 +89,9 @@ func TestScripts(t *testing.T) {
 			"maxbytes":   cmdMaxBytes,
 			"signal":     cmdSignal,
 			"readyhttp":  cmdReadyHTTP,
+			// ockam_script_test.go
+			"setenvstdout":    cmdSetenvStdout,
+			"nonodeprocesses": cmdNoNodeProcesses,
 			// netns_script_test.go
 			"hostlinks":   cmdHostLinks,
 			"readyns":     cmdReadyNS,

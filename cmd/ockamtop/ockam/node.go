@@ -77,7 +77,9 @@ func nodeCreate(r *run, a *args) error {
 		if addr, err = pickListener(l.s, addr); err != nil {
 			return err
 		}
-		n = &Node{Name: name, Listener: addr, Identity: a.str("identity")}
+		// A hop service from the start: the routing page sends through
+		// /service/hop of a node it only created.
+		n = &Node{Name: name, Listener: addr, Identity: a.str("identity"), Services: []Service{{Name: "hop", Type: "hop"}}}
 		l.s.Nodes = append(l.s.Nodes, n)
 		if l.s.Default == "" {
 			l.s.Default = name

@@ -198,7 +198,10 @@ func serviceStart(r *run, a *args) error {
 	var node string
 	err := r.change(a.str("at"), func(s *Session, n *Node) error {
 		node = n.Name
-		if (addr == "echo" || addr == "uppercase") || slices.ContainsFunc(n.Services, func(sv Service) bool { return sv.Name == addr }) {
+		if addr == typ && (addr == "echo" || addr == "uppercase") || slices.Contains(n.Services, Service{Name: addr, Type: typ}) {
+			return nil // it runs already: every node runs echo, uppercase and hop
+		}
+		if addr == "echo" || addr == "uppercase" || slices.ContainsFunc(n.Services, func(sv Service) bool { return sv.Name == addr }) {
 			return failf("A service at /service/%s already runs on the node %s", addr, n.Name)
 		}
 		n.Services = append(n.Services, Service{Name: addr, Type: typ})
