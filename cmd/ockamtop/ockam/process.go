@@ -211,9 +211,14 @@ func (r *run) stopNode(n *Node, hard bool) error {
 	return nil
 }
 
-// running reports whether node n's process runs and answers.
+// running reports whether node n's process runs: its pid is alive and
+// its control socket is there (a pid reused by another process has none).
 func (r *run) running(n *Node) bool {
-	return n.PID > 0 && alive(n.PID)
+	if n.PID <= 0 || !alive(n.PID) {
+		return false
+	}
+	_, err := os.Stat(r.home.socket(n.PID))
+	return err == nil
 }
 
 // freePort picks a free port on host, as Ockam's CLI does for a listener
