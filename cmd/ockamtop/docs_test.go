@@ -208,7 +208,7 @@ func runPage(t *testing.T, root, page string, isolate []string) {
 	}
 	var script strings.Builder
 	script.WriteString("ip link set lo up 2>/dev/null\n")
-	script.WriteString("trap 'ockamtop down >/dev/null 2>&1; kill $(jobs -p) 2>/dev/null; wait' EXIT\n")
+	script.WriteString("trap 'ockam node delete --all --yes >/dev/null 2>&1; ockamtop down >/dev/null 2>&1; kill $(jobs -p) 2>/dev/null; wait' EXIT\n")
 	for i, b := range blocks {
 		if b.hcl {
 			file := filepath.Join(tmp, fmt.Sprintf("block%d.hcl", b.line))

@@ -139,20 +139,9 @@ func serviceName(s string) string {
 // session's topology: a leading /worker/HEX that names one of from's
 // connections (tcp-connection create) or secure channels (secure-channel
 // create) becomes that connection's /node/NAME (or /ip4/A/tcp/P) or that
-// channel's route; a leading "-" is replaced by standard input, trimmed,
-// as Ockam's pipes give it.
+// channel's route. (A leading "-" was replaced by standard input already:
+// see stdinRoute.)
 func (r *run) route(s *Session, from *Node, to string) (string, error) {
-	if rest, ok := strings.CutPrefix(to, "-"); ok && (rest == "" || strings.HasPrefix(rest, "/")) {
-		b, err := io.ReadAll(io.LimitReader(r.Stdin, 64<<10))
-		if err != nil {
-			return "", failf("read the route's start from standard input: %v", err)
-		}
-		prefix := strings.TrimSpace(string(b))
-		if prefix == "" {
-			return "", usagef("the route %s starts with '-', and standard input is empty", to)
-		}
-		to = prefix + rest
-	}
 	if !strings.HasPrefix(to, "/") {
 		return "", usagef("invalid value '%s' for a route: a route is a MultiAddr such as /node/n1/service/echo", to)
 	}
@@ -233,4 +222,25 @@ func randomHex() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// stdinRoute replaces a route's leading "-" by standard input, trimmed, as
+// Ockam's pipes give it (`ockam secure-channel create ... | ockam
+// tcp-inlet create --to -/service/outlet`). It runs before the command
+// reads or locks the session: the command before it in the pipe may be
+// changing it.
+func (r *run) stdinRoute(to string) (string, error) {
+	rest, ok := strings.CutPrefix(to, "-")
+	if !ok || rest != "" && !strings.HasPrefix(rest, "/") {
+		return to, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Stdin, 64<<10))
+	if err != nil {
+		return "", failf("read the route's start from standard input: %v", err)
+	}
+	prefix := strings.TrimSpace(string(b))
+	if prefix == "" {
+		return "", usagef("the route %s starts with '-', and standard input is empty", to)
+	}
+	return prefix + rest, nil
 }

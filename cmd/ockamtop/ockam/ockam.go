@@ -79,6 +79,9 @@ func Main(e Env, args []string) int {
 	if e.Executable == nil {
 		e.Executable = os.Executable
 	}
+	if e.Stdin == nil {
+		e.Stdin = strings.NewReader("")
+	}
 	if len(e.Prefix) == 0 {
 		e.Prefix = []string{"ockam"}
 	}
@@ -153,6 +156,11 @@ func (r *run) dispatch(args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if a.has("to") {
+		if a.vals["to"], err = r.stdinRoute(a.str("to")); err != nil {
+			return err
+		}
 	}
 	if a.has("output") {
 		r.json = a.str("output") == "json"
