@@ -46,7 +46,7 @@ func (r *run) change(at string, f func(s *Session, n *Node) error) error {
 // runs) and then the other running nodes apply it. before is the session
 // as it was, restored if node name cannot apply the change.
 func (r *run) commit(l *locked, name string, before []byte) error {
-	if _, err := l.s.plan(r.home.sessionFile()); err != nil {
+	if _, err := l.s.plan(r.home); err != nil {
 		return err
 	}
 	if err := l.save(); err != nil {
@@ -150,6 +150,9 @@ func (r *run) route(s *Session, from *Node, to string) (string, error) {
 	}
 	for {
 		rest, ok := strings.CutPrefix(to, "/worker/")
+		if !ok {
+			rest, ok = strings.CutPrefix(to, "/service/")
+		}
 		if !ok {
 			break
 		}

@@ -6,73 +6,76 @@ import (
 
 // groups are the commands of the local subset, by their first word.
 var groups = map[string]map[string]*command{
-	"node":           nodeCommands,
-	"tcp-listener":   listenerCommands,
-	"tcp-connection": connectionCommands,
-	"tcp-outlet":     outletCommands,
-	"tcp-inlet":      inletCommands,
-	"relay":          relayCommands,
-	"service":        serviceCommands,
-	"message":        messageCommands,
+	"node":                    nodeCommands,
+	"tcp-listener":            listenerCommands,
+	"tcp-connection":          connectionCommands,
+	"tcp-outlet":              outletCommands,
+	"tcp-inlet":               inletCommands,
+	"relay":                   relayCommands,
+	"service":                 serviceCommands,
+	"message":                 messageCommands,
+	"identity":                identityCommands,
+	"vault":                   vaultCommands,
+	"secure-channel":          channelCommands,
+	"secure-channel-listener": scListenerCommands,
 }
 
 // groupAbout is each group's line in `ockam --help`.
 var groupAbout = map[string]string{
-	"node":           "Manage nodes: each runs in the background, as a process of its own",
-	"tcp-listener":   "The TCP listener of a node",
-	"tcp-connection": "Name a node's TCP connection to another node, for routes",
-	"tcp-outlet":     "Manage TCP Outlets",
-	"tcp-inlet":      "Manage TCP Inlets",
-	"relay":          "Manage Relays",
-	"service":        "Start services: hop, echo, uppercase",
-	"message":        "Send messages",
+	"node":                    "Manage nodes: each runs in the background, as a process of its own",
+	"tcp-listener":            "The TCP listener of a node",
+	"tcp-connection":          "Name a node's TCP connection to another node, for routes",
+	"tcp-outlet":              "Manage TCP Outlets",
+	"tcp-inlet":               "Manage TCP Inlets",
+	"relay":                   "Manage Relays",
+	"service":                 "Start services: hop, echo, uppercase",
+	"message":                 "Send messages",
+	"identity":                "Manage identities",
+	"vault":                   "Vaults (accepted: one software vault)",
+	"secure-channel":          "Create secure channels to a node's listener",
+	"secure-channel-listener": "Manage secure channel listeners",
 }
 
 func groupNames() []string { return sortedKeys(groups) }
 
 // unsupported are Ockam's commands outside the local subset, with why.
 var unsupported = map[string]string{
-	"enroll":                  hosted,
-	"project":                 hosted,
-	"space":                   hosted,
-	"project-member":          hosted,
-	"project-admin":           hosted,
-	"space-admin":             hosted,
-	"ticket":                  hosted,
-	"lease":                   hosted,
-	"share":                   hosted,
-	"subscription":            hosted,
-	"authority":               hosted,
-	"credential":              "needs credentials from an authority (Ockam's hosted service), which ockamtop does not run",
-	"policy":                  notLocal,
-	"kafka-inlet":             notLocal,
-	"kafka-outlet":            notLocal,
-	"kafka-consumer":          notLocal,
-	"kafka-producer":          notLocal,
-	"influxdb-inlet":          notLocal,
-	"influxdb-outlet":         notLocal,
-	"rendezvous":              notLocal,
-	"sidecar":                 notLocal,
-	"admin":                   hosted,
-	"worker":                  notLocal,
-	"flow-control":            notLocal,
-	"status":                  notLocal,
-	"reset":                   notLocal,
-	"run":                     "is not supported yet by ockamtop's ockam: write the topology in HCL, or build it with the commands",
-	"completion":              notLocal,
-	"environment":             notLocal,
-	"markdown":                notLocal,
-	"manpages":                notLocal,
-	"secure-channel":          notYet,
-	"secure-channel-listener": notYet,
-	"identity":                notYet,
-	"vault":                   notYet,
+	"enroll":          hosted,
+	"project":         hosted,
+	"space":           hosted,
+	"project-member":  hosted,
+	"project-admin":   hosted,
+	"space-admin":     hosted,
+	"ticket":          hosted,
+	"lease":           hosted,
+	"share":           hosted,
+	"subscription":    hosted,
+	"authority":       hosted,
+	"credential":      "needs credentials from an authority (Ockam's hosted service), which ockamtop does not run",
+	"policy":          notLocal,
+	"kafka-inlet":     notLocal,
+	"kafka-outlet":    notLocal,
+	"kafka-consumer":  notLocal,
+	"kafka-producer":  notLocal,
+	"influxdb-inlet":  notLocal,
+	"influxdb-outlet": notLocal,
+	"rendezvous":      notLocal,
+	"sidecar":         notLocal,
+	"admin":           hosted,
+	"worker":          notLocal,
+	"flow-control":    notLocal,
+	"status":          notLocal,
+	"reset":           notLocal,
+	"run":             "is not supported yet by ockamtop's ockam: write the topology in HCL, or build it with the commands",
+	"completion":      notLocal,
+	"environment":     notLocal,
+	"markdown":        notLocal,
+	"manpages":        notLocal,
 }
 
 const (
 	hosted   = "needs Ockam's hosted service (Orchestrator), which ockamtop does not run"
 	notLocal = "is not part of the local subset of Ockam's command line that ockamtop runs"
-	notYet   = "is not supported yet by ockamtop's ockam (see docs/ockam.md)"
 )
 
 func unsupportedNames() []string {
@@ -93,5 +96,5 @@ func SessionHCL(environ []string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.HCL(), nil
+	return s.HCL(h.identityDir()), nil
 }

@@ -108,7 +108,7 @@ func (l *locked) save() error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(l.h.sessionFile(), l.s.HCL()); err != nil {
+	if err := writeAtomic(l.h.sessionFile(), l.s.HCL(l.h.identityDir())); err != nil {
 		return failf("write the session: %v", err)
 	}
 	if err := writeAtomic(l.h.stateFile(), append(b, '\n')); err != nil {

@@ -108,7 +108,11 @@ func parseTimeout(s string) (time.Duration, error) {
 // topology with one more node, which alone runs here.
 func (r *run) sendFromTemporaryNode(s *Session, to string, msg []byte, timeout time.Duration) ([]byte, error) {
 	name := fmt.Sprintf("ockam-message-send-%d", os.Getpid())
-	src := append(s.HCL(), fmt.Appendf(nil, "\nnode %q {}\n", name)...)
+	id := r.home.identityFile(defaultIdentity)
+	if _, err := r.home.loadIdentity(defaultIdentity, true); err != nil {
+		return nil, err
+	}
+	src := append(s.HCL(r.home.identityDir()), fmt.Appendf(nil, "\nnode %s {\n  identity = %s\n}\n", quote(name), quote(id))...)
 	t, err := planHCL("session.hcl", src)
 	if err != nil {
 		return nil, err

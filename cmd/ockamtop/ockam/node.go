@@ -79,7 +79,12 @@ func nodeCreate(r *run, a *args) error {
 		}
 		// A hop service from the start: the routing page sends through
 		// /service/hop of a node it only created.
-		n = &Node{Name: name, Listener: addr, Identity: a.str("identity"), Services: []Service{{Name: "hop", Type: "hop"}}}
+		// And the secure channel listener api, as every Ockam node has.
+		n = &Node{Name: name, Listener: addr, Identity: a.str("identity"), Services: []Service{{Name: "hop", Type: "hop"}},
+			SCListeners: []SCListener{{Name: defaultListener}}}
+		if _, err := r.home.loadIdentity(n.identity(), true); err != nil {
+			return failf("the identity of node %s: %v", name, err)
+		}
 		l.s.Nodes = append(l.s.Nodes, n)
 		if l.s.Default == "" {
 			l.s.Default = name
@@ -87,7 +92,7 @@ func nodeCreate(r *run, a *args) error {
 	}
 	// (A node that exists and does not run is started again with its
 	// parts, as it was: created again after it was killed.)
-	if _, err := l.s.plan(r.home.sessionFile()); err != nil {
+	if _, err := l.s.plan(r.home); err != nil {
 		return err
 	}
 	if err := l.save(); err != nil {

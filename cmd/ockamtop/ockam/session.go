@@ -3,6 +3,7 @@ package ockam
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -165,12 +166,14 @@ func routeNames(route, name string) bool {
 }
 
 // HCL is the session as a topology file, formatted as `ockamtop fmt`
-// formats.
-func (s *Session) HCL() []byte {
+// formats. identities is the directory of the identity files, which the
+// file names by absolute path.
+func (s *Session) HCL(identities string) []byte {
 	var b bytes.Buffer
 	b.WriteString("# The session that 'ockam' commands built; 'ockamtop apply' runs it.\n")
 	for _, n := range s.Nodes {
 		fmt.Fprintf(&b, "\nnode %s {\n  tcp_listener = %s\n", quote(n.Name), quote(n.Listener))
+		fmt.Fprintf(&b, "  identity = %s\n", quote(filepath.Join(identities, "named", n.identity()+".identity")))
 		for _, sv := range n.Services {
 			if sv.Type == sv.Name {
 				fmt.Fprintf(&b, "\n  service %s {}\n", quote(sv.Name))
@@ -210,8 +213,8 @@ func quote(s string) string {
 
 // plan plans the session's topology, as each node's process will. Its
 // error is the planner's diagnostics, worded for the command line.
-func (s *Session) plan(filename string) (*topology.Topology, error) {
-	return planHCL(filename, s.HCL())
+func (s *Session) plan(h home) (*topology.Topology, error) {
+	return planHCL(h.sessionFile(), s.HCL(h.identityDir()))
 }
 
 func planHCL(filename string, src []byte) (*topology.Topology, error) {

@@ -1,0 +1,402 @@
+package ockam
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/secure"
+	"github.com/ockamtop/ockamtop/topology"
+)
+
+// Identities, vaults, secure channel listeners and secure channels.
+//
+// An identity is a file of the session, identities/NAME.identity; a node
+// uses the one --identity names, and "default" without it, as Ockam's
+// nodes use the default identity. Every node runs the secure channel
+// listener api, as Ockam's do. `secure-channel create --to
+// /node/n2/service/api` names the route /node/n2/secure/api, on which the
+// topology opens (or reuses) a channel to n2's listener api; it prints
+// /service/HEX, which routes given to the node's commands may start with.
+
+// defaultIdentity is the identity of nodes created without --identity.
+const defaultIdentity = "default"
+
+// defaultListener is the secure channel listener every node runs.
+const defaultListener = "api"
+
+func (h home) identityFile(name string) string {
+	return filepath.Join(h.identityDir(), "named", name+".identity")
+}
+
+// loadIdentity reads identity name, creating it first if create.
+func (h home) loadIdentity(name string, create bool) (*secure.Identity, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if create {
+		return secure.LoadOrCreateIdentity(h.identityFile(name), time.Now())
+	}
+	id, err := secure.LoadIdentity(h.identityFile(name))
+	if err != nil {
+		return nil, failf("Identity %s was not found", name)
+	}
+	return id, nil
+}
+
+var identityCommands = map[string]*command{
+	"create": {about: "Create a new identity", pos: "[NAME]", maxPos: 1, flags: []flagSpec{{name: "vault", value: "VAULT_NAME", help: "accepted: one software vault"}}, run: identityCreate},
+	"show": {about: "Show an identity", pos: "[NAME]", maxPos: 1, flags: []flagSpec{
+		{name: "full", help: "print the identity's change history, not its identifier"},
+		{name: "encoding", value: "ENCODING", help: "with --full: hex"},
+		outputFlag,
+	}, run: identityShow},
+	"list": {about: "List the identities", maxPos: 0, flags: []flagSpec{outputFlag}, run: identityList},
+}
+
+func identityCreate(r *run, a *args) error {
+	name := a.arg(0)
+	if name == "" {
+		name = "identity-" + randomHex()[:8]
+	}
+	if _, err := os.Stat(r.home.identityFile(name)); err == nil {
+		return failf("Identity %s already exists", name)
+	}
+	id, err := r.home.loadIdentity(name, true)
+	if err != nil {
+		return err
+	}
+	r.ok("Identity %s created successfully as %s", id.Identifier, name)
+	return nil
+}
+
+func identityShow(r *run, a *args) error {
+	name := a.arg(0)
+	if name == "" {
+		name = defaultIdentity
+	}
+	id, err := r.home.loadIdentity(name, name == defaultIdentity)
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return r.printJSON(map[string]string{"name": name, "identifier": id.Identifier.String(), "change_history": hex.EncodeToString(id.ChangeHistory)})
+	}
+	if a.flag("full") {
+		fmt.Fprintln(r.Stdout, hex.EncodeToString(id.ChangeHistory))
+		return nil
+	}
+	fmt.Fprintln(r.Stdout, id.Identifier)
+	return nil
+}
+
+func identityList(r *run, _ *args) error {
+	paths, _ := filepath.Glob(r.home.identityFile("*"))
+	type entry struct {
+		Name       string `json:"name"`
+		Identifier string `json:"identifier"`
+	}
+	out := []entry{}
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".identity")
+		if id, err := secure.LoadIdentity(p); err == nil {
+			out = append(out, entry{name, id.Identifier.String()})
+		}
+	}
+	if r.json {
+		return r.printJSON(out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(r.Stdout, "  > There are no identities\n")
+	}
+	for _, e := range out {
+		fmt.Fprintf(r.Stdout, "│ Identity %s\n│ %s\n", e.Name, e.Identifier)
+	}
+	return nil
+}
+
+var vaultCommands = map[string]*command{
+	"create": {about: "Create a vault (accepted: ockamtop has one software vault)", pos: "[NAME]", maxPos: 1, run: func(r *run, a *args) error {
+		name := a.arg(0)
+		if name == "" {
+			name = "default"
+		}
+		r.ok("Vault %s created: ockamtop keeps every identity's key in its one software vault, %s", name, r.home.identityDir())
+		return nil
+	}},
+}
+
+var listenerFlags = []flagSpec{{name: "at", value: "NODE", help: "the node (default: the default node)"}}
+
+var scListenerCommands = map[string]*command{
+	"create": {about: "Create a secure channel listener", pos: "NAME", minPos: 1, maxPos: 1, flags: []flagSpec{
+		{name: "at", value: "NODE", help: "the node (default: the default node)"},
+		{name: "authorized", value: "IDENTIFIER", help: "only this identifier may open a channel (repeatable as a comma-separated list)"},
+		{name: "identity", value: "IDENTITY_NAME", help: "the node's own identity only: a listener speaks for its node"},
+		{name: "vault", value: "VAULT_NAME", help: "accepted"},
+	}, run: scListenerCreate},
+	"list":   {about: "List the secure channel listeners of a node", maxPos: 0, flags: append(slices.Clone(listenerFlags), outputFlag), run: scListenerList},
+	"show":   {about: "Show a secure channel listener", pos: "NAME", minPos: 1, maxPos: 1, flags: append(slices.Clone(listenerFlags), outputFlag), run: scListenerShow},
+	"delete": {about: "Delete a secure channel listener", pos: "NAME", minPos: 1, maxPos: 1, flags: append(slices.Clone(listenerFlags), flagSpec{name: "yes", short: "y", help: "do not ask"}), run: scListenerDelete},
+}
+
+func scListenerCreate(r *run, a *args) error {
+	name := serviceName(a.arg(0))
+	var authorized []string
+	for _, s := range strings.Split(a.str("authorized"), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			if _, err := secure.ParseIdentifier(s); err != nil {
+				return usagef("invalid value '%s' for '--authorized <IDENTIFIER>': %v", s, err)
+			}
+			authorized = append(authorized, s)
+		}
+	}
+	var node string
+	err := r.change(a.str("at"), func(s *Session, n *Node) error {
+		node = n.Name
+		if id := a.str("identity"); id != "" && id != n.identity() {
+			return failf("The node %s uses the identity %s: ockamtop's listeners speak for their node, with its identity", n.Name, n.identity())
+		}
+		if slices.ContainsFunc(n.SCListeners, func(l SCListener) bool { return l.Name == name }) {
+			return failf("A secure channel listener at /service/%s already exists on the node %s", name, n.Name)
+		}
+		n.SCListeners = append(n.SCListeners, SCListener{Name: name, Authorized: authorized})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.ok("Secure Channel Listener at /service/%s created successfully on the node %s", name, node)
+	return nil
+}
+
+func scListenerList(r *run, a *args) error {
+	_, n, err := r.readNode(a.str("at"))
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return r.printJSON(nonNil(n.SCListeners))
+	}
+	for _, l := range n.SCListeners {
+		fmt.Fprintf(r.Stdout, "│ Secure Channel Listener at /service/%s\n", l.Name)
+	}
+	return nil
+}
+
+func scListenerShow(r *run, a *args) error {
+	_, n, err := r.readNode(a.str("at"))
+	if err != nil {
+		return err
+	}
+	for _, l := range n.SCListeners {
+		if l.Name == serviceName(a.arg(0)) {
+			if r.json {
+				return r.printJSON(l)
+			}
+			who := "anyone"
+			if len(l.Authorized) > 0 {
+				who = strings.Join(l.Authorized, ", ")
+			}
+			fmt.Fprintf(r.Stdout, "Secure Channel Listener:\n  Address: /service/%s\n  Node: %s\n  Authorized: %s\n", l.Name, n.Name, who)
+			return nil
+		}
+	}
+	return failf("Secure channel listener %s was not found on the node %s", a.arg(0), n.Name)
+}
+
+func scListenerDelete(r *run, a *args) error {
+	name := serviceName(a.arg(0))
+	err := r.change(a.str("at"), func(s *Session, n *Node) error {
+		i := slices.IndexFunc(n.SCListeners, func(l SCListener) bool { return l.Name == name })
+		if i < 0 {
+			return failf("Secure channel listener %s was not found on the node %s", name, n.Name)
+		}
+		n.SCListeners = slices.Delete(n.SCListeners, i, i+1)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.ok("Secure channel listener /service/%s has been deleted", name)
+	return nil
+}
+
+var channelCommands = map[string]*command{
+	"create": {about: "Create a secure channel", maxPos: 0, flags: []flagSpec{
+		{name: "from", value: "NODE", help: "the node that opens it (default: the default node)"},
+		{name: "to", value: "ROUTE", help: "the route to a secure channel listener, such as /node/n2/service/api"},
+		{name: "authorized", value: "IDENTIFIER", help: "refuse the channel unless the listener's node is this identifier"},
+		{name: "identity", value: "IDENTITY_NAME", help: "the node's own identity only"},
+		{name: "timeout", value: "TIMEOUT", help: "how long to wait for the channel", def: "10s"},
+		outputFlag,
+	}, run: channelCreate},
+	"list":   {about: "List the secure channels of a node", maxPos: 0, flags: []flagSpec{{name: "from", value: "NODE", help: "the node"}, {name: "at", value: "NODE", help: "the node"}, outputFlag}, run: channelList},
+	"show":   {about: "Show a secure channel", pos: "ADDRESS", minPos: 1, maxPos: 1, flags: []flagSpec{{name: "from", value: "NODE", help: "the node"}, {name: "at", value: "NODE", help: "the node"}, outputFlag}, run: channelShow},
+	"delete": {about: "Forget a secure channel's name", pos: "ADDRESS", minPos: 1, maxPos: 1, flags: []flagSpec{{name: "from", value: "NODE", help: "the node"}, {name: "at", value: "NODE", help: "the node"}, {name: "yes", short: "y", help: "do not ask"}}, run: channelDelete},
+}
+
+// secureRoute is the topology's route of a channel to the listener at the
+// end of to: its last /service/NAME becomes /secure/NAME.
+func secureRoute(to string) (string, error) {
+	i := strings.LastIndex(to, "/service/")
+	if i < 0 || strings.Contains(to[i+len("/service/"):], "/") {
+		return "", usagef("invalid value '%s' for '--to <ROUTE>': a route to a secure channel listener ends with /service/NAME", to)
+	}
+	return to[:i] + "/secure/" + to[i+len("/service/"):], nil
+}
+
+func channelCreate(r *run, a *args) error {
+	if !a.has("to") {
+		return usagef("the following required arguments were not provided: --to <ROUTE>")
+	}
+	timeout, err := parseTimeout(a.str("timeout"))
+	if err != nil {
+		return err
+	}
+	var ch Channel
+	var from *Node
+	err = r.change(a.str("from"), func(s *Session, n *Node) error {
+		from = n
+		if id := a.str("identity"); id != "" && id != n.identity() {
+			return failf("The node %s uses the identity %s: ockamtop's channels speak for their node, with its identity", n.Name, n.identity())
+		}
+		to, err := r.route(s, n, a.str("to"))
+		if err != nil {
+			return err
+		}
+		sr, err := secureRoute(to)
+		if err != nil {
+			return err
+		}
+		// The planner proves the route and its trust: a listener that
+		// does not trust the node refuses it here.
+		t, err := planHCL("session.hcl", append(s.HCL(r.home.identityDir()), fmt.Appendf(nil, "\ncheck \"secure-channel\" {\n  from = node.%s\n  to   = %s\n  send = \"ping\"\n}\n", n.Name, quote(sr+"/service/echo"))...))
+		if err != nil {
+			return err
+		}
+		if want := a.str("authorized"); want != "" {
+			if got := listenerIdentifier(t); got != want {
+				return failf("The secure channel was refused: the listener's node is %s, not the authorized %s", got, want)
+			}
+		}
+		ch = Channel{Worker: randomHex(), Route: sr}
+		n.Channels = append(n.Channels, ch)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.openChannel(from, ch, timeout); err != nil {
+		_ = r.change(from.Name, func(s *Session, n *Node) error {
+			n.Channels = slices.DeleteFunc(n.Channels, func(c Channel) bool { return c.Worker == ch.Worker })
+			return nil
+		})
+		return err
+	}
+	if r.json {
+		return r.printJSON(map[string]string{"address": "/service/" + ch.Worker, "route": ch.Route, "from": from.Name})
+	}
+	fmt.Fprintf(r.Stdout, "/service/%s\n", ch.Worker)
+	return nil
+}
+
+// openChannel opens the channel now, with an echo through it.
+func (r *run) openChannel(from *Node, ch Channel, timeout time.Duration) error {
+	if !r.running(from) {
+		return failf("Node %s is not running", from.Name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+5*time.Second)
+	defer cancel()
+	var out messageReply
+	if err := call(ctx, r.home.socket(from.PID), "POST", "/message", messageRequest{To: ch.Route + "/service/echo", Message: []byte("ping"), Timeout: timeout.String()}, &out); err != nil {
+		return failf("node %s does not answer: %v", from.Name, err)
+	}
+	if out.Error != "" {
+		return failf("The secure channel was not created: %s", out.Error)
+	}
+	return nil
+}
+
+// listenerIdentifier is the identifier of the node whose listener the
+// planned check's secure hop reaches: the node of the hop after it.
+func listenerIdentifier(t *topology.Topology) string {
+	for _, c := range t.Checks {
+		for i, h := range c.Hops {
+			if h.Kind == topology.HopSecure && i+1 < len(c.Hops) {
+				if n := t.Node(c.Hops[i+1].Node); n != nil {
+					return n.Identifier
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func (r *run) channelNode(a *args) string {
+	if a.has("from") {
+		return a.str("from")
+	}
+	return a.str("at")
+}
+
+func channelList(r *run, a *args) error {
+	_, n, err := r.readNode(r.channelNode(a))
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return r.printJSON(nonNil(n.Channels))
+	}
+	for _, c := range n.Channels {
+		fmt.Fprintf(r.Stdout, "│ Secure Channel /service/%s => %s\n", c.Worker, c.Route)
+	}
+	return nil
+}
+
+func channelShow(r *run, a *args) error {
+	_, n, err := r.readNode(r.channelNode(a))
+	if err != nil {
+		return err
+	}
+	for _, c := range n.Channels {
+		if c.Worker == serviceName(a.arg(0)) {
+			if r.json {
+				return r.printJSON(c)
+			}
+			fmt.Fprintf(r.Stdout, "Secure Channel:\n  Address: /service/%s\n  From: %s\n  Route: %s\n", c.Worker, n.Name, c.Route)
+			return nil
+		}
+	}
+	return failf("Secure channel %s was not found on the node %s", a.arg(0), n.Name)
+}
+
+func channelDelete(r *run, a *args) error {
+	worker := serviceName(a.arg(0))
+	err := r.change(r.channelNode(a), func(s *Session, n *Node) error {
+		i := slices.IndexFunc(n.Channels, func(c Channel) bool { return c.Worker == worker })
+		if i < 0 {
+			return failf("Secure channel %s was not found on the node %s", a.arg(0), n.Name)
+		}
+		n.Channels = slices.Delete(n.Channels, i, i+1)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.ok("Secure channel /service/%s has been deleted", worker)
+	return nil
+}
+
+// identity is the name of node n's identity.
+func (n *Node) identity() string {
+	if n.Identity == "" {
+		return defaultIdentity
+	}
+	return n.Identity
+}
