@@ -39,9 +39,9 @@ func (c *cli) runOckam(prefix, args []string) int {
 
 var importCommand = &command{
 	name:    "import",
-	args:    "ockam",
+	args:    "ockam [FILE.yaml]",
 	short:   "Print the session that 'ockam' commands built as a topology file",
-	summary: "Print the nodes, listeners, services, relays and portals that 'ockam' commands built in $OCKAM_HOME as one topology file, formatted as 'ockamtop fmt' formats, which 'ockamtop apply' runs with the same names and ports.",
+	summary: "Print the nodes, listeners, services, relays and portals that 'ockam' commands built in $OCKAM_HOME as one topology file, formatted as 'ockamtop fmt' formats, which 'ockamtop apply' runs with the same names and ports; or, with FILE.yaml, the session an Ockam configuration file would build.",
 	words:   []string{"ockam"},
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
 		pos, err := parseArgs(c, fs, args, 1, 2)
@@ -52,11 +52,12 @@ var importCommand = &command{
 			fmt.Fprintf(c.stderr, "ockamtop import: unknown source %q (want ockam)\n", pos[0])
 			return errUsage
 		}
+		var src []byte
 		if len(pos) == 2 {
-			fmt.Fprintf(c.stderr, "ockamtop import ockam %s: Ockam's configuration files are not supported yet; import the session the commands built\n", pos[1])
-			return errInvalid
+			src, err = ockam.ConfigHCL(c.env, pos[1])
+		} else {
+			src, err = ockam.SessionHCL(c.env)
 		}
-		src, err := ockam.SessionHCL(c.env)
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,9 @@
 package ockam
 
 import (
+	"os"
 	"slices"
+	"strings"
 )
 
 // groups are the commands of the local subset, by their first word.
@@ -34,9 +36,10 @@ var groupAbout = map[string]string{
 	"vault":                   "Vaults (accepted: one software vault)",
 	"secure-channel":          "Create secure channels to a node's listener",
 	"secure-channel-listener": "Manage secure channel listeners",
+	"run":                     "Create the nodes, relays and portals of a configuration file",
 }
 
-func groupNames() []string { return sortedKeys(groups) }
+func groupNames() []string { return append(sortedKeys(groups), "run") }
 
 // unsupported are Ockam's commands outside the local subset, with why.
 var unsupported = map[string]string{
@@ -66,7 +69,6 @@ var unsupported = map[string]string{
 	"flow-control":    notLocal,
 	"status":          notLocal,
 	"reset":           notLocal,
-	"run":             "is not supported yet by ockamtop's ockam: write the topology in HCL, or build it with the commands",
 	"completion":      notLocal,
 	"environment":     notLocal,
 	"markdown":        notLocal,
@@ -97,4 +99,32 @@ func SessionHCL(environ []string) ([]byte, error) {
 		return nil, err
 	}
 	return s.HCL(h.identityDir()), nil
+}
+
+// ConfigHCL is an Ockam configuration file (what `ockam run FILE` takes)
+// as one topology file: the session its commands would build, built in a
+// scratch OCKAM_HOME without starting a node. The nodes keep the
+// identities ockamtop keeps for them (no identity attribute).
+func ConfigHCL(environ []string, path string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "ockam-import-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	var out strings.Builder
+	r := &run{Env: Env{Environ: append(slices.Clone(environ), "OCKAM_HOME="+dir), Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out}, dryRun: true}
+	r.self = r
+	h, err := r.findHome()
+	if err != nil {
+		return nil, err
+	}
+	r.home = h
+	if err := r.runConfig(path, strings.HasSuffix(path, ".yaml") && isNodeConfig(path)); err != nil {
+		return nil, err
+	}
+	s, err := h.read()
+	if err != nil {
+		return nil, err
+	}
+	return s.HCL(""), nil
 }

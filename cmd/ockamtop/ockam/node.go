@@ -46,7 +46,7 @@ var nodeCommands = map[string]*command{
 func nodeCreate(r *run, a *args) error {
 	name := a.arg(0)
 	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
-		return &cmdError{code: exitSoftware, msg: fmt.Sprintf("'ockam node create %s': node configuration files are not supported yet by ockamtop's ockam", name)}
+		return r.runConfig(name, true)
 	}
 	if a.flag("child-process") {
 		return r.runNode(name, true)
@@ -97,6 +97,10 @@ func nodeCreate(r *run, a *args) error {
 	}
 	if err := l.save(); err != nil {
 		return err
+	}
+	if r.dryRun {
+		r.ok("Created a new Node named %s", name)
+		return nil
 	}
 	if a.flag("foreground") {
 		n.PID = os.Getpid()

@@ -63,6 +63,9 @@ func usagef(format string, args ...any) error {
 	return &cmdError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
 }
 
+// dispatcher runs a command line.
+type dispatcher interface{ dispatch(args []string) error }
+
 // run is one invocation: its environment, its global flags and its home.
 type run struct {
 	Env
@@ -71,6 +74,12 @@ type run struct {
 	json bool
 	// quiet is --quiet: nothing on stdout but what a command answers.
 	quiet bool
+	// self runs a configuration file's commands: an interface, so that
+	// the command table does not refer to itself through them.
+	self dispatcher
+	// dryRun builds the session without starting a node: a configuration
+	// file imported as a topology.
+	dryRun bool
 }
 
 // Main runs Ockam's command line with args (without the program's name)
@@ -86,6 +95,7 @@ func Main(e Env, args []string) int {
 		e.Prefix = []string{"ockam"}
 	}
 	r := &run{Env: e}
+	r.self = r
 	err := r.dispatch(args)
 	if err == nil {
 		return exitOK
@@ -131,6 +141,9 @@ func (r *run) dispatch(args []string) error {
 	if why, ok := unsupported[args[0]]; ok {
 		return &cmdError{code: exitUnavailable, msg: fmt.Sprintf("'ockam %s' %s", args[0], why)}
 	}
+	if args[0] == "run" {
+		return r.runCmd(runCommand, "run", args[1:])
+	}
 	group := groups[args[0]]
 	if group == nil {
 		return usagef("unrecognized subcommand '%s'\n\n  Usage: ockam <COMMAND>\n\n  For more information, try '--help'.", args[0])
@@ -149,9 +162,14 @@ func (r *run) dispatch(args []string) error {
 		}
 		return usagef("unrecognized subcommand '%s'\n\n  Usage: ockam %s <COMMAND>\n\n  For more information, try 'ockam %s --help'.", args[1], args[0], args[0])
 	}
-	a, err := parseArgs(cmd, args[2:])
+	return r.runCmd(cmd, args[0]+" "+args[1], args[2:])
+}
+
+// runCmd parses a command's arguments and runs it.
+func (r *run) runCmd(cmd *command, name string, args []string) error {
+	a, err := parseArgs(cmd, args)
 	if errors.Is(err, errHelp) {
-		r.commandUsage(r.Stdout, args[0]+" "+args[1], cmd)
+		r.commandUsage(r.Stdout, name, cmd)
 		return nil
 	}
 	if err != nil {

@@ -167,13 +167,16 @@ func routeNames(route, name string) bool {
 
 // HCL is the session as a topology file, formatted as `ockamtop fmt`
 // formats. identities is the directory of the identity files, which the
-// file names by absolute path.
+// file names by absolute path ("": none, each node has the identity
+// ockamtop keeps for it).
 func (s *Session) HCL(identities string) []byte {
 	var b bytes.Buffer
 	b.WriteString("# The session that 'ockam' commands built; 'ockamtop apply' runs it.\n")
 	for _, n := range s.Nodes {
 		fmt.Fprintf(&b, "\nnode %s {\n  tcp_listener = %s\n", quote(n.Name), quote(n.Listener))
-		fmt.Fprintf(&b, "  identity = %s\n", quote(filepath.Join(identities, "named", n.identity()+".identity")))
+		if identities != "" {
+			fmt.Fprintf(&b, "  identity = %s\n", quote(filepath.Join(identities, "named", n.identity()+".identity")))
+		}
 		for _, sv := range n.Services {
 			if sv.Type == sv.Name {
 				fmt.Fprintf(&b, "\n  service %s {}\n", quote(sv.Name))
