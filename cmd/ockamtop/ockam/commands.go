@@ -37,9 +37,10 @@ var groupAbout = map[string]string{
 	"secure-channel":          "Create secure channels to a node's listener",
 	"secure-channel-listener": "Manage secure channel listeners",
 	"run":                     "Create the nodes, relays and portals of a configuration file",
+	"reset":                   "Delete every node and the whole session, identities included",
 }
 
-func groupNames() []string { return append(sortedKeys(groups), "run") }
+func groupNames() []string { return append(sortedKeys(groups), "reset", "run") }
 
 // unsupported are Ockam's commands outside the local subset, with why.
 var unsupported = map[string]string{
@@ -68,7 +69,6 @@ var unsupported = map[string]string{
 	"worker":          notLocal,
 	"flow-control":    notLocal,
 	"status":          notLocal,
-	"reset":           notLocal,
 	"completion":      notLocal,
 	"environment":     notLocal,
 	"markdown":        notLocal,
@@ -127,4 +127,19 @@ func ConfigHCL(environ []string, path string) ([]byte, error) {
 		return nil, err
 	}
 	return s.HCL(""), nil
+}
+
+var resetCommand = &command{
+	about: "Delete every node and the whole session, identities included", maxPos: 0,
+	flags: []flagSpec{{name: "yes", short: "y", help: "do not ask for confirmation"}, {name: "all", help: "accepted"}},
+	run: func(r *run, a *args) error {
+		if err := r.self.dispatch([]string{"node", "delete", "--all", "--yes"}); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(r.home.dir); err != nil {
+			return failf("reset: %v", err)
+		}
+		r.ok("Local Ockam configuration deleted")
+		return nil
+	},
 }

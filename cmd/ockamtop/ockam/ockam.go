@@ -141,8 +141,11 @@ func (r *run) dispatch(args []string) error {
 	if why, ok := unsupported[args[0]]; ok {
 		return &cmdError{code: exitUnavailable, msg: fmt.Sprintf("'ockam %s' %s", args[0], why)}
 	}
-	if args[0] == "run" {
+	switch args[0] {
+	case "run":
 		return r.runCmd(runCommand, "run", args[1:])
+	case "reset":
+		return r.runCmd(resetCommand, "reset", args[1:])
 	}
 	group := groups[args[0]]
 	if group == nil {
