@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -35,33 +34,4 @@ var ockamCommand = &command{
 // runs this program again.
 func (c *cli) runOckam(prefix, args []string) int {
 	return ockam.Main(ockam.Env{Stdin: os.Stdin, Stdout: c.stdout, Stderr: c.stderr, Environ: c.env, Prefix: prefix}, args)
-}
-
-var importCommand = &command{
-	name:    "import",
-	args:    "ockam [FILE.yaml]",
-	short:   "Print the session that 'ockam' commands built as a topology file",
-	summary: "Print the nodes, listeners, services, relays and portals that 'ockam' commands built in $OCKAM_HOME as one topology file, formatted as 'ockamtop fmt' formats, which 'ockamtop apply' runs with the same names and ports; or, with FILE.yaml, the session an Ockam configuration file would build.",
-	words:   []string{"ockam"},
-	run: func(c *cli, fs *flag.FlagSet, args []string) error {
-		pos, err := parseArgs(c, fs, args, 1, 2)
-		if err != nil {
-			return err
-		}
-		if pos[0] != "ockam" {
-			fmt.Fprintf(c.stderr, "ockamtop import: unknown source %q (want ockam)\n", pos[0])
-			return errUsage
-		}
-		var src []byte
-		if len(pos) == 2 {
-			src, err = ockam.ConfigHCL(c.env, pos[1])
-		} else {
-			src, err = ockam.SessionHCL(c.env)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = c.stdout.Write(src)
-		return err
-	},
 }

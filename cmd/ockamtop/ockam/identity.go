@@ -1,0 +1,130 @@
+package ockam
+
+import (
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ockamtop/ockamtop/runtime/secure"
+)
+
+// Identities and vaults. An identity is a file of the session,
+// identities/named/NAME.identity; a node uses the one --identity names,
+// and "default" without it, as Ockam's nodes use the default identity.
+// Every key is in the identity files: `vault create` is accepted, as
+// ockamtop has one software vault.
+
+// defaultIdentity is the identity of nodes created without --identity.
+const defaultIdentity = "default"
+
+func (h home) identityFile(name string) string {
+	return filepath.Join(h.identityDir(), "named", name+".identity")
+}
+
+// loadIdentity reads identity name, creating it first if create.
+func (h home) loadIdentity(name string, create bool) (*secure.Identity, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if create {
+		return secure.LoadOrCreateIdentity(h.identityFile(name), time.Now())
+	}
+	id, err := secure.LoadIdentity(h.identityFile(name))
+	if err != nil {
+		return nil, failf("Identity %s was not found", name)
+	}
+	return id, nil
+}
+
+var identityCommands = map[string]*command{
+	"create": {about: "Create a new identity", pos: "[NAME]", maxPos: 1, flags: []flagSpec{{name: "vault", value: "VAULT_NAME", help: "accepted: one software vault"}}, run: identityCreate},
+	"show": {about: "Show an identity", pos: "[NAME]", maxPos: 1, flags: []flagSpec{
+		{name: "full", help: "print the identity's change history, not its identifier"},
+		{name: "encoding", value: "ENCODING", help: "with --full: hex"},
+		outputFlag,
+	}, run: identityShow},
+	"list": {about: "List the identities", maxPos: 0, flags: []flagSpec{outputFlag}, run: identityList},
+}
+
+func identityCreate(r *run, a *args) error {
+	name := a.arg(0)
+	if name == "" {
+		name = "identity-" + randomHex()[:8]
+	}
+	if _, err := os.Stat(r.home.identityFile(name)); err == nil {
+		return failf("Identity %s already exists", name)
+	}
+	id, err := r.home.loadIdentity(name, true)
+	if err != nil {
+		return err
+	}
+	r.ok("Identity %s created successfully as %s", id.Identifier, name)
+	return nil
+}
+
+func identityShow(r *run, a *args) error {
+	name := a.arg(0)
+	if name == "" {
+		name = defaultIdentity
+	}
+	id, err := r.home.loadIdentity(name, name == defaultIdentity)
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return r.printJSON(map[string]string{"name": name, "identifier": id.Identifier.String(), "change_history": hex.EncodeToString(id.ChangeHistory)})
+	}
+	if a.flag("full") {
+		fmt.Fprintln(r.Stdout, hex.EncodeToString(id.ChangeHistory))
+		return nil
+	}
+	fmt.Fprintln(r.Stdout, id.Identifier)
+	return nil
+}
+
+func identityList(r *run, _ *args) error {
+	paths, _ := filepath.Glob(r.home.identityFile("*"))
+	type entry struct {
+		Name       string `json:"name"`
+		Identifier string `json:"identifier"`
+	}
+	out := []entry{}
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".identity")
+		if id, err := secure.LoadIdentity(p); err == nil {
+			out = append(out, entry{name, id.Identifier.String()})
+		}
+	}
+	if r.json {
+		return r.printJSON(out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(r.Stdout, "  > There are no identities\n")
+	}
+	for _, e := range out {
+		fmt.Fprintf(r.Stdout, "│ Identity %s\n│ %s\n", e.Name, e.Identifier)
+	}
+	return nil
+}
+
+var vaultCommands = map[string]*command{
+	"create": {about: "Create a vault (accepted: ockamtop has one software vault)", pos: "[NAME]", maxPos: 1, run: func(r *run, a *args) error {
+		name := a.arg(0)
+		if name == "" {
+			name = "default"
+		}
+		r.ok("Vault %s created: ockamtop keeps every identity's key in its one software vault, %s", name, r.home.identityDir())
+		return nil
+	}},
+}
+
+// identity is the name of node n's identity.
+func (n *Node) identity() string {
+	if n.Identity == "" {
+		return defaultIdentity
+	}
+	return n.Identity
+}
