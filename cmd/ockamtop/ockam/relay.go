@@ -62,8 +62,23 @@ func relayCreate(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
+	status := "up"
+	if sess, n, err := r.readNode(node); err == nil {
+		for _, rl := range r.nodeInfo(sess, n, true).Relays {
+			if rl.Name == name && rl.Status != "" {
+				status = rl.Status
+			}
+		}
+	}
 	if r.json {
-		return r.printJSON(relayInfo{Name: name, At: "/node/" + atNode, RemoteAddress: "/service/forward_to_" + name, Status: "up"})
+		return r.printJSON(relayInfo{Name: name, At: "/node/" + atNode, RemoteAddress: "/service/forward_to_" + name, Status: status})
+	}
+	if status != "up" {
+		// As Ockam says it of a relay whose node is not reachable yet.
+		if !r.quiet {
+			fmt.Fprintf(r.Stdout, "  ! A relay was created at /node/%s but failed to connect to %s\n  > It will retry to connect automatically\n", node, atRoute(at))
+		}
+		return nil
 	}
 	r.ok("Now relaying messages from %s/service/forward_to_%s → /node/%s/service/forward_to_%s", strings.TrimSuffix(atRoute(at), "/"), name, node, name)
 	return nil
