@@ -41,6 +41,14 @@ var nodeCommands = map[string]*command{
 	"stop":    {about: "Stop a node's process, keeping the node", pos: "[NAME]", maxPos: 1, flags: []flagSpec{{name: "force", short: "f", help: "kill the process (SIGKILL)"}}, run: nodeStop},
 	"start":   {about: "Start a stopped node again, with its parts", pos: "[NAME]", maxPos: 1, run: nodeStart},
 	"default": {about: "Show the default node, or set it", pos: "[NAME]", maxPos: 1, run: nodeDefault},
+	"logs": {about: "Print the path of a node's log file", pos: "[NAME]", maxPos: 1, run: func(r *run, a *args) error {
+		_, n, err := r.readNode(a.arg(0))
+		if err != nil {
+			return err
+		}
+		r.ok("The path for the log file is: %s", r.home.logFile(n.Name))
+		return nil
+	}},
 }
 
 func nodeCreate(r *run, a *args) error {
