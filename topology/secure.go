@@ -60,13 +60,25 @@ func (l *SecureListener) trustText() string {
 // lists of their secure channel listeners.
 func (t *Topology) resolveSecure() hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	// Each file is read and verified once, however many nodes share it
+	// (the nodes of an `ockam` session share the default identity).
+	type loaded struct {
+		id  *secure.Identity
+		err error
+	}
+	files := map[string]loaded{}
 	for _, n := range t.Nodes {
 		if p := n.Decl.Identity; p != nil {
 			n.Identity = p.Value
 			if !filepath.IsAbs(n.Identity) {
 				n.Identity = filepath.Join(filepath.Dir(p.Range.Filename), n.Identity)
 			}
-			id, err := secure.LoadIdentity(n.Identity)
+			l, ok := files[n.Identity]
+			if !ok {
+				l.id, l.err = secure.LoadIdentity(n.Identity)
+				files[n.Identity] = l
+			}
+			id, err := l.id, l.err
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
 				diags = append(diags, schema.ErrorAt(p.Range, "Identity file not found",
