@@ -43,8 +43,14 @@ func (r *run) change(at string, f func(s *Session, n *Node) error) error {
 }
 
 // commit plans and saves the changed session, and has node name (if it
-// runs) and then the other running nodes apply it. before is the session
-// as it was, restored if node name cannot apply the change.
+// runs) apply it. before is the session as it was, restored if node name
+// cannot apply the change. The other nodes need a change of a node's
+// parts only for the routes they walk themselves, and take the session as
+// it is then before each message they send (POST /message): telling each
+// of them of each change would make every command cost as many plans as
+// the session has nodes. A node created or deleted is another matter: a
+// bridge dials only the nodes its plan has, so node create and delete
+// tell every node (reconcileOthers).
 func (r *run) commit(l *locked, name string, before []byte) error {
 	if _, err := l.s.plan(r.home); err != nil {
 		return err
@@ -62,7 +68,6 @@ func (r *run) commit(l *locked, name string, before []byte) error {
 			return err
 		}
 	}
-	r.reconcileOthers(l.s, name)
 	return nil
 }
 

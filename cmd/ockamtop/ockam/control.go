@@ -21,6 +21,7 @@ import (
 //
 //	GET  /status     -> nodeStatus
 //	POST /reconcile  runs the session file as it is now -> reconcileReply
+//	                 (a file that has not changed since is not planned again)
 //	POST /message    messageRequest -> messageReply
 //	POST /stop       stops the node's process
 
@@ -93,6 +94,12 @@ func serveControl(path, node string, run *deploy.Running, reconcile func(context
 		timeout, err := time.ParseDuration(req.Timeout)
 		if err != nil || timeout <= 0 {
 			timeout = defaultTimeout
+		}
+		// The route is walked on this node's plan: first the session as
+		// it is now, which other nodes' commands may have changed.
+		if err := reconcile(r.Context()); err != nil {
+			writeJSON(w, messageReply{Error: "apply the session's changes: " + err.Error()})
+			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()

@@ -2,6 +2,7 @@ package ockam
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -133,12 +134,16 @@ func (r *run) runNode(name string, child bool) error {
 	}
 	defer running.Stop()
 	var mu sync.Mutex // one reconcile at a time, of the file as it is then
+	applied := src    // guarded by mu: the session file as it runs here
 	reconcile := func(context.Context) error {
 		mu.Lock()
 		defer mu.Unlock()
 		src, err := os.ReadFile(r.home.sessionFile())
 		if err != nil {
 			return err
+		}
+		if bytes.Equal(src, applied) {
+			return nil
 		}
 		t, err := planHCL(r.home.sessionFile(), src)
 		if err != nil {
@@ -150,8 +155,11 @@ func (r *run) runNode(name string, child bool) error {
 		}
 		// The process's context, not the request's: a command that gives
 		// up must not leave a change half made.
-		_, err = running.Reconcile(ctx, t, local, deploy.ReconcileOptions{})
-		return err
+		if _, err = running.Reconcile(ctx, t, local, deploy.ReconcileOptions{}); err != nil {
+			return err
+		}
+		applied = src
+		return nil
 	}
 	sock := r.home.socket(os.Getpid())
 	ctl, err := serveControl(sock, name, running, reconcile, stop)
