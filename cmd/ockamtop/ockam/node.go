@@ -59,6 +59,9 @@ func nodeCreate(r *run, a *args) error {
 	if a.flag("child-process") {
 		return r.runNode(name, true)
 	}
+	if err := r.home.checkSocketPath(); err != nil {
+		return err // before the node is in the session
+	}
 	if name == "" {
 		name = "node-" + randomHex()[:8]
 	}
