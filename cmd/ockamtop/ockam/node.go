@@ -78,6 +78,7 @@ func nodeCreate(r *run, a *args) error {
 	}
 	defer l.unlock()
 	n := l.s.node(name)
+	created := n == nil
 	switch {
 	case n != nil && r.running(n):
 		if a.flag("skip-is-running-check") {
@@ -123,6 +124,10 @@ func nodeCreate(r *run, a *args) error {
 	}
 	pid, err := r.spawn(name)
 	if err != nil {
+		if created { // a node that never ran is not left in the session
+			l.s.remove(name)
+			_ = l.save()
+		}
 		return err
 	}
 	n.PID = pid
