@@ -17,6 +17,7 @@ var importCommand = &command{
 	summary: "Print the nodes, listeners, services, relays and portals that 'ockam' commands built in $OCKAM_HOME as one topology file, formatted as 'ockamtop fmt' formats, which 'ockamtop apply' runs with the same names and ports; or, with FILE.yaml, the session an Ockam configuration file would build.",
 	words:   []string{"ockam"},
 	run: func(c *cli, fs *flag.FlagSet, args []string) error {
+		asYAML := fs.Bool("yaml", false, "print the session as Ockam's configuration file, for 'ockam run', rather than a topology")
 		pos, err := parseArgs(c, fs, args, 1, 2)
 		if err != nil {
 			return err
@@ -26,9 +27,15 @@ var importCommand = &command{
 			return errUsage
 		}
 		var src []byte
-		if len(pos) == 2 {
+		switch {
+		case *asYAML && len(pos) == 2:
+			fmt.Fprintf(c.stderr, "ockamtop import: --yaml prints the session of $OCKAM_HOME, not a file's\n")
+			return errUsage
+		case *asYAML:
+			src, err = ockam.SessionYAML(c.env)
+		case len(pos) == 2:
 			src, err = ockam.ConfigHCL(c.env, pos[1])
-		} else {
+		default:
 			src, err = ockam.SessionHCL(c.env)
 		}
 		if err != nil {
