@@ -46,7 +46,8 @@ var identityCommands = map[string]*command{
 		{name: "encoding", value: "ENCODING", help: "with --full: hex"},
 		outputFlag,
 	}, run: identityShow},
-	"list": {about: "List the identities", maxPos: 0, flags: []flagSpec{outputFlag}, run: identityList},
+	"list":   {about: "List the identities", maxPos: 0, flags: []flagSpec{outputFlag}, run: identityList},
+	"delete": {about: "Delete an identity no node uses", pos: "NAME", minPos: 1, maxPos: 1, flags: []flagSpec{{name: "yes", short: "y", help: "do not ask for confirmation"}}, run: identityDelete},
 }
 
 func identityCreate(r *run, a *args) error {
@@ -127,4 +128,26 @@ func (n *Node) identity() string {
 		return defaultIdentity
 	}
 	return n.Identity
+}
+
+func identityDelete(r *run, a *args) error {
+	name := a.arg(0)
+	l, err := r.home.lock()
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	for _, n := range l.s.Nodes {
+		if n.identity() == name {
+			return failf("The identity %s is the node %s's: delete the node first", name, n.Name)
+		}
+	}
+	if _, err := r.home.loadIdentity(name, false); err != nil {
+		return err
+	}
+	if err := os.Remove(r.home.identityFile(name)); err != nil {
+		return failf("delete identity %s: %v", name, err)
+	}
+	r.ok("The identity named %s has been deleted", name)
+	return nil
 }
