@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,15 +15,42 @@ import (
 // `ockam ...` lines as Ockam's documents write them, with OCKAM_HOME in
 // the script's work directory.
 
-// stopLeftNodes kills every background node whose control socket is still
-// in home when a script ends: one that a failed script did not delete.
-func stopLeftNodes(home string) {
-	socks, _ := filepath.Glob(filepath.Join(home, "ockamtop", "run", "*.sock"))
-	for _, s := range socks {
-		if pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(s), ".sock")); err == nil && pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			_ = os.Remove(s)
+// nodeProcesses finds the background node processes of any OCKAM_HOME
+// under dir: those whose command line is a node's child process and whose
+// environment's OCKAM_HOME is in dir. It reads /proc, so that a node whose
+// control socket is gone is found too; where there is no /proc, it finds
+// none.
+func nodeProcesses(dir string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
 		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte("--child-process")) {
+			continue
+		}
+		environ, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		for _, kv := range bytes.Split(environ, []byte{0}) {
+			if home, ok := strings.CutPrefix(string(kv), "OCKAM_HOME="); ok && (home == dir || strings.HasPrefix(home, dir+"/")) && !zombie(pid) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// stopLeftNodes kills every background node of an OCKAM_HOME under the
+// script's work directory when the script ends: one that a failed script
+// did not delete.
+func stopLeftNodes(work string) {
+	for _, pid := range nodeProcesses(work) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
@@ -36,17 +64,14 @@ func cmdSetenvStdout(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
 }
 
-// cmdNoNodeProcesses fails if a node process of OCKAM_HOME still runs:
-// nonodeprocesses. Every script ends with it, after node delete --all.
+// cmdNoNodeProcesses fails if a node process of an OCKAM_HOME under the
+// script's work directory still runs: nonodeprocesses. Every script ends
+// with it, after node delete --all.
 func cmdNoNodeProcesses(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 0 {
 		ts.Fatalf("usage: nonodeprocesses")
 	}
-	socks, _ := filepath.Glob(filepath.Join(ts.Getenv("OCKAM_HOME"), "ockamtop", "run", "*.sock"))
-	for _, s := range socks {
-		pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(s), ".sock"))
-		if err == nil && syscall.Kill(pid, 0) == nil && !zombie(pid) {
-			ts.Fatalf("node process %d still runs (%s)", pid, s)
-		}
+	if pids := nodeProcesses(ts.Getenv("WORK")); len(pids) > 0 {
+		ts.Fatalf("node processes still run: %v", pids)
 	}
 }

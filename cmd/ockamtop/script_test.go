@@ -72,7 +72,7 @@ func TestScripts(t *testing.T) {
 			env.Defer(func() { stopLeftApplies(home) })
 			ockamHome := filepath.Join(env.WorkDir, ".ockam")
 			env.Setenv("OCKAM_HOME", ockamHome)
-			env.Defer(func() { stopLeftNodes(ockamHome) })
+			env.Defer(func() { stopLeftNodes(env.WorkDir) })
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
