@@ -14,6 +14,8 @@ const (
 	BlockRelay                 = "relay"
 	BlockOutlet                = "tcp_outlet"
 	BlockInlet                 = "tcp_inlet"
+	BlockUDPOutlet             = "udp_outlet"
+	BlockUDPInlet              = "udp_inlet"
 	BlockSecureChannelListener = "secure_channel_listener"
 	BlockExec                  = "exec"
 	AttrTCPListener            = "tcp_listener"
@@ -49,6 +51,8 @@ func BlockTypes() []BlockType {
 		{Name: BlockRelay, Parent: BlockNode, Body: relaySchema, Decoded: &Relay{}},
 		{Name: BlockOutlet, Parent: BlockNode, Body: outletSchema, Decoded: &Outlet{}},
 		{Name: BlockInlet, Parent: BlockNode, Body: inletSchema, Decoded: &Inlet{}},
+		{Name: BlockUDPOutlet, Parent: BlockNode, Body: outletSchema, Decoded: &Outlet{}},
+		{Name: BlockUDPInlet, Parent: BlockNode, Body: udpInletSchema, Decoded: &UDPInlet{}},
 		{Name: BlockSecureChannelListener, Parent: BlockNode, Body: secureChannelListenerSchema, Decoded: &SecureChannelListener{}},
 		{Name: BlockExec, Parent: BlockNode, Body: execSchema, Decoded: &Exec{}},
 	}

@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -26,6 +27,9 @@ type Node struct {
 	Relays   []*Relay   `hcl:"relay,part"`
 	Outlets  []*Outlet  `hcl:"tcp_outlet,part"`
 	Inlets   []*Inlet   `hcl:"tcp_inlet,part"`
+	// UDPOutlets and UDPInlets are the node's UDP portals' ends.
+	UDPOutlets []*Outlet   `hcl:"udp_outlet,part"`
+	UDPInlets  []*UDPInlet `hcl:"udp_inlet,part"`
 	// Identity is the path of the node's identity file, nil when the node
 	// uses the one kept for it under $OCKAMTOP_HOME.
 	Identity *String `hcl:"identity"`
@@ -59,7 +63,9 @@ type Relay struct {
 }
 
 // Outlet is a `tcp_outlet "NAME" { to = "host:port" }` block: portal
-// traffic to /service/NAME goes to the TCP service at To.
+// traffic to /service/NAME goes to the TCP service at To. A
+// `udp_outlet` block decodes to one too: datagrams to /service/NAME go to
+// the UDP service at To.
 type Outlet struct {
 	Name      string
 	To        String `hcl:"to"`
@@ -80,6 +86,23 @@ type Inlet struct {
 	DeclRange  hcl.Range
 }
 
+// UDPInlet is a `udp_inlet "NAME" { from = "host:port"  to = ROUTE }`
+// block: each client address that sends datagrams to From is a flow,
+// carried along the route To to a udp_outlet.
+type UDPInlet struct {
+	Name string
+	From String `hcl:"from"`
+	To   String `hcl:"to"`
+	// MaxFlows bounds the flows held at once; 0 means the runtime's
+	// default.
+	MaxFlows int `hcl:"max_flows"`
+	// IdleTimeout ends a flow that carried nothing for that long; 0 means
+	// the runtime's default.
+	IdleTimeout time.Duration `hcl:"idle_timeout"`
+	NameRange   hcl.Range
+	DeclRange   hcl.Range
+}
+
 // MaxInletStreams is the most max_streams may say: each stream holds two
 // file descriptors.
 const MaxInletStreams = 1 << 20
@@ -97,6 +120,8 @@ var nodeSchema = &hcl.BodySchema{
 		{Type: BlockRelay, LabelNames: []string{"name"}},
 		{Type: BlockOutlet, LabelNames: []string{"name"}},
 		{Type: BlockInlet, LabelNames: []string{"name"}},
+		{Type: BlockUDPOutlet, LabelNames: []string{"name"}},
+		{Type: BlockUDPInlet, LabelNames: []string{"name"}},
 		{Type: BlockSecureChannelListener, LabelNames: []string{"name"}},
 		{Type: BlockExec, LabelNames: []string{"name"}},
 	},
@@ -109,6 +134,13 @@ var inletSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "from", Required: true},
 	{Name: "to", Required: true},
 	{Name: "max_streams"},
+}}
+
+var udpInletSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "from", Required: true},
+	{Name: "to", Required: true},
+	{Name: "max_flows"},
+	{Name: "idle_timeout"},
 }}
 
 func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
@@ -163,8 +195,9 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 		n.Networks, n.NetworksRange = refs, attr.Expr.Range()
 	}
 
-	// Services, outlets and relays' forwarders share the node's local
-	// address space; inlets have names of their own.
+	// Services, outlets (TCP and UDP) and relays' forwarders share the
+	// node's local address space; inlets have names of their own, the
+	// TCP ones and the UDP ones apart (a DNS server listens on both).
 	addrs := map[string]hcl.Range{}
 	claim := func(kind, name string, rng hcl.Range) bool {
 		if first, ok := addrs[name]; ok {
@@ -181,6 +214,7 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 		return true
 	}
 	inlets := map[string]hcl.Range{}
+	udpInlets := map[string]hcl.Range{}
 	execs := map[string]hcl.Range{}
 	relays := map[string]*Relay{}
 	for _, blk := range content.Blocks {
@@ -204,12 +238,30 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 			}
 			relays[name] = r
 			n.Relays = append(n.Relays, r)
-		case "tcp_outlet":
+		case BlockOutlet:
 			o, d := decodeOutlet(blk, ev)
 			diags = append(diags, d...)
-			if o != nil && claim("tcp_outlet", o.Name, nameRange) {
+			if o != nil && claim(BlockOutlet, o.Name, nameRange) {
 				n.Outlets = append(n.Outlets, o)
 			}
+		case BlockUDPOutlet:
+			o, d := decodeOutlet(blk, ev)
+			diags = append(diags, d...)
+			if o != nil && claim(BlockUDPOutlet, o.Name, nameRange) {
+				n.UDPOutlets = append(n.UDPOutlets, o)
+			}
+		case BlockUDPInlet:
+			in, d := decodeUDPInlet(blk, ev)
+			diags = append(diags, d...)
+			if in == nil {
+				continue
+			}
+			if first, ok := udpInlets[name]; ok {
+				diags = append(diags, duplicate(BlockUDPInlet, name, first, nameRange))
+				continue
+			}
+			udpInlets[name] = blk.DefRange
+			n.UDPInlets = append(n.UDPInlets, in)
 		case "tcp_inlet":
 			in, d := decodeInlet(blk, ev)
 			diags = append(diags, d...)
@@ -298,7 +350,7 @@ func decodeRelay(b *hcl.Block) (*Relay, hcl.Diagnostics) {
 
 func decodeOutlet(b *hcl.Block, ev *evaluator) (*Outlet, hcl.Diagnostics) {
 	o := &Outlet{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
-	diags := localName("tcp_outlet", o.Name, o.NameRange)
+	diags := localName(b.Type, o.Name, o.NameRange)
 	content, d := b.Body.Content(outletSchema)
 	diags = append(diags, d...)
 	if attr, ok := content.Attributes["to"]; ok {
@@ -356,4 +408,35 @@ func relayName(name string, rng hcl.Range) hcl.Diagnostics {
 			"A relay name is what the relay service registers: printable ASCII without spaces, '/' or '#', at most %d bytes; %q is not one: %s.", routing.MaxRelayName, name, err)}
 	}
 	return nil
+}
+
+func decodeUDPInlet(b *hcl.Block, ev *evaluator) (*UDPInlet, hcl.Diagnostics) {
+	in := &UDPInlet{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
+	diags := localName(BlockUDPInlet, in.Name, in.NameRange)
+	content, d := b.Body.Content(udpInletSchema)
+	diags = append(diags, d...)
+	if attr, ok := content.Attributes["from"]; ok {
+		var d hcl.Diagnostics
+		in.From, d = ev.socket(attr, true)
+		diags = append(diags, d...)
+	}
+	if attr, ok := content.Attributes["to"]; ok {
+		s, d := ev.str(attr)
+		diags = append(diags, d...)
+		in.To = s
+	}
+	if attr, ok := content.Attributes["max_flows"]; ok {
+		var d hcl.Diagnostics
+		in.MaxFlows, d = ev.whole(attr, 1, MaxInletStreams)
+		diags = append(diags, d...)
+	}
+	if attr, ok := content.Attributes["idle_timeout"]; ok {
+		var d hcl.Diagnostics
+		in.IdleTimeout, d = ev.duration(attr)
+		diags = append(diags, d...)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return in, diags
 }

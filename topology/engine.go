@@ -129,6 +129,10 @@ func (t *Topology) checkEngine() hcl.Diagnostics {
 				}
 			}
 		}
+		for _, in := range n.Decl.UDPInlets {
+			diags = append(diags, schema.ErrorAt(in.DeclRange, "UDP portal on a container engine",
+				"The exports publish TCP ports only, so the udp_inlet %q of node %q would listen where no client reaches it; run this topology with `ockamtop apply`, or leave the udp_inlet out of the export.", in.Name, n.Name))
+		}
 		for _, o := range n.Decl.Outlets {
 			if !loopback(o.To.Value) || n.servesInContainer(o.To.Value) {
 				continue

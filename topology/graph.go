@@ -23,6 +23,7 @@ type graphEnd struct {
 	node      string
 	inlet     bool
 	name      string // the inlet's or outlet's name
+	udp       bool   // a UDP portal's end
 }
 
 func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
@@ -56,11 +57,15 @@ func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
 		routeEdges(in.Hops)
 		ends = append(ends, graphEnd{id: "inlet_" + in.Node.Name + "_" + in.Name, label: "tcp_inlet " + in.Name + "\n" + in.From, node: in.Node.Name, inlet: true, name: in.Name})
 	}
+	for _, in := range t.UDPInlets {
+		routeEdges(in.Hops)
+		ends = append(ends, graphEnd{id: "udp_inlet_" + in.Node.Name + "_" + in.Name, label: "udp_inlet " + in.Name + "\n" + in.From, node: in.Node.Name, inlet: true, name: in.Name, udp: true})
+	}
 	for _, c := range t.Checks {
 		routeEdges(c.Hops)
 	}
 	for _, o := range t.Outlets {
-		ends = append(ends, graphEnd{id: "outlet_" + o.Node.Name + "_" + o.Name, label: "tcp_outlet " + o.Name + "\n" + o.Target, node: o.Node.Name, name: o.Name})
+		ends = append(ends, graphEnd{id: "outlet_" + o.Node.Name + "_" + o.Name, label: o.Block() + " " + o.Name + "\n" + o.Target, node: o.Node.Name, name: o.Name, udp: o.UDP})
 	}
 	return edges, ends
 }

@@ -44,6 +44,8 @@ type GraphEnd struct {
 	Inlet bool   `json:"inlet"`
 	Name  string `json:"name"`
 	Label string `json:"label"`
+	// UDP is set for a UDP portal's end.
+	UDP bool `json:"udp,omitempty"`
 }
 
 // Graph returns the topology's graph.
@@ -58,7 +60,7 @@ func (t *Topology) Graph() Graph {
 		g.Edges = append(g.Edges, GraphEdge{From: e.from, To: e.to, Kind: kinds[e.style], Name: e.name, Label: e.label})
 	}
 	for _, e := range ends {
-		g.Ends = append(g.Ends, GraphEnd{ID: e.id, Node: e.node, Inlet: e.inlet, Name: e.name, Label: e.label})
+		g.Ends = append(g.Ends, GraphEnd{ID: e.id, Node: e.node, Inlet: e.inlet, Name: e.name, Label: e.label, UDP: e.udp})
 	}
 	return g
 }

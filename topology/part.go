@@ -35,6 +35,8 @@ const (
 	PartRelay          PartKind = schema.BlockRelay
 	PartOutlet         PartKind = schema.BlockOutlet
 	PartInlet          PartKind = schema.BlockInlet
+	PartUDPOutlet      PartKind = schema.BlockUDPOutlet
+	PartUDPInlet       PartKind = schema.BlockUDPInlet
 	PartExec           PartKind = schema.BlockExec
 	PartCheck          PartKind = schema.BlockCheck
 	PartNetwork        PartKind = schema.BlockNetwork
@@ -99,8 +101,10 @@ var Kinds = []*Kind{
 	{Name: PartListener, ofNode: listener(PartListener, func(d *schema.Node) *schema.String { return d.TCPListener })},
 	{Name: PartUDPListener, ofNode: listener(PartUDPListener, func(d *schema.Node) *schema.String { return d.UDPListener })},
 	{Name: PartRelay, ofNode: relays, dependsOn: relayNodeListener},
-	{Name: PartOutlet, InPlace: []string{"to"}, ofNode: outlets},
+	{Name: PartOutlet, InPlace: []string{"to"}, ofNode: outlets(false)},
 	{Name: PartInlet, InPlace: []string{"to", "max_streams", "path", "window"}, ofNode: inlets, more: inletPath},
+	{Name: PartUDPOutlet, InPlace: []string{"to"}, ofNode: outlets(true)},
+	{Name: PartUDPInlet, InPlace: []string{"to", "max_flows", "idle_timeout", "path"}, ofNode: udpInlets, more: udpInletPath},
 	{Name: PartExec, ofNode: execs},
 	{Name: PartCheck, InPlace: []string{"from", "to", "send", "expect", "timeout"}, ofTopology: checks},
 	// A running topology with networks takes no change at all
@@ -262,12 +266,29 @@ func relayNodeListener(_ *Topology, p Part) []partKey {
 	return []partKey{{PartListener, at, at}}
 }
 
-func outlets(n *Node) []Part {
-	out := make([]Part, 0, len(n.Outlets))
-	for _, o := range n.Outlets {
-		out = append(out, Part{Kind: PartOutlet, Node: n.Name, Name: o.Name, Decl: o.Decl, Model: o, Where: o.Decl.DeclRange})
+// outlets lists a node's TCP outlets, or its UDP ones.
+func outlets(udp bool) func(n *Node) []Part {
+	kind := PartOutlet
+	if udp {
+		kind = PartUDPOutlet
 	}
-	return sortedByName(out)
+	return func(n *Node) []Part {
+		var out []Part
+		for _, o := range n.Outlets {
+			if o.UDP == udp {
+				out = append(out, Part{Kind: kind, Node: n.Name, Name: o.Name, Decl: o.Decl, Model: o, Where: o.Decl.DeclRange})
+			}
+		}
+		return sortedByName(out)
+	}
+}
+
+func udpInlets(n *Node) []Part {
+	out := make([]Part, 0, len(n.UDPInlets))
+	for _, in := range n.UDPInlets {
+		out = append(out, Part{Kind: PartUDPInlet, Node: n.Name, Name: in.Name, Decl: in.Decl, Model: in, Where: in.Decl.DeclRange})
+	}
+	return out
 }
 
 func inlets(n *Node) []Part {
@@ -313,8 +334,26 @@ func plannedSubnet(p Part) []schema.Attribute {
 // hop over UDP) changes them though its "to" is the same.
 func inletPath(p Part) []schema.Attribute {
 	in := p.Model.(*Inlet)
-	hops := make([]string, len(in.Hops))
-	for i, h := range in.Hops {
+	window := "default"
+	if in.TCPOnly() {
+		window = "large"
+	}
+	return []schema.Attribute{
+		{Name: "path", Value: walkedPath(in.Hops)},
+		{Name: "window", Value: window},
+	}
+}
+
+// udpInletPath is the UDP inlet's route as walked: a change elsewhere in
+// the file changes it though its "to" is the same.
+func udpInletPath(p Part) []schema.Attribute {
+	return []schema.Attribute{{Name: "path", Value: walkedPath(p.Model.(*UDPInlet).Hops)}}
+}
+
+// walkedPath is a walked route as a plan compares it, hop by hop.
+func walkedPath(walked []Hop) string {
+	hops := make([]string, len(walked))
+	for i, h := range walked {
 		hops[i] = fmt.Sprintf("%s %s at %s", h.Kind, h.Address, h.Node)
 		if h.Kind == HopConnect {
 			// Resolved anew for every connection: the listener's address
@@ -325,14 +364,7 @@ func inletPath(p Part) []schema.Attribute {
 			hops[i] += " over " + h.Transport
 		}
 	}
-	window := "default"
-	if in.TCPOnly() {
-		window = "large"
-	}
-	return []schema.Attribute{
-		{Name: "path", Value: strconv.Quote(strings.Join(hops, ", "))},
-		{Name: "window", Value: window},
-	}
+	return strconv.Quote(strings.Join(hops, ", "))
 }
 
 func sortedByName(parts []Part) []Part {

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/ockamtop/ockamtop/schema"
 )
 
 // Plan is what apply would start, in order, with every route resolved hop
@@ -69,6 +71,8 @@ type PlanOutlet struct {
 	Node    string `json:"node"`
 	Address string `json:"address"`
 	Target  string `json:"to"`
+	// Protocol is "udp" for a udp_outlet, absent for a tcp_outlet.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // PlanInlet is an inlet of the plan.
@@ -78,6 +82,24 @@ type PlanInlet struct {
 	From  string `json:"from"`
 	Route string `json:"to"`
 	Hops  []Hop  `json:"hops"`
+	// Protocol is "udp" for a udp_inlet, absent for a tcp_inlet.
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// block is the inlet's block in the file.
+func (in PlanInlet) block() string {
+	if in.Protocol == "udp" {
+		return schema.BlockUDPInlet
+	}
+	return schema.BlockInlet
+}
+
+// block is the outlet's block in the file.
+func (o PlanOutlet) block() string {
+	if o.Protocol == "udp" {
+		return schema.BlockUDPOutlet
+	}
+	return schema.BlockOutlet
 }
 
 // PlanCheck is a check of the plan.
@@ -122,10 +144,17 @@ func (t *Topology) Plan() *Plan {
 			p.Relays = append(p.Relays, PlanRelay{Name: r.Name, Node: n.Name, At: r.At.Name, Forwarder: r.Forwarder(), RemoteAddress: r.RemoteAddress()})
 		}
 		for _, o := range sortedOutlets(n) {
-			p.Outlets = append(p.Outlets, PlanOutlet{Name: o.Name, Node: n.Name, Address: "/service/" + o.Name, Target: o.Target})
+			po := PlanOutlet{Name: o.Name, Node: n.Name, Address: "/service/" + o.Name, Target: o.Target}
+			if o.UDP {
+				po.Protocol = "udp"
+			}
+			p.Outlets = append(p.Outlets, po)
 		}
 		for _, in := range n.Inlets {
 			p.Inlets = append(p.Inlets, PlanInlet{Name: in.Name, Node: n.Name, From: in.From, Route: in.Route.String(), Hops: in.Hops})
+		}
+		for _, in := range n.UDPInlets {
+			p.Inlets = append(p.Inlets, PlanInlet{Name: in.Name, Node: n.Name, From: in.From, Route: in.Route.String(), Hops: in.Hops, Protocol: "udp"})
 		}
 	}
 	p.Networks = t.planNetworks()
@@ -193,13 +222,13 @@ func (t *Topology) WriteText(w io.Writer) error {
 		}
 		for _, o := range p.Outlets {
 			if o.Node == n.Name {
-				fmt.Fprintf(&b, "  tcp_outlet %s -> %s\n", o.Address, o.Target)
+				fmt.Fprintf(&b, "  %s %s -> %s\n", o.block(), o.Address, o.Target)
 			}
 		}
 		writeExecs(&b, n)
 		for _, in := range p.Inlets {
 			if in.Node == n.Name {
-				fmt.Fprintf(&b, "  tcp_inlet %s on %s -> %s\n", in.Name, in.From, in.Route)
+				fmt.Fprintf(&b, "  %s %s on %s -> %s\n", in.block(), in.Name, in.From, in.Route)
 				writeHops(&b, in.Hops)
 			}
 		}
@@ -242,6 +271,8 @@ func (h Hop) Describe() string {
 		return fmt.Sprintf("%s  %s%s answers", h.Node, h.Address, h.typeNote())
 	case HopOutlet:
 		return fmt.Sprintf("%s  %s (tcp_outlet) -> %s", h.Node, h.Address, h.Type)
+	case HopUDPOutlet:
+		return fmt.Sprintf("%s  %s (udp_outlet) -> udp %s", h.Node, h.Address, h.Type)
 	case HopAllowed:
 		return fmt.Sprintf("%s  %s (allowed, not checked further)", h.Node, h.Address)
 	case HopSecure:
@@ -258,7 +289,7 @@ func (h Hop) Describe() string {
 // Summary counts the parts of the topology: "3 nodes, 1 relay, ...".
 func (t *Topology) Summary() string {
 	s := fmt.Sprintf("%s, %s, %s, %s, %s", count(len(t.Nodes), "node"), count(len(t.Relays), "relay"),
-		count(len(t.Outlets), "outlet"), count(len(t.Inlets), "inlet"), count(len(t.Checks), "check"))
+		count(len(t.Outlets), "outlet"), count(len(t.Inlets)+len(t.UDPInlets), "inlet"), count(len(t.Checks), "check"))
 	if len(t.Networks) > 0 {
 		s += ", " + count(len(t.Networks), "network")
 	}

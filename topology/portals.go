@@ -7,100 +7,135 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ockamtop/ockamtop/schema"
 )
 
 // checkPortalLoops refuses portals that feed themselves: an inlet whose
 // route ends at an outlet whose target is that inlet again, directly or
 // through other portals (inlet A -> outlet X -> inlet B -> outlet Y ->
 // inlet A). At run time one connection to such an inlet opens another, and
-// another, until the process runs out of file descriptors. Targets and
-// inlets are compared by resolved address, as ports are.
+// another, until the process runs out of file descriptors; one datagram
+// to such a UDP inlet goes round for ever, a flow more each time round.
+// Targets and inlets are compared by resolved address, as ports are; TCP
+// portals and UDP portals apart, since a TCP target is no UDP inlet.
 func (t *Topology) checkPortalLoops() hcl.Diagnostics {
+	var tcp, udp []portalEnd
+	for _, in := range t.Inlets {
+		tcp = append(tcp, portalEnd{in.Name, in.Node, in.From, in.Decl.From.Range, in.Hops, schema.BlockInlet})
+	}
+	for _, in := range t.UDPInlets {
+		udp = append(udp, portalEnd{in.Name, in.Node, in.From, in.Decl.From.Range, in.Hops, schema.BlockUDPInlet})
+	}
+	return append(t.portalLoops(tcp), t.portalLoops(udp)...)
+}
+
+// loopDetail is a portal loop's diagnostic detail, for a TCP or a UDP
+// portal.
+var loopDetail = map[bool]string{
+	false: "The %s %q of node %q dials %s, where the %s %q of node %q listens, and that inlet's route leads back to this outlet: %s. Each connection would open another until the process runs out of file descriptors; point the outlet at the service it stands for.",
+	true:  "The %s %q of node %q sends to %s, where the %s %q of node %q listens, and that inlet's route leads back to this outlet: %s. Each datagram would go round for ever, a flow more each time, until the inlet holds its most flows; point the outlet at the service it stands for.",
+}
+
+// portalEnd is an inlet, TCP or UDP, as the loop check sees it.
+type portalEnd struct {
+	name     string
+	node     *Node
+	from     string
+	fromDecl hcl.Range
+	hops     []Hop
+	block    string
+}
+
+func (t *Topology) portalLoops(inlets []portalEnd) hcl.Diagnostics {
 	const (
 		unvisited = iota
 		visiting
 		visited
 	)
-	state := map[*Inlet]int{}
+	state := make([]int, len(inlets))
 	// path holds the inlets from the start of the walk to here, each with
 	// the outlet its route ends at.
 	type step struct {
-		in  *Inlet
+		in  int
 		out *Outlet
 	}
 	var path []step
 	var diags hcl.Diagnostics
-	var visit func(in *Inlet)
-	visit = func(in *Inlet) {
-		state[in] = visiting
+	var visit func(i int)
+	visit = func(i int) {
+		state[i] = visiting
 		// An isolated node's outlet dials from its own namespace, where
 		// no inlet (they bind in the host's) is.
-		if o := t.outletOf(in); o != nil && !o.Node.Isolated() {
-			path = append(path, step{in, o})
-			for _, next := range t.inletsAt(o.Target) {
+		if o := t.outletOf(inlets[i].hops); o != nil && !o.Node.Isolated() {
+			path = append(path, step{i, o})
+			for _, next := range t.inletsAt(inlets, o.Target) {
 				switch state[next] {
 				case unvisited:
 					visit(next)
 				case visiting:
 					start := 0
-					for i, s := range path {
+					for k, s := range path {
 						if s.in == next {
-							start = i
+							start = k
 						}
 					}
 					var names []string
 					for _, s := range path[start:] {
-						names = append(names, "inlet "+s.in.Node.Name+"."+s.in.Name, "outlet "+s.out.Node.Name+"."+s.out.Name)
+						in := inlets[s.in]
+						names = append(names, "inlet "+in.node.Name+"."+in.name, "outlet "+s.out.Node.Name+"."+s.out.Name)
 					}
-					names = append(names, "inlet "+next.Node.Name+"."+next.Name)
+					nx := inlets[next]
+					names = append(names, "inlet "+nx.node.Name+"."+nx.name)
 					diags = append(diags, &hcl.Diagnostic{
 						Severity: hcl.DiagError,
 						Summary:  "Portal loop",
-						Detail: fmt.Sprintf("The tcp_outlet %q of node %q dials %s, where the tcp_inlet %q of node %q listens, and that inlet's route leads back to this outlet: %s. Each connection would open another until the process runs out of file descriptors; point the outlet at the service it stands for.",
-							o.Name, o.Node.Name, o.Target, next.Name, next.Node.Name, strings.Join(names, " -> ")),
+						Detail: fmt.Sprintf(loopDetail[o.UDP],
+							o.Block(), o.Name, o.Node.Name, o.Target, nx.block, nx.name, nx.node.Name, strings.Join(names, " -> ")),
 						Subject: o.Decl.To.Range.Ptr(),
-						Context: next.Decl.From.Range.Ptr(),
+						Context: nx.fromDecl.Ptr(),
 					})
 				}
 			}
 			path = path[:len(path)-1]
 		}
-		state[in] = visited
+		state[i] = visited
 	}
-	for _, in := range t.Inlets {
-		if state[in] == unvisited {
-			visit(in)
+	for i := range inlets {
+		if state[i] == unvisited {
+			visit(i)
 		}
 	}
 	return diags
 }
 
-// outletOf is the outlet an inlet's route ends at, or nil.
-func (t *Topology) outletOf(in *Inlet) *Outlet {
-	if len(in.Hops) == 0 {
+// outletOf is the outlet a walked inlet route ends at, or nil.
+func (t *Topology) outletOf(hops []Hop) *Outlet {
+	if len(hops) == 0 {
 		return nil
 	}
-	h := in.Hops[len(in.Hops)-1]
-	if h.Kind != HopOutlet {
+	h := hops[len(hops)-1]
+	if h.Kind != HopOutlet && h.Kind != HopUDPOutlet {
 		return nil
 	}
 	return t.byName[h.Node].Outlets[h.Address]
 }
 
-// inletsAt lists the inlets that a connection to target reaches.
-func (t *Topology) inletsAt(target string) []*Inlet {
+// inletsAt lists the inlets (indexes into inlets) that a connection or a
+// datagram to target reaches.
+func (t *Topology) inletsAt(inlets []portalEnd, target string) []int {
 	to, ok := t.resolver.socket(target)
 	if !ok {
 		return nil
 	}
-	var out []*Inlet
-	for _, in := range t.Inlets {
-		from, ok := t.resolver.socket(in.From)
+	var out []int
+	for i, in := range inlets {
+		from, ok := t.resolver.socket(in.from)
 		if !ok || from.port == "0" {
 			continue // its port is known only at run time
 		}
 		if dialReaches(to, from) {
-			out = append(out, in)
+			out = append(out, i)
 		}
 	}
 	return out

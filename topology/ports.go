@@ -163,6 +163,9 @@ func (t *Topology) checkPorts() hcl.Diagnostics {
 		for _, in := range n.Decl.Inlets {
 			add(fmt.Sprintf("tcp_inlet %q of node %q", in.Name, n.Name), in.From.Value, in.From.Range)
 		}
+		for _, in := range n.Decl.UDPInlets {
+			add(fmt.Sprintf("udp_inlet %q of node %q", in.Name, n.Name), in.From.Value, in.From.Range)
+		}
 	}
 	return diags
 }

@@ -66,6 +66,13 @@ func (t *Topology) Subset(names []string) (map[string]bool, hcl.Diagnostics) {
 				}
 			}
 		}
+		for _, in := range n.UDPInlets {
+			for _, h := range in.Hops {
+				if h.Kind == HopConnect {
+					need(t.byName[h.To], in.Decl.To.Range, fmt.Sprintf("the route of udp_inlet %q connects to it", in.Name), h.Transport)
+				}
+			}
+		}
 	}
 	diags = append(diags, t.checkSubsetNetworks(local)...)
 	for _, c := range t.Checks {

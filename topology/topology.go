@@ -27,7 +27,9 @@ type Topology struct {
 	Relays  []*Relay
 	Outlets []*Outlet
 	Inlets  []*Inlet
-	Checks  []*Check
+	// UDPInlets are the UDP portals' inlets; their outlets are in Outlets.
+	UDPInlets []*UDPInlet
+	Checks    []*Check
 	// Networks are the isolated networks, in file order.
 	Networks []*Network
 	// Order is the start order of the nodes: a relay's node after the node
@@ -58,8 +60,11 @@ type Node struct {
 	// Forwarders are the relays registered at this node, by forwarder
 	// address.
 	Forwarders map[string]*Relay
-	Outlets    map[string]*Outlet
-	Inlets     []*Inlet
+	// Outlets are the node's outlets, TCP and UDP, by name: they share
+	// the node's local addresses.
+	Outlets   map[string]*Outlet
+	Inlets    []*Inlet
+	UDPInlets []*UDPInlet
 	// SecureListeners are the node's secure channel listeners, by name.
 	SecureListeners map[string]*SecureListener
 	// Identity is the path of the node's identity file, "" for the one
@@ -95,12 +100,31 @@ func (r *Relay) RemoteAddress() string {
 	return "/node/" + r.At.Name + "/service/" + r.Forwarder()
 }
 
-// Outlet is a TCP portal outlet.
+// Outlet is a TCP portal outlet, or with UDP a UDP portal's.
 type Outlet struct {
 	Name   string
 	Node   *Node
 	Target string
 	Decl   *schema.Outlet
+	UDP    bool
+}
+
+// Block is the outlet's block: tcp_outlet or udp_outlet.
+func (o *Outlet) Block() string {
+	if o.UDP {
+		return schema.BlockUDPOutlet
+	}
+	return schema.BlockOutlet
+}
+
+// UDPInlet is a UDP portal inlet: its route ends at a udp_outlet.
+type UDPInlet struct {
+	Name  string
+	Node  *Node
+	From  string
+	Route routing.MultiAddr
+	Hops  []Hop
+	Decl  *schema.UDPInlet
 }
 
 // Inlet is a TCP portal inlet.
@@ -273,15 +297,21 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 			}
 			n.Services[s.Name] = s.Type
 		}
-		for _, o := range d.Outlets {
+		addOutlet := func(o *schema.Outlet, udp bool) {
+			out := &Outlet{Name: o.Name, Node: n, Target: o.To.Value, Decl: o, UDP: udp}
 			if taken := wellKnown(o.Name); taken != "" {
 				diags = append(diags, schema.ErrorAt(o.NameRange, "Outlet name taken",
-					"Every node has %s at %q; this tcp_outlet needs another name.", taken, o.Name))
-				continue
+					"Every node has %s at %q; this %s needs another name.", taken, o.Name, out.Block()))
+				return
 			}
-			out := &Outlet{Name: o.Name, Node: n, Target: o.To.Value, Decl: o}
 			n.Outlets[o.Name] = out
 			t.Outlets = append(t.Outlets, out)
+		}
+		for _, o := range d.Outlets {
+			addOutlet(o, false)
+		}
+		for _, o := range d.UDPOutlets {
+			addOutlet(o, true)
 		}
 		t.Nodes = append(t.Nodes, n)
 		t.byName[n.Name] = n
@@ -306,6 +336,17 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 			diags = append(diags, wd...)
 			n.Inlets = append(n.Inlets, in)
 			t.Inlets = append(t.Inlets, in)
+		}
+		for _, d := range n.Decl.UDPInlets {
+			in := &UDPInlet{Name: d.Name, Node: n, From: d.From.Value, Decl: d}
+			if t.Engine {
+				in.From = allInterfaces(in.From)
+			}
+			var wd hcl.Diagnostics
+			in.Route, in.Hops, wd = t.walk(n, d.To, purposeUDPInlet)
+			diags = append(diags, wd...)
+			n.UDPInlets = append(n.UDPInlets, in)
+			t.UDPInlets = append(t.UDPInlets, in)
 		}
 	}
 	diags = append(diags, t.checkPortalLoops()...)

@@ -3,7 +3,6 @@ package topology
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -30,6 +29,8 @@ const (
 	HopResponder HopKind = "responder"
 	// HopOutlet is a TCP portal outlet.
 	HopOutlet HopKind = "outlet"
+	// HopUDPOutlet is a UDP portal outlet.
+	HopUDPOutlet HopKind = "udp_outlet"
 	// HopAllowed is an address the file allows but ockamtop does not run;
 	// the walk cannot see past it.
 	HopAllowed HopKind = "allowed"
@@ -66,8 +67,9 @@ type Hop struct {
 type purpose int
 
 const (
-	purposeCheck purpose = iota // must end at a service that answers
-	purposeInlet                // must end at a tcp_outlet
+	purposeCheck    purpose = iota // must end at a service that answers
+	purposeInlet                   // must end at a tcp_outlet
+	purposeUDPInlet                // must end at a udp_outlet
 )
 
 // walk parses a route and walks it from node from, hop by hop, as the
@@ -203,9 +205,9 @@ func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
 	}
 	end := w.m[len(w.m)-1]
 	switch {
-	case w.p == purposeInlet:
+	case w.p == purposeInlet || w.p == purposeUDPInlet:
 		return w.hops, w.fail(end, "Route does not end at an outlet",
-			"An inlet's route must end at a tcp_outlet; this one ends %s.%s", w.endsAt(), w.outletHint())
+			"An inlet's route must end at a %s; this one ends %s.%s", w.p.outletBlock(), w.endsAt(), w.outletHint())
 	default:
 		return w.hops, w.fail(end, "Route does not end at a service",
 			"A check's route must end at a service that answers, such as echo or uppercase; this one ends %s.", w.endsAt())
@@ -224,12 +226,26 @@ func (w *walker) endsAt() string {
 	return fmt.Sprintf("at %s %q on node %q, which forwards to the next address, and there is none", h.Kind, h.Address, h.Node)
 }
 
+// outletBlock is the block an inlet's route must end at.
+func (p purpose) outletBlock() string {
+	if p == purposeUDPInlet {
+		return schema.BlockUDPOutlet
+	}
+	return schema.BlockOutlet
+}
+
 func (w *walker) outletHint() string {
-	if len(w.at.Outlets) == 0 {
+	var names []string
+	for name, o := range w.at.Outlets {
+		if o.Block() == w.p.outletBlock() {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
 		return ""
 	}
 	// The first by name, so that the message does not change from run to run.
-	return fmt.Sprintf(" Node %q has the outlet %q.", w.at.Name, slices.Sorted(maps.Keys(w.at.Outlets))[0])
+	return fmt.Sprintf(" Node %q has the %s %q.", w.at.Name, w.p.outletBlock(), slices.Min(names))
 }
 
 // connect moves the walk across a TCP connection to target's listener.
@@ -321,9 +337,9 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 			return true, w.fail(w.m[len(w.m)-1], "Route goes on after a service that answers",
 				"Service %q on node %q answers every message itself; the rest of the route after it is never reached.", name, n.Name)
 		}
-		if w.p == purposeInlet {
+		if w.p == purposeInlet || w.p == purposeUDPInlet {
 			return true, w.fail(seg, "Route does not end at an outlet",
-				"An inlet's route must end at a tcp_outlet; %q on node %q is a service of type %s, which answers messages itself.%s", name, n.Name, t, w.outletHint())
+				"An inlet's route must end at a %s; %q on node %q is a service of type %s, which answers messages itself.%s", w.p.outletBlock(), name, n.Name, t, w.outletHint())
 		}
 		return true, nil
 	}
@@ -337,14 +353,23 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 	}
 	if o, ok := n.Outlets[name]; ok {
 		hop.Kind, hop.Type = HopOutlet, o.Target
+		carries := "portal streams"
+		if o.UDP {
+			hop.Kind, carries = HopUDPOutlet, "datagrams"
+		}
 		w.hops = append(w.hops, *hop)
 		if !last {
 			return true, w.fail(w.m[len(w.m)-1], "Route goes on after an outlet",
-				"The tcp_outlet %q on node %q is the end of a portal; the rest of the route after it is never reached.", name, n.Name)
+				"The %s %q on node %q is the end of a portal; the rest of the route after it is never reached.", o.Block(), name, n.Name)
 		}
-		if w.p == purposeCheck {
+		switch {
+		case w.p == purposeCheck:
 			return true, w.fail(seg, "Route does not end at a service",
-				"A check's route must end at a service that answers, such as echo or uppercase; %q on node %q is a tcp_outlet, which carries portal streams.", name, n.Name)
+				"A check's route must end at a service that answers, such as echo or uppercase; %q on node %q is a %s, which carries %s.", name, n.Name, o.Block(), carries)
+		case o.Block() != w.p.outletBlock():
+			return true, w.fail(seg, "Route ends at the wrong kind of outlet",
+				"A %s's route must end at a %s; %q on node %q is a %s, which carries %s.%s",
+				map[purpose]string{purposeInlet: schema.BlockInlet, purposeUDPInlet: schema.BlockUDPInlet}[w.p], w.p.outletBlock(), name, n.Name, o.Block(), carries, w.outletHint())
 		}
 		return true, nil
 	}

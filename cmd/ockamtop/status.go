@@ -137,6 +137,20 @@ func writeStatus(w io.Writer, st controlStatus) {
 			}
 		}
 	})
+	table(w, []string{"UDP INLET", "NODE", "LISTENING ON", "ROUTE", "FLOWS", "IDLE TIMEOUT", "DROPPED"}, func(row func(...string)) {
+		for _, n := range st.Nodes {
+			for _, in := range n.UDPInlets {
+				row(in.Name, n.Name, in.Address, in.Route, strconv.Itoa(in.Flows), in.IdleTimeout, strconv.FormatUint(in.Dropped, 10))
+			}
+		}
+	})
+	table(w, []string{"UDP OUTLET", "NODE", "ADDRESS", "TARGET", "FLOWS"}, func(row func(...string)) {
+		for _, n := range st.Nodes {
+			for _, o := range n.UDPOutlets {
+				row(o.Name, n.Name, "/service/"+o.Name, o.Target, strconv.Itoa(o.Flows))
+			}
+		}
+	})
 }
 
 // table writes a blank line, a header and aligned rows, or nothing when
@@ -176,7 +190,7 @@ func writeNodeTable(w io.Writer, st controlStatus) {
 				streams += o.Streams
 			}
 			row(n.Name, n.Listener, strconv.Itoa(len(n.Connections)), strconv.Itoa(len(n.Forwarders)),
-				strconv.Itoa(len(n.Inlets)), strconv.Itoa(len(n.Outlets)), strconv.Itoa(streams))
+				strconv.Itoa(len(n.Inlets)+len(n.UDPInlets)), strconv.Itoa(len(n.Outlets)+len(n.UDPOutlets)), strconv.Itoa(streams))
 		}
 	})
 }

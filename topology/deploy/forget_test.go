@@ -60,6 +60,12 @@ node "n3" {
   tcp_outlet "out2" {
     to = "127.0.0.1:TARGET_A"
   }
+  udp_outlet "dns" {
+    to = "127.0.0.1:TARGET_A"
+  }
+  udp_outlet "dns2" {
+    to = "127.0.0.1:TARGET_A"
+  }
   exec "srv" {
     command  = ["BIN", "serve", "127.0.0.1:SERVE_A", "127.0.0.1:SERVE_B"]
     wait_for = "127.0.0.1:SERVE_A"
@@ -73,6 +79,12 @@ node "n1" {
     from        = "127.0.0.1:0"
     to          = "/node/n2/service/forward_to_n3/service/out"
     max_streams = 10
+  }
+  udp_inlet "dns" {
+    from         = "127.0.0.1:0"
+    to           = "/node/n2/service/forward_to_n3/service/dns"
+    max_flows    = 10
+    idle_timeout = "1m"
   }
 }
 
@@ -206,6 +218,50 @@ var mutations = []mutation{
 	{block: "tcp_inlet", attr: "max_streams", from: `max_streams = 10`, to: `max_streams = 20`, verify: func(t *testing.T, f *forgetFixture, _ *topology.Diff) {
 		if got := f.inlet(t, "web").MaxStreams; got != 20 {
 			t.Errorf("inlet web holds %d streams", got)
+		}
+	}},
+	{block: "udp_outlet", attr: "", from: `udp_outlet "dns2" {`, to: `udp_outlet "dns3" {
+    to = "127.0.0.1:TARGET_B"
+  }
+  udp_outlet "dns2" {`, verify: func(t *testing.T, f *forgetFixture, _ *topology.Diff) {
+		if f.udpOutlet(t, "dns3") != "127.0.0.1:"+f.targetB {
+			t.Error("udp_outlet dns3 does not run")
+		}
+	}},
+	{block: "udp_outlet", attr: "to", from: `udp_outlet "dns" {
+    to = "127.0.0.1:TARGET_A"`, to: `udp_outlet "dns" {
+    to = "127.0.0.1:TARGET_B"`, verify: func(t *testing.T, f *forgetFixture, _ *topology.Diff) {
+		if got := f.udpOutlet(t, "dns"); got != "127.0.0.1:"+f.targetB {
+			t.Errorf("udp_outlet dns sends to %q", got)
+		}
+	}},
+	{block: "udp_inlet", attr: "", from: `udp_inlet "dns" {`, to: `udp_inlet "dns2" {
+    from = "127.0.0.1:0"
+    to   = "/node/n2/service/forward_to_n3/service/dns2"
+  }
+  udp_inlet "dns" {`, verify: func(t *testing.T, f *forgetFixture, _ *topology.Diff) {
+		if f.run.UDPInlets()["n1.dns2"] == "" {
+			t.Error("udp_inlet dns2 does not run")
+		}
+	}},
+	{block: "udp_inlet", attr: "from", from: `from         = "127.0.0.1:0"`, to: `from         = "127.0.0.2:0"`, verify: func(t *testing.T, f *forgetFixture, _ *topology.Diff) {
+		if a := f.run.UDPInlets()["n1.dns"]; !strings.HasPrefix(a, "127.0.0.2:") {
+			t.Errorf("udp_inlet dns listens on %q", a)
+		}
+	}},
+	{block: "udp_inlet", attr: "to", from: `service/dns"`, to: `service/dns2"`, verify: func(t *testing.T, f *forgetFixture, _ *topology.Diff) {
+		if got := f.udpInlet(t, "dns").Route; got != "/node/n2/service/forward_to_n3/service/dns2" {
+			t.Errorf("udp_inlet dns goes to %q", got)
+		}
+	}},
+	{block: "udp_inlet", attr: "max_flows", from: `max_flows    = 10`, to: `max_flows    = 20`, verify: func(t *testing.T, f *forgetFixture, _ *topology.Diff) {
+		if got := f.udpInlet(t, "dns").MaxFlows; got != 20 {
+			t.Errorf("udp_inlet dns holds %d flows", got)
+		}
+	}},
+	{block: "udp_inlet", attr: "idle_timeout", from: `idle_timeout = "1m"`, to: `idle_timeout = "2m"`, verify: func(t *testing.T, f *forgetFixture, _ *topology.Diff) {
+		if got := f.udpInlet(t, "dns").IdleTimeout; got != "2m0s" {
+			t.Errorf("udp_inlet dns has the idle timeout %s", got)
 		}
 	}},
 	{block: "exec", attr: "", from: `exec "srv" {`, to: `exec "more" {
@@ -483,6 +539,27 @@ func (f *forgetFixture) inlet(t *testing.T, name string) InletStatus {
 	}
 	t.Fatalf("no inlet %s runs", name)
 	return InletStatus{}
+}
+
+func (f *forgetFixture) udpOutlet(t *testing.T, name string) string {
+	t.Helper()
+	for _, o := range f.node(t, "n3").UDPOutlets {
+		if o.Name == name {
+			return o.Target
+		}
+	}
+	return ""
+}
+
+func (f *forgetFixture) udpInlet(t *testing.T, name string) UDPInletStatus {
+	t.Helper()
+	for _, in := range f.node(t, "n1").UDPInlets {
+		if in.Name == name {
+			return in
+		}
+	}
+	t.Fatalf("no udp_inlet %s runs", name)
+	return UDPInletStatus{}
 }
 
 // execReplaced checks that exec srv runs as a new process.

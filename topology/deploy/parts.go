@@ -7,6 +7,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/relay"
 	"github.com/ockamtop/ockamtop/runtime/securechannel"
+	"github.com/ockamtop/ockamtop/runtime/udpportal"
 )
 
 // PartStates lists, for each node run here, its parts of every kind and
@@ -51,6 +52,13 @@ func (r *Running) inletRouteText(in *inletRun) string {
 	return in.route
 }
 
+// udpInletRouteText is a running UDP inlet's route as the file writes it.
+func (r *Running) udpInletRouteText(in *udpInletRun) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return in.route
+}
+
 // Parts is what runs here, for observers that read the parts' counters
 // and state (topology/observe): the nodes in start order, and the relays,
 // inlets and outlets with the node each is on.
@@ -61,6 +69,22 @@ type Parts struct {
 	Relays         []RelayPart
 	Inlets         []InletPart
 	Outlets        []OutletPart
+	UDPInlets      []UDPInletPart
+	UDPOutlets     []UDPOutletPart
+}
+
+// UDPInletPart is a UDP inlet, its node and its route as the file writes
+// it.
+type UDPInletPart struct {
+	Node  string
+	Route string
+	Inlet *udpportal.Inlet
+}
+
+// UDPOutletPart is a UDP outlet and its node.
+type UDPOutletPart struct {
+	Node   string
+	Outlet *udpportal.Outlet
 }
 
 // RelayPart is a relay and the node that registers it.
@@ -108,6 +132,10 @@ func (r *Running) Parts() Parts {
 				p.Inlets = append(p.Inlets, InletPart{Node: tn.Name, Route: run.route, Inlet: run.inlet})
 			case outletRun:
 				p.Outlets = append(p.Outlets, OutletPart{Node: tn.Name, Outlet: run.outlet})
+			case *udpInletRun:
+				p.UDPInlets = append(p.UDPInlets, UDPInletPart{Node: tn.Name, Route: run.route, Inlet: run.inlet})
+			case udpOutletRun:
+				p.UDPOutlets = append(p.UDPOutlets, UDPOutletPart{Node: tn.Name, Outlet: run.outlet})
 			}
 		}
 	}

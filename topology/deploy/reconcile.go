@@ -364,6 +364,8 @@ func shortLabel(c topology.Change) string {
 		return "node " + nodeOf(c)
 	case topology.PartInlet:
 		return "inlet " + c.Name
+	case topology.PartUDPInlet:
+		return "udp_inlet " + c.Name
 	}
 	return string(c.Kind) + " " + c.Name
 }

@@ -171,6 +171,16 @@ func (rc *reconcile) pinned(tn *topology.Node) *topology.Node {
 		}
 		cp.Inlets = append(cp.Inlets, &in)
 	}
+	cp.UDPInlets = nil
+	for _, ti := range tn.UDPInlets {
+		in := *ti
+		if rn := r.nodes[tn.Name]; rn != nil {
+			if p := rn.part(topology.PartUDPInlet, ti.Name); p != nil {
+				in.From = boundAddr(p.run)
+			}
+		}
+		cp.UDPInlets = append(cp.UDPInlets, &in)
+	}
 	r.mu.Unlock()
 	return &cp
 }

@@ -335,6 +335,22 @@ func (r *Running) Inlets() map[string]string {
 	return out
 }
 
+// UDPInlets maps "node.inlet" to the bound address of every UDP inlet
+// run here.
+func (r *Running) UDPInlets() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]string{}
+	for name, rn := range r.nodes {
+		for _, p := range rn.parts {
+			if in, ok := p.run.(*udpInletRun); ok {
+				out[name+"."+p.name] = in.inlet.Addr()
+			}
+		}
+	}
+	return out
+}
+
 func (r *Running) listenerOf(name string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -35,6 +35,9 @@ type NodeStatus struct {
 	Relays     []RelayStatus     `json:"relays"`
 	Inlets     []InletStatus     `json:"inlets"`
 	Outlets    []OutletStatus    `json:"outlets"`
+	// UDPInlets and UDPOutlets are the UDP portals' ends.
+	UDPInlets  []UDPInletStatus  `json:"udp_inlets,omitempty"`
+	UDPOutlets []UDPOutletStatus `json:"udp_outlets,omitempty"`
 	// Identifier is the node's identity's identifier.
 	Identifier string `json:"identifier"`
 	// SecureChannels are the node's open secure channels, both sides.
@@ -81,6 +84,27 @@ type OutletStatus struct {
 	Name    string `json:"name"`
 	Target  string `json:"to"`
 	Streams int    `json:"streams"`
+}
+
+// UDPInletStatus is a snapshot of a UDP inlet.
+type UDPInletStatus struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Route   string `json:"to"`
+	Flows   int    `json:"flows"`
+	// MaxFlows is the most flows it holds at once; IdleTimeout ends a
+	// flow ("2m0s").
+	MaxFlows    int    `json:"max_flows"`
+	IdleTimeout string `json:"idle_timeout"`
+	// Dropped counts the datagrams it lost (full queues, a route down).
+	Dropped uint64 `json:"dropped"`
+}
+
+// UDPOutletStatus is a snapshot of a UDP outlet.
+type UDPOutletStatus struct {
+	Name   string `json:"name"`
+	Target string `json:"to"`
+	Flows  int    `json:"flows"`
 }
 
 // ConnectionStatus is a snapshot of one connection.
@@ -130,10 +154,17 @@ func (r *Running) Status() Status {
 				ns.Inlets = append(ns.Inlets, InletStatus{Name: run.inlet.Name(), Address: run.inlet.Addr(), Route: r.inletRouteText(run), Streams: run.inlet.Streams(), MaxStreams: run.inlet.MaxStreams()})
 			case outletRun:
 				ns.Outlets = append(ns.Outlets, OutletStatus{Name: run.outlet.Name(), Target: run.outlet.Target(), Streams: run.outlet.Streams()})
+			case *udpInletRun:
+				ns.UDPInlets = append(ns.UDPInlets, UDPInletStatus{Name: run.inlet.Name(), Address: run.inlet.Addr(), Route: r.udpInletRouteText(run),
+					Flows: run.inlet.Flows(), MaxFlows: run.inlet.MaxFlows(), IdleTimeout: run.inlet.IdleTimeout().String(), Dropped: run.inlet.Counters().Dropped})
+			case udpOutletRun:
+				ns.UDPOutlets = append(ns.UDPOutlets, UDPOutletStatus{Name: run.outlet.Name(), Target: run.outlet.Target(), Flows: run.outlet.Flows()})
 			}
 		}
 		outletHere := func(name string) bool {
-			return slices.ContainsFunc(parts, func(p runningPart) bool { return p.kind == topology.PartOutlet && p.name == name })
+			return slices.ContainsFunc(parts, func(p runningPart) bool {
+				return (p.kind == topology.PartOutlet || p.kind == topology.PartUDPOutlet) && p.name == name
+			})
 		}
 		decryptor := func(name string) bool {
 			return slices.ContainsFunc(ns.SecureChannels, func(c securechannel.Info) bool { return c.Decryptor == name })

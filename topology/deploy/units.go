@@ -40,6 +40,8 @@ var units = map[topology.PartKind]unit{
 	topology.PartRelay:          relayUnit,
 	topology.PartOutlet:         outletUnit,
 	topology.PartInlet:          inletUnit,
+	topology.PartUDPOutlet:      udpOutletUnit,
+	topology.PartUDPInlet:       udpInletUnit,
 	topology.PartExec:           execUnit,
 }
 

@@ -57,7 +57,8 @@ type LiveEdge struct {
 // LiveEnd is a portal end with its state, open streams and bytes both ways.
 type LiveEnd struct {
 	topology.GraphEnd
-	State   string `json:"state"`
+	State string `json:"state"`
+	// Streams is a TCP end's open streams, a UDP end's open flows.
 	Streams int    `json:"streams"`
 	Bytes   uint64 `json:"bytes"`
 }
@@ -99,7 +100,23 @@ func LiveGraph(run *deploy.Running) Live {
 	for _, e := range g.Ends {
 		end := LiveEnd{GraphEnd: e, State: StateUnknown}
 		var pc *portal.Counters
-		if e.Inlet {
+		switch {
+		case e.UDP && e.Inlet:
+			for _, in := range parts.UDPInlets {
+				if in.Node == e.Node && in.Inlet.Name() == e.Name {
+					c := in.Inlet.Counters()
+					pc = &portal.Counters{StreamsOpen: c.FlowsOpen, BytesIn: c.BytesIn, BytesOut: c.BytesOut}
+					end.Label = "udp_inlet " + e.Name + "\n" + in.Inlet.Addr() // the bound port
+				}
+			}
+		case e.UDP:
+			for _, o := range parts.UDPOutlets {
+				if o.Node == e.Node && o.Outlet.Name() == e.Name {
+					c := o.Outlet.Counters()
+					pc = &portal.Counters{StreamsOpen: c.FlowsOpen, BytesIn: c.BytesIn, BytesOut: c.BytesOut}
+				}
+			}
+		case e.Inlet:
 			for _, in := range parts.Inlets {
 				if in.Node == e.Node && in.Inlet.Name() == e.Name {
 					c := in.Inlet.Counters()
@@ -107,7 +124,7 @@ func LiveGraph(run *deploy.Running) Live {
 					end.Label = "tcp_inlet " + e.Name + "\n" + in.Inlet.Addr() // the bound port
 				}
 			}
-		} else {
+		default:
 			for _, o := range parts.Outlets {
 				if o.Node == e.Node && o.Outlet.Name() == e.Name {
 					c := o.Outlet.Counters()

@@ -16,6 +16,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/portal"
 	"github.com/ockamtop/ockamtop/runtime/relay"
+	"github.com/ockamtop/ockamtop/runtime/udpportal"
 	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
@@ -67,6 +68,20 @@ var (
 	descStalls = prometheus.NewDesc("ockamtop_portal_credit_stalls_total",
 		"Times a stream had data to send and waited for credit from the other end.", portalLabels, nil)
 
+	descFlowsOpen  = prometheus.NewDesc("ockamtop_udp_portal_flows_open", "UDP portal flows open (a flow is a client address at an inlet).", portalLabels, nil)
+	descFlowsTotal = prometheus.NewDesc("ockamtop_udp_portal_flows_total", "UDP portal flows opened.", portalLabels, nil)
+	descDatagrams  = prometheus.NewDesc("ockamtop_udp_portal_datagrams_total",
+		"UDP portal datagrams: in, read from the local UDP sockets into the portal; out, from the portal sent from them.",
+		append(portalLabels[:3:3], "direction"), nil)
+	descDatagramBytes = prometheus.NewDesc("ockamtop_udp_portal_bytes_total",
+		"UDP portal bytes of datagrams, in and out as ockamtop_udp_portal_datagrams_total.", append(portalLabels[:3:3], "direction"), nil)
+	descDatagramsDropped = prometheus.NewDesc("ockamtop_udp_portal_dropped_total",
+		"UDP portal datagrams dropped here: a flow's queue full (a client sending faster than the route carries), a route down, a send that failed.", portalLabels, nil)
+	descFlowsRefused = prometheus.NewDesc("ockamtop_udp_portal_flows_refused_total",
+		"New flows turned away because the inlet or outlet held its most flows.", portalLabels, nil)
+	descFlowsExpired = prometheus.NewDesc("ockamtop_udp_portal_flows_expired_total",
+		"UDP portal flows ended after their idle timeout.", portalLabels, nil)
+
 	relayLabels       = []string{"node", "relay", "at"}
 	descRelayUp       = prometheus.NewDesc("ockamtop_relay_up", "1 while the relay is registered, 0 otherwise.", relayLabels, nil)
 	descRegistrations = prometheus.NewDesc("ockamtop_relay_registrations_total", "Successful relay registrations.", relayLabels, nil)
@@ -104,6 +119,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		descPacketsTotal, descTransportMessages, descTransportDropped, descTransportPeers,
 		descHandshakes, descSecureMessages, descDecryptFailures, descRekeys, descSecureOpen,
 		descStreamsOpen, descStreamsTotal, descPortalBytes, descRefused, descStalls,
+		descFlowsOpen, descFlowsTotal, descDatagrams, descDatagramBytes, descDatagramsDropped, descFlowsRefused, descFlowsExpired,
 		descRelayUp, descRegistrations, descReconnects, descFailed, descRTT, descPartUp, descCheck,
 	} {
 		ch <- d
@@ -189,6 +205,23 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, o := range parts.Outlets {
 		portal(o.Outlet.Counters(), o.Node, "", o.Outlet.Name())
+	}
+	udpPortal := func(uc udpportal.Counters, labels ...string) {
+		gauge(descFlowsOpen, float64(uc.FlowsOpen), labels...)
+		counter(descFlowsTotal, uc.Flows, labels...)
+		counter(descDatagrams, uc.DatagramsIn, append(labels, "in")...)
+		counter(descDatagrams, uc.DatagramsOut, append(labels, "out")...)
+		counter(descDatagramBytes, uc.BytesIn, append(labels, "in")...)
+		counter(descDatagramBytes, uc.BytesOut, append(labels, "out")...)
+		counter(descDatagramsDropped, uc.Dropped, labels...)
+		counter(descFlowsRefused, uc.Refused, labels...)
+		counter(descFlowsExpired, uc.Expired, labels...)
+	}
+	for _, in := range parts.UDPInlets {
+		udpPortal(in.Inlet.Counters(), in.Node, in.Inlet.Name(), "")
+	}
+	for _, o := range parts.UDPOutlets {
+		udpPortal(o.Outlet.Counters(), o.Node, "", o.Outlet.Name())
 	}
 	for _, rp := range parts.Relays {
 		st := rp.Relay.Status()
