@@ -288,7 +288,10 @@ type readyInfo struct {
 	UDPListeners map[string]string `json:"udp_listeners,omitempty"`
 	// Inlets maps "node.inlet" to the inlet's bound address.
 	Inlets map[string]string `json:"inlets"`
-	PID    int               `json:"pid"`
+	// UDPInlets maps "node.inlet" to each UDP inlet's bound address;
+	// absent without.
+	UDPInlets map[string]string `json:"udp_inlets,omitempty"`
+	PID       int               `json:"pid"`
 	// HTTP is --http's bound address, when it was given.
 	HTTP string `json:"http,omitempty"`
 	// Namespaces describes each isolated node's network namespace (and
@@ -312,6 +315,9 @@ func newReadyInfo(run *deploy.Running, web *observe.Server) readyInfo {
 	}
 	info.UDPListeners = run.UDPListeners()
 	info.Inlets = run.Inlets()
+	if u := run.UDPInlets(); len(u) > 0 {
+		info.UDPInlets = u
+	}
 	if ns := run.Namespaces(); len(ns) > 0 {
 		info.Namespaces = ns
 	}

@@ -89,6 +89,9 @@ func TestScripts(t *testing.T) {
 			"maxbytes":   cmdMaxBytes,
 			"signal":     cmdSignal,
 			"readyhttp":  cmdReadyHTTP,
+			// udp_script_test.go
+			"udpecho": cmdUDPEcho,
+			"udpask":  cmdUDPAsk,
 			// ockam_script_test.go
 			"setenvstdout":    cmdSetenvStdout,
 			"nonodeprocesses": cmdNoNodeProcesses,
@@ -262,8 +265,8 @@ func cmdHTTPServer(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[1], strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 }
 
-// cmdReadyInlet reads an inlet's bound address from an apply's ready file:
-// readyinlet FILE NODE.INLET VAR.
+// cmdReadyInlet reads an inlet's bound address, a TCP or a UDP inlet's,
+// from an apply's ready file: readyinlet FILE NODE.INLET VAR.
 func cmdReadyInlet(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: readyinlet FILE NODE.INLET VAR")
@@ -271,6 +274,9 @@ func cmdReadyInlet(ts *testscript.TestScript, neg bool, args []string) {
 	var info readyInfo
 	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &info))
 	addr, ok := info.Inlets[args[1]]
+	if !ok {
+		addr, ok = info.UDPInlets[args[1]]
+	}
 	if !ok {
 		ts.Fatalf("no inlet %s in %s", args[1], args[0])
 	}
