@@ -27,7 +27,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -74,6 +73,13 @@ type options struct {
 	// inlets is how many more inlets n1 has for the many-inlets run
 	// (0: skip it), inletStreams how many idle streams each holds.
 	inlets, inletStreams int
+	// udp runs the UDP benchmark (udp.go) instead, with frp's binaries
+	// from the directory frp ("": without frp); datagrams of
+	// datagramSize bytes a run, from udpClients sockets with udpWindow
+	// unanswered each.
+	udp                                            bool
+	frp                                            string
+	datagrams, datagramSize, udpWindow, udpClients int
 }
 
 func run(args []string, out io.Writer) error {
@@ -91,11 +97,18 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.fairSecure, "fair-secure", 8, "streams downloading at once inside one secure channel")
 	fs.IntVar(&o.fairMiB, "fair-size", 64, "MiB each stream of the fairness run downloads")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (topology, ockamtop's log)")
+	fs.BoolVar(&o.udp, "udp", false, "run the UDP portal benchmark instead (docs/benchmarks.md)")
+	fs.StringVar(&o.frp, "frp", "", "with -udp: the directory of the frps and frpc binaries to compare with (\"\": leave frp out)")
+	fs.IntVar(&o.datagrams, "datagrams", 200000, "with -udp: datagrams a load run")
+	fs.IntVar(&o.datagramSize, "datagram-size", 1024, "with -udp: bytes a datagram")
+	fs.IntVar(&o.udpWindow, "udp-window", 32, "with -udp: unanswered datagrams a client has at most")
+	fs.IntVar(&o.udpClients, "udp-clients", 8, "with -udp: client sockets sending at once")
 	fs.StringVar(&o.paths, "paths", "direct,chain3,portal3,sealed3,secure3,chain2,portal2", "the paths to measure, in order; direct is always measured first")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || o.sizeMiB < 1 || o.write < 1 || o.trips < 1 || o.rounds < 1 || o.streams < 0 || o.inlets < 0 || o.inletStreams < 1 || o.fair < 0 || o.fairSecure < 0 || o.fairMiB < 1 {
+	if fs.NArg() > 0 || o.sizeMiB < 1 || o.write < 1 || o.trips < 1 || o.rounds < 1 || o.streams < 0 || o.inlets < 0 || o.inletStreams < 1 || o.fair < 0 || o.fairSecure < 0 || o.fairMiB < 1 ||
+		o.datagrams < 1 || o.datagramSize < 1 || o.datagramSize > 65507 || o.udpWindow < 1 || o.udpClients < 1 {
 		return errors.New("usage: portalbench [-size MiB] [-write BYTES] [-trips N] [-rounds N] [-streams N] [-ockamtop PATH]")
 	}
 	work, err := os.MkdirTemp("", "portalbench-")
@@ -109,6 +122,9 @@ func run(args []string, out io.Writer) error {
 	}
 	b := &bench{opts: o, work: work, out: out}
 	defer b.stop()
+	if o.udp {
+		return b.runUDP()
+	}
 	return b.run()
 }
 
@@ -118,7 +134,10 @@ type bench struct {
 	work  string
 	out   io.Writer
 	procs []*proc
-	ockam *proc
+	// interrupt are the processes of procs that end on an interrupt, not
+	// when their stdin closes (frp's).
+	interrupt []*proc
+	ockam     *proc
 	// metrics is ockamtop's /metrics address (apply --http).
 	metrics string
 }
@@ -351,130 +370,6 @@ func buildOckamtop(dir string) (string, error) {
 	return bin, nil
 }
 
-// topology is the file ockamtop applies: both portal paths, to the sink
-// and to the echo server.
-const topology = `
-node "n2" {
-  tcp_listener = "127.0.0.1:0"
-  tcp_inlet "sink" {
-    from = "127.0.0.1:0"
-    to   = "/service/forward_to_n3/service/to_sink"
-  }
-  tcp_inlet "echo" {
-    from = "127.0.0.1:0"
-    to   = "/service/forward_to_n3/service/to_echo"
-  }
-}
-
-node "n3" {
-  service "hop" {}
-  relay "n3" {
-    at = node.n2
-  }
-  secure_channel_listener "api" {
-    trust = [node.n1]
-  }
-  tcp_outlet "to_sink" {
-    to = %q
-  }
-  tcp_outlet "to_echo" {
-    to = %q
-  }
-  tcp_outlet "to_source" {
-    to = %q
-  }
-}
-
-node "n1" {
-  tcp_inlet "sink" {
-    from = "127.0.0.1:0"
-    to   = "/node/n2/service/forward_to_n3/service/hop/service/to_sink"
-  }
-  tcp_inlet "echo" {
-    from        = "127.0.0.1:0"
-    to          = "/node/n2/service/forward_to_n3/service/hop/service/to_echo"
-    max_streams = %d
-  }
-  tcp_inlet "source" {
-    from = "127.0.0.1:0"
-    to   = "/node/n2/service/forward_to_n3/service/hop/service/to_source"
-  }
-  tcp_inlet "secure_source" {
-    from = "127.0.0.1:0"
-    to   = "/node/n2/service/forward_to_n3/secure/api/service/hop/service/to_source"
-  }
-  tcp_inlet "secure_sink" {
-    from = "127.0.0.1:0"
-    to   = "/node/n2/service/forward_to_n3/secure/api/service/hop/service/to_sink"
-  }
-  tcp_inlet "secure_echo" {
-    from = "127.0.0.1:0"
-    to   = "/node/n2/service/forward_to_n3/secure/api/service/hop/service/to_echo"
-  }
-%s}
-`
-
-// manyInlet is one of the inlets of the many-inlets run, each a portal
-// to the echo server.
-const manyInlet = `  tcp_inlet "many_%d" {
-    from = "127.0.0.1:0"
-    to   = "/node/n2/service/forward_to_n3/service/hop/service/to_echo"
-  }
-`
-
-// startOckamtop applies the topology with the real binary and returns its
-// inlets' addresses, "node.inlet" -> address, once it is up.
-func (b *bench) startOckamtop(bin, sink, echo, source string) (map[string]string, error) {
-	file := filepath.Join(b.work, "portal.hcl")
-	var many strings.Builder
-	for i := range b.opts.inlets {
-		fmt.Fprintf(&many, manyInlet, i)
-	}
-	hcl := fmt.Sprintf(topology, sink, echo, source, max(b.opts.streams+16, 1024), many.String())
-	if err := os.WriteFile(file, []byte(hcl), 0o644); err != nil {
-		return nil, err
-	}
-	ready := filepath.Join(b.work, "ready.json")
-	logPath := filepath.Join(b.work, "ockamtop.log")
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close()
-	cmd := exec.Command(bin, "apply", "--log-level", "warn", "--http", "127.0.0.1:0", "--ready-file", ready, file)
-	cmd.Env = append(os.Environ(), "OCKAMTOP_HOME="+filepath.Join(b.work, "home"))
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = dieWithParent()
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); close(p.exited) }()
-	b.ockam = p
-	deadline := time.After(30 * time.Second)
-	for {
-		if data, err := os.ReadFile(ready); err == nil {
-			var info struct {
-				Inlets map[string]string `json:"inlets"`
-				HTTP   string            `json:"http"`
-			}
-			if err := json.Unmarshal(data, &info); err != nil {
-				return nil, fmt.Errorf("ready file: %w", err)
-			}
-			b.metrics = info.HTTP
-			return info.Inlets, nil
-		}
-		select {
-		case <-p.exited:
-			logText, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("ockamtop apply exited: %v\n%s", p.err, logText)
-		case <-deadline:
-			return nil, fmt.Errorf("ockamtop apply not up after 30s; its log is %s", logPath)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
 // procCPU is a process's user+sys CPU time so far, in seconds; 0 for pid 0.
 func procCPU(pid int) (float64, error) {
 	if pid == 0 {
@@ -608,6 +503,9 @@ func (b *bench) client(self string, args ...string) (string, error) {
 func (b *bench) stop() {
 	for _, p := range b.procs {
 		p.close()
+	}
+	for _, p := range b.interrupt {
+		_ = p.cmd.Process.Signal(os.Interrupt)
 	}
 	if b.ockam != nil {
 		b.ockam.cmd.Process.Signal(os.Interrupt)

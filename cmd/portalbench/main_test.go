@@ -48,6 +48,29 @@ func TestPortalbenchRuns(t *testing.T) {
 	}
 }
 
+// TestPortalbenchUDPRuns runs the UDP benchmark, small and without frp:
+// every path carries its datagrams and its round trips.
+func TestPortalbenchUDPRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds ockamtop and runs three paths")
+	}
+	bin := filepath.Join(t.TempDir(), "ockamtop")
+	build := exec.Command("go", "build", "-o", bin, "../ockamtop")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build ockamtop: %v\n%s", err, out)
+	}
+	var out strings.Builder
+	err := run([]string{"-udp", "-ockamtop", bin, "-datagrams", "2000", "-trips", "100", "-rounds", "1"}, &out)
+	if err != nil {
+		t.Fatalf("portalbench -udp: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"direct ", "ockamtop udp 3 nodes ", "udp 3 nodes, secure ", "tcp portal 3 nodes ", "udp 3 nodes p50 / tcp portal p50:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in the output:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestChooseInAnyOrder(t *testing.T) {
 	all := []path{{key: "direct"}, {key: "chain3"}, {key: "portal3"}, {key: "sealed3"}}
 	got, err := choose(all, "sealed3, chain3")
