@@ -15,6 +15,7 @@ import (
 	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/runtime/outage"
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/runtime/wire"
 )
 
 // Inlet is a UDP portal inlet: it binds a UDP socket, and every client
@@ -36,6 +37,9 @@ type Inlet struct {
 	down     outage.Tracker
 	maxFlows atomic.Int64
 	idle     atomic.Int64 // the idle timeout, in nanoseconds
+	// tooLarge counts the datagrams a UDP hop on the route could not
+	// carry, for a warning every thousand.
+	tooLarge atomic.Uint64
 	count    counters
 
 	mu    sync.Mutex
@@ -280,6 +284,15 @@ func (in *Inlet) sendLoop() {
 		err := in.node.Route(in.life.ctx, runtime.NewRouted(routing.Message{
 			Onward: *route, Return: routing.Route{f.addr}, Payload: d.payload,
 		}, nil, d.buf, nil))
+		if errors.Is(err, wire.ErrUDPMessageTooLarge) {
+			// The route is up; this datagram, with the routes around
+			// it, is more than a UDP hop on it carries.
+			in.count.dropped.Add(1)
+			if in.tooLarge.Add(1)%1000 == 1 {
+				in.log.Warn("datagram too large for a UDP hop on the route; dropped", "client", f.client.String(), "bytes", n, "too_large", in.tooLarge.Load())
+			}
+			continue
+		}
 		if err != nil {
 			f.route.Store(nil) // resolved anew for the next datagram
 			in.routeDown(f, fmt.Errorf("udp portal route %s: %w", route.Brief(), err))

@@ -81,3 +81,25 @@ func TestUDPPortalOverLossyUDPHop(t *testing.T) {
 		t.Fatalf("only %d of %d requests answered over 3%% loss", answered.Load(), requests)
 	}
 }
+
+// Over a UDP hop, a datagram that with its routes is more than the UDP
+// transport carries (64 KiB) is dropped and counted, and the flow goes on:
+// the next datagram is answered.
+func TestDatagramTooLargeForUDPHop(t *testing.T) {
+	t.Parallel()
+	srv := serveUDP(t)
+	n2, _ := nodetest.Node(t, "n2", runtime.Options{})
+	n2Addr := nodetest.ListenUDP(t, n2)
+	if _, err := StartOutlet(n2, "dns", srv.addr, OutletOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n1, logs := nodetest.Node(t, "n1", runtime.Options{})
+	in := startInlet(t, n1, routing.Route{routing.UDPAddress(n2Addr), routing.LocalAddress("dns")}, InletOptions{})
+	c := client(t, in.Addr())
+	if _, err := c.Write(make([]byte, 65507)); err != nil { // the most IPv4 carries
+		t.Fatal(err)
+	}
+	nodetest.WaitFor(t, "the large datagram to be dropped", func() bool { return in.Counters().Dropped == 1 })
+	logs.WaitLog(t, "datagram too large for a UDP hop")
+	roundTrips(t, in.Addr(), 1, []int{60 << 10})
+}
