@@ -80,6 +80,9 @@ func TestUDPPortalOverLossyUDPHop(t *testing.T) {
 	if answered.Load() < requests/4 {
 		t.Fatalf("only %d of %d requests answered over 3%% loss", answered.Load(), requests)
 	}
+	if lost.Load() == 0 {
+		t.Errorf("no request lost over a hop that drops 3%% of the datagrams: the proxy was not on the way")
+	}
 }
 
 // Over a UDP hop, a datagram that with its routes is more than the UDP
