@@ -245,6 +245,9 @@ func (in *Inlet) flowOf(client netip.AddrPort) *inletFlow {
 	if f := in.flows[client]; f != nil {
 		return f
 	}
+	if in.life.ctx.Err() != nil {
+		return nil // stopping: Stop ends the flows it finds, and no more
+	}
 	if int64(len(in.flows)) >= in.maxFlows.Load() {
 		if in.count.refused.Add(1) == 1 {
 			in.log.Warn("udp_inlet is at its limit of flows; a new client's datagrams are dropped until a flow ends", "limit", in.maxFlows.Load(), "client", client.String())
