@@ -5,48 +5,20 @@ import (
 	"net"
 	"os"
 	"syscall"
-	"unsafe"
 
 	"github.com/ockamtop/ockamtop/runtime"
+	"github.com/ockamtop/ockamtop/runtime/splice"
 )
 
-// waitReadable blocks until sock has something to read (data, EOF or an
-// error) without a buffer of the caller's: an idle portal stream waits here
-// holding no read buffer, so that thousands of them cost little memory. It
-// peeks one byte into its own stack, which the read that follows reads
-// again. It returns the wait's error (a deadline), or the socket's error
-// that the peek took: a reset is reported once, and the read that follows
-// would see a clean end instead.
-func waitReadable(sock *net.TCPConn) error { return peek(sock) }
-
-// peek waits until sock is readable.
-func peek(sock *net.TCPConn) error {
+// waitReadable blocks until sock has something to read, holding no read
+// buffer (splice.WaitReadable): an idle portal stream waits here, so that
+// thousands of them cost little memory.
+func waitReadable(sock *net.TCPConn) error {
 	raw, err := sock.SyscallConn()
 	if err != nil {
 		return nil
 	}
-	var serr error
-	werr := raw.Read(func(fd uintptr) bool {
-		var b [1]byte
-		for {
-			_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-			switch errno {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			case 0:
-			default:
-				serr = os.NewSyscallError("read", errno)
-			}
-			return true
-		}
-	})
-	if werr != nil {
-		return werr
-	}
-	return serr
+	return splice.WaitReadable(raw)
 }
 
 // readReady waits until the socket has something, then reads up to n

@@ -42,6 +42,8 @@ type connection struct {
 	node *runtime.Node
 	t    *transport
 	conn net.Conn
+	// reading is whether its reader holds a read buffer (readLoop).
+	reading atomic.Bool
 	// raw is conn's descriptor, for splicing; nil if it has none.
 	raw syscall.RawConn
 	// in is conn as the reader reads it.

@@ -9,3 +9,6 @@ const IOBufferSize = ioBufferSize
 
 // Queued reports whether messages wait in c's worker's mailbox.
 func Queued(c runtime.Connection) bool { return !c.(*connection).w.Idle() }
+
+// HoldsReadBuffer reports whether c's reader holds a read buffer.
+func HoldsReadBuffer(c runtime.Connection) bool { return c.(*connection).reading.Load() }

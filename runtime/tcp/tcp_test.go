@@ -48,6 +48,31 @@ func TestRoutingOverTCP(t *testing.T) {
 	}
 }
 
+// A connection between frames holds no read buffer: ten thousand idle
+// ones cost no 640 MB of them.
+func TestIdleConnectionHoldsNoReadBuffer(t *testing.T) {
+	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
+	addr := nodetest.Listen(t, responder)
+	initiator, _ := nodetest.Node(t, "initiator", runtime.Options{})
+	conn := nodetest.Connect(t, initiator, addr)
+	for range 3 {
+		r := routing.Route{conn.Address(), routing.LocalAddress("echo")}
+		if got := nodetest.SendString(t, initiator, r, "hello"); got != "hello" {
+			t.Fatalf("reply %q", got)
+		}
+		nodetest.WaitFor(t, "both ends to give their read buffers back", func() bool {
+			for _, n := range []*runtime.Node{initiator, responder} {
+				for _, c := range n.Transports().Connections() {
+					if tcp.HoldsReadBuffer(c) {
+						return false
+					}
+				}
+			}
+			return true
+		})
+	}
+}
+
 func TestRoutingOverTwoTCPHops(t *testing.T) {
 	responder, _ := nodetest.Node(t, "responder", runtime.Options{})
 	rec := nodetest.NewRecorder()

@@ -198,7 +198,8 @@ func (t *transport) adopt(conn net.Conn, outgoing bool, peer string, inbound boo
 		return nil, nil, runtime.ErrNodeClosed
 	}
 	t.host.ConnectionOpened()
-	return c, bufio.NewReaderSize(&c.in, ioBufferSize), nil
+	c.reading.Store(true)
+	return c, getReader(&c.in), nil
 }
 
 // remove forgets c, which closed: as the connection to the peer it
