@@ -199,14 +199,7 @@ func (in *Inlet) SetIdleTimeout(d time.Duration) {
 func (in *Inlet) Stop() {
 	if in.life.end() {
 		_ = in.pc.Close()
-		in.mu.Lock()
-		flows := make([]*inletFlow, 0, len(in.flows))
-		for _, f := range in.flows {
-			flows = append(flows, f)
-		}
-		clear(in.flows)
-		in.mu.Unlock()
-		for _, f := range flows {
+		for _, f := range takeAll(&in.mu, in.flows) {
 			in.end(f, true)
 		}
 	}

@@ -2,6 +2,8 @@ package udpportal
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/ockamtop/ockamtop/runtime"
@@ -71,3 +73,13 @@ func (l *life) end() bool {
 
 // wait waits for the part's goroutines.
 func (l *life) wait() { l.wg.Wait() }
+
+// takeAll empties flows, guarded by mu, and returns what it held: a part
+// that stops ends its flows outside the lock.
+func takeAll[K comparable, F any](mu *sync.Mutex, flows map[K]F) []F {
+	mu.Lock()
+	defer mu.Unlock()
+	out := slices.Collect(maps.Values(flows))
+	clear(flows)
+	return out
+}

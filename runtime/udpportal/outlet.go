@@ -118,14 +118,7 @@ func (*Outlet) Inline() bool { return true }
 func (o *Outlet) Stop() {
 	if o.life.end() {
 		_ = o.node.StopWorker(o.name)
-		o.mu.Lock()
-		flows := make([]*outletFlow, 0, len(o.flows))
-		for _, f := range o.flows {
-			flows = append(flows, f)
-		}
-		clear(o.flows)
-		o.mu.Unlock()
-		for _, f := range flows {
+		for _, f := range takeAll(&o.mu, o.flows) {
 			o.end(f, true)
 		}
 	}
