@@ -19,6 +19,7 @@ const (
 	BlockSecureChannelListener = "secure_channel_listener"
 	BlockExec                  = "exec"
 	AttrTCPListener            = "tcp_listener"
+	AttrTCPListeners           = "tcp_listeners"
 	AttrUDPListener            = "udp_listener"
 	AttrIdentity               = "identity"
 )

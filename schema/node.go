@@ -18,6 +18,11 @@ type Node struct {
 	// TCPListener is the listener's socket address; nil when the node does
 	// not listen.
 	TCPListener *String `hcl:"tcp_listener,part"`
+	// TCPListeners are the node's other TCP listeners, each a part of its
+	// own named by its socket address (Ockam's `tcp-listener create`):
+	// they accept connections as the node's own does, and /node/NAME
+	// dials TCPListener.
+	TCPListeners []String `hcl:"tcp_listeners,part"`
 	// UDPListener is the UDP listener's socket address; nil when the node
 	// has none.
 	UDPListener *String `hcl:"udp_listener,part"`
@@ -110,6 +115,7 @@ const MaxInletStreams = 1 << 20
 var nodeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: AttrTCPListener},
+		{Name: AttrTCPListeners},
 		{Name: AttrUDPListener},
 		{Name: "allow"},
 		{Name: "identity"},
@@ -159,6 +165,11 @@ func decodeNode(b *hcl.Block, ev *evaluator) (*Node, hcl.Diagnostics) {
 		if !d.HasErrors() {
 			n.TCPListener = &s
 		}
+	}
+	if attr, ok := content.Attributes[AttrTCPListeners]; ok {
+		l, d := decodeTCPListeners(n, attr, ev)
+		diags = append(diags, d...)
+		n.TCPListeners = l
 	}
 	if attr, ok := content.Attributes["udp_listener"]; ok {
 		s, d := ev.socket(attr, true)

@@ -114,6 +114,10 @@ func (t *Topology) checkEngine() hcl.Diagnostics {
 		if l := n.Decl.TCPListener; l != nil {
 			bind(fmt.Sprintf("tcp_listener of node %q", n.Name), "tcp", l)
 		}
+		for i := range n.Decl.TCPListeners {
+			l := &n.Decl.TCPListeners[i]
+			bind(fmt.Sprintf("tcp_listeners %s of node %q", l.Value, n.Name), "tcp", l)
+		}
 		if l := n.Decl.UDPListener; l != nil {
 			bind(fmt.Sprintf("udp_listener of node %q", n.Name), "udp", l)
 		}

@@ -72,8 +72,8 @@ func (t *Topology) graph() (edges []graphEdge, ends []graphEnd) {
 
 func (n *Node) graphLabel() string {
 	label := n.Name
-	if n.Listener != "" {
-		label += "\n" + n.Listener
+	for _, l := range n.AllTCPListeners() {
+		label += "\n" + l
 	}
 	if n.UDPListener != "" {
 		label += "\nudp " + n.UDPListener

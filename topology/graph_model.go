@@ -9,10 +9,12 @@ type Graph struct {
 	Ends  []GraphEnd  `json:"ends"`
 }
 
-// GraphNode is a node and its listener ("" if it does not listen).
+// GraphNode is a node and its listener ("" if it does not listen), and
+// its other TCP listeners.
 type GraphNode struct {
-	Name     string `json:"name"`
-	Listener string `json:"listener,omitempty"`
+	Name         string   `json:"name"`
+	Listener     string   `json:"listener,omitempty"`
+	TCPListeners []string `json:"tcp_listeners,omitempty"`
 }
 
 // Kinds of graph edges.
@@ -52,7 +54,7 @@ type GraphEnd struct {
 func (t *Topology) Graph() Graph {
 	g := Graph{Nodes: []GraphNode{}, Edges: []GraphEdge{}, Ends: []GraphEnd{}}
 	for _, n := range t.Nodes {
-		g.Nodes = append(g.Nodes, GraphNode{Name: n.Name, Listener: n.Listener})
+		g.Nodes = append(g.Nodes, GraphNode{Name: n.Name, Listener: n.Listener, TCPListeners: n.TCPListeners})
 	}
 	edges, ends := t.graph()
 	kinds := map[string]string{"dashed": EdgeRelay, "solid": EdgeConnection, "dotted": EdgeForward}

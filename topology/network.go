@@ -196,21 +196,24 @@ func nameInterfaces(ifs []*Interface) {
 // an isolated node listens on all its addresses (0.0.0.0:PORT) or on its
 // address on one network.
 func (t *Topology) checkIsolatedListener(n *Node) hcl.Diagnostics {
-	l := n.Decl.TCPListener
-	if !n.Isolated() || l == nil {
+	if !n.Isolated() {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(l.Value)
-	if err != nil {
-		return nil // reported by the schema
+	var diags hcl.Diagnostics
+	for _, l := range n.declaredTCPListeners() {
+		host, _, err := net.SplitHostPort(l.Value)
+		if err != nil {
+			continue // reported by the schema
+		}
+		a, err := netip.ParseAddr(host)
+		if err == nil && (a.IsUnspecified() || slices.ContainsFunc(n.Interfaces, func(i *Interface) bool { return i.Address.Addr() == a })) {
+			continue
+		}
+		diags = append(diags, schema.ErrorAt(l.Range, "Listener outside the node's networks",
+			"Node %q lives in a network namespace of its own, where its addresses are %s; on %s, no other node could reach it. Listen on 0.0.0.0:PORT (each of its addresses) or on one of them.",
+			n.Name, strings.Join(n.addressList(), ", "), host))
 	}
-	a, err := netip.ParseAddr(host)
-	if err == nil && (a.IsUnspecified() || slices.ContainsFunc(n.Interfaces, func(i *Interface) bool { return i.Address.Addr() == a })) {
-		return nil
-	}
-	return hcl.Diagnostics{schema.ErrorAt(l.Range, "Listener outside the node's networks",
-		"Node %q lives in a network namespace of its own, where its addresses are %s; on %s, no other node could reach it. Listen on 0.0.0.0:PORT (each of its addresses) or on one of them.",
-		n.Name, strings.Join(n.addressList(), ", "), host)}
+	return diags
 }
 
 // addressList lists the node's addresses, "198.18.0.2 (office)".
@@ -222,15 +225,16 @@ func (n *Node) addressList() []string {
 	return out
 }
 
-// listensOn reports whether an isolated node's listener takes connections
-// at hostport: one of its addresses, with its listener's fixed port.
-func (n *Node) listensOn(hostport string) bool {
+// listensOn reports whether an isolated node's listener l takes
+// connections at hostport: one of its addresses, with the listener's
+// fixed port.
+func (n *Node) listensOn(l, hostport string) bool {
 	ap, err := netip.ParseAddrPort(hostport)
-	if err != nil || !n.Isolated() || n.Listener == "" {
+	if err != nil || !n.Isolated() || l == "" {
 		return false
 	}
 	for _, i := range n.Interfaces {
-		if a, ok := n.ListenerOn(i); ok && a == ap.String() {
+		if a, ok := ListenerOnInterface(l, i); ok && a == ap.String() {
 			return true
 		}
 	}
@@ -242,7 +246,13 @@ func (n *Node) listensOn(hostport string) bool {
 // be 0 in the plan: the runtime binds one). ok is false when the listener
 // is bound to another of its addresses.
 func (n *Node) ListenerOn(i *Interface) (hostport string, ok bool) {
-	host, port, err := net.SplitHostPort(n.Listener)
+	return ListenerOnInterface(n.Listener, i)
+}
+
+// ListenerOnInterface is where other nodes on interface i's network reach the
+// listener bound at l.
+func ListenerOnInterface(l string, i *Interface) (hostport string, ok bool) {
+	host, port, err := net.SplitHostPort(l)
 	if err != nil {
 		return "", false
 	}
@@ -267,18 +277,24 @@ type Path struct {
 // PathTo says how n reaches to's listener, or why it cannot: they share no
 // network (a node without networks is on the host's).
 func (n *Node) PathTo(to *Node) (Path, error) {
+	return n.pathToListener(to, to.Listener)
+}
+
+// pathToListener says how n reaches to's listener bound at l (its own or
+// one of its tcp_listeners), or why it cannot.
+func (n *Node) pathToListener(to *Node, l string) (Path, error) {
 	if n.engine {
-		return n.enginePath(to, to.Listener)
+		return n.enginePath(to, l)
 	}
 	if !n.Isolated() && !to.Isolated() {
-		return Path{Address: to.Listener}, nil
+		return Path{Address: l}, nil
 	}
 	for _, mine := range n.Interfaces {
 		for _, theirs := range to.Interfaces {
 			if mine.Network != theirs.Network {
 				continue
 			}
-			if a, ok := to.ListenerOn(theirs); ok {
+			if a, ok := ListenerOnInterface(l, theirs); ok {
 				return Path{Address: a, Network: theirs.Network}, nil
 			}
 		}

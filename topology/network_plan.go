@@ -82,11 +82,11 @@ func writeInterfaces(b *strings.Builder, n PlanNode) {
 	}
 }
 
-// listenerNote says where an isolated node's listener is reached from.
-func listenerNote(n *Node) string {
+// listenerNote says where an isolated node's listener l is reached from.
+func listenerNote(n *Node, l string) string {
 	var at []string
 	for _, i := range n.Interfaces {
-		if a, ok := n.ListenerOn(i); ok {
+		if a, ok := ListenerOnInterface(l, i); ok {
 			at = append(at, fmt.Sprintf("%s on %s", a, i.Network.Name))
 		}
 	}

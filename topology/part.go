@@ -31,6 +31,7 @@ const (
 	PartService        PartKind = schema.BlockService
 	PartSecureListener PartKind = schema.BlockSecureChannelListener
 	PartListener       PartKind = schema.AttrTCPListener
+	PartTCPListeners   PartKind = schema.AttrTCPListeners
 	PartUDPListener    PartKind = schema.AttrUDPListener
 	PartRelay          PartKind = schema.BlockRelay
 	PartOutlet         PartKind = schema.BlockOutlet
@@ -48,8 +49,8 @@ type Part struct {
 	// Node is the node the part is on, a node's own name for a node; ""
 	// for a check or a network.
 	Node string
-	// Name is the part's name: its label, or its node's name for a
-	// listener.
+	// Name is the part's name: its label, its node's name for a node's
+	// own listener, its address for one of its tcp_listeners.
 	Name string
 	// Decl is what the file decoded for the part (a *schema.Relay; for a
 	// listener, its *schema.String): what a diff compares.
@@ -99,6 +100,7 @@ var Kinds = []*Kind{
 	{Name: PartService, ofNode: services},
 	{Name: PartSecureListener, ofNode: secureListeners, dependsOn: trustedNodes},
 	{Name: PartListener, ofNode: listener(PartListener, func(d *schema.Node) *schema.String { return d.TCPListener })},
+	{Name: PartTCPListeners, ofNode: moreTCPListeners},
 	{Name: PartUDPListener, ofNode: listener(PartUDPListener, func(d *schema.Node) *schema.String { return d.UDPListener })},
 	{Name: PartRelay, ofNode: relays, dependsOn: relayNodeListener},
 	{Name: PartOutlet, InPlace: []string{"to"}, ofNode: outlets(false)},
@@ -132,6 +134,8 @@ func (k *Kind) Label(node, name string) string {
 		return string(k.Name) + " " + name
 	case PartListener, PartUDPListener:
 		return fmt.Sprintf("%s of node %s", k.Name, node)
+	case PartTCPListeners:
+		return fmt.Sprintf("%s %s of node %s", k.Name, name, node)
 	case PartCheck:
 		return fmt.Sprintf("check %q", name)
 	}
@@ -250,6 +254,26 @@ func listener(kind PartKind, attr func(*schema.Node) *schema.String) func(n *Nod
 		}
 		return []Part{{Kind: kind, Node: n.Name, Name: n.Name, Decl: a, Model: n, Where: a.Range}}
 	}
+}
+
+// TCPListener is one of a node's tcp_listeners: the model of a part of
+// kind tcp_listeners.
+type TCPListener struct {
+	Node *Node
+	// Address is where it binds: as declared, or on every interface of
+	// the node's container on an engine.
+	Address string
+}
+
+// moreTCPListeners lists the node's tcp_listeners, each a part named by
+// its address as the file gives it.
+func moreTCPListeners(n *Node) []Part {
+	out := make([]Part, 0, len(n.TCPListeners))
+	for i := range n.Decl.TCPListeners {
+		d := &n.Decl.TCPListeners[i]
+		out = append(out, Part{Kind: PartTCPListeners, Node: n.Name, Name: d.Value, Decl: d, Model: &TCPListener{Node: n, Address: n.TCPListeners[i]}, Where: d.Range})
+	}
+	return out
 }
 
 func relays(n *Node) []Part {

@@ -28,6 +28,9 @@ type PlanNode struct {
 	Name string `json:"name"`
 	// Listener is "" for a node that does not listen.
 	Listener string `json:"listener"`
+	// TCPListeners are the node's other TCP listeners (tcp_listeners);
+	// absent when it has none.
+	TCPListeners []string `json:"tcp_listeners,omitempty"`
 	// UDPListener is "" for a node without a UDP listener.
 	UDPListener string `json:"udp_listener,omitempty"`
 	// Services maps service addresses to their types.
@@ -125,7 +128,7 @@ func (t *Topology) Plan() *Plan {
 		fw := slices.AppendSeq(make([]string, 0, len(n.Forwarders)), maps.Keys(n.Forwarders))
 		slices.Sort(fw)
 		allow := append([]string{}, n.Allow...)
-		pn := PlanNode{Name: n.Name, Listener: n.Listener, UDPListener: n.UDPListener, Services: n.Services, Allow: allow, Forwarders: fw, Identity: n.Identity, Identifier: n.Identifier,
+		pn := PlanNode{Name: n.Name, Listener: n.Listener, TCPListeners: n.TCPListeners, UDPListener: n.UDPListener, Services: n.Services, Allow: allow, Forwarders: fw, Identity: n.Identity, Identifier: n.Identifier,
 			Interfaces: planInterfaces(n), Execs: planExecs(n)}
 		for _, name := range slices.Sorted(maps.Keys(n.SecureListeners)) {
 			l := n.SecureListeners[name]
@@ -185,7 +188,10 @@ func (t *Topology) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\nnode %s\n", n.Name)
 		writeInterfaces(&b, n)
 		if n.Listener != "" {
-			fmt.Fprintf(&b, "  listens on %s%s\n", n.Listener, listenerNote(t.Node(n.Name)))
+			fmt.Fprintf(&b, "  listens on %s%s\n", n.Listener, listenerNote(t.Node(n.Name), n.Listener))
+		}
+		for _, l := range n.TCPListeners {
+			fmt.Fprintf(&b, "  listens also on %s%s\n", l, listenerNote(t.Node(n.Name), l))
 		}
 		if n.UDPListener != "" {
 			fmt.Fprintf(&b, "  listens on udp %s\n", n.UDPListener)

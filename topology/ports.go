@@ -157,6 +157,11 @@ func (t *Topology) checkPorts() hcl.Diagnostics {
 		if l := n.Decl.TCPListener; l != nil && !n.Isolated() {
 			add(fmt.Sprintf("tcp_listener of node %q", n.Name), l.Value, l.Range)
 		}
+		for _, l := range n.Decl.TCPListeners {
+			if !n.Isolated() {
+				add(fmt.Sprintf("tcp_listeners %s of node %q", l.Value, n.Name), l.Value, l.Range)
+			}
+		}
 		if l := n.Decl.UDPListener; l != nil {
 			add(fmt.Sprintf("udp_listener of node %q", n.Name), l.Value, l.Range)
 		}

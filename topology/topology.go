@@ -48,6 +48,10 @@ type Node struct {
 	// Listener is the declared listener address, "" if the node does not
 	// listen. Its port may be 0: the runtime binds one.
 	Listener string
+	// TCPListeners are the node's other TCP listeners (tcp_listeners), in
+	// file order: each takes connections as Listener does, and a route
+	// that names one's /ip4/A/tcp/P dials it.
+	TCPListeners []string
 	// UDPListener is the declared UDP listener address, "" if none.
 	UDPListener string
 	// Services maps the node's service addresses to their types (echo,
@@ -275,11 +279,17 @@ func Build(f *schema.File) (*Topology, hcl.Diagnostics) {
 		if d.TCPListener != nil {
 			n.Listener = d.TCPListener.Value
 		}
+		for _, l := range d.TCPListeners {
+			n.TCPListeners = append(n.TCPListeners, l.Value)
+		}
 		if d.UDPListener != nil {
 			n.UDPListener = d.UDPListener.Value
 		}
 		if t.Engine {
 			n.Listener, n.UDPListener = allInterfaces(n.Listener), allInterfaces(n.UDPListener)
+			for i, l := range n.TCPListeners {
+				n.TCPListeners[i] = allInterfaces(l)
+			}
 		}
 		for _, a := range d.Allow {
 			n.Allow = append(n.Allow, a.Value)

@@ -161,9 +161,9 @@ func (w *walker) run() ([]Hop, *hcl.Diagnostic) {
 				return w.hops, d
 			}
 		case routing.TCPSocket:
-			target := w.t.nodeListeningOn(seg.HostPort())
+			target, listener := w.t.nodeListeningOn(seg.HostPort())
 			if target != nil {
-				if d := w.connect(seg, target, &hop); d != nil {
+				if d := w.connectTo(seg, target, listener, &hop); d != nil {
 					return w.hops, d
 				}
 				break
@@ -248,8 +248,16 @@ func (w *walker) outletHint() string {
 	return fmt.Sprintf(" Node %q has the %s %q.", w.at.Name, w.p.outletBlock(), slices.Min(names))
 }
 
-// connect moves the walk across a TCP connection to target's listener.
+// connect moves the walk across a TCP connection to target's own
+// listener, which /node/NAME dials.
 func (w *walker) connect(seg routing.Segment, target *Node, hop *Hop) *hcl.Diagnostic {
+	return w.connectTo(seg, target, target.Listener, hop)
+}
+
+// connectTo moves the walk across a TCP connection to target's listener
+// at listener (as declared): its own, or one of its tcp_listeners that a
+// route's /ip4/A/tcp/P names.
+func (w *walker) connectTo(seg routing.Segment, target *Node, listener string, hop *Hop) *hcl.Diagnostic {
 	if target.Listener == "" {
 		detail := fmt.Sprintf("Node %q has no tcp_listener, so no connection can reach it.", target.Name)
 		if target.UDPListener != "" {
@@ -261,7 +269,7 @@ func (w *walker) connect(seg routing.Segment, target *Node, hop *Hop) *hcl.Diagn
 		}
 		return w.fail(seg, "Node does not listen", "%s", detail)
 	}
-	path, err := w.at.PathTo(target)
+	path, err := w.at.pathToListener(target, listener)
 	if err != nil {
 		return w.t.unreachable(w.route.SubRange(seg.Start, seg.End), w.at, target, err)
 	}
@@ -395,15 +403,15 @@ func (w *walker) local(seg routing.Segment, last bool, hop *Hop) (done bool, d *
 		schema.DidYouMean(name, n.Addresses()))
 }
 
-func (t *Topology) nodeListeningOn(hostport string) *Node {
+// nodeListeningOn finds the node that takes TCP connections at hostport,
+// and which of its listeners (as declared) does.
+func (t *Topology) nodeListeningOn(hostport string) (*Node, string) {
 	for _, n := range t.Nodes {
-		// An isolated node is reached at its addresses, not its
-		// listener's text (0.0.0.0:7000).
-		if !n.Isolated() && n.Listener != "" && n.Listener == hostport || n.listensOn(hostport) {
-			return n
+		if l := n.listenerAt(hostport); l != "" {
+			return n, l
 		}
 	}
-	return nil
+	return nil, ""
 }
 
 func (t *Topology) nodeListeningOnUDP(hostport string) *Node {

@@ -75,6 +75,9 @@ func writeStatus(w io.Writer, st controlStatus) {
 		if n.Listener != "" {
 			fmt.Fprintf(w, "  listening on %s\n", n.Listener)
 		}
+		for _, l := range n.TCPListeners {
+			fmt.Fprintf(w, "  listening also on %s\n", l.Address)
+		}
 		if n.UDPListener != "" {
 			fmt.Fprintf(w, "  listening on udp %s\n", n.UDPListener)
 		}
@@ -189,7 +192,11 @@ func writeNodeTable(w io.Writer, st controlStatus) {
 			for _, o := range n.Outlets {
 				streams += o.Streams
 			}
-			row(n.Name, n.Listener, strconv.Itoa(len(n.Connections)), strconv.Itoa(len(n.Forwarders)),
+			listening := n.Listener
+			if len(n.TCPListeners) > 0 {
+				listening += fmt.Sprintf(" (+%d)", len(n.TCPListeners))
+			}
+			row(n.Name, listening, strconv.Itoa(len(n.Connections)), strconv.Itoa(len(n.Forwarders)),
 				strconv.Itoa(len(n.Inlets)+len(n.UDPInlets)), strconv.Itoa(len(n.Outlets)+len(n.UDPOutlets)), strconv.Itoa(streams))
 		}
 	})

@@ -33,6 +33,7 @@ import (
 const forgetBase = `
 node "n2" {
   tcp_listener = "127.0.0.1:0"
+  tcp_listeners = ["127.0.0.3:0"]
 }
 
 node "n4" {
@@ -140,6 +141,14 @@ var mutations = []mutation{
 			t.Errorf("n2 listens on %q", l)
 		}
 		f.send(t, "/node/n2/service/forward_to_n3/service/h", "hi", "hi") // the relay followed
+	}},
+	{block: "node", attr: "tcp_listeners", from: `tcp_listeners = ["127.0.0.3:0"]`, to: `tcp_listeners = ["127.0.0.3:0", "127.0.0.4:0"]`, verify: func(t *testing.T, f *forgetFixture, _ *topology.Diff) {
+		ls := f.run.TCPListenersOf("n2")
+		if len(ls) != 2 || !strings.HasPrefix(ls[0], "127.0.0.3:") || !strings.HasPrefix(ls[1], "127.0.0.4:") {
+			t.Fatalf("n2's other listeners: %v", ls)
+		}
+		host, port, _ := net.SplitHostPort(ls[1])
+		f.send(t, "/ip4/"+host+"/tcp/"+port+"/service/uppercase", "hi", "HI") // through the new one
 	}},
 	{block: "node", attr: "udp_listener", from: `udp_listener = "127.0.0.1:0"`, to: `udp_listener = "127.0.0.2:0"`, verify: func(t *testing.T, f *forgetFixture, _ *topology.Diff) {
 		if l := f.run.UDPListeners()["n4"]; !strings.HasPrefix(l, "127.0.0.2:") {

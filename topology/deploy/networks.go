@@ -209,6 +209,17 @@ func (r *Running) isolatedListeners() []string {
 				}
 			}
 		}
+		// Its tcp_listeners: a network's run is fixed, so each has the
+		// port its file gives it or, for port 0, the one it bound.
+		for _, l := range r.tcpListenersBound(n.Name) {
+			for _, i := range n.Interfaces {
+				if a, ok := topology.ListenerOnInterface(l.declared, i); ok {
+					if a, err := withPort(a, l.bound); err == nil {
+						out = append(out, a)
+					}
+				}
+			}
+		}
 	}
 	return out
 }

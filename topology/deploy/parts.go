@@ -152,3 +152,19 @@ func (r *Running) CheckResults() []CheckResult {
 // ListenerOf is node name's listener address: the bound one for a node
 // run here, the file's for one run elsewhere; "" if it does not listen.
 func (r *Running) ListenerOf(name string) string { return r.listenerOf(name) }
+
+// TCPListenersOf are node name's other TCP listeners (tcp_listeners): the
+// bound addresses for a node run here, the file's for one run elsewhere.
+func (r *Running) TCPListenersOf(name string) []string {
+	if !r.isLocal(name) {
+		if tn := r.topology().Node(name); tn != nil {
+			return tn.TCPListeners
+		}
+		return nil
+	}
+	var out []string
+	for _, l := range r.tcpListenersBound(name) {
+		out = append(out, l.bound)
+	}
+	return out
+}

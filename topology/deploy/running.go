@@ -351,6 +351,25 @@ func (r *Running) UDPInlets() map[string]string {
 	return out
 }
 
+// boundListener is one of a node's tcp_listeners that runs here: its
+// address as the file declares it, and as bound.
+type boundListener struct{ declared, bound string }
+
+// tcpListenersBound lists node name's tcp_listeners that run here.
+func (r *Running) tcpListenersBound(name string) []boundListener {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []boundListener
+	if rn := r.nodes[name]; rn != nil {
+		for _, p := range rn.parts {
+			if p.kind == topology.PartTCPListeners {
+				out = append(out, boundListener{p.name, boundAddr(p.run)})
+			}
+		}
+	}
+	return out
+}
+
 func (r *Running) listenerOf(name string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -366,8 +385,18 @@ func (r *Running) listenerOf(name string) string {
 func (r *Running) mayDial(hostport string) bool {
 	r.mu.Lock()
 	ok := false
-	for _, rn := range r.nodes {
+	for name, rn := range r.nodes {
 		ok = ok || rn.listener == hostport
+		if rn.node == nil {
+			// A node run elsewhere: its tcp_listeners are the file's.
+			if tn := r.topo.Node(name); tn != nil && slices.Contains(tn.TCPListeners, hostport) {
+				ok = true
+			}
+			continue
+		}
+		for _, p := range rn.parts {
+			ok = ok || p.kind == topology.PartTCPListeners && boundAddr(p.run) == hostport
+		}
 	}
 	r.mu.Unlock()
 	return ok || r.iso != nil && slices.Contains(r.isolatedListeners(), hostport) || r.engineListener(hostport, false)
@@ -389,12 +418,14 @@ func (r *Running) engineListener(hostport string, udp bool) bool {
 	if n == nil {
 		return false
 	}
-	l := n.Listener
+	ls := n.AllTCPListeners()
 	if udp {
-		l = n.UDPListener
+		ls = []string{n.UDPListener}
 	}
-	_, p, err := net.SplitHostPort(l)
-	return err == nil && p == port
+	return slices.ContainsFunc(ls, func(l string) bool {
+		_, p, err := net.SplitHostPort(l)
+		return err == nil && p == port
+	})
 }
 
 // mayDialUDP lets a node send, for a message from the network, to the UDP

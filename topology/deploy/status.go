@@ -23,6 +23,9 @@ type NodeStatus struct {
 	Name string `json:"name"`
 	// Listener is the bound listener address, "" if none.
 	Listener string `json:"listener"`
+	// TCPListeners are the node's other TCP listeners (tcp_listeners)
+	// that run, their bound addresses; absent when it has none.
+	TCPListeners []TCPListenerStatus `json:"tcp_listeners,omitempty"`
 	// UDPListener is the bound UDP listener address, "" if none.
 	UDPListener string   `json:"udp_listener,omitempty"`
 	Services    []string `json:"services"`
@@ -58,6 +61,13 @@ type PartStatus struct {
 	Name string `json:"name"`
 	// State is "up", or what else ("connecting", "exited").
 	State string `json:"state"`
+}
+
+// TCPListenerStatus is one of a node's tcp_listeners: its address as the
+// file gives it, and as bound (the real port of a port 0).
+type TCPListenerStatus struct {
+	Declared string `json:"declared"`
+	Address  string `json:"address"`
 }
 
 // RelayStatus is a snapshot of a relay this node registered, with the
@@ -148,6 +158,8 @@ func (r *Running) Status() Status {
 		for _, p := range parts {
 			ns.Parts = append(ns.Parts, PartStatus{Kind: string(p.kind), Name: p.name, State: p.run.state()})
 			switch run := p.run.(type) {
+			case *tcpListenersRun:
+				ns.TCPListeners = append(ns.TCPListeners, TCPListenerStatus{Declared: p.name, Address: run.boundAddr()})
 			case relayRun:
 				ns.Relays = append(ns.Relays, RelayStatus{Status: run.relay.Status()})
 			case *inletRun:

@@ -55,6 +55,40 @@ func (l *listenerRun) state() string { return stateUp }
 
 func (l *listenerRun) boundAddr() string { return l.l.Addr() }
 
+// tcpListenersUnit runs one of a node's tcp_listeners: a TCP listener
+// beside the node's own, which takes connections as the node's own does.
+// It starts and stops alone, the node's other parts untouched.
+var tcpListenersUnit = unit{
+	start: func(r *Running, _ context.Context, n *runtime.Node, p topology.Part, ln net.Listener) (partRun, error) {
+		tl := p.Model.(*topology.TCPListener)
+		var l *tcp.Listener
+		var err error
+		if ln != nil {
+			l, err = tcp.ListenOn(n, ln)
+		} else {
+			l, err = tcp.Listen(n, tl.Address)
+		}
+		if err != nil {
+			return nil, &StartError{Part: fmt.Sprintf("tcp_listeners %s of node %q", p.Name, tl.Node.Name), Where: p.Where.String(), Err: err}
+		}
+		r.progress(fmt.Sprintf("✔ node %s listening also on %s", tl.Node.Name, l.Addr()))
+		return &tcpListenersRun{l: l}, nil
+	},
+	binds: func(p topology.Part) (string, string) {
+		return p.Model.(*topology.TCPListener).Address, p.Where.String()
+	},
+}
+
+// tcpListenersRun is a running tcp_listeners listener. Like the node's
+// own, it keeps the connections it accepted when it stops.
+type tcpListenersRun struct{ l *tcp.Listener }
+
+func (l *tcpListenersRun) stop(*Running) { _ = l.l.Close() }
+
+func (l *tcpListenersRun) state() string { return stateUp }
+
+func (l *tcpListenersRun) boundAddr() string { return l.l.Addr() }
+
 // udpListenerUnit runs a node's UDP listener, and makes its real port
 // known to whoever references the node.
 var udpListenerUnit = unit{

@@ -36,6 +36,7 @@ var units = map[topology.PartKind]unit{
 	topology.PartService:        serviceUnit,
 	topology.PartSecureListener: secureListenerUnit,
 	topology.PartListener:       listenerUnit,
+	topology.PartTCPListeners:   tcpListenersUnit,
 	topology.PartUDPListener:    udpListenerUnit,
 	topology.PartRelay:          relayUnit,
 	topology.PartOutlet:         outletUnit,

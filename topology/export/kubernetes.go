@@ -211,6 +211,11 @@ func (k kube) deployment(t *topology.Topology, n *topology.Node) *appsv1.Deploym
 			ports = append(ports, corev1.ContainerPort{Name: "listener", ContainerPort: int32(p), Protocol: corev1.ProtocolTCP})
 		}
 	}
+	for _, l := range n.TCPListeners {
+		if p, err := portOf(l); err == nil {
+			ports = append(ports, corev1.ContainerPort{Name: moreListenerPort(p), ContainerPort: int32(p), Protocol: corev1.ProtocolTCP})
+		}
+	}
 	if n.UDPListener != "" {
 		if p, err := portOf(n.UDPListener); err == nil {
 			ports = append(ports, corev1.ContainerPort{Name: "udp-listener", ContainerPort: int32(p), Protocol: corev1.ProtocolUDP})
@@ -290,6 +295,11 @@ func execContainerName(exec string) string {
 	return objectName("exec-" + exec)
 }
 
+// moreListenerPort names the port of one of a node's tcp_listeners, in a
+// pod and its service: "listener-7001" (a port's name is at most 15
+// characters).
+func moreListenerPort(port int) string { return fmt.Sprintf("listener-%d", port) }
+
 // nodeService makes a listening node reachable as NAME:PORT; nil for a
 // node that does not listen.
 func (k kube) nodeService(n *topology.Node) *corev1.Service {
@@ -297,6 +307,11 @@ func (k kube) nodeService(n *topology.Node) *corev1.Service {
 	if n.Listener != "" {
 		if p, err := portOf(n.Listener); err == nil {
 			ports = append(ports, corev1.ServicePort{Name: "listener", Port: int32(p), TargetPort: intstr.FromInt32(int32(p)), Protocol: corev1.ProtocolTCP})
+		}
+	}
+	for _, l := range n.TCPListeners {
+		if p, err := portOf(l); err == nil {
+			ports = append(ports, corev1.ServicePort{Name: moreListenerPort(p), Port: int32(p), TargetPort: intstr.FromInt32(int32(p)), Protocol: corev1.ProtocolTCP})
 		}
 	}
 	if n.UDPListener != "" {

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ockamtop/ockamtop/runtime"
@@ -74,7 +75,8 @@ func LiveGraph(run *deploy.Running) Live {
 	live := Live{Time: time.Now().UnixMilli(), Nodes: []LiveNode{}, Edges: []LiveEdge{}, Ends: []LiveEnd{}}
 	for _, n := range g.Nodes {
 		if nodes[n.Name] != nil {
-			n.Listener = run.ListenerOf(n.Name) // the bound port
+			n.Listener = run.ListenerOf(n.Name) // the bound ports
+			n.TCPListeners = run.TCPListenersOf(n.Name)
 		}
 		live.Nodes = append(live.Nodes, LiveNode{GraphNode: n, Local: nodes[n.Name] != nil})
 	}
@@ -90,7 +92,7 @@ func LiveGraph(run *deploy.Running) Live {
 		case topology.EdgeConnection:
 			if n := nodes[e.From]; n != nil {
 				le.State = StateIdle
-				if c := connectionTo(n, run.ListenerOf(e.To)); c != nil {
+				if c := connectionTo(n, append([]string{run.ListenerOf(e.To)}, run.TCPListenersOf(e.To)...)); c != nil {
 					le.State, le.Bytes = StateUp, traffic(c)
 				}
 			}
@@ -187,13 +189,11 @@ func forwarderState(le *LiveEdge, n *runtime.Node, forwarder string) {
 	}
 }
 
-// connectionTo is n's open outgoing connection to the listener at addr.
-func connectionTo(n *runtime.Node, addr string) runtime.Connection {
-	if addr == "" {
-		return nil
-	}
+// connectionTo is n's open outgoing connection to a listener at one of
+// addrs (a node's own, or one of its tcp_listeners).
+func connectionTo(n *runtime.Node, addrs []string) runtime.Connection {
 	for _, c := range n.Transports().Connections() {
-		if c.Outgoing() && c.RemoteAddr() == addr {
+		if c.Outgoing() && c.RemoteAddr() != "" && slices.Contains(addrs, c.RemoteAddr()) {
 			return c
 		}
 	}

@@ -113,7 +113,8 @@ function draw(live) {
     const g = el("g", { class: "node" + (node.local ? "" : " remote"), "data-node": node.name }, svg);
     el("rect", { x: p.x - 75, y: p.y - 24, width: 150, height: 48, rx: 6 }, g);
     text(g, p.x, p.y - 4, node.name, "name");
-    text(g, p.x, p.y + 14, node.listener || (node.local ? "no listener" : "runs elsewhere"));
+    const more = (node.tcp_listeners || []).length;
+    text(g, p.x, p.y + 14, (node.listener || (node.local ? "no listener" : "runs elsewhere")) + (more ? " +" + more : ""));
   });
 
   const tbody = document.querySelector("#parts tbody");
