@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +220,33 @@ func TestKubernetesNames(t *testing.T) {
 	}
 	if d := CheckKubernetes(top); !d.HasErrors() || !strings.Contains(d.Error(), `exec "web_1" of node "n1" is a container of its pod, "exec-web_1"`) {
 		t.Errorf("web_1: %v", d)
+	}
+}
+
+// A node's other TCP listeners are ports of its pod and of its Service,
+// beside its own.
+func TestKubernetesTCPListeners(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "listeners.hcl")
+	if err := os.WriteFile(path, []byte(`node "n2" {
+  tcp_listener  = "127.0.0.1:7000"
+  tcp_listeners = ["127.0.0.1:7001", "127.0.0.2:7002"]
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := exportKubernetesFile(t, path, KubernetesOptions{})
+	m := decodeManifests(t, file(t, files, KubernetesFile).Data)
+	var pod, svc []string
+	for _, p := range m.deployments["n2"].Spec.Template.Spec.Containers[0].Ports {
+		pod = append(pod, p.Name+" "+strconv.Itoa(int(p.ContainerPort)))
+	}
+	for _, s := range m.services {
+		for _, p := range s.Spec.Ports {
+			svc = append(svc, p.Name+" "+strconv.Itoa(int(p.Port)))
+		}
+	}
+	want := []string{"listener 7000", "listener-7001 7001", "listener-7002 7002"}
+	if !slices.Equal(pod, want) || !slices.Equal(svc, want) {
+		t.Errorf("pod ports %q, service ports %q, want %q", pod, svc, want)
 	}
 }
