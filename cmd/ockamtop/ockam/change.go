@@ -185,7 +185,7 @@ func (r *run) route(s *Session, from *Node, to string) (string, error) {
 
 // route is where a connection goes, as a route of the topology.
 func (c Connection) route() string {
-	if c.Node != "" {
+	if c.Node != "" && !c.Other {
 		return "/node/" + c.Node
 	}
 	host, port, err := net.SplitHostPort(c.To)

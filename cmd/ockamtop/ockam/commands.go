@@ -25,7 +25,7 @@ var groups = map[string]map[string]*command{
 // groupAbout is each group's line in `ockam --help`.
 var groupAbout = map[string]string{
 	"node":                    "Manage nodes: each runs in the background, as a process of its own",
-	"tcp-listener":            "The TCP listener of a node",
+	"tcp-listener":            "Manage TCP Listeners: a node's own, and more",
 	"tcp-connection":          "Name a node's TCP connection to another node, for routes",
 	"tcp-outlet":              "Manage TCP Outlets",
 	"tcp-inlet":               "Manage TCP Inlets",

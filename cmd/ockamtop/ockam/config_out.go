@@ -12,9 +12,9 @@ import (
 // one, or Ockam's) builds again: its nodes with their listeners and
 // identities, relays, tcp-outlets and tcp-inlets, each resource a list
 // item of one name (names may repeat across nodes) with its node's flag.
-// Ockam's files have no section for services or secure channel listeners:
-// those of the session that every node does not have already are named
-// in a comment, left out.
+// Ockam's files have no section for services, secure channel listeners
+// or a node's other TCP listeners: those of the session that every node
+// does not have already are named in a comment, left out.
 
 // YAML is the session as an Ockam configuration file.
 func (s *Session) YAML() []byte {
@@ -35,6 +35,9 @@ func (s *Session) YAML() []byte {
 		}
 		for _, in := range n.Inlets {
 			inlets = append(inlets, mapping(in.Alias, mapping("at", n.Name, "from", in.From, "to", in.To)))
+		}
+		for _, l := range n.TCPListeners {
+			left = append(left, fmt.Sprintf("tcp-listener create %s --at %s", l.SocketAddr, n.Name))
 		}
 		for _, sv := range n.Services {
 			if sv.Name != "hop" || sv.Type != "hop" {

@@ -309,6 +309,9 @@ func nodeShow(r *run, a *args) error {
 		fmt.Fprintf(w, "  PID: %d\n", *in.PID)
 	}
 	fmt.Fprintf(w, "  Transports:\n    TCP Listener at %s\n", in.Listener)
+	for _, l := range n.TCPListeners {
+		fmt.Fprintf(w, "    TCP Listener at %s\n", l.SocketAddr)
+	}
 	if len(in.Services) > 0 {
 		fmt.Fprintf(w, "  Services:\n")
 		for _, sv := range in.Services {

@@ -29,6 +29,9 @@ type Node struct {
 	// Listener is the node's TCP listener, HOST:PORT with a fixed port:
 	// the other nodes' processes find it there.
 	Listener string `json:"tcp_listener_address"`
+	// TCPListeners are the listeners `tcp-listener create` added, beside
+	// the node's own.
+	TCPListeners []TCPListener `json:"tcp_listeners,omitempty"`
 	// PID is the node's process; 0 when it was stopped.
 	PID int `json:"pid,omitempty"`
 	// Identity is --identity, the name of an identity of the session.
@@ -67,6 +70,19 @@ type Inlet struct {
 	To    string `json:"to"`
 }
 
+// TCPListener is `tcp-listener create ADDRESS`: a listener of the node
+// beside its own, which takes connections as its own does.
+type TCPListener struct {
+	// Address is its internal address, 32 hex digits, as Ockam names a
+	// listener's processor (Ockam prints it with its "0#").
+	Address string `json:"address"`
+	// SocketAddr is HOST:PORT with a fixed port: the other nodes'
+	// processes find it there.
+	SocketAddr string `json:"socket_addr"`
+	// FlowControl is its flow control id, as Ockam's --output json has one.
+	FlowControl string `json:"flow_control_id"`
+}
+
 // Connection is `tcp-connection create --to HOST:PORT`: a name for the
 // connection's route, /worker/HEX, that routes given to this node's
 // commands may start with. The connection itself is opened on demand by
@@ -76,6 +92,10 @@ type Connection struct {
 	To     string `json:"to"`
 	// Node is the node of the session that listens at To, if one does.
 	Node string `json:"node,omitempty"`
+	// Other says that To is one of Node's other listeners (tcp-listener
+	// create), not its own: the route names the socket, so that the
+	// connection goes to that listener.
+	Other bool `json:"other_listener,omitempty"`
 }
 
 // SCListener is `secure-channel-listener create NAME`.
@@ -102,14 +122,28 @@ func (s *Session) node(name string) *Node {
 	return nil
 }
 
-// nodeListeningAt finds the node whose listener is hostport.
+// nodeListeningAt finds the node that has a listener at hostport: its
+// own, or one that `tcp-listener create` added.
 func (s *Session) nodeListeningAt(hostport string) *Node {
+	n, _, _ := s.listenerAt(hostport)
+	return n
+}
+
+// listenerAt finds the node that has a listener at hostport, the
+// listener's address as the session has it, and whether that listener is
+// the node's own.
+func (s *Session) listenerAt(hostport string) (n *Node, addr string, own bool) {
 	for _, n := range s.Nodes {
 		if sameHostPort(n.Listener, hostport) {
-			return n
+			return n, n.Listener, true
+		}
+		for _, l := range n.TCPListeners {
+			if sameHostPort(l.SocketAddr, hostport) {
+				return n, l.SocketAddr, false
+			}
 		}
 	}
-	return nil
+	return nil, "", false
 }
 
 // sameHostPort compares two socket addresses, localhost and 127.0.0.1
@@ -174,6 +208,13 @@ func (s *Session) HCL(identities string) []byte {
 	b.WriteString("# The session that 'ockam' commands built; 'ockamtop apply' runs it.\n")
 	for _, n := range s.Nodes {
 		fmt.Fprintf(&b, "\nnode %s {\n  tcp_listener = %s\n", quote(n.Name), quote(n.Listener))
+		if len(n.TCPListeners) > 0 {
+			quoted := make([]string, len(n.TCPListeners))
+			for i, l := range n.TCPListeners {
+				quoted[i] = quote(l.SocketAddr)
+			}
+			fmt.Fprintf(&b, "  tcp_listeners = [%s]\n", strings.Join(quoted, ", "))
+		}
 		if identities != "" {
 			fmt.Fprintf(&b, "  identity = %s\n", quote(filepath.Join(identities, "named", n.identity()+".identity")))
 		}

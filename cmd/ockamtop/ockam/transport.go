@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// tcp-connection and tcp-listener: a node's TCP transport.
+// tcp-connection: a name for a node's TCP connection to another node.
 
 var connectionCommands = map[string]*command{
 	"create": {
@@ -52,8 +52,14 @@ func connectionCreate(r *run, a *args) error {
 				return err
 			}
 			c = Connection{Worker: randomHex(), To: addr}
-			if peer := s.nodeListeningAt(addr); peer != nil {
-				c.Node = peer.Name
+			if peer, at, own := s.listenerAt(addr); peer != nil {
+				// One of its other listeners: the route names it as the
+				// session does (127.0.0.1 for localhost), so that the
+				// planner knows the node behind it.
+				c.Node, c.Other = peer.Name, !own
+				if !own {
+					c.To = at
+				}
 			}
 		}
 		n.Connections = append(n.Connections, c)
@@ -130,42 +136,5 @@ func connectionDelete(r *run, a *args) error {
 		return err
 	}
 	r.ok("TCP connection /worker/%s has been deleted", worker)
-	return nil
-}
-
-var listenerCommands = map[string]*command{
-	"create": {
-		about: "Create a TCP listener (ockamtop runs one a node, made with it)", pos: "ADDRESS", minPos: 1, maxPos: 1,
-		flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}},
-		run: func(r *run, a *args) error {
-			_, n, err := r.readNode(a.str("at"))
-			if err != nil {
-				return err
-			}
-			return failf("The node %s listens on %s: ockamtop runs one TCP listener a node, given at 'node create --tcp-listener-address'", n.Name, n.Listener)
-		},
-	},
-	"list": {about: "List the TCP listeners of a node", maxPos: 0, flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}, outputFlag}, run: listenerList},
-	"show": {about: "Show a TCP listener", pos: "ADDRESS", maxPos: 1, flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}, outputFlag}, run: listenerList},
-	"delete": {about: "Delete a TCP listener (refused: a node keeps its own)", pos: "ADDRESS", minPos: 1, maxPos: 1, flags: []flagSpec{{name: "at", value: "NODE", help: "the node"}, {name: "yes", short: "y", help: "do not ask"}},
-		run: func(r *run, a *args) error {
-			_, n, err := r.readNode(a.str("at"))
-			if err != nil {
-				return err
-			}
-			return failf("The TCP listener %s is the node %s's own: delete the node to close it", n.Listener, n.Name)
-		},
-	},
-}
-
-func listenerList(r *run, a *args) error {
-	_, n, err := r.readNode(a.str("at"))
-	if err != nil {
-		return err
-	}
-	if r.json {
-		return r.printJSON([]map[string]string{{"socket_address": n.Listener, "route": (Connection{To: n.Listener}).route(), "node": n.Name}})
-	}
-	fmt.Fprintf(r.Stdout, "│ TCP listener at %s\n│ Route %s\n", n.Listener, (Connection{To: n.Listener}).route())
 	return nil
 }
