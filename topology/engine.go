@@ -116,7 +116,7 @@ func (t *Topology) checkEngine() hcl.Diagnostics {
 		}
 		for i := range n.Decl.TCPListeners {
 			l := &n.Decl.TCPListeners[i]
-			bind(fmt.Sprintf("tcp_listeners %s of node %q", l.Value, n.Name), "tcp", l)
+			bind(fmt.Sprintf("tcp_listeners of node %q", n.Name), "tcp", l)
 		}
 		if l := n.Decl.UDPListener; l != nil {
 			bind(fmt.Sprintf("udp_listener of node %q", n.Name), "udp", l)

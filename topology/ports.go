@@ -159,7 +159,7 @@ func (t *Topology) checkPorts() hcl.Diagnostics {
 		}
 		for _, l := range n.Decl.TCPListeners {
 			if !n.Isolated() {
-				add(fmt.Sprintf("tcp_listeners %s of node %q", l.Value, n.Name), l.Value, l.Range)
+				add(fmt.Sprintf("tcp_listeners of node %q", n.Name), l.Value, l.Range)
 			}
 		}
 		if l := n.Decl.UDPListener; l != nil {
