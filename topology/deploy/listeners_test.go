@@ -149,3 +149,28 @@ func (f *fixture) node(t *testing.T, name string) NodeStatus {
 	t.Fatalf("no node %s runs", name)
 	return NodeStatus{}
 }
+
+// A reconcile that fails after it stopped one of a node's other
+// listeners starts it again on the port it had bound (port 0 in the
+// file).
+func TestReconcileTCPListenerRollback(t *testing.T) {
+	f := startFixture(t, listenersBase)
+	before := f.run.TCPListenersOf("n2")
+	// Someone else's worker holds the address of the new service.
+	if err := f.run.Node("n2").StartWorker("svc", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := f.reconcile(t, edited(t, listenersBase, `  tcp_listeners = ["127.0.0.2:0"]`, `  service "svc" {
+    type = "echo"
+  }`))
+	var se *StartError
+	if !errors.As(err, &se) || se.Part != `service "svc" of node "n2"` {
+		t.Fatalf("reconcile: %v, want a StartError naming service svc", err)
+	}
+	if after := f.run.TCPListenersOf("n2"); len(after) != 1 || after[0] != before[0] {
+		t.Errorf("n2's other listeners after the rollback: %v, were %v", after, before)
+	}
+	if err := sendVia(t, f, before[0]); err != nil {
+		t.Errorf("through the listener started again: %v", err)
+	}
+}

@@ -128,6 +128,10 @@ func pin(p topology.Part, bound string) topology.Part {
 		cp := *m
 		cp.From = bound
 		p.Model = &cp
+	case *topology.TCPListener:
+		cp := *m
+		cp.Address = bound
+		p.Model = &cp
 	}
 	return p
 }
@@ -160,6 +164,14 @@ func (rc *reconcile) pinned(tn *topology.Node) *topology.Node {
 	}
 	if rn := r.nodes[tn.Name]; rn != nil && rn.part(topology.PartUDPListener, tn.Name) != nil {
 		cp.UDPListener = rn.udpListener
+	}
+	cp.TCPListeners = slices.Clone(tn.TCPListeners)
+	for i, d := range tn.Decl.TCPListeners {
+		if rn := r.nodes[tn.Name]; rn != nil && i < len(cp.TCPListeners) {
+			if p := rn.part(topology.PartTCPListeners, d.Value); p != nil {
+				cp.TCPListeners[i] = boundAddr(p.run)
+			}
+		}
 	}
 	cp.Inlets = nil
 	for _, ti := range tn.Inlets {
