@@ -21,7 +21,7 @@ func decodeTCPListeners(n *Node, attr *hcl.Attribute, ev *evaluator) ([]String, 
 	if n.TCPListener == nil && len(list) > 0 {
 		diags = append(diags, ErrorAt(attr.NameRange, "Listeners without the node's own",
 			"Node %q has tcp_listeners but no tcp_listener: /node/%s dials the node's own listener, tcp_listener. Give the first address as tcp_listener = %q and the others here.",
-			n.Name, n.Name, first(list)))
+			n.Name, n.Name, firstAddress(list)))
 	}
 	seen := map[string]hcl.Range{}
 	if n.TCPListener != nil {
@@ -57,8 +57,8 @@ func decodeTCPListeners(n *Node, attr *hcl.Attribute, ev *evaluator) ([]String, 
 	return out, diags
 }
 
-// first is the first known value of list, or an example.
-func first(list []String) string {
+// firstAddress is the first known socket address of list, or an example.
+func firstAddress(list []String) string {
 	for _, s := range list {
 		if s.Known() {
 			if _, _, err := net.SplitHostPort(s.Value); err == nil {
