@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -110,11 +111,37 @@ func listenerCreate(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
+	r.tellOthers(node.Name)
 	if r.json {
 		return r.printJSON(l.out(node))
 	}
 	r.ok("Tcp listener created! You can send messages to it via this route:\n    %s", createdRoute(addr))
 	return nil
+}
+
+// tellOthers has the running nodes but node take the session as it is
+// now: a node's process dials, for a message from the network that goes
+// on to a listener, only the listeners of its plan, and a node's other
+// listeners change no part of theirs. Concurrently, as node create tells
+// them of a node; a node that does not take it says so and the command
+// goes on (the listener runs).
+func (r *run) tellOthers(node string) {
+	s, err := r.home.read()
+	if err != nil {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, n := range s.Nodes {
+		if n.Name == node || !r.running(n) {
+			continue
+		}
+		wg.Go(func() {
+			if err := r.reconcile(n); err != nil {
+				fmt.Fprintf(r.Stderr, "  ! node %s did not take the change of node %s's listeners: %v\n", n.Name, node, err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // listenerAddress is where a new listener binds: a port picked for port 0
@@ -216,6 +243,7 @@ func listenerDelete(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
+	r.tellOthers(node)
 	if r.json {
 		return r.printJSON(map[string]string{"node": node})
 	}
