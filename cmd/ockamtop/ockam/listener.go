@@ -93,21 +93,28 @@ func findListener(n *Node, address string) int {
 }
 
 func listenerCreate(r *run, a *args) error {
-	addr, err := socketAddress(a.arg(0))
+	want, err := socketAddress(a.arg(0))
 	if err != nil {
 		return err
 	}
 	var l TCPListener
 	var node *Node
-	err = r.change(a.str("at"), func(s *Session, n *Node) error {
+	create := func(s *Session, n *Node) error {
 		node = n
-		if addr, err = listenerAddress(s, addr); err != nil {
+		addr, err := listenerAddress(s, want)
+		if err != nil {
 			return err
 		}
 		l = TCPListener{Address: randomHex(), SocketAddr: addr, FlowControl: randomHex()}
 		n.TCPListeners = append(n.TCPListeners, l)
 		return nil
-	})
+	}
+	err = r.change(a.str("at"), create)
+	// A port picked free may be taken before the node binds it (by a
+	// connection's local port): the change was undone; pick another.
+	for try := 0; err != nil && strings.HasSuffix(want, ":0") && try < 3 && strings.Contains(err.Error(), "address already in use"); try++ {
+		err = r.change(a.str("at"), create)
+	}
 	if err != nil {
 		return err
 	}
@@ -115,7 +122,7 @@ func listenerCreate(r *run, a *args) error {
 	if r.json {
 		return r.printJSON(l.out(node))
 	}
-	r.ok("Tcp listener created! You can send messages to it via this route:\n    %s", createdRoute(addr))
+	r.ok("Tcp listener created! You can send messages to it via this route:\n    %s", createdRoute(l.SocketAddr))
 	return nil
 }
 
