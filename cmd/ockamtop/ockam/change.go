@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,9 +49,9 @@ func (r *run) change(at string, f func(s *Session, n *Node) error) error {
 // parts only for the routes they walk themselves, and take the session as
 // it is then before each message they send (POST /message): telling each
 // of them of each change would make every command cost as many plans as
-// the session has nodes. A node created or deleted is another matter: a
-// bridge dials only the nodes its plan has, so node create and delete
-// tell every node (reconcileOthers).
+// the session has nodes. Nor are they told of a node created or deleted:
+// what they need of it, to dial it for a message from the network, they
+// read from the session when they dial (peers).
 func (r *run) commit(l *locked, name string, before []byte) error {
 	if _, err := l.s.plan(r.home); err != nil {
 		return err
@@ -85,12 +86,12 @@ func (r *run) reconcile(n *Node) error {
 	return nil
 }
 
-// reconcileOthers has every running node but name learn of a change, at
-// once: a bridge dials only the nodes its plan knows.
-func (r *run) reconcileOthers(s *Session, name string) {
+// reconcileNodes has the running nodes of names apply the session, at
+// once: the nodes whose parts a node delete removed.
+func (r *run) reconcileNodes(s *Session, names []string) {
 	var wg sync.WaitGroup
 	for _, n := range s.Nodes {
-		if n.Name == name || !r.running(n) {
+		if !slices.Contains(names, n.Name) || !r.running(n) {
 			continue
 		}
 		wg.Add(1)

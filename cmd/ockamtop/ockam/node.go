@@ -79,6 +79,7 @@ func nodeCreate(r *run, a *args) error {
 	defer l.unlock()
 	n := l.s.node(name)
 	created := n == nil
+	picked := false // the listener's port was picked here
 	switch {
 	case n != nil && r.running(n):
 		if a.flag("skip-is-running-check") {
@@ -86,6 +87,7 @@ func nodeCreate(r *run, a *args) error {
 		}
 		return failf("Node %s has been already created", name)
 	case n == nil:
+		picked = strings.HasSuffix(addr, ":0")
 		if addr, err = pickListener(l.s, addr); err != nil {
 			return err
 		}
@@ -123,6 +125,18 @@ func nodeCreate(r *run, a *args) error {
 		return r.runNode(name, false)
 	}
 	pid, err := r.spawn(name)
+	// A port picked free may be taken before the node binds it (by a
+	// connection's local port): pick another.
+	for try := 0; err != nil && created && picked && try < 3 && strings.Contains(err.Error(), "address already in use"); try++ {
+		host, _, _ := net.SplitHostPort(n.Listener)
+		if n.Listener, err = freePort(host); err != nil {
+			err = failf("pick a port on %s: %v", host, err)
+			break
+		}
+		if err = l.save(); err == nil {
+			pid, err = r.spawn(name)
+		}
+	}
 	if err != nil {
 		if created { // a node that never ran is not left in the session
 			l.s.remove(name)
@@ -134,7 +148,6 @@ func nodeCreate(r *run, a *args) error {
 	if err := l.save(); err != nil {
 		return err
 	}
-	r.reconcileOthers(l.s, name)
 	if r.json {
 		return r.printJSON(r.nodeInfo(l.s, n, true))
 	}
@@ -369,7 +382,11 @@ func nodeDelete(r *run, a *args) error {
 	if err := l.save(); err != nil {
 		return err
 	}
-	r.reconcileOthers(l.s, "")
+	var changed []string
+	for _, g := range gone {
+		changed = append(changed, g.node)
+	}
+	r.reconcileNodes(l.s, changed)
 	for _, name := range names {
 		r.ok("Node with name %s has been deleted", name)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ockamtop/ockamtop/runtime"
 	"github.com/ockamtop/ockamtop/topology/deploy"
 )
 
@@ -124,7 +125,9 @@ func (r *run) runNode(name string, child bool) error {
 		return failf("node %s: %s", name, diagnosticText(diags))
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "ockam", Level: hclog.Info, Output: r.Stderr})
+	dial := &peers{home: r.home}
 	running, err := deploy.Start(ctx, t, local, deploy.StartOptions{
+		Node:        runtime.Options{Transports: dial.transports()},
 		Logger:      log,
 		Progress:    func(line string) { fmt.Fprintln(r.Stderr, line) },
 		IdentityDir: r.home.identityDir(),

@@ -148,10 +148,10 @@ func (s *Session) listenerAt(hostport string) (n *Node, addr string, own bool) {
 
 // sameHostPort compares two socket addresses, localhost and 127.0.0.1
 // alike.
-func sameHostPort(a, b string) bool {
-	norm := func(s string) string { return strings.Replace(s, "localhost:", "127.0.0.1:", 1) }
-	return norm(a) == norm(b)
-}
+func sameHostPort(a, b string) bool { return normalHostPort(a) == normalHostPort(b) }
+
+// normalHostPort is a socket address with localhost as 127.0.0.1.
+func normalHostPort(s string) string { return strings.Replace(s, "localhost:", "127.0.0.1:", 1) }
 
 // remove removes node name and the parts of other nodes that need it: the
 // relays registered at it and the inlets whose routes cross it. It
