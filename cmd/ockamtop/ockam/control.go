@@ -24,6 +24,8 @@ import (
 //	                 (a file that has not changed since is not planned again)
 //	POST /message    messageRequest -> messageReply
 //	POST /stop       stops the node's process
+//	POST /channel/close  channelCloseRequest -> channelCloseReply: closes
+//	                 the node's open secure channel over a route
 
 // nodeStatus is what GET /status answers.
 type nodeStatus struct {
@@ -39,6 +41,15 @@ type messageRequest struct {
 	To      string `json:"to"`
 	Message []byte `json:"message"`
 	Timeout string `json:"timeout"`
+}
+
+type channelCloseRequest struct {
+	Route string `json:"route"`
+}
+
+type channelCloseReply struct {
+	Closed bool   `json:"closed"`
+	Error  string `json:"error,omitempty"`
 }
 
 type messageReply struct {
@@ -109,6 +120,30 @@ func serveControl(path, node string, run *deploy.Running, reconcile func(context
 			return
 		}
 		writeJSON(w, messageReply{Reply: reply})
+	})
+	mux.HandleFunc("POST /channel/close", func(w http.ResponseWriter, r *http.Request) {
+		var req channelCloseRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+			writeJSON(w, channelCloseReply{Error: "bad request: " + err.Error()})
+			return
+		}
+		// The route's nodes as the session has them now, as when the
+		// channel was opened (POST /message).
+		if err := reconcile(r.Context()); err != nil {
+			writeJSON(w, channelCloseReply{Error: "apply the session's changes: " + err.Error()})
+			return
+		}
+		sc := run.Parts().SecureChannels[node]
+		if sc == nil {
+			writeJSON(w, channelCloseReply{})
+			return
+		}
+		closed, err := closeChannel(run.Topology(), sc, req.Route)
+		if err != nil {
+			writeJSON(w, channelCloseReply{Error: err.Error()})
+			return
+		}
+		writeJSON(w, channelCloseReply{Closed: closed})
 	})
 	mux.HandleFunc("POST /stop", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]bool{"stopping": true})

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/ockamtop/ockamtop/runtime/securechannel"
 )
 
 var nodeCommands = map[string]*command{
@@ -196,7 +198,10 @@ type nodeInfo struct {
 	Relays     []relayInfo `json:"relays,omitempty"`
 	Outlets    []Outlet    `json:"outlets,omitempty"`
 	Inlets     []Inlet     `json:"inlets,omitempty"`
-	Log        string      `json:"log,omitempty"`
+	// SecureChannels are the channels open in the node's process, both
+	// sides.
+	SecureChannels []securechannel.Info `json:"secure_channels,omitempty"`
+	Log            string               `json:"log,omitempty"`
 }
 
 type nodeRoute struct {
@@ -239,6 +244,7 @@ func (r *run) nodeInfo(s *Session, n *Node, full bool) nodeInfo {
 		return info
 	}
 	info.Identifier = st.Status.Identifier
+	info.SecureChannels = st.Status.SecureChannels
 	info.Services = slices.Sorted(slices.Values(st.Status.Services))
 	for i := range info.Relays {
 		for _, rs := range st.Status.Relays {

@@ -127,7 +127,7 @@ var channelCommands = map[string]*command{
 	}, run: channelCreate},
 	"list":   {about: "List the secure channels of a node", maxPos: 0, flags: []flagSpec{{name: "from", value: "NODE", help: "the node"}, {name: "at", value: "NODE", help: "the node"}, outputFlag}, run: channelList},
 	"show":   {about: "Show a secure channel", pos: "ADDRESS", minPos: 1, maxPos: 1, flags: []flagSpec{{name: "from", value: "NODE", help: "the node"}, {name: "at", value: "NODE", help: "the node"}, outputFlag}, run: channelShow},
-	"delete": {about: "Forget a secure channel's name", pos: "ADDRESS", minPos: 1, maxPos: 1, flags: []flagSpec{{name: "from", value: "NODE", help: "the node"}, {name: "at", value: "NODE", help: "the node"}, {name: "yes", short: "y", help: "do not ask"}}, run: channelDelete},
+	"delete": {about: "Delete a secure channel: close it in its node", pos: "ADDRESS", minPos: 1, maxPos: 1, flags: []flagSpec{{name: "from", value: "NODE", help: "the node"}, {name: "at", value: "NODE", help: "the node"}, {name: "yes", short: "y", help: "do not ask"}}, run: channelDelete},
 }
 
 // secureRoute is the topology's route of a channel to the listener at the
@@ -267,16 +267,30 @@ func channelShow(r *run, a *args) error {
 
 func channelDelete(r *run, a *args) error {
 	worker := serviceName(a.arg(0))
+	var gone Channel
+	var from *Node
 	err := r.change(r.channelNode(a), func(s *Session, n *Node) error {
 		i := slices.IndexFunc(n.Channels, func(c Channel) bool { return c.Worker == worker })
 		if i < 0 {
 			return failf("Secure channel %s was not found on the node %s", a.arg(0), n.Name)
 		}
+		gone, from = n.Channels[i], n
 		n.Channels = slices.Delete(n.Channels, i, i+1)
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if r.running(from) {
+		ctx, cancel := context.WithTimeout(context.Background(), reconcileTimeout)
+		defer cancel()
+		var out channelCloseReply
+		if err := call(ctx, r.home.socket(from.PID), "POST", "/channel/close", channelCloseRequest{Route: gone.Route}, &out); err != nil {
+			return failf("node %s does not answer: %v", from.Name, err)
+		}
+		if out.Error != "" {
+			return failf("The secure channel /service/%s was forgotten but not closed: %s", worker, out.Error)
+		}
 	}
 	r.ok("Secure channel /service/%s has been deleted", worker)
 	return nil
