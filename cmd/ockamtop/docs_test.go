@@ -206,6 +206,17 @@ func runPage(t *testing.T, root, page string, isolate []string) {
 			t.Fatal(err)
 		}
 	}
+	// A page of Ockam's commands shows what a terminal shows (their plain
+	// form; a pipe gets their machine form): its console blocks write to
+	// a terminal, fd 3, each followed by a mark.
+	onTerminal := terminalPages[filepath.Base(page)]
+	var shown *terminalOutput
+	if onTerminal {
+		if shown, err = newTerminalOutput(); err != nil {
+			t.Fatalf("%s: %v", page, err)
+		}
+		defer shown.close()
+	}
 	var script strings.Builder
 	script.WriteString("ip link set lo up 2>/dev/null\n")
 	script.WriteString("trap 'ockam node delete --all --yes >/dev/null 2>&1; ockamtop down >/dev/null 2>&1; kill $(jobs -p) 2>/dev/null; wait' EXIT\n")
@@ -222,7 +233,14 @@ func runPage(t *testing.T, root, page string, isolate []string) {
 			fmt.Fprintf(&script, "set -e\n%sset +e\n", b.script)
 			continue
 		}
+		if onTerminal {
+			fmt.Fprintf(&script, "{ %s\n} >&3 2>&3 </dev/null; printf '%s' >&3\n", b.script, blockEnd(i))
+			continue
+		}
 		fmt.Fprintf(&script, "{ %s\n} >%s/%d 2>&1 </dev/null\n", b.script, out, i)
+	}
+	if onTerminal {
+		fmt.Fprintf(&script, "printf '%s' >&3\n", blockEnd(-1))
 	}
 	script.WriteString("exit 0\n") // a console command's status is its output's to show
 	scriptPath := filepath.Join(tmp, "page.sh")
@@ -247,9 +265,17 @@ func runPage(t *testing.T, root, page string, isolate []string) {
 		"GOMODCACHE="+strings.TrimSpace(string(gomodcache)),
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 	)
+	if onTerminal {
+		cmd.ExtraFiles = []*os.File{shown.slave}
+	}
 	combined, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s: the page's commands failed: %v\n%s", page, err, combined)
+	}
+	if onTerminal {
+		if err := shown.split(out); err != nil {
+			t.Fatalf("%s: %v", page, err)
+		}
 	}
 	for i, b := range blocks {
 		if b.sh {

@@ -51,6 +51,7 @@ func TestMain(m *testing.M) {
 			c := &cli{stdout: os.Stdout, stderr: os.Stderr, env: os.Environ()}
 			os.Exit(c.runOckam(os.Args[:1], os.Args[1:]))
 		},
+		"ontty": func() { os.Exit(ontty(os.Args[1:])) }, // tty_script_test.go
 	})
 }
 

@@ -139,7 +139,6 @@ var resetCommand = &command{
 		if err := os.RemoveAll(r.home.dir); err != nil {
 			return failf("reset: %v", err)
 		}
-		r.ok("Local Ockam configuration deleted")
-		return nil
+		return r.answer(answer{plain: okf("Local Ockam configuration deleted")})
 	},
 }

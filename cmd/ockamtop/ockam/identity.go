@@ -62,8 +62,11 @@ func identityCreate(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	r.ok("Identity %s created successfully as %s", id.Identifier, name)
-	return nil
+	return r.answer(answer{
+		plain:   okf("Identity %s created successfully as %s", id.Identifier, name),
+		machine: id.Identifier.String(),
+		json:    map[string]string{"identifier": id.Identifier.String()},
+	})
 }
 
 func identityShow(r *run, a *args) error {
@@ -75,15 +78,15 @@ func identityShow(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	if r.json {
-		return r.printJSON(map[string]string{"name": name, "identifier": id.Identifier.String(), "change_history": hex.EncodeToString(id.ChangeHistory)})
-	}
+	shown := id.Identifier.String()
 	if a.flag("full") {
-		fmt.Fprintln(r.Stdout, hex.EncodeToString(id.ChangeHistory))
-		return nil
+		shown = hex.EncodeToString(id.ChangeHistory)
 	}
-	fmt.Fprintln(r.Stdout, id.Identifier)
-	return nil
+	return r.answer(answer{
+		plain:   shown,
+		machine: shown,
+		json:    map[string]string{"name": name, "identifier": id.Identifier.String(), "change_history": hex.EncodeToString(id.ChangeHistory)},
+	})
 }
 
 func identityList(r *run, _ *args) error {
@@ -99,16 +102,14 @@ func identityList(r *run, _ *args) error {
 			out = append(out, entry{name, id.Identifier.String()})
 		}
 	}
-	if r.json {
-		return r.printJSON(out)
-	}
+	var w strings.Builder
 	if len(out) == 0 {
-		fmt.Fprintf(r.Stdout, "  > There are no identities\n")
+		w.WriteString(infof("There are no identities"))
 	}
 	for _, e := range out {
-		fmt.Fprintf(r.Stdout, "│ Identity %s\n│ %s\n", e.Name, e.Identifier)
+		fmt.Fprintf(&w, "│ Identity %s\n│ %s\n", e.Name, e.Identifier)
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: out})
 }
 
 var vaultCommands = map[string]*command{
@@ -117,8 +118,11 @@ var vaultCommands = map[string]*command{
 		if name == "" {
 			name = "default"
 		}
-		r.ok("Vault %s created: ockamtop keeps every identity's key in its one software vault, %s", name, r.home.identityDir())
-		return nil
+		return r.answer(answer{
+			plain:   okf("Vault %s created: ockamtop keeps every identity's key in its one software vault, %s", name, r.home.identityDir()),
+			machine: name,
+			json:    map[string]string{"name": name},
+		})
 	}},
 }
 
@@ -148,6 +152,5 @@ func identityDelete(r *run, a *args) error {
 	if err := os.Remove(r.home.identityFile(name)); err != nil {
 		return failf("delete identity %s: %v", name, err)
 	}
-	r.ok("The identity named %s has been deleted", name)
-	return nil
+	return r.answer(answer{plain: okf("The identity named %s has been deleted", name), machine: name, json: map[string]string{"name": name}})
 }

@@ -87,8 +87,7 @@ func messageSend(r *run, a *args) error {
 	if err != nil {
 		text = string(reply) // not a BARE string: the bytes as they are
 	}
-	fmt.Fprintln(r.Stdout, text)
-	return nil
+	return r.answer(answer{plain: text})
 }
 
 // parseTimeout reads --timeout: a duration (10s, 1m) or seconds.

@@ -48,8 +48,8 @@ var nodeCommands = map[string]*command{
 		if err != nil {
 			return err
 		}
-		r.ok("The path for the log file is: %s", r.home.logFile(n.Name))
-		return nil
+		path := r.home.logFile(n.Name)
+		return r.answer(answer{plain: okf("The path for the log file is: %s", path), machine: path, json: map[string]string{"path": path}})
 	}},
 }
 
@@ -115,8 +115,7 @@ func nodeCreate(r *run, a *args) error {
 		return err
 	}
 	if r.dryRun {
-		r.ok("Created a new Node named %s", name)
-		return nil
+		return r.answer(answer{plain: okf("Created a new Node named %s", name), machine: name})
 	}
 	if a.flag("foreground") {
 		n.PID = os.Getpid()
@@ -150,17 +149,12 @@ func nodeCreate(r *run, a *args) error {
 	if err := l.save(); err != nil {
 		return err
 	}
-	if r.json {
-		return r.printJSON(r.nodeInfo(l.s, n, true))
-	}
-	r.ok("Created a new Node named %s", name)
+	plain := okf("Created a new Node named %s", name)
 	if l.s.Default == name {
-		r.ok("Marked %s as your default Node, on this machine", name)
+		plain += okf("Marked %s as your default Node, on this machine", name)
 	}
-	if !r.quiet {
-		fmt.Fprintf(r.Stdout, "\n  To see more details on this Node, run: ockam node show %s\n", name)
-	}
-	return nil
+	plain += fmt.Sprintf("\n  To see more details on this Node, run: ockam node show %s\n", name)
+	return r.answer(answer{plain: plain, machine: name, json: func() any { return r.nodeInfo(l.s, n, true) }})
 }
 
 // pickListener picks a free port for a listener on port 0, and refuses an
@@ -274,28 +268,25 @@ func nodeList(r *run, _ *args) error {
 	for _, n := range s.Nodes {
 		infos = append(infos, r.nodeInfo(s, n, false))
 	}
-	if r.json {
-		return r.printJSON(infos)
-	}
+	var w strings.Builder
 	if len(infos) == 0 {
-		fmt.Fprintf(r.Stdout, "  > There are no nodes to show\n")
-		return nil
+		w.WriteString(infof("There are no nodes to show"))
 	}
 	for i, in := range infos {
 		if i > 0 {
-			fmt.Fprintln(r.Stdout)
+			w.WriteString("\n")
 		}
 		def := ""
 		if in.IsDefault {
 			def = " (default)"
 		}
-		fmt.Fprintf(r.Stdout, "│ Node %s%s %s\n", in.Name, def, upDown(in.Status))
-		fmt.Fprintf(r.Stdout, "│ TCP listener at %s\n", in.Listener)
+		fmt.Fprintf(&w, "│ Node %s%s %s\n", in.Name, def, upDown(in.Status))
+		fmt.Fprintf(&w, "│ TCP listener at %s\n", in.Listener)
 		if in.PID != nil {
-			fmt.Fprintf(r.Stdout, "│ Process ID %d\n", *in.PID)
+			fmt.Fprintf(&w, "│ Process ID %d\n", *in.PID)
 		}
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: infos})
 }
 
 func upDown(status string) string {
@@ -315,10 +306,7 @@ func nodeShow(r *run, a *args) error {
 		return err
 	}
 	in := r.nodeInfo(s, n, true)
-	if r.json {
-		return r.printJSON(in)
-	}
-	w := r.Stdout
+	w := &strings.Builder{}
 	fmt.Fprintf(w, "Node:\n  Name: %s\n  Status: %s\n", in.Name, upDown(in.Status))
 	fmt.Fprintf(w, "  Route To Node:\n    Short: %s\n    Verbose: %s\n", in.Route.Short, in.Route.Verbose)
 	if in.Identifier != "" {
@@ -355,7 +343,7 @@ func nodeShow(r *run, a *args) error {
 			fmt.Fprintf(w, "    %s: %s => %s\n", i.Alias, i.From, i.To)
 		}
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: in})
 }
 
 func nodeDelete(r *run, a *args) error {
@@ -393,18 +381,25 @@ func nodeDelete(r *run, a *args) error {
 		changed = append(changed, g.node)
 	}
 	r.reconcileNodes(l.s, changed)
+	var plain strings.Builder
+	deleted := []map[string]string{}
 	for _, name := range names {
-		r.ok("Node with name %s has been deleted", name)
+		plain.WriteString(okf("Node with name %s has been deleted", name))
+		deleted = append(deleted, map[string]string{"name": name})
 	}
 	for _, g := range gone {
 		if l.s.node(g.node) != nil {
-			r.ok("The %s, which needed it, has been deleted too", g.what)
+			plain.WriteString(okf("The %s, which needed it, has been deleted too", g.what))
 		}
 	}
-	if len(names) == 0 && !r.quiet {
-		fmt.Fprintf(r.Stdout, "  > There are no nodes to delete\n")
+	if len(names) == 0 {
+		plain.WriteString(infof("There are no nodes to delete"))
 	}
-	return nil
+	var js any = deleted
+	if len(deleted) == 1 {
+		js = deleted[0]
+	}
+	return r.answer(answer{plain: plain.String(), machine: strings.Join(names, "\n"), json: js})
 }
 
 func nodeStop(r *run, a *args) error {
@@ -426,8 +421,7 @@ func nodeStop(r *run, a *args) error {
 	if err := l.save(); err != nil {
 		return err
 	}
-	r.ok("Node %s stopped", n.Name)
-	return nil
+	return r.answer(answer{plain: okf("Node %s stopped", n.Name)})
 }
 
 func nodeStart(r *run, a *args) error {
@@ -451,8 +445,7 @@ func nodeStart(r *run, a *args) error {
 	if err := l.save(); err != nil {
 		return err
 	}
-	r.ok("Node %s started", n.Name)
-	return nil
+	return r.answer(answer{plain: okf("Node %s started", n.Name), json: func() any { return r.nodeInfo(l.s, n, true) }})
 }
 
 func nodeDefault(r *run, a *args) error {
@@ -465,8 +458,7 @@ func nodeDefault(r *run, a *args) error {
 		if l.s.Default == "" {
 			return failf("There is no default node")
 		}
-		fmt.Fprintf(r.Stdout, "  > The default node is %s\n", l.s.Default)
-		return nil
+		return r.answer(answer{plain: infof("The default node is %s", l.s.Default), machine: l.s.Default})
 	}
 	n, err := l.s.resolveNode(a.arg(0))
 	if err != nil {
@@ -476,8 +468,7 @@ func nodeDefault(r *run, a *args) error {
 	if err := l.save(); err != nil {
 		return err
 	}
-	r.ok("The node %s is now the default", n.Name)
-	return nil
+	return r.answer(answer{plain: okf("The node %s is now the default", n.Name), machine: n.Name})
 }
 
 // checkName refuses a node name that the topology cannot hold (nor name

@@ -72,8 +72,11 @@ type run struct {
 	home home
 	// json is --output json.
 	json bool
-	// quiet is --quiet: nothing on stdout but what a command answers.
+	// quiet is --quiet: no plain form on stdout (output.go).
 	quiet bool
+	// tty is whether stdout is a terminal, which takes a command's plain
+	// form; anything else takes its machine form (output.go).
+	tty bool
 	// self runs a configuration file's commands: an interface, so that
 	// the command table does not refer to itself through them.
 	self dispatcher
@@ -94,7 +97,7 @@ func Main(e Env, args []string) int {
 	if len(e.Prefix) == 0 {
 		e.Prefix = []string{"ockam"}
 	}
-	r := &run{Env: e}
+	r := &run{Env: e, tty: stdoutIsTerminal(e.Stdout)}
 	r.self = r
 	err := r.dispatch(args)
 	if err == nil {

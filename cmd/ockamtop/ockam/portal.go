@@ -45,11 +45,11 @@ func outletCreate(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	if r.json {
-		return r.printJSON(map[string]string{"worker_addr": "/service/" + name, "to": to, "node": node})
-	}
-	r.ok("Created a new TCP Outlet in the Node %s at /service/%s bound to %s", node, name, to)
-	return nil
+	return r.answer(answer{
+		plain:   okf("Created a new TCP Outlet in the Node %s at /service/%s bound to %s", node, name, to),
+		machine: "/service/" + name,
+		json:    map[string]string{"worker_addr": "/service/" + name, "to": to, "node": node},
+	})
 }
 
 func outletList(r *run, a *args) error {
@@ -58,16 +58,14 @@ func outletList(r *run, a *args) error {
 		return err
 	}
 	_ = s
-	if r.json {
-		return r.printJSON(nonNil(n.Outlets))
-	}
+	var w strings.Builder
 	if len(n.Outlets) == 0 {
-		fmt.Fprintf(r.Stdout, "  > There are no TCP Outlets on the node %s\n", n.Name)
+		w.WriteString(infof("There are no TCP Outlets on the node %s", n.Name))
 	}
 	for _, o := range n.Outlets {
-		fmt.Fprintf(r.Stdout, "│ TCP Outlet at /service/%s => %s\n", o.Name, o.To)
+		fmt.Fprintf(&w, "│ TCP Outlet at /service/%s => %s\n", o.Name, o.To)
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: nonNil(n.Outlets)})
 }
 
 func outletShow(r *run, a *args) error {
@@ -78,11 +76,7 @@ func outletShow(r *run, a *args) error {
 	name := serviceName(a.arg(0))
 	for _, o := range n.Outlets {
 		if o.Name == name {
-			if r.json {
-				return r.printJSON(o)
-			}
-			fmt.Fprintf(r.Stdout, "TCP Outlet:\n  Node: %s\n  From: /service/%s\n  To: %s\n", n.Name, o.Name, o.To)
-			return nil
+			return r.answer(answer{plain: fmt.Sprintf("TCP Outlet:\n  Node: %s\n  From: /service/%s\n  To: %s\n", n.Name, o.Name, o.To), json: o})
 		}
 	}
 	return failf("TCP Outlet with address /service/%s was not found on the node %s", name, n.Name)
@@ -103,8 +97,11 @@ func outletDelete(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	r.ok("TCP Outlet with address /service/%s on Node %s has been deleted", name, node)
-	return nil
+	return r.answer(answer{
+		plain:   okf("TCP Outlet with address /service/%s on Node %s has been deleted", name, node),
+		machine: name,
+		json:    map[string]string{"alias": name, "node": node},
+	})
 }
 
 var inletCommands = map[string]*command{
@@ -172,11 +169,11 @@ func inletCreate(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	if r.json {
-		return r.printJSON(map[string]string{"alias": alias, "bind_addr": from, "to": to, "node": node})
-	}
-	r.ok("Created a new TCP Inlet in the Node %s bound to %s\n\n  > It will forward traffic to %s", node, from, to)
-	return nil
+	return r.answer(answer{
+		plain:   okf("Created a new TCP Inlet in the Node %s bound to %s\n", node, from) + infof("It will forward traffic to %s", to),
+		machine: from,
+		json:    map[string]string{"alias": alias, "bind_addr": from, "to": to, "node": node},
+	})
 }
 
 func inletList(r *run, a *args) error {
@@ -184,16 +181,14 @@ func inletList(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	if r.json {
-		return r.printJSON(nonNil(n.Inlets))
-	}
+	var w strings.Builder
 	if len(n.Inlets) == 0 {
-		fmt.Fprintf(r.Stdout, "  > There are no TCP Inlets on the node %s\n", n.Name)
+		w.WriteString(infof("There are no TCP Inlets on the node %s", n.Name))
 	}
 	for _, in := range n.Inlets {
-		fmt.Fprintf(r.Stdout, "│ TCP Inlet %s at %s => %s\n", in.Alias, in.From, in.To)
+		fmt.Fprintf(&w, "│ TCP Inlet %s at %s => %s\n", in.Alias, in.From, in.To)
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: nonNil(n.Inlets)})
 }
 
 func inletShow(r *run, a *args) error {
@@ -203,11 +198,7 @@ func inletShow(r *run, a *args) error {
 	}
 	for _, in := range n.Inlets {
 		if in.Alias == a.arg(0) {
-			if r.json {
-				return r.printJSON(in)
-			}
-			fmt.Fprintf(r.Stdout, "TCP Inlet:\n  Alias: %s\n  Node: %s\n  From: %s\n  To: %s\n", in.Alias, n.Name, in.From, in.To)
-			return nil
+			return r.answer(answer{plain: fmt.Sprintf("TCP Inlet:\n  Alias: %s\n  Node: %s\n  From: %s\n  To: %s\n", in.Alias, n.Name, in.From, in.To), json: in})
 		}
 	}
 	return failf("TCP Inlet with alias %s was not found on the node %s", a.arg(0), n.Name)
@@ -228,8 +219,10 @@ func inletDelete(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	r.ok("TCP Inlet with alias %s on Node %s has been deleted", alias, node)
-	return nil
+	return r.answer(answer{
+		plain: okf("TCP Inlet with alias %s on Node %s has been deleted", alias, node),
+		json:  map[string]string{"alias": alias, "node": node},
+	})
 }
 
 // readNode reads the session and finds a node, for a command that

@@ -70,18 +70,20 @@ func relayCreate(r *run, a *args) error {
 			}
 		}
 	}
-	if r.json {
-		return r.printJSON(relayInfo{Name: name, At: "/node/" + atNode, RemoteAddress: "/service/forward_to_" + name, Status: status})
-	}
+	info := relayInfo{Name: name, At: "/node/" + atNode, RemoteAddress: "/service/forward_to_" + name, Status: status}
 	if status != "up" {
-		// As Ockam says it of a relay whose node is not reachable yet.
-		if !r.quiet {
-			fmt.Fprintf(r.Stdout, "  ! A relay was created at /node/%s but failed to connect to %s\n  > It will retry to connect automatically\n", node, atRoute(at))
-		}
-		return nil
+		// As Ockam says it of a relay whose node is not reachable yet
+		// (and has no machine form for it).
+		return r.answer(answer{
+			plain: warnf("A relay was created at /node/%s but failed to connect to %s", node, atRoute(at)) + infof("It will retry to connect automatically"),
+			json:  info,
+		})
 	}
-	r.ok("Now relaying messages from %s/service/forward_to_%s → /node/%s/service/forward_to_%s", strings.TrimSuffix(atRoute(at), "/"), name, node, name)
-	return nil
+	return r.answer(answer{
+		plain:   okf("Now relaying messages from %s/service/forward_to_%s → /node/%s/service/forward_to_%s", strings.TrimSuffix(atRoute(at), "/"), name, node, name),
+		machine: info.RemoteAddress,
+		json:    info,
+	})
 }
 
 // atRoute is --at as the output shows it: a node name is /node/NAME.
@@ -114,16 +116,14 @@ func relayList(r *run, a *args) error {
 		return err
 	}
 	info := r.nodeInfo(s, n, true)
-	if r.json {
-		return r.printJSON(nonNil(info.Relays))
-	}
+	var w strings.Builder
 	if len(info.Relays) == 0 {
-		fmt.Fprintf(r.Stdout, "  > There are no relays on the node %s\n", n.Name)
+		w.WriteString(infof("There are no relays on the node %s", n.Name))
 	}
 	for _, rl := range info.Relays {
-		fmt.Fprintf(r.Stdout, "│ Relay %s %s\n│ From %s%s to /node/%s\n", rl.Name, rl.Status, rl.At, rl.RemoteAddress, n.Name)
+		fmt.Fprintf(&w, "│ Relay %s %s\n│ From %s%s to /node/%s\n", rl.Name, rl.Status, rl.At, rl.RemoteAddress, n.Name)
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: nonNil(info.Relays)})
 }
 
 func relayShow(r *run, a *args) error {
@@ -133,11 +133,11 @@ func relayShow(r *run, a *args) error {
 	}
 	for _, rl := range r.nodeInfo(s, n, true).Relays {
 		if rl.Name == a.arg(0) {
-			if r.json {
-				return r.printJSON(rl)
-			}
-			fmt.Fprintf(r.Stdout, "Relay:\n  Name: %s\n  Status: %s\n  Remote Address: %s%s\n  Node: %s\n", rl.Name, rl.Status, rl.At, rl.RemoteAddress, n.Name)
-			return nil
+			return r.answer(answer{
+				plain:   fmt.Sprintf("Relay:\n  Name: %s\n  Status: %s\n  Remote Address: %s%s\n  Node: %s\n", rl.Name, rl.Status, rl.At, rl.RemoteAddress, n.Name),
+				machine: rl.Name,
+				json:    rl,
+			})
 		}
 	}
 	return failf("Relay with name %s was not found on the node %s", a.arg(0), n.Name)
@@ -158,6 +158,5 @@ func relayDelete(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	r.ok("Relay with name %s on node %s has been deleted", name, node)
-	return nil
+	return r.answer(answer{plain: okf("Relay with name %s on node %s has been deleted", name, node)})
 }

@@ -60,8 +60,11 @@ func scListenerCreate(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	r.ok("Secure Channel Listener at /service/%s created successfully on the node %s", name, node)
-	return nil
+	return r.answer(answer{
+		plain:   okf("Secure Channel Listener at /service/%s created successfully on the node %s", name, node),
+		machine: "/service/" + name,
+		json:    []map[string]string{{"address": "/service/" + name}},
+	})
 }
 
 func scListenerList(r *run, a *args) error {
@@ -69,13 +72,11 @@ func scListenerList(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	if r.json {
-		return r.printJSON(nonNil(n.SCListeners))
-	}
+	var w strings.Builder
 	for _, l := range n.SCListeners {
-		fmt.Fprintf(r.Stdout, "│ Secure Channel Listener at /service/%s\n", l.Name)
+		fmt.Fprintf(&w, "│ Secure Channel Listener at /service/%s\n", l.Name)
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: nonNil(n.SCListeners)})
 }
 
 func scListenerShow(r *run, a *args) error {
@@ -85,15 +86,11 @@ func scListenerShow(r *run, a *args) error {
 	}
 	for _, l := range n.SCListeners {
 		if l.Name == serviceName(a.arg(0)) {
-			if r.json {
-				return r.printJSON(l)
-			}
 			who := "anyone"
 			if len(l.Authorized) > 0 {
 				who = strings.Join(l.Authorized, ", ")
 			}
-			fmt.Fprintf(r.Stdout, "Secure Channel Listener:\n  Address: /service/%s\n  Node: %s\n  Authorized: %s\n", l.Name, n.Name, who)
-			return nil
+			return r.answer(answer{plain: fmt.Sprintf("Secure Channel Listener:\n  Address: /service/%s\n  Node: %s\n  Authorized: %s\n", l.Name, n.Name, who), json: l})
 		}
 	}
 	return failf("Secure channel listener %s was not found on the node %s", a.arg(0), n.Name)
@@ -112,8 +109,7 @@ func scListenerDelete(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	r.ok("Secure channel listener /service/%s has been deleted", name)
-	return nil
+	return r.answer(answer{plain: okf("Secure channel listener /service/%s has been deleted", name), machine: "/service/" + name})
 }
 
 var channelCommands = map[string]*command{
@@ -188,11 +184,11 @@ func channelCreate(r *run, a *args) error {
 		})
 		return err
 	}
-	if r.json {
-		return r.printJSON(map[string]string{"address": "/service/" + ch.Worker, "route": ch.Route, "from": from.Name})
-	}
-	fmt.Fprintf(r.Stdout, "/service/%s\n", ch.Worker)
-	return nil
+	return r.answer(answer{
+		plain:   okf("Secure Channel at /service/%s created successfully", ch.Worker) + logf("From /node/%s to %s", from.Name, a.str("to")),
+		machine: "/service/" + ch.Worker,
+		json:    map[string]string{"address": "/service/" + ch.Worker, "route": ch.Route, "from": from.Name},
+	})
 }
 
 // openChannel opens the channel now, with an echo through it.
@@ -239,13 +235,11 @@ func channelList(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	if r.json {
-		return r.printJSON(nonNil(n.Channels))
-	}
+	var w strings.Builder
 	for _, c := range n.Channels {
-		fmt.Fprintf(r.Stdout, "│ Secure Channel /service/%s => %s\n", c.Worker, c.Route)
+		fmt.Fprintf(&w, "│ Secure Channel /service/%s => %s\n", c.Worker, c.Route)
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: nonNil(n.Channels)})
 }
 
 func channelShow(r *run, a *args) error {
@@ -255,11 +249,7 @@ func channelShow(r *run, a *args) error {
 	}
 	for _, c := range n.Channels {
 		if c.Worker == serviceName(a.arg(0)) {
-			if r.json {
-				return r.printJSON(c)
-			}
-			fmt.Fprintf(r.Stdout, "Secure Channel:\n  Address: /service/%s\n  From: %s\n  Route: %s\n", c.Worker, n.Name, c.Route)
-			return nil
+			return r.answer(answer{plain: fmt.Sprintf("Secure Channel:\n  Address: /service/%s\n  From: %s\n  Route: %s\n", c.Worker, n.Name, c.Route), json: c})
 		}
 	}
 	return failf("Secure channel %s was not found on the node %s", a.arg(0), n.Name)
@@ -292,6 +282,5 @@ func channelDelete(r *run, a *args) error {
 			return failf("The secure channel /service/%s was forgotten but not closed: %s", worker, out.Error)
 		}
 	}
-	r.ok("Secure channel /service/%s has been deleted", worker)
-	return nil
+	return r.answer(answer{plain: okf("Secure channel /service/%s has been deleted", worker)})
 }

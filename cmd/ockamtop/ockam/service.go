@@ -47,8 +47,7 @@ func serviceStart(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	r.ok("Started a %s service at /service/%s on the node %s", typ, addr, node)
-	return nil
+	return r.answer(answer{plain: okf("Started a %s service at /service/%s on the node %s", typ, addr, node)})
 }
 
 func serviceList(r *run, a *args) error {
@@ -57,11 +56,9 @@ func serviceList(r *run, a *args) error {
 		return err
 	}
 	info := r.nodeInfo(s, n, true)
-	if r.json {
-		return r.printJSON(nonNil(info.Services))
-	}
+	var w strings.Builder
 	for _, sv := range info.Services {
-		fmt.Fprintf(r.Stdout, "│ /service/%s\n", sv)
+		fmt.Fprintf(&w, "│ /service/%s\n", sv)
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: nonNil(info.Services)})
 }

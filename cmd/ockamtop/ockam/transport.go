@@ -31,6 +31,11 @@ type connectionOut struct {
 	Node  string `json:"node,omitempty"`
 }
 
+// item is a connection as a terminal shows it.
+func (c connectionOut) item() string {
+	return fmt.Sprintf("│ TCP connection %s\n│ From /node/%s to %s\n", c.Route, c.From, c.To)
+}
+
 func connectionCreate(r *run, a *args) error {
 	if !a.has("to") {
 		return usagef("the following required arguments were not provided: --to <ADDRESS>")
@@ -68,12 +73,8 @@ func connectionCreate(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	if r.json {
-		return r.printJSON(connectionOut{Route: "/worker/" + c.Worker, From: from, To: c.To, Node: c.Node})
-	}
-	// The route alone, as Ockam prints it for a script or a pipe.
-	fmt.Fprintf(r.Stdout, "/worker/%s\n", c.Worker)
-	return nil
+	out := connectionOut{Route: "/worker/" + c.Worker, From: from, To: c.To, Node: c.Node}
+	return r.answer(answer{plain: out.item(), machine: out.Route, json: out})
 }
 
 func (r *run) connectionNode(a *args) string {
@@ -92,16 +93,14 @@ func connectionList(r *run, a *args) error {
 	for _, c := range n.Connections {
 		out = append(out, connectionOut{Route: "/worker/" + c.Worker, From: n.Name, To: c.To, Node: c.Node})
 	}
-	if r.json {
-		return r.printJSON(out)
-	}
+	var w strings.Builder
 	if len(out) == 0 {
-		fmt.Fprintf(r.Stdout, "  > There are no TCP connections on the node %s\n", n.Name)
+		w.WriteString(infof("There are no TCP connections on the node %s", n.Name))
 	}
 	for _, c := range out {
-		fmt.Fprintf(r.Stdout, "│ TCP connection %s => %s\n", c.Route, c.To)
+		fmt.Fprintf(&w, "│ TCP connection %s => %s\n", c.Route, c.To)
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: out})
 }
 
 func connectionShow(r *run, a *args) error {
@@ -112,11 +111,7 @@ func connectionShow(r *run, a *args) error {
 	for _, c := range n.Connections {
 		if c.Worker == serviceName(a.arg(0)) {
 			out := connectionOut{Route: "/worker/" + c.Worker, From: n.Name, To: c.To, Node: c.Node}
-			if r.json {
-				return r.printJSON(out)
-			}
-			fmt.Fprintf(r.Stdout, "TCP connection:\n  Route: %s\n  From: %s\n  To: %s\n", out.Route, out.From, out.To)
-			return nil
+			return r.answer(answer{plain: fmt.Sprintf("TCP connection:\n  Route: %s\n  From: %s\n  To: %s\n", out.Route, out.From, out.To), json: out})
 		}
 	}
 	return failf("TCP connection %s was not found on the node %s", a.arg(0), n.Name)
@@ -135,6 +130,5 @@ func connectionDelete(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	r.ok("TCP connection /worker/%s has been deleted", worker)
-	return nil
+	return r.answer(answer{plain: okf("TCP connection /worker/%s has been deleted", worker), json: map[string]string{"address": "/worker/" + worker}})
 }
