@@ -52,10 +52,14 @@ func (r *run) change(at string, f func(s *Session, n *Node) error) error {
 // the session has nodes. Nor are they told of a node created or deleted:
 // what they need of it, to dial it for a message from the network, they
 // read from the session when they dial (peers).
+//
+// A change may let an inlet that waits for its outlet join the topology
+// (settleInlets): its node applies the session too, after node name.
 func (r *run) commit(l *locked, name string, before []byte) error {
 	if _, err := l.s.plan(r.home); err != nil {
 		return err
 	}
+	joined := l.s.settleInlets(r.home)
 	if err := l.save(); err != nil {
 		return err
 	}
@@ -67,6 +71,13 @@ func (r *run) commit(l *locked, name string, before []byte) error {
 				_ = l.save()
 			}
 			return err
+		}
+	}
+	for _, other := range joined {
+		if n := l.s.node(other); other != name && n != nil && r.running(n) {
+			if err := r.reconcile(n); err != nil {
+				fmt.Fprintf(r.Stderr, "  ! node %s could not start an inlet that waited for its outlet: %v\n", n.Name, err)
+			}
 		}
 	}
 	return nil

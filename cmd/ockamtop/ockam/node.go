@@ -340,7 +340,7 @@ func nodeShow(r *run, a *args) error {
 	if len(in.Inlets) > 0 {
 		fmt.Fprintf(w, "  TCP Inlets:\n")
 		for _, i := range in.Inlets {
-			fmt.Fprintf(w, "    %s: %s => %s\n", i.Alias, i.From, i.To)
+			fmt.Fprintf(w, "    %s: %s => %s%s\n", i.Alias, i.From, i.To, waitingNote(i))
 		}
 	}
 	return r.answer(answer{plain: w.String(), json: in})

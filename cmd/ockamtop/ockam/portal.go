@@ -112,9 +112,9 @@ var inletCommands = map[string]*command{
 			{name: "from", value: "SOCKET_ADDRESS", help: "where the inlet accepts TCP connections (default: a free port on 127.0.0.1)"},
 			{name: "to", value: "ROUTE", help: "the route to the outlet; -/ROUTE reads its start from standard input"},
 			{name: "alias", value: "ALIAS", help: "the inlet's name (default: a random one)"},
-			{name: "connection-wait", value: "WAIT", help: "accepted; the route is proven before the inlet starts"},
-			{name: "retry-wait", value: "RETRY", help: "accepted"},
-			{name: "no-connection-wait", help: "accepted"},
+			{name: "connection-wait", value: "WAIT", help: "accepted: an inlet whose outlet is not there yet is created at once, and waits for it", def: "5s"},
+			{name: "retry-wait", value: "RETRY", help: "accepted: a waiting inlet is tried again at each change of the session", def: "20s"},
+			{name: "no-connection-wait", help: "do not say that the inlet could not reach its outlet"},
 		},
 		run: inletCreate,
 	},
@@ -138,11 +138,14 @@ func inletCreate(r *run, a *args) error {
 	if alias == "" {
 		alias = "inlet-" + randomHex()[:8]
 	}
-	var node, to string
+	var node, to, waiting string
 	err := r.change(a.str("at"), func(s *Session, n *Node) error {
 		node = n.Name
 		var err error
 		if to, err = r.route(s, n, a.str("to")); err != nil {
+			return err
+		}
+		if err := inletRouteNodes(s, to); err != nil {
 			return err
 		}
 		if slices.ContainsFunc(n.Inlets, func(in Inlet) bool { return in.Alias == alias }) {
@@ -164,16 +167,26 @@ func inletCreate(r *run, a *args) error {
 			}
 		}
 		n.Inlets = append(n.Inlets, Inlet{Alias: alias, From: from, To: to})
+		waiting = s.waitIfUnwalkable(r.home, n, alias)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return r.answer(answer{
-		plain:   okf("Created a new TCP Inlet in the Node %s bound to %s\n", node, from) + infof("It will forward traffic to %s", to),
-		machine: from,
-		json:    map[string]string{"alias": alias, "bind_addr": from, "to": to, "node": node},
-	})
+	out := map[string]string{"alias": alias, "bind_addr": from, "to": to, "node": node, "status": "up"}
+	plain := okf("Created a new TCP Inlet in the Node %s bound to %s\n", node, from) + infof("It will forward traffic to %s", to)
+	switch {
+	case waiting != "" && a.flag("no-connection-wait"):
+		out["status"] = "down"
+		plain = okf("Created a new TCP Inlet in the Node %s bound to %s\n", node, from) +
+			logf("It will automatically connect to the TCP Outlet at %s as soon as it is available", to)
+	case waiting != "":
+		// As Ockam words an inlet that could not reach its outlet.
+		out["status"] = "down"
+		plain = warnf("A TCP Inlet was created in the Node %s bound to %s but failed to connect to the TCP Outlet at %s\n", node, from, to) +
+			infof("It will retry to connect automatically")
+	}
+	return r.answer(answer{plain: plain, machine: from, json: out})
 }
 
 func inletList(r *run, a *args) error {
@@ -186,7 +199,7 @@ func inletList(r *run, a *args) error {
 		w.WriteString(infof("There are no TCP Inlets on the node %s", n.Name))
 	}
 	for _, in := range n.Inlets {
-		fmt.Fprintf(&w, "│ TCP Inlet %s at %s => %s\n", in.Alias, in.From, in.To)
+		fmt.Fprintf(&w, "│ TCP Inlet %s at %s => %s%s\n", in.Alias, in.From, in.To, waitingNote(in))
 	}
 	return r.answer(answer{plain: w.String(), json: nonNil(n.Inlets)})
 }
@@ -198,7 +211,11 @@ func inletShow(r *run, a *args) error {
 	}
 	for _, in := range n.Inlets {
 		if in.Alias == a.arg(0) {
-			return r.answer(answer{plain: fmt.Sprintf("TCP Inlet:\n  Alias: %s\n  Node: %s\n  From: %s\n  To: %s\n", in.Alias, n.Name, in.From, in.To), json: in})
+			status := "UP"
+			if in.Waiting != "" {
+				status = "DOWN, waiting for its outlet: " + in.Waiting
+			}
+			return r.answer(answer{plain: fmt.Sprintf("TCP Inlet:\n  Alias: %s\n  Node: %s\n  From: %s\n  To: %s\n  Status: %s\n", in.Alias, n.Name, in.From, in.To, status), json: in})
 		}
 	}
 	return failf("TCP Inlet with alias %s was not found on the node %s", a.arg(0), n.Name)

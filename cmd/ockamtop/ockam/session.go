@@ -68,6 +68,9 @@ type Inlet struct {
 	Alias string `json:"alias"`
 	From  string `json:"from"`
 	To    string `json:"to"`
+	// Waiting is why the route does not walk yet (its outlet is not
+	// there): the inlet waits, out of the topology (inlet_wait.go).
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // TCPListener is `tcp-listener create ADDRESS`: a listener of the node
@@ -243,6 +246,10 @@ func (s *Session) HCL(identities string) []byte {
 			fmt.Fprintf(&b, "\n  tcp_outlet %s {\n    to = %s\n  }\n", quote(o.Name), quote(o.To))
 		}
 		for _, in := range n.Inlets {
+			if in.Waiting != "" {
+				b.WriteString(waitingComment(n, in))
+				continue
+			}
 			fmt.Fprintf(&b, "\n  tcp_inlet %s {\n    from = %s\n    to = %s\n  }\n", quote(in.Alias), quote(in.From), quote(in.To))
 		}
 		b.WriteString("}\n")
