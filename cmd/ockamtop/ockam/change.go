@@ -53,13 +53,19 @@ func (r *run) change(at string, f func(s *Session, n *Node) error) error {
 // what they need of it, to dial it for a message from the network, they
 // read from the session when they dial (peers).
 //
-// A change may let an inlet that waits for its outlet join the topology
-// (settleInlets): its node applies the session too, after node name.
+// A change may let an inlet that waits for its outlet join the topology,
+// or take away the outlet (or the relay) that a started inlet's route
+// needs, which then waits (settleInlets): the inlet's node applies the
+// session too, after node name.
 func (r *run) commit(l *locked, name string, before []byte) error {
-	if _, err := l.s.plan(r.home); err != nil {
+	if _, err := l.s.plan(r.home); err != nil && !l.s.inletsWait(r.home) {
 		return err
 	}
-	joined := l.s.settleInlets(r.home)
+	joined, waits := l.s.settleInlets(r.home)
+	for _, w := range waits {
+		fmt.Fprintf(r.Stderr, "  ! The TCP Inlet %s of the node %s now waits for its outlet: %s\n", w.alias, w.node, w.why)
+		joined = append(joined, w.node)
+	}
 	if err := l.save(); err != nil {
 		return err
 	}
@@ -73,8 +79,8 @@ func (r *run) commit(l *locked, name string, before []byte) error {
 			return err
 		}
 	}
-	for _, other := range joined {
-		if n := l.s.node(other); other != name && n != nil && r.running(n) {
+	for i, other := range joined {
+		if n := l.s.node(other); other != name && !slices.Contains(joined[:i], other) && n != nil && r.running(n) {
 			if err := r.reconcile(n); err != nil {
 				fmt.Fprintf(r.Stderr, "  ! node %s could not start an inlet that waited for its outlet: %v\n", n.Name, err)
 			}

@@ -56,10 +56,41 @@ func (s *Session) waitIfUnwalkable(h home, n *Node, alias string) string {
 	return in.Waiting
 }
 
-// settleInlets tries each waiting inlet again, in the session's order,
-// and returns the nodes whose inlets joined the topology.
-func (s *Session) settleInlets(h home) []string {
-	var joined []string
+// demoted marks an inlet that ran before a change and waits after it
+// (inletsWait), so that settleInlets can tell of it.
+const demoted = "it ran before this change"
+
+// inletsWait is for a change after which the session does not plan: if
+// it plans with every inlet waiting, the change took away what an inlet's
+// route needs (an outlet, a relay), and the inlets wait, to be tried
+// again by settleInlets; true then. Otherwise the inlets are as they
+// were: the change fails with its own error.
+func (s *Session) inletsWait(h home) bool {
+	var marked []*Inlet
+	for _, n := range s.Nodes {
+		for i := range n.Inlets {
+			if in := &n.Inlets[i]; in.Waiting == "" {
+				in.Waiting = demoted
+				marked = append(marked, in)
+			}
+		}
+	}
+	if _, err := s.plan(h); err != nil || len(marked) == 0 {
+		for _, in := range marked {
+			in.Waiting = ""
+		}
+		return false
+	}
+	return true
+}
+
+// waitingInlet is a started inlet that a change made wait.
+type waitingInlet struct{ node, alias, why string }
+
+// settleInlets tries each waiting inlet again, in the session's order: it
+// returns the nodes whose inlets joined the topology, and the inlets that
+// ran before the change (inletsWait) and wait now, with why.
+func (s *Session) settleInlets(h home) (joined []string, waits []waitingInlet) {
 	for _, n := range s.Nodes {
 		for i := range n.Inlets {
 			in := &n.Inlets[i]
@@ -68,16 +99,21 @@ func (s *Session) settleInlets(h home) []string {
 			}
 			was := in.Waiting
 			in.Waiting = ""
-			if _, err := s.plan(h); err != nil {
-				in.Waiting = was
-				continue
-			}
-			if len(joined) == 0 || joined[len(joined)-1] != n.Name {
+			_, err := s.plan(h)
+			switch {
+			case err == nil && was == demoted:
+				// ran before, runs still
+			case err == nil:
 				joined = append(joined, n.Name)
+			case was == demoted:
+				in.Waiting = err.Error()
+				waits = append(waits, waitingInlet{n.Name, in.Alias, in.Waiting})
+			default:
+				in.Waiting = err.Error()
 			}
 		}
 	}
-	return joined
+	return joined, waits
 }
 
 // inlet finds an inlet of node n by alias.

@@ -32,11 +32,11 @@ func TestInletWaitsForItsOutlet(t *testing.T) {
 	if _, err := s.plan(h); err != nil {
 		t.Fatalf("the session with a waiting inlet does not plan: %v", err)
 	}
-	if joined := s.settleInlets(h); len(joined) != 0 {
+	if joined, _ := s.settleInlets(h); len(joined) != 0 {
 		t.Errorf("joined %v with no outlet", joined)
 	}
 	n3.Outlets = append(n3.Outlets, Outlet{Name: "outlet", To: "127.0.0.1:9000"})
-	if joined := s.settleInlets(h); !slices.Equal(joined, []string{"n1"}) {
+	if joined, _ := s.settleInlets(h); !slices.Equal(joined, []string{"n1"}) {
 		t.Errorf("joined %v, want [n1]", joined)
 	}
 	if n1.Inlets[0].Waiting != "" || !strings.Contains(string(s.HCL("")), `tcp_inlet "web" {`) {
@@ -45,6 +45,28 @@ func TestInletWaitsForItsOutlet(t *testing.T) {
 	if why := s.waitIfUnwalkable(h, n1, "web"); why != "" {
 		t.Errorf("an inlet whose route walks waits: %s", why)
 	}
+
+	// The outlet deleted: the started inlet waits again.
+	n3.Outlets = nil
+	if _, err := s.plan(h); err == nil {
+		t.Fatal("a session whose inlet's outlet is gone plans")
+	}
+	if !s.inletsWait(h) {
+		t.Fatal("the inlets do not wait")
+	}
+	if joined, waits := s.settleInlets(h); len(joined) != 0 || len(waits) != 1 || waits[0].alias != "web" || !strings.Contains(waits[0].why, `no address "outlet"`) {
+		t.Errorf("joined %v, waits %v", joined, waits)
+	}
+	if _, err := s.plan(h); err != nil {
+		t.Errorf("the session does not plan with the inlet waiting: %v", err)
+	}
+	// An error that is not an inlet's is the change's.
+	n3.Relays = []Relay{{Name: "r", At: "n9"}}
+	if s.inletsWait(h) || n1.Inlets[0].Waiting == demoted {
+		t.Error("inletsWait took an error that is not an inlet's")
+	}
+	n3.Relays = nil
+
 	if err := inletRouteNodes(s, "/node/n9/service/outlet"); err == nil {
 		t.Error("a route through a node the session does not have was accepted")
 	}
