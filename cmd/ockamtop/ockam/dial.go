@@ -19,8 +19,9 @@ import (
 // after n2); the routes it walks itself (message send, its own inlets,
 // relays and channels) are walked on the session as it is when the
 // command runs. So a node's process may dial, for a message from the
-// network, the listeners of the session's nodes as the session is when
-// it dials: the session's state file, read again when it has changed.
+// network, the listeners of the session's nodes (their own, and those
+// tcp-listener create added) as the session is when it dials: the
+// session's state file, read again when it has changed.
 
 // peers is the listeners of the session's nodes, read from the state
 // file of a home.
@@ -64,6 +65,9 @@ func (p *peers) reread(fi os.FileInfo) {
 	p.listeners = map[string]bool{}
 	for _, n := range s.Nodes {
 		p.listeners[normalHostPort(n.Listener)] = true
+		for _, l := range n.TCPListeners {
+			p.listeners[normalHostPort(l.SocketAddr)] = true
+		}
 	}
 	p.read = fi
 }

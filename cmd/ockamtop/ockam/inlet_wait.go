@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/ockamtop/ockamtop/runtime/routing"
+	"github.com/ockamtop/ockamtop/schema"
+	"github.com/ockamtop/ockamtop/topology"
 )
 
 // An inlet whose outlet does not exist yet. Ockam creates it and keeps
@@ -33,26 +37,51 @@ func inletRouteNodes(s *Session, route string) error {
 	return nil
 }
 
+// planErrors plans the session and returns its errors, the planner's
+// diagnostics: nil when it plans.
+func (s *Session) planErrors(h home) hcl.Diagnostics {
+	_, _, diags := topology.LoadFiles([]schema.Source{{Filename: h.sessionFile(), Bytes: s.HCL(h.identityDir())}}, schema.Overrides{})
+	var errs hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			errs = append(errs, d)
+		}
+	}
+	return errs
+}
+
+// notThereYet reports whether every error is a route that ends at what
+// is not there yet (an outlet, a relay's forwarder), as the planner's walk
+// words it, rather than a file that is wrong (a port clash).
+func notThereYet(errs hcl.Diagnostics) bool {
+	for _, d := range errs {
+		if d.Summary != "Unknown service in route" && d.Summary != "Route does not end at an outlet" {
+			return false
+		}
+	}
+	return len(errs) > 0
+}
+
 // waitIfUnwalkable marks inlet in of node n waiting if the session's
-// topology plans without it but not with it, and returns the planner's
-// reason; "" when it plans (or when the session does not plan without it
-// either: that error is another's, and the change fails with it).
+// topology plans without it but not with it, its route ending at what is
+// not there yet, and returns the planner's reason; "" when it plans, or
+// when it fails otherwise (the change fails with that error).
 func (s *Session) waitIfUnwalkable(h home, n *Node, alias string) string {
 	in := n.inlet(alias)
 	if in == nil {
 		return ""
 	}
 	in.Waiting = ""
-	_, err := s.plan(h)
-	if err == nil {
+	errs := s.planErrors(h)
+	if !notThereYet(errs) {
 		return ""
 	}
 	in.Waiting = "waiting"
-	if _, without := s.plan(h); without != nil {
+	if s.planErrors(h) != nil {
 		in.Waiting = ""
 		return ""
 	}
-	in.Waiting = err.Error()
+	in.Waiting = diagnosticText(errs)
 	return in.Waiting
 }
 
@@ -66,6 +95,9 @@ const demoted = "it ran before this change"
 // again by settleInlets; true then. Otherwise the inlets are as they
 // were: the change fails with its own error.
 func (s *Session) inletsWait(h home) bool {
+	if !notThereYet(s.planErrors(h)) {
+		return false
+	}
 	var marked []*Inlet
 	for _, n := range s.Nodes {
 		for i := range n.Inlets {
@@ -75,7 +107,7 @@ func (s *Session) inletsWait(h home) bool {
 			}
 		}
 	}
-	if _, err := s.plan(h); err != nil || len(marked) == 0 {
+	if s.planErrors(h) != nil || len(marked) == 0 {
 		for _, in := range marked {
 			in.Waiting = ""
 		}
@@ -99,17 +131,17 @@ func (s *Session) settleInlets(h home) (joined []string, waits []waitingInlet) {
 			}
 			was := in.Waiting
 			in.Waiting = ""
-			_, err := s.plan(h)
+			errs := s.planErrors(h)
 			switch {
-			case err == nil && was == demoted:
+			case errs == nil && was == demoted:
 				// ran before, runs still
-			case err == nil:
+			case errs == nil:
 				joined = append(joined, n.Name)
 			case was == demoted:
-				in.Waiting = err.Error()
+				in.Waiting = diagnosticText(errs)
 				waits = append(waits, waitingInlet{n.Name, in.Alias, in.Waiting})
 			default:
-				in.Waiting = err.Error()
+				in.Waiting = diagnosticText(errs)
 			}
 		}
 	}

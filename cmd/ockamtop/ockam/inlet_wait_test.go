@@ -48,9 +48,7 @@ func TestInletWaitsForItsOutlet(t *testing.T) {
 
 	// The outlet deleted: the started inlet waits again.
 	n3.Outlets = nil
-	if _, err := s.plan(h); err == nil {
-		t.Fatal("a session whose inlet's outlet is gone plans")
-	}
+
 	if !s.inletsWait(h) {
 		t.Fatal("the inlets do not wait")
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 )
 
@@ -118,37 +117,12 @@ func listenerCreate(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	r.tellOthers(node.Name)
-	if r.json {
-		return r.printJSON(l.out(node))
-	}
-	r.ok("Tcp listener created! You can send messages to it via this route:\n    %s", createdRoute(l.SocketAddr))
-	return nil
-}
-
-// tellOthers has the running nodes but node take the session as it is
-// now: a node's process dials, for a message from the network that goes
-// on to a listener, only the listeners of its plan, and a node's other
-// listeners change no part of theirs. Concurrently, as node create tells
-// them of a node; a node that does not take it says so and the command
-// goes on (the listener runs).
-func (r *run) tellOthers(node string) {
-	s, err := r.home.read()
-	if err != nil {
-		return
-	}
-	var wg sync.WaitGroup
-	for _, n := range s.Nodes {
-		if n.Name == node || !r.running(n) {
-			continue
-		}
-		wg.Go(func() {
-			if err := r.reconcile(n); err != nil {
-				fmt.Fprintf(r.Stderr, "  ! node %s did not take the change of node %s's listeners: %v\n", n.Name, node, err)
-			}
-		})
-	}
-	wg.Wait()
+	// The other nodes are not told: they may dial it for a message from
+	// the network as soon as the session has it (peers, dial.go).
+	return r.answer(answer{
+		plain: okf("Tcp listener created! You can send messages to it via this route:\n    %s", createdRoute(l.SocketAddr)),
+		json:  l.out(node),
+	})
 }
 
 // listenerAddress is where a new listener binds: a port picked for port 0
@@ -202,17 +176,15 @@ func listenerList(r *run, a *args) error {
 	for _, l := range listeners(n) {
 		out = append(out, l.out(n))
 	}
-	if r.json {
-		return r.printJSON(out)
-	}
+	var w strings.Builder
 	for _, o := range out {
 		own := ""
 		if o.Own {
 			own = " (the node's own)"
 		}
-		fmt.Fprintf(r.Stdout, "│ %s%s\n│   Internal address %s, route %s\n", o, own, o.ProcessorAddress, o.Route)
+		fmt.Fprintf(&w, "│ %s%s\n│   Internal address %s, route %s\n", o, own, o.ProcessorAddress, o.Route)
 	}
-	return nil
+	return r.answer(answer{plain: w.String(), json: out})
 }
 
 func listenerShow(r *run, a *args) error {
@@ -225,11 +197,7 @@ func listenerShow(r *run, a *args) error {
 		return failf("Listener %s was not found in the registry.", a.arg(0))
 	}
 	o := listeners(n)[i].out(n)
-	if r.json {
-		return r.printJSON(o)
-	}
-	fmt.Fprintf(r.Stdout, "%s\n  Internal address: %s\n  Route: %s\n  Node: %s\n", o, o.ProcessorAddress, o.Route, n.Name)
-	return nil
+	return r.answer(answer{plain: fmt.Sprintf("%s\n  Internal address: %s\n  Route: %s\n  Node: %s\n", o, o.ProcessorAddress, o.Route, n.Name), json: o})
 }
 
 func listenerDelete(r *run, a *args) error {
@@ -250,10 +218,5 @@ func listenerDelete(r *run, a *args) error {
 	if err != nil {
 		return err
 	}
-	r.tellOthers(node)
-	if r.json {
-		return r.printJSON(map[string]string{"node": node})
-	}
-	r.ok("TCP listener with address %s on Node %s has been deleted", address, node)
-	return nil
+	return r.answer(answer{plain: okf("TCP listener with address %s on Node %s has been deleted", address, node), json: map[string]string{"node": node}})
 }

@@ -2,7 +2,6 @@ package ockam
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -248,15 +247,6 @@ func (r *run) nodeInfo(s *Session, n *Node, full bool) nodeInfo {
 		}
 	}
 	return info
-}
-
-func (r *run) printJSON(v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(r.Stdout, "%s\n", b)
-	return nil
 }
 
 func nodeList(r *run, _ *args) error {
