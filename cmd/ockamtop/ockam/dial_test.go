@@ -37,6 +37,10 @@ func TestPeersReadTheSessionWhenItChanges(t *testing.T) {
 	if !p.mayDial("127.0.0.1:7001") {
 		t.Error("the listener of a node created later refused")
 	}
+	save(&Session{Nodes: []*Node{{Name: "n1", Listener: "127.0.0.1:7000", TCPListeners: []TCPListener{{SocketAddr: "127.0.0.1:7100"}}}}})
+	if !p.mayDial("127.0.0.1:7100") {
+		t.Error("a listener tcp-listener create added refused")
+	}
 	save(&Session{Nodes: []*Node{{Name: "n3-created-later", Listener: "127.0.0.1:7001"}}})
 	if p.mayDial("127.0.0.1:9") || p.mayDial("127.0.0.1:7000") {
 		t.Error("the listener of a deleted node allowed")
