@@ -9,9 +9,9 @@ import "fmt"
 // queued under one lock; creditCh needs no lock.
 type streamCredit struct {
 	// credit is how many bytes we may still send; sendWindow the most it
-	// may be, and chunk the largest Payload we send (the other end's
-	// Window).
-	credit, sendWindow, chunk int
+	// may be (the other end's Window), whose chunkFor is the largest
+	// Payload we send.
+	credit, sendWindow int
 
 	// window is how many bytes we have said we take in flight (our
 	// Window): it only grows. limit is how many the other end may have
@@ -22,9 +22,9 @@ type streamCredit struct {
 	// comes down to a smaller share only as far as out allows.
 	window, limit, out int
 	// want is how far above DefaultWindow this end would take in flight
-	// (0: it asked its set's budget for nothing); extra is the part of
-	// the budget it holds, and limit is DefaultWindow plus extra.
-	want, extra int
+	// (0: it asked its set's budget for nothing). What limit is above
+	// DefaultWindow is the part of the budget it holds (its extra).
+	want int
 	// pendWindow and pendCredit are a Window (0: none) and a Credit
 	// decided and not yet sent (sendGrants).
 	pendWindow, pendCredit int
@@ -38,7 +38,6 @@ func newStreamCredit() streamCredit {
 	return streamCredit{
 		credit:     DefaultWindow,
 		sendWindow: DefaultWindow,
-		chunk:      DefaultChunk,
 		window:     DefaultWindow,
 		limit:      DefaultWindow,
 		out:        DefaultWindow,
@@ -72,7 +71,7 @@ func (s *portalStream) onWindow(n uint64) {
 	s.mu.Lock()
 	if w > s.sendWindow {
 		s.credit += w - s.sendWindow
-		s.sendWindow, s.chunk = w, chunkFor(w)
+		s.sendWindow = w
 	}
 	grants := s.wantLocked(w)
 	s.mu.Unlock()
@@ -123,8 +122,8 @@ func (s *portalStream) leaveBudgetLocked() {
 	if s.want == 0 {
 		return
 	}
-	s.set.budget.leave(s.extra)
-	s.want, s.extra = 0, 0
+	s.set.budget.leave(s.limit - DefaultWindow)
+	s.want = 0
 }
 
 // A stream gives written bytes back as credit in lumps of half its limit,
@@ -155,8 +154,7 @@ func (s *portalStream) settleLocked(force bool) bool {
 		return false
 	}
 	if s.want > 0 {
-		s.extra = s.set.budget.settle(s.extra, s.want, s.out-DefaultWindow)
-		s.limit = DefaultWindow + s.extra
+		s.limit = DefaultWindow + s.set.budget.settle(s.limit-DefaultWindow, s.want, s.out-DefaultWindow)
 	}
 	if s.limit > s.window {
 		// A Window gives the other end the difference as credit.
