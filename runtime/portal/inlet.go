@@ -51,7 +51,8 @@ type InletOptions struct {
 	MaxStreams int
 	// Window is the bytes each stream takes in flight, and asks of the
 	// outlet's (a Window message): DefaultWindow, in Ockam-sized chunks,
-	// unless set larger, up to LargeWindow. Set it only for a route that
+	// unless set larger, up to LargeWindow, as far as its share of the
+	// inlet's budget goes (window_budget.go). Set it only for a route that
 	// is TCP between ockamtop nodes all the way to the outlet: a UDP hop
 	// cannot carry the large chunks, nor an Ockam peer read the message.
 	Window int
@@ -235,8 +236,8 @@ func (in *Inlet) serve(conn *net.TCPConn) {
 	select {
 	case <-s.established:
 		in.routeUp()
-		if way.window > DefaultWindow && in.streamSet.takeLarge(s) {
-			s.announceWindow(way.window)
+		if way.window > DefaultWindow {
+			s.askWindow(way.window)
 		}
 		// The reader gets a goroutine of its own, with a fresh stack: this
 		// one grew while it resolved the route, and an idle stream keeps

@@ -46,7 +46,12 @@ import (
 //	               stream answers with its own, and both ends then move
 //	               data in large chunks. A UDP hop on the way, whose
 //	               reassembly takes messages of a few hundred KiB at most,
-//	               or an Ockam peer, never sees one.
+//	               or an Ockam peer, never sees one. A window only grows:
+//	               an end whose streams share a budget (window_budget.go)
+//	               sends a larger Window as its stream's share grows, and
+//	               keeps the other end below a window that is now more
+//	               than its share by giving back less Credit than it
+//	               wrote, which needs no message.
 //
 // Message numbers. Ockam's Payload may end with an optional packet counter,
 // [has_counter u8][u16 little endian] (Ockam numbers the packets of a

@@ -292,52 +292,28 @@ func TestPortalPokedWhileBusy(t *testing.T) {
 	}
 }
 
-// An inlet gives the large window to maxLargeStreams streams at a time; the
-// next ones take the default window, and get the large one again once the
-// first have closed.
+// An inlet's streams share a budget of maxLargeStreams large windows: the
+// first maxLargeStreams, each coming while the budget has room, take the
+// large window; the next keeps the default while they hold all of it
+// (idle, with all of it out). The outlet counts the same way.
 func TestPortalLargeWindowBound(t *testing.T) {
 	p := newPortalPathOpts(t, nodetest.ServeTCP(t, nodetest.EchoServer), InletOptions{Window: LargeWindow})
-	open := func() (net.Conn, *portalStream) {
-		t.Helper()
-		c := echoedConn(t, p.inlet.Addr())
-		// The stream whose local end is c's peer.
-		p.inlet.streamSet.mu.Lock()
-		defer p.inlet.streamSet.mu.Unlock()
-		for s := range p.inlet.streamSet.streams {
-			if s.sock.RemoteAddr().String() == c.LocalAddr().String() {
-				return c, s
-			}
-		}
-		t.Fatal("no stream for the connection")
-		return nil, nil
-	}
-	window := func(s *portalStream) int {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.window
-	}
-	var first net.Conn
 	for i := range maxLargeStreams {
-		c, s := open()
-		if w := window(s); w != LargeWindow {
-			t.Fatalf("stream %d: window %d, want the large one", i, w)
-		}
-		if i == 0 {
-			first = c
+		_, s := streamOf(t, p, echoedConn(t, p.inlet.Addr()))
+		if w, l := windowLimit(s); w != LargeWindow || l != LargeWindow {
+			t.Fatalf("stream %d: window %d, limit %d; want the large one", i, w, l)
 		}
 	}
-	_, s := open()
-	if w := window(s); w != DefaultWindow {
-		t.Fatalf("stream %d: window %d, want the default", maxLargeStreams, w)
+	_, s := streamOf(t, p, echoedConn(t, p.inlet.Addr()))
+	if w, l := windowLimit(s); w != DefaultWindow || l != DefaultWindow {
+		t.Fatalf("stream %d: window %d, limit %d; want the default", maxLargeStreams, w, l)
 	}
-	first.Close()
-	nodetest.WaitFor(t, "the first stream to close", func() bool { return p.inlet.Streams() == maxLargeStreams })
-	if _, s := open(); window(s) != LargeWindow {
-		t.Fatalf("after one closed: window %d, want the large one", window(s))
+	if held, wanting := p.inlet.streamSet.budget.holding(); held != largeBudget || wanting != maxLargeStreams+1 {
+		t.Fatalf("inlet's budget: %d held by %d streams", held, wanting)
 	}
 
-	// The outlet counts too: a second inlet's stream asks for a large
-	// window, and the outlet, which has granted maxLargeStreams, keeps the
+	// The outlet's too: a second inlet's stream asks for a large window,
+	// and the outlet, whose streams hold all of its budget, keeps the
 	// default: that stream sends Ockam-sized chunks.
 	route := routing.Route{routing.TCPAddress(p.n2Addr), routing.LocalAddress("forward_to_n3"), routing.LocalAddress("hop"), routing.LocalAddress("outlet")}
 	second, err := StartInlet(p.n1, "second", "127.0.0.1:0", func() (routing.Route, error) { return route, nil }, InletOptions{Window: LargeWindow})
@@ -356,6 +332,91 @@ func TestPortalLargeWindowBound(t *testing.T) {
 			}
 			s.mu.Unlock()
 		}
-		return asked == 1 && p.outlet.streamSet.large == maxLargeStreams
+		held, _ := p.outlet.streamSet.budget.holding()
+		return asked == 1 && held == largeBudget
 	})
+}
+
+// Streams in flow even out: with a budget of two large windows, two
+// streams take it all and a third keeps the default; once the two have
+// moved data they hold a third each, and the third takes its share, with
+// a larger Window. When one closes, the others grow back to the large
+// window as they move data. No stream holds more than its share.
+func TestPortalWindowShares(t *testing.T) {
+	p := newPortalPathOpts(t, nodetest.ServeTCP(t, nodetest.EchoServer), InletOptions{Window: LargeWindow})
+	p.inlet.streamSet.budget.size = 2 * largeExtra
+	p.outlet.streamSet.budget.size = 2 * largeExtra
+	var conns []net.Conn
+	var streams []*portalStream
+	for range 3 {
+		c, s := streamOf(t, p, echoedConn(t, p.inlet.Addr()))
+		conns, streams = append(conns, c), append(streams, s)
+	}
+	for i, want := range []int{LargeWindow, LargeWindow, DefaultWindow} {
+		if w, _ := windowLimit(streams[i]); w != want {
+			t.Fatalf("stream %d: window %d, want %d", i, w, want)
+		}
+	}
+	// Enough through each of the first two that they write half their
+	// window and settle; then through the third.
+	echoThrough(t, conns[0], 3<<20)
+	echoThrough(t, conns[1], 3<<20)
+	echoThrough(t, conns[2], 1<<20)
+	share := 2 * largeExtra / 3
+	for i, s := range streams {
+		if w, l := windowLimit(s); l > DefaultWindow+share || i == 2 && (w != DefaultWindow+share || l != w) {
+			t.Fatalf("three in flow, stream %d: window %d, limit %d; the share is %d", i, w, l, DefaultWindow+share)
+		}
+	}
+	conns[0].Close()
+	nodetest.WaitFor(t, "the first stream to close", func() bool { return p.inlet.Streams() == 2 })
+	echoThrough(t, conns[1], 3<<20)
+	echoThrough(t, conns[2], 3<<20)
+	for i, s := range streams[1:] {
+		if w, l := windowLimit(s); w != LargeWindow || l != LargeWindow {
+			t.Fatalf("two left, stream %d: window %d, limit %d; want the large one", i+1, w, l)
+		}
+	}
+	for _, ss := range []*streamSet{&p.inlet.streamSet, &p.outlet.streamSet} {
+		if held, _ := ss.budget.holding(); held > 2*largeExtra {
+			t.Fatalf("budget holds %d of %d", held, 2*largeExtra)
+		}
+	}
+}
+
+// streamOf is the inlet's stream whose socket is c's other end.
+func streamOf(t *testing.T, p *portalPath, c net.Conn) (net.Conn, *portalStream) {
+	t.Helper()
+	p.inlet.streamSet.mu.Lock()
+	defer p.inlet.streamSet.mu.Unlock()
+	for s := range p.inlet.streamSet.streams {
+		if s.sock.RemoteAddr().String() == c.LocalAddr().String() {
+			return c, s
+		}
+	}
+	t.Fatal("no stream for the connection")
+	return nil, nil
+}
+
+// windowLimit reads a stream's window and limit.
+func windowLimit(s *portalStream) (window, limit int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.window, s.limit
+}
+
+// echoThrough sends n bytes over c, to an echo server, and reads them back.
+func echoThrough(t *testing.T, c net.Conn, n int) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Write(make([]byte, n))
+		errc <- err
+	}()
+	if _, err := io.ReadFull(c, make([]byte, n)); err != nil {
+		t.Fatalf("echo of %d bytes: %v", n, err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("echo of %d bytes: %v", n, err)
+	}
 }

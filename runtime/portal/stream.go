@@ -44,7 +44,7 @@ type portalStream struct {
 	onDone func()
 
 	// mu guards the fields below marked so, and those of streamCredit and
-	// streamWriter: a Payload is checked against the window, and written
+	// streamWriter: a Payload is checked against the limit, and written
 	// or queued, under one lock.
 	mu sync.Mutex
 	// untrack unregisters the stream from its node's shutdown.
@@ -317,8 +317,20 @@ func (s *portalStream) sendBuf(payload []byte, buf *[]byte, sp *runtime.Spliced)
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
-	s.lastSent.Store(time.Now().UnixNano())
 	s.sending <- struct{}{}
+	err := s.routeTurn(remote, payload, buf, sp)
+	<-s.sending
+	if err != nil {
+		s.close(fmt.Errorf("send to the other end: %w", err), false)
+		return false
+	}
+	return true
+}
+
+// routeTurn numbers a message, if it is one of those numbered, and routes
+// it to remote: the caller holds the stream's turn to send (sending).
+func (s *portalStream) routeTurn(remote routing.Route, payload []byte, buf *[]byte, sp *runtime.Spliced) error {
+	s.lastSent.Store(time.Now().UnixNano())
 	if numbered(payload) {
 		if sp != nil {
 			sp.SetTail(appendSeq(sp.Tail(), s.sent))
@@ -327,15 +339,9 @@ func (s *portalStream) sendBuf(payload []byte, buf *[]byte, sp *runtime.Spliced)
 		}
 		s.sent++
 	}
-	err := s.node.Route(context.Background(), runtime.NewRouted(routing.Message{
+	return s.node.Route(context.Background(), runtime.NewRouted(routing.Message{
 		Onward: remote, Return: routing.Route{s.addr}, Payload: payload,
 	}, nil, buf, sp))
-	<-s.sending
-	if err != nil {
-		s.close(fmt.Errorf("send to the other end: %w", err), false)
-		return false
-	}
-	return true
 }
 
 // shutdownPongWait bounds how long a closing node waits for the Pong of a
@@ -387,6 +393,7 @@ func (s *portalStream) close(reason error, tell bool) {
 		return
 	}
 	s.closed = true
+	s.leaveBudgetLocked()
 	tombstone := s.tombstone
 	remote, untrack := s.remote, s.untrack
 	for _, c := range s.queue {

@@ -84,7 +84,7 @@ type idleRead struct {
 // wait and a read would take two. Otherwise it only waits, and pump reads.
 func (s *portalStream) readIdle(size int) (idleRead, error) {
 	s.mu.Lock()
-	credit, chunk := s.credit, s.chunk
+	credit, chunk := s.credit, chunkFor(s.sendWindow)
 	s.mu.Unlock()
 	n := min(size, credit, chunk)
 	if n <= 0 || payloadHeadroom+n+seqSize > runtime.SmallBufferSize || s.raw == nil {
@@ -114,7 +114,7 @@ func (s *portalStream) pokeIfIdle(now time.Time, idle time.Duration) {
 func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
 	if first.done {
 		s.mu.Lock()
-		chunk := s.chunk
+		chunk := chunkFor(s.sendWindow)
 		s.mu.Unlock()
 		if more, over := s.sendRead(first.buf, first.pooled, first.k, first.n, chunk, size, firstErr); over {
 			return more
@@ -122,7 +122,7 @@ func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
 	}
 	for {
 		s.mu.Lock()
-		credit, closed, chunk := s.credit, s.closed, s.chunk
+		credit, closed, chunk := s.credit, s.closed, chunkFor(s.sendWindow)
 		s.mu.Unlock()
 		if closed {
 			return false

@@ -22,8 +22,9 @@ type streamSet struct {
 	// closed is set by closeAll: its inlet or outlet is stopped, and
 	// takes no new stream.
 	closed bool // guarded by mu
-	// large counts the streams that took a large window (takeLarge).
-	large int // guarded by mu
+	// budget is what the streams take in flight above their default
+	// windows, shared.
+	budget windowBudget
 	// life is its inlet's or outlet's, which runs the streams' readers;
 	// nil: the node's.
 	life *partLife
@@ -77,34 +78,9 @@ func (ss *streamSet) closeAll() {
 
 func (ss *streamSet) remove(s *portalStream) {
 	ss.mu.Lock()
-	if _, ok := ss.streams[s]; ok && s.large {
-		ss.large--
-	}
 	delete(ss.streams, s)
 	ss.mu.Unlock()
 }
-
-// takeLarge counts s among the streams with a large window, if fewer than
-// maxLargeStreams are: false if there are that many already.
-func (ss *streamSet) takeLarge(s *portalStream) bool {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if s.large {
-		return true
-	}
-	if _, ok := ss.streams[s]; !ok || ss.large >= maxLargeStreams {
-		return false
-	}
-	ss.large++
-	s.large = true
-	return true
-}
-
-// maxLargeStreams bounds the streams of one inlet, or one outlet, that
-// take a large window at once: what a node may hold for an inlet's streams stays
-// maxLargeStreams x LargeWindow (128 MiB), plus DefaultWindow for each
-// stream past them, which share the default window.
-const maxLargeStreams = 32
 
 // Len counts the open streams.
 func (ss *streamSet) Len() int {

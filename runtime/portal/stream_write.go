@@ -59,7 +59,7 @@ func (c chunk) drop() {
 }
 
 // onPayload takes a Payload of data from the other end, whose buffer or
-// pipe m holds: within the window, it is written at once when the socket
+// pipe m holds: within the limit, it is written at once when the socket
 // takes it and nothing is queued, else queued for the writer. The chunk
 // takes m's buffer and pipe from it: the stream gives them back once
 // written, or drops them.
@@ -70,7 +70,7 @@ func (s *portalStream) onPayload(m *runtime.Routed, data []byte) {
 		return
 	}
 	c := chunk{data: data, buf: m.TakeBuffer(), sp: m.TakeSpliced()}
-	if s.queued+c.len() > s.window {
+	if s.queued+c.len() > s.limit {
 		queued := s.queued
 		s.mu.Unlock()
 		c.drop()
@@ -98,8 +98,8 @@ func (s *portalStream) onPayload(m *runtime.Routed, data []byte) {
 			c.release()
 			c = chunk{}
 		}
-		if credit, give := s.written(n, s.window/2); give {
-			s.node.Go(func() { s.send(encodeCredit(credit)) })
+		if s.wroteLocked(n) {
+			s.node.Go(s.sendGrants)
 		}
 		if c.len() == 0 {
 			c.release()
@@ -174,7 +174,6 @@ func (s *portalStream) writeLoop() {
 		c := s.queue[0]
 		s.queue[0] = chunk{}
 		s.queue = s.queue[1:]
-		creditThreshold := s.window / 2
 		s.mu.Unlock()
 
 		size := c.len()
@@ -193,9 +192,10 @@ func (s *portalStream) writeLoop() {
 		}
 		s.mu.Lock()
 		s.queued -= size
+		grants := s.wroteLocked(size)
 		s.mu.Unlock()
-		if credit, give := s.written(size, creditThreshold); give {
-			s.send(encodeCredit(credit))
+		if grants {
+			s.sendGrants()
 		}
 	}
 }
