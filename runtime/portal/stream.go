@@ -107,7 +107,6 @@ func newPortalStream(n *runtime.Node, sock *net.TCPConn, log hclog.Logger, set *
 		onDone:       onDone,
 		streamCredit: newStreamCredit(),
 		sending:      make(chan struct{}, 1),
-		established:  make(chan struct{}),
 		done:         make(chan struct{}),
 	}
 	s.raw, _ = splice.Spliceable(sock)
@@ -117,7 +116,12 @@ func newPortalStream(n *runtime.Node, sock *net.TCPConn, log hclog.Logger, set *
 	s.lastSent.Store(now)
 	s.lastHeard.Store(now)
 	if remote != nil {
-		s.setRemote(remote)
+		// Known from the start (the outlet's): nobody waits for it.
+		s.remote = remote.Clone()
+		s.established = establishedAlready
+		s.establish.Do(func() {})
+	} else {
+		s.established = make(chan struct{})
 	}
 	if !set.add(s) {
 		return nil, ErrStopped
@@ -140,6 +144,15 @@ func newPortalStream(n *runtime.Node, sock *net.TCPConn, log hclog.Logger, set *
 	}
 	return s, nil
 }
+
+// establishedAlready is the established channel of the streams whose
+// other end is known when they start: closed once, and shared, which
+// saves each of them a channel (an outlet's idle streams are many).
+var establishedAlready = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // setRemote fixes the route to the other end and lets data flow. Only the
 // first call counts.

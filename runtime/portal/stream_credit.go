@@ -6,7 +6,7 @@ import "fmt"
 // still send (the other end's Credit and Window messages), and how much it
 // lets the other end have in flight (ours). Its int fields are guarded by
 // the stream's mu, since a Payload is checked against the limit and
-// queued under one lock; creditCh needs no lock.
+// queued under one lock.
 type streamCredit struct {
 	// credit is how many bytes we may still send; sendWindow the most it
 	// may be (the other end's Window), whose chunkFor is the largest
@@ -28,7 +28,8 @@ type streamCredit struct {
 	// pendWindow and pendCredit are a Window (0: none) and a Credit
 	// decided and not yet sent (sendGrants).
 	pendWindow, pendCredit int
-	// creditCh is signalled when credit grows.
+	// creditCh is signalled when credit grows; made by the reader the
+	// first time it waits for credit (an idle stream never does).
 	creditCh chan struct{}
 }
 
@@ -41,7 +42,6 @@ func newStreamCredit() streamCredit {
 		window:     DefaultWindow,
 		limit:      DefaultWindow,
 		out:        DefaultWindow,
-		creditCh:   make(chan struct{}, 1),
 	}
 }
 
@@ -57,8 +57,8 @@ func (s *portalStream) onCredit(n uint64) {
 	s.mu.Lock()
 	// Never more than a window in flight, whatever a peer claims.
 	s.credit = min(s.credit+int(min(n, uint64(s.sendWindow))), s.sendWindow)
+	s.creditGrewLocked()
 	s.mu.Unlock()
-	s.creditGrew()
 }
 
 // onWindow takes a Window of n bytes from the other end: it sends up to
@@ -72,21 +72,33 @@ func (s *portalStream) onWindow(n uint64) {
 	if w > s.sendWindow {
 		s.credit += w - s.sendWindow
 		s.sendWindow = w
+		s.creditGrewLocked()
 	}
 	grants := s.wantLocked(w)
 	s.mu.Unlock()
-	s.creditGrew()
 	if grants {
 		s.node.Go(s.sendGrants)
 	}
 }
 
-// creditGrew wakes a reader waiting for credit.
-func (s *portalStream) creditGrew() {
+// creditGrewLocked wakes a reader waiting for credit. s.mu is held.
+func (s *portalStream) creditGrewLocked() {
+	if s.creditCh == nil {
+		return // no reader has waited yet
+	}
 	select {
 	case s.creditCh <- struct{}{}:
 	default:
 	}
+}
+
+// creditWaitLocked is the channel a reader with no credit waits on. s.mu
+// is held: a Credit that comes after the reader saw none signals it.
+func (s *portalStream) creditWaitLocked() <-chan struct{} {
+	if s.creditCh == nil {
+		s.creditCh = make(chan struct{}, 1)
+	}
+	return s.creditCh
 }
 
 // askWindow has the stream take up to window bytes in flight, as much as

@@ -123,6 +123,10 @@ func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
 	for {
 		s.mu.Lock()
 		credit, closed, chunk := s.credit, s.closed, chunkFor(s.sendWindow)
+		var grew <-chan struct{}
+		if credit <= 0 {
+			grew = s.creditWaitLocked()
+		}
 		s.mu.Unlock()
 		if closed {
 			return false
@@ -130,7 +134,7 @@ func (s *portalStream) pump(size *int, first idleRead, firstErr error) bool {
 		if credit <= 0 {
 			s.set.count.creditStalls.Add(1)
 			select {
-			case <-s.creditCh:
+			case <-grew:
 			case <-s.done:
 				return false
 			}
