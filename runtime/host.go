@@ -63,14 +63,7 @@ func (cw *ConnectionWorker) Address() routing.Address { return cw.w.addr }
 func (cw *ConnectionWorker) Idle() bool { return cw.w.pending.Load() == 0 }
 
 // Stopped reports whether the worker has stopped.
-func (cw *ConnectionWorker) Stopped() bool {
-	select {
-	case <-cw.w.done:
-		return true
-	default:
-		return false
-	}
-}
+func (cw *ConnectionWorker) Stopped() bool { return cw.w.stopped.Load() }
 
 // Queue puts m into the worker's mailbox, behind what is there, waiting
 // while it is full until ctx is done or the worker stops: a connection

@@ -143,13 +143,13 @@ func (n *Node) addWorker(name string, impl Worker, service, inline bool) (*worke
 		addr:   routing.LocalAddress(name),
 		impl:   impl,
 		node:   n,
-		done:   make(chan struct{}),
 		inline: inline,
 	}
 	if inline {
 		w.ctx = &Context{node: n, w: w, log: n.log} // no With: inline workers are many
 	} else {
 		w.mailbox = make(chan *Routed, n.opts.MailboxSize)
+		w.done = make(chan struct{})
 	}
 	w.service.Store(service)
 	w.startedService = service
@@ -336,11 +336,9 @@ func (n *Node) routeTo(ctx context.Context, m *Routed) error {
 		}
 	}
 	if w.inline {
-		select {
-		case <-w.done:
+		if w.stopped.Load() {
 			n.counters.drop(ErrWorkerStopped)
 			return fmt.Errorf("deliver to %s: %w", w.addr, ErrWorkerStopped)
-		default:
 		}
 		n.counters.routed.Add(1)
 		return w.impl.HandleMessage(w.ctx, m)

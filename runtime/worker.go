@@ -80,8 +80,11 @@ type worker struct {
 	impl    Worker
 	node    *Node
 	mailbox chan *Routed
-	done    chan struct{} // closed when the worker is stopped
-	stop    sync.Once
+	// done is closed when a mailbox worker is stopped (nil for an inline
+	// worker, which nobody waits on: its many idle portal streams save
+	// the channel); stopped is set when any worker is.
+	done chan struct{}
+	stop sync.Once
 	// transport is true for connection workers, which accept every flow.
 	transport bool
 	// service is true for consumers of the node's inbound flow.
@@ -103,9 +106,17 @@ type worker struct {
 	// running is whether a goroutine handles the mailbox (or is about
 	// to): set by the wake that starts it, cleared by it as it ends.
 	running atomic.Bool
+	stopped atomic.Bool
 }
 
-func (w *worker) close() { w.stop.Do(func() { close(w.done) }) }
+func (w *worker) close() {
+	w.stop.Do(func() {
+		w.stopped.Store(true)
+		if w.done != nil {
+			close(w.done)
+		}
+	})
+}
 
 // wake starts the worker's goroutine unless one runs; called after each
 // message put into the mailbox, so that a message never waits in a
