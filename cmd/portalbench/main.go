@@ -313,8 +313,8 @@ func paired(num, den []float64) float64 {
 }
 
 // idleSettle is how long the streams are held idle before ockamtop's
-// memory is read: a stream's reader restarts on a fresh, small stack once
-// it has been idle for a second (runtime/portal_stream.go).
+// memory is read: a stream's reader parks it, with no goroutine, once it
+// has been idle for a second (runtime/portal/stream_read.go).
 const idleSettle = 3 * time.Second
 
 // idleStreams holds n established streams open on each inlet given, and

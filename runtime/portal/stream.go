@@ -21,8 +21,10 @@ import (
 // end holds the client's socket, the outlet's the target's. Its worker is
 // inline (HandleMessage never blocks): received data is queued, at most a
 // window of it thanks to credits, and written by a goroutine that exists
-// only while there is something to write. An idle stream is one goroutine,
-// its reader, blocked in Read on a small buffer.
+// only while there is something to write. A stream that has just gone
+// quiet is one goroutine, its reader, waiting for its socket with no
+// buffer; one quiet for a second is no goroutine: its socket waits in its
+// set's epoll instance (stream_park_linux.go).
 //
 // The stream's jobs each have a file: the messages it takes and its close
 // here; its flow control (stream_credit.go); its read side, from the
@@ -79,6 +81,9 @@ type portalStream struct {
 	// routed inline may come back to this stream on the same goroutine).
 	sending chan struct{}
 	sent    uint16 // guarded by sending: the number of the next message sent
+	// parkKey is the stream's key among its set's parked streams, 0 when
+	// it is not parked (stream_park_linux.go). Guarded by the parker's mu.
+	parkKey uint32
 
 	// lastSent and lastHeard are UnixNano times, for keepalives.
 	lastSent, lastHeard atomic.Int64

@@ -23,20 +23,22 @@ type streamReader struct {
 // readLoop reads the socket and sends its data to the other end, within
 // the credit it has.
 //
-// An idle stream is this goroutine waiting, with no buffer, for its socket
-// to be readable. Sending grows a goroutine's stack past its first 2 KiB
-// (the route through hops and connections is deep), and a parked stack
-// shrinks only at a collection, so a stream that goes quiet after sending
-// would keep a grown stack for as long as it is open. So the sweeper of
-// its inlet or outlet pokes a reader that has sent and then gone quiet for
-// idleRestart (a read deadline in the past wakes it), and the reader hands
-// over to a fresh goroutine, with a small stack, that waits for as long as
-// it takes. A stream in flow is never poked, and its reader's wait costs
+// A quiet stream is this goroutine waiting, with no buffer, for its
+// socket to be readable. Sending grows a goroutine's stack past its first
+// 2 KiB (the route through hops and connections is deep), and a waiting
+// stack shrinks only at a collection; and even a small stack is most of
+// what an idle stream costs. So the sweeper of its inlet or outlet pokes a
+// reader that has been quiet for idleRestart (a read deadline in the past
+// wakes it), and the reader parks the stream (stream_park_linux.go): it
+// ends, and the socket waits with no goroutine until it has something.
+// Where a stream cannot park, a reader that has sent hands over to a
+// fresh goroutine, with a small stack, that waits for as long as it
+// takes. A stream in flow is never poked, and its reader's wait costs
 // nothing more than the wait itself.
 func (s *portalStream) readLoop() { s.readFrom(1 << 10) }
 
-// idleRestart is how long a reader that has sent stays quiet before its
-// sweeper pokes it to restart on a fresh stack.
+// idleRestart is how long a reader stays quiet before its sweeper pokes
+// it to park, or to restart on a fresh stack.
 const idleRestart = time.Second
 
 // readFrom is readLoop with size, the next read's size: it grows while
@@ -47,8 +49,12 @@ func (s *portalStream) readFrom(size int) {
 		first, err := s.readIdle(size)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			_ = s.sock.SetReadDeadline(time.Time{})
-			if s.poked.Swap(false) {
+			if s.poked.Load() {
 				s.set.restarts.Add(1)
+				if s.set.park(s.node, s) {
+					return // poked stays set while it is parked
+				}
+				s.poked.Store(false)
 				if !s.set.goroutine(s.node, func() { s.readFrom(size) }) {
 					s.close(nil, true) // its inlet or outlet is stopping
 				}
@@ -98,10 +104,11 @@ func (s *portalStream) readIdle(size int) (idleRead, error) {
 	return r, err
 }
 
-// pokeIfIdle asks the reader to restart on a fresh stack if it has sent
-// and then been quiet for idle (readFrom).
-func (s *portalStream) pokeIfIdle(now time.Time, idle time.Duration) {
-	if !s.grown.Load() || s.poked.Load() || now.Sub(time.Unix(0, s.lastSent.Load())) < idle {
+// pokeIfIdle asks the reader, quiet for idle, to park (park: its set
+// parks streams) or, if it has sent, to restart on a fresh stack
+// (readFrom). A parked stream is poked already.
+func (s *portalStream) pokeIfIdle(now time.Time, idle time.Duration, park bool) {
+	if !(s.grown.Load() || park && s.raw != nil) || s.poked.Load() || now.Sub(time.Unix(0, s.lastSent.Load())) < idle {
 		return
 	}
 	s.poked.Store(true)

@@ -25,11 +25,17 @@ type streamSet struct {
 	// budget is what the streams take in flight above their default
 	// windows, shared.
 	budget windowBudget
+	// parker holds the idle streams that wait with no goroutine, made at
+	// the first; parkDone is set when the sweeper ends, or the parker
+	// could not be made: no stream parks from then on.
+	parker   *parker // guarded by mu
+	parkDone bool    // guarded by mu
 	// life is its inlet's or outlet's, which runs the streams' readers;
 	// nil: the node's.
 	life *partLife
 	// idleRestart, when set, replaces the const of that name (tests), in
-	// nanoseconds; restarts counts the readers restarted on a fresh stack.
+	// nanoseconds; restarts counts the readers parked, or restarted on a
+	// fresh stack.
 	idleRestart atomic.Int64
 	restarts    atomic.Uint64
 }
@@ -79,7 +85,70 @@ func (ss *streamSet) closeAll() {
 func (ss *streamSet) remove(s *portalStream) {
 	ss.mu.Lock()
 	delete(ss.streams, s)
+	if ss.parker != nil {
+		ss.parker.unpark(s)
+	}
 	ss.mu.Unlock()
+}
+
+// park has s wait for its socket with no goroutine (stream_park_linux.go):
+// false if it cannot, and its reader goes on. Only a set with a sweeper
+// (an inlet's or an outlet's) parks streams, since only its sweeper pokes
+// idle readers, and it ends the parker when it ends.
+func (ss *streamSet) park(n *runtime.Node, s *portalStream) bool {
+	if s.raw == nil || ss.life == nil {
+		return false
+	}
+	ss.mu.Lock()
+	if ss.parkDone || ss.closed {
+		ss.mu.Unlock()
+		return false
+	}
+	p := ss.parker
+	if p == nil {
+		var err error
+		if p, err = newParker(); err != nil {
+			ss.parkDone = true
+			ss.mu.Unlock()
+			return false
+		}
+		if !ss.goroutine(n, func() { p.run(func(s *portalStream) { ss.wake(n, s) }) }) {
+			p.close()
+			ss.parkDone = true
+			ss.mu.Unlock()
+			return false
+		}
+		ss.parker = p
+	}
+	ss.mu.Unlock()
+	return p.park(s)
+}
+
+// wake starts the reader of a parked stream whose socket has something.
+// A set that is stopping starts none: it closes its streams.
+func (ss *streamSet) wake(n *runtime.Node, s *portalStream) {
+	s.poked.Store(false)
+	ss.goroutine(n, s.readLoop)
+}
+
+// canPark reports whether idle streams park (the sweeper asks at each
+// tick).
+func (ss *streamSet) canPark() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return parkSupported && ss.life != nil && !ss.parkDone && !ss.closed
+}
+
+// stopParking ends the parker as the sweeper ends (its node is closing,
+// or its inlet or outlet stopping, and the streams with it).
+func (ss *streamSet) stopParking() {
+	ss.mu.Lock()
+	ss.parkDone = true
+	p := ss.parker
+	ss.mu.Unlock()
+	if p != nil {
+		p.close()
+	}
 }
 
 // Len counts the open streams.
@@ -122,6 +191,7 @@ func (ss *streamSet) pathClosed(addr routing.Address) {
 func (ss *streamSet) sweep(n *runtime.Node, k runtime.KeepAlive, stop <-chan struct{}) {
 	t := time.NewTicker(min(k.Every/2, idleRestart))
 	defer t.Stop()
+	defer ss.stopParking()
 	for {
 		select {
 		case <-n.Context().Done():
@@ -136,9 +206,10 @@ func (ss *streamSet) sweep(n *runtime.Node, k runtime.KeepAlive, stop <-chan str
 			}
 			ss.mu.Unlock()
 			idle := cmp.Or(time.Duration(ss.idleRestart.Load()), idleRestart)
+			park := ss.canPark()
 			for _, s := range streams {
 				s.keepAlive(now, k.Every, k.DeadAfter)
-				s.pokeIfIdle(now, idle)
+				s.pokeIfIdle(now, idle, park)
 			}
 		}
 	}
