@@ -138,7 +138,28 @@ func (p *parker) run(wake func(*portalStream)) {
 	}
 }
 
-// close ends run; the streams still parked are the set's to close.
+// takeAll takes every stream out of the parked streams, once run has
+// ended.
+func (p *parker) takeAll() []*portalStream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	streams := make([]*portalStream, 0, len(p.streams))
+	for key, s := range p.streams {
+		s.parkKey = 0
+		delete(p.streams, key)
+		streams = append(streams, s)
+	}
+	return streams
+}
+
+// count is how many streams are parked.
+func (p *parker) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.streams)
+}
+
+// close ends run.
 func (p *parker) close() { _ = p.file.Close() }
 
 // parkSupported says whether an idle stream can be parked here.

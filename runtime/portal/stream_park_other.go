@@ -16,3 +16,5 @@ func (*parker) park(*portalStream) bool   { return false }
 func (*parker) unpark(*portalStream) bool { return false }
 func (*parker) run(func(*portalStream))   {}
 func (*parker) close()                    {}
+func (*parker) takeAll() []*portalStream  { return nil }
+func (*parker) count() int                { return 0 }

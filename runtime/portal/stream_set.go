@@ -112,7 +112,11 @@ func (ss *streamSet) park(n *runtime.Node, s *portalStream) bool {
 			ss.mu.Unlock()
 			return false
 		}
-		if !ss.goroutine(n, func() { p.run(func(s *portalStream) { ss.wake(n, s) }) }) {
+		run := func() {
+			p.run(func(s *portalStream) { ss.wake(n, s) })
+			ss.parkerEnded(n, p)
+		}
+		if !ss.goroutine(n, run) {
 			p.close()
 			ss.parkDone = true
 			ss.mu.Unlock()
@@ -129,6 +133,18 @@ func (ss *streamSet) park(n *runtime.Node, s *portalStream) bool {
 func (ss *streamSet) wake(n *runtime.Node, s *portalStream) {
 	s.poked.Store(false)
 	ss.goroutine(n, s.readLoop)
+}
+
+// parkerEnded wakes the streams still parked once the parker has ended:
+// from then on none parks, and each has a reader waiting as before (a
+// set that is stopping starts none: it closes its streams).
+func (ss *streamSet) parkerEnded(n *runtime.Node, p *parker) {
+	ss.mu.Lock()
+	ss.parkDone = true
+	ss.mu.Unlock()
+	for _, s := range p.takeAll() {
+		ss.wake(n, s)
+	}
 }
 
 // canPark reports whether idle streams park (the sweeper asks at each
