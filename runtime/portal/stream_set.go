@@ -136,13 +136,18 @@ func (ss *streamSet) wake(n *runtime.Node, s *portalStream) {
 }
 
 // parkerEnded wakes the streams still parked once the parker has ended:
-// from then on none parks, and each has a reader waiting as before (a
-// set that is stopping starts none: it closes its streams).
+// from then on none parks, and each has a reader waiting as before. A
+// set that is stopping, or whose node is closing, wakes none: its streams
+// are being closed.
 func (ss *streamSet) parkerEnded(n *runtime.Node, p *parker) {
 	ss.mu.Lock()
 	ss.parkDone = true
 	ss.mu.Unlock()
-	for _, s := range p.takeAll() {
+	streams := p.takeAll()
+	if n.Context().Err() != nil {
+		return
+	}
+	for _, s := range streams {
 		ss.wake(n, s)
 	}
 }
