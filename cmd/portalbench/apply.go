@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -70,72 +69,84 @@ node "n1" {
     from = "127.0.0.1:0"
     to   = "/node/n2/service/forward_to_n3/secure/api/service/hop/service/to_echo"
   }
-%s}
-`
-
-// manyInlet is one of the inlets of the many-inlets run, each a portal
-// to the echo server.
-const manyInlet = `  tcp_inlet "many_%d" {
-    from = "127.0.0.1:0"
-    to   = "/node/n2/service/forward_to_n3/service/hop/service/to_echo"
-  }
+}
 `
 
 // startOckamtop applies the topology with the real binary and returns its
 // inlets' addresses, "node.inlet" -> address, once it is up.
 func (b *bench) startOckamtop(bin, sink, echo, source string) (map[string]string, error) {
-	var many strings.Builder
-	for i := range b.opts.inlets {
-		fmt.Fprintf(&many, manyInlet, i)
-	}
-	inlets, _, err := b.apply(bin, fmt.Sprintf(topology, sink, echo, source, max(b.opts.streams+16, 1024), many.String()))
+	inlets, _, err := b.apply(bin, fmt.Sprintf(topology, sink, echo, source, max(b.opts.streams+16, 1024)))
 	return inlets, err
 }
 
 // apply applies the topology hcl with the real binary and returns its TCP
 // and UDP inlets' addresses, "node.inlet" -> address, once it is up.
 func (b *bench) apply(bin, hcl string) (inlets, udpInlets map[string]string, err error) {
-	file := filepath.Join(b.work, "portal.hcl")
-	if err := os.WriteFile(file, []byte(hcl), 0o644); err != nil {
-		return nil, nil, err
-	}
-	ready := filepath.Join(b.work, "ready.json")
-	logPath := filepath.Join(b.work, "ockamtop.log")
-	log, err := os.Create(logPath)
+	p, up, err := b.applyAs(bin, "portal", hcl)
 	if err != nil {
 		return nil, nil, err
 	}
+	b.ockam = p
+	return up.Inlets, up.UDPInlets, nil
+}
+
+// An ockamtop is a running `ockamtop apply`: its process, and its
+// /metrics address (apply --http).
+type ockamtop struct {
+	*proc
+	metrics string
+}
+
+// ready is what an ockamtop's ready file says.
+type ready struct {
+	Inlets    map[string]string `json:"inlets"`
+	UDPInlets map[string]string `json:"udp_inlets"`
+	HTTP      string            `json:"http"`
+}
+
+// applyAs runs `ockamtop apply` on hcl, with more arguments args (such as
+// -node), as name: its topology, ready file and log are name.hcl,
+// name.ready.json and name.log in the work directory. It returns once the
+// ready file is written; stop ends the process.
+func (b *bench) applyAs(bin, name, hcl string, args ...string) (*ockamtop, ready, error) {
+	var up ready
+	file := filepath.Join(b.work, name+".hcl")
+	if err := os.WriteFile(file, []byte(hcl), 0o644); err != nil {
+		return nil, up, err
+	}
+	readyPath := filepath.Join(b.work, name+".ready.json")
+	logPath := filepath.Join(b.work, name+".log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, up, err
+	}
 	defer log.Close()
-	cmd := exec.Command(bin, "apply", "--log-level", "warn", "--http", "127.0.0.1:0", "--ready-file", ready, file)
+	args = append([]string{"apply", "--log-level", "warn", "--http", "127.0.0.1:0", "--ready-file", readyPath}, append(args, file)...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OCKAMTOP_HOME="+filepath.Join(b.work, "home"))
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+		return nil, up, err
 	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	p := &ockamtop{proc: &proc{cmd: cmd, exited: make(chan struct{})}}
 	go func() { p.err = cmd.Wait(); close(p.exited) }()
-	b.ockam = p
-	deadline := time.After(30 * time.Second)
+	b.ockamtops = append(b.ockamtops, p)
+	deadline := time.After(60 * time.Second)
 	for {
-		if data, err := os.ReadFile(ready); err == nil {
-			var info struct {
-				Inlets    map[string]string `json:"inlets"`
-				UDPInlets map[string]string `json:"udp_inlets"`
-				HTTP      string            `json:"http"`
+		if data, err := os.ReadFile(readyPath); err == nil {
+			if err := json.Unmarshal(data, &up); err != nil {
+				return nil, up, fmt.Errorf("ready file: %w", err)
 			}
-			if err := json.Unmarshal(data, &info); err != nil {
-				return nil, nil, fmt.Errorf("ready file: %w", err)
-			}
-			b.metrics = info.HTTP
-			return info.Inlets, info.UDPInlets, nil
+			p.metrics = up.HTTP
+			return p, up, nil
 		}
 		select {
 		case <-p.exited:
 			logText, _ := os.ReadFile(logPath)
-			return nil, nil, fmt.Errorf("ockamtop apply exited: %v\n%s", p.err, logText)
+			return nil, up, fmt.Errorf("ockamtop apply exited: %v\n%s", p.err, logText)
 		case <-deadline:
-			return nil, nil, fmt.Errorf("ockamtop apply not up after 30s; its log is %s", logPath)
+			return nil, up, fmt.Errorf("ockamtop apply not up after 60s; its log is %s", logPath)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -137,9 +137,10 @@ type bench struct {
 	// interrupt are the processes of procs that end on an interrupt, not
 	// when their stdin closes (frp's).
 	interrupt []*proc
-	ockam     *proc
-	// metrics is ockamtop's /metrics address (apply --http).
-	metrics string
+	// ockam is the ockamtop that runs the portals, one of ockamtops, every
+	// ockamtop apply started.
+	ockam     *ockamtop
+	ockamtops []*ockamtop
 }
 
 // A path is one way from the client to the sink and the echo server.
@@ -250,16 +251,12 @@ func (b *bench) run() error {
 		}
 	}
 	if b.opts.streams > 0 {
-		if err := b.idleStreams(self, "on one inlet", []string{inlets["n1.echo"]}, b.opts.streams); err != nil {
+		if err := b.idleStreams(self, "on one inlet", []*ockamtop{b.ockam}, []string{inlets["n1.echo"]}, b.opts.streams); err != nil {
 			return err
 		}
 	}
 	if b.opts.inlets > 0 {
-		var addrs []string
-		for i := range b.opts.inlets {
-			addrs = append(addrs, inlets[fmt.Sprintf("n1.many_%d", i)])
-		}
-		return b.idleStreams(self, fmt.Sprintf("on %d inlets, %d each,", b.opts.inlets, b.opts.inletStreams), addrs, b.opts.inletStreams)
+		return b.manyInlets(self, bin, echo)
 	}
 	return nil
 }
@@ -318,14 +315,11 @@ func paired(num, den []float64) float64 {
 const idleSettle = 3 * time.Second
 
 // idleStreams holds n established streams open on each inlet given, and
-// reports how long opening them took and what they cost ockamtop: its
-// resident memory, and Go's heap and stacks from its metrics.
-func (b *bench) idleStreams(self, where string, inlets []string, n int) error {
-	rss0, err := procRSS(b.ockam.cmd.Process.Pid)
-	if err != nil {
-		return err
-	}
-	heap0, stack0, err := goMemory(b.metrics)
+// reports how long opening them took and what they cost the ockamtops
+// that carry them: their resident memory, and Go's heap and stacks from
+// their metrics, summed.
+func (b *bench) idleStreams(self, where string, carriers []*ockamtop, inlets []string, n int) error {
+	rss0, heap0, stack0, err := memoryOf(carriers)
 	if err != nil {
 		return err
 	}
@@ -341,11 +335,7 @@ func (b *bench) idleStreams(self, where string, inlets []string, n int) error {
 		return fmt.Errorf("idle streams: %q", lines)
 	}
 	time.Sleep(idleSettle)
-	rss1, err := procRSS(b.ockam.cmd.Process.Pid)
-	if err != nil {
-		return err
-	}
-	heap1, stack1, err := goMemory(b.metrics)
+	rss1, heap1, stack1, err := memoryOf(carriers)
 	if err != nil {
 		return err
 	}
@@ -353,9 +343,26 @@ func (b *bench) idleStreams(self, where string, inlets []string, n int) error {
 	total := n * len(inlets)
 	per := func(a, b0 float64) float64 { return (a - b0) / float64(total) / 1024 }
 	fmt.Fprintf(b.out, "idle streams: %d open %s in %.2f s: ockamtop RSS %.1f -> %.1f MiB, %.1f KiB a stream (Go heap in use %.1f KiB, stacks %.1f KiB)\n",
-		total, where, opened, float64(rss0)/(1<<20), float64(rss1)/(1<<20), per(float64(rss1), float64(rss0)),
+		total, where, opened, rss0/(1<<20), rss1/(1<<20), per(rss1, rss0),
 		per(heap1, heap0), per(stack1, stack0))
 	return nil
+}
+
+// memoryOf is the resident memory, Go heap in use and Go stacks of the
+// ockamtops, summed, in bytes.
+func memoryOf(ockamtops []*ockamtop) (rss, heap, stacks float64, err error) {
+	for _, o := range ockamtops {
+		r, err := procRSS(o.cmd.Process.Pid)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		h, s, err := goMemory(o.metrics)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		rss, heap, stacks = rss+float64(r), heap+h, stacks+s
+	}
+	return rss, heap, stacks, nil
 }
 
 // buildOckamtop builds ./cmd/ockamtop of the module in the working
@@ -507,13 +514,15 @@ func (b *bench) stop() {
 	for _, p := range b.interrupt {
 		_ = p.cmd.Process.Signal(os.Interrupt)
 	}
-	if b.ockam != nil {
-		b.ockam.cmd.Process.Signal(os.Interrupt)
+	for _, o := range b.ockamtops {
+		o.cmd.Process.Signal(os.Interrupt)
+	}
+	for _, o := range b.ockamtops {
 		select {
-		case <-b.ockam.exited:
+		case <-o.exited:
 		case <-time.After(10 * time.Second):
-			b.ockam.cmd.Process.Kill()
-			<-b.ockam.exited
+			o.cmd.Process.Kill()
+			<-o.exited
 		}
 	}
 	for _, p := range b.procs {
