@@ -323,6 +323,10 @@ func (b *bench) idleStreams(self, where string, carriers []*ockamtop, inlets []s
 	if err != nil {
 		return err
 	}
+	cpu0, err := cpuOf(carriers)
+	if err != nil {
+		return err
+	}
 	idle, lines, err := b.start(self, append([]string{"idle", strconv.Itoa(n)}, inlets...)...)
 	if err != nil {
 		return fmt.Errorf("idle streams: %w", err)
@@ -334,6 +338,10 @@ func (b *bench) idleStreams(self, where string, carriers []*ockamtop, inlets []s
 	if opened, err = strconv.ParseFloat(lines[1], 64); err != nil {
 		return fmt.Errorf("idle streams: %q", lines)
 	}
+	cpu1, err := cpuOf(carriers)
+	if err != nil {
+		return err
+	}
 	time.Sleep(idleSettle)
 	rss1, heap1, stack1, err := memoryOf(carriers)
 	if err != nil {
@@ -342,10 +350,23 @@ func (b *bench) idleStreams(self, where string, carriers []*ockamtop, inlets []s
 	idle.close()
 	total := n * len(inlets)
 	per := func(a, b0 float64) float64 { return (a - b0) / float64(total) / 1024 }
-	fmt.Fprintf(b.out, "idle streams: %d open %s in %.2f s: ockamtop RSS %.1f -> %.1f MiB, %.1f KiB a stream (Go heap in use %.1f KiB, stacks %.1f KiB)\n",
-		total, where, opened, rss0/(1<<20), rss1/(1<<20), per(rss1, rss0),
+	fmt.Fprintf(b.out, "idle streams: %d open %s in %.2f s (ockamtop CPU %.2f s): ockamtop RSS %.1f -> %.1f MiB, %.1f KiB a stream (Go heap in use %.1f KiB, stacks %.1f KiB)\n",
+		total, where, opened, cpu1-cpu0, rss0/(1<<20), rss1/(1<<20), per(rss1, rss0),
 		per(heap1, heap0), per(stack1, stack0))
 	return nil
+}
+
+// cpuOf is the CPU time of the ockamtops so far, summed, in seconds.
+func cpuOf(ockamtops []*ockamtop) (float64, error) {
+	var sum float64
+	for _, o := range ockamtops {
+		c, err := procCPU(o.cmd.Process.Pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += c
+	}
+	return sum, nil
 }
 
 // memoryOf is the resident memory, Go heap in use and Go stacks of the

@@ -229,15 +229,12 @@ func echoRoundTrips(args []string) error {
 	return nil
 }
 
-// openers is how many streams holdIdleStreams opens at once.
-const openers = 32
-
 // holdIdleStreams opens N connections to each echo server ADDR (an
 // inlet's), makes one round trip on each so that every stream is
 // established end to end, prints "ready SECONDS", the seconds that took, and
-// holds them open until stdin closes. It opens openers at once, as many
-// clients of the inlets would: one at a time, the figure would be
-// 10,000 round trips' latency, not what the portal can open.
+// holds them open until stdin closes. Each inlet has a client of its own,
+// which opens its N streams one after another, and the clients run at
+// once, as the users of many inlets would.
 func holdIdleStreams(args []string) error {
 	if len(args) < 2 {
 		return errors.New("usage: idle N ADDR...")
@@ -248,29 +245,30 @@ func holdIdleStreams(args []string) error {
 	}
 	addrs := args[1:]
 	start := time.Now()
-	conns := make([]net.Conn, n*len(addrs))
+	conns := make([][]net.Conn, len(addrs))
 	defer func() {
-		for _, c := range conns {
-			if c != nil {
+		for _, cs := range conns {
+			for _, c := range cs {
 				c.Close()
 			}
 		}
 	}()
 	var g errgroup.Group
-	g.SetLimit(openers)
-	for i := range conns {
+	for i, addr := range addrs {
 		g.Go(func() error {
-			c, err := net.Dial("tcp", addrs[i%len(addrs)])
-			if err != nil {
-				return fmt.Errorf("idle stream %d: %w", i, err)
-			}
-			conns[i] = c
 			one := []byte{1}
-			if _, err := c.Write(one); err != nil {
-				return fmt.Errorf("idle stream %d: %w", i, err)
-			}
-			if _, err := io.ReadFull(c, one); err != nil {
-				return fmt.Errorf("idle stream %d: %w", i, err)
+			for j := range n {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					return fmt.Errorf("idle stream %d of %s: %w", j, addr, err)
+				}
+				conns[i] = append(conns[i], c)
+				if _, err := c.Write(one); err != nil {
+					return fmt.Errorf("idle stream %d of %s: %w", j, addr, err)
+				}
+				if _, err := io.ReadFull(c, one); err != nil {
+					return fmt.Errorf("idle stream %d of %s: %w", j, addr, err)
+				}
 			}
 			return nil
 		})
