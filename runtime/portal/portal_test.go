@@ -344,8 +344,10 @@ func TestPortalLargeWindowBound(t *testing.T) {
 // window as they move data. No stream holds more than its share.
 func TestPortalWindowShares(t *testing.T) {
 	p := newPortalPathOpts(t, nodetest.ServeTCP(t, nodetest.EchoServer), InletOptions{Window: LargeWindow})
-	p.inlet.streamSet.budget.size = 2 * largeExtra
-	p.outlet.streamSet.budget.size = 2 * largeExtra
+	// Under the budget's lock: the inlet's accepting goroutine, started
+	// before, reads it with no other order between the two.
+	p.inlet.streamSet.budget.setSize(2 * largeExtra)
+	p.outlet.streamSet.budget.setSize(2 * largeExtra)
 	var conns []net.Conn
 	var streams []*portalStream
 	for range 3 {

@@ -32,8 +32,8 @@ type windowBudget struct {
 	// held is the sum of the streams' extra; wanting counts the streams
 	// that asked for a large window.
 	held, wanting int // guarded by mu
-	// size, when set, replaces largeBudget (tests). Set before the set
-	// has streams.
+	// size, when set, replaces largeBudget (tests: setSize). Guarded by
+	// mu.
 	size int
 }
 
@@ -64,8 +64,16 @@ func (b *windowBudget) leave(extra int) {
 	b.mu.Unlock()
 }
 
-// total is the budget: largeBudget, unless a test set another size.
+// total is the budget: largeBudget, unless a test set another size. b.mu
+// is held.
 func (b *windowBudget) total() int { return cmp.Or(b.size, largeBudget) }
+
+// setSize replaces largeBudget with size (tests).
+func (b *windowBudget) setSize(size int) {
+	b.mu.Lock()
+	b.size = size
+	b.mu.Unlock()
+}
 
 // shareLocked is what each stream that asks for a large window may hold
 // above its default one, while as many as now do. b.mu is held.
