@@ -380,16 +380,7 @@ func decodeInlet(b *hcl.Block, ev *evaluator) (*Inlet, hcl.Diagnostics) {
 	diags := localName("tcp_inlet", in.Name, in.NameRange)
 	content, d := b.Body.Content(inletSchema)
 	diags = append(diags, d...)
-	if attr, ok := content.Attributes["from"]; ok {
-		var d hcl.Diagnostics
-		in.From, d = ev.socket(attr, true)
-		diags = append(diags, d...)
-	}
-	if attr, ok := content.Attributes["to"]; ok {
-		s, d := ev.str(attr)
-		diags = append(diags, d...)
-		in.To = s
-	}
+	diags = append(diags, decodeInletEnds(content, ev, &in.From, &in.To)...)
 	if attr, ok := content.Attributes["max_streams"]; ok {
 		var d hcl.Diagnostics
 		in.MaxStreams, d = ev.whole(attr, 1, MaxInletStreams)
@@ -399,6 +390,23 @@ func decodeInlet(b *hcl.Block, ev *evaluator) (*Inlet, hcl.Diagnostics) {
 		return nil, diags
 	}
 	return in, diags
+}
+
+// decodeInletEnds decodes an inlet's from (the socket address it listens
+// on, port 0 allowed) and to (the route), a TCP inlet's or a UDP one's.
+func decodeInletEnds(content *hcl.BodyContent, ev *evaluator, from, to *String) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if attr, ok := content.Attributes["from"]; ok {
+		var d hcl.Diagnostics
+		*from, d = ev.socket(attr, true)
+		diags = append(diags, d...)
+	}
+	if attr, ok := content.Attributes["to"]; ok {
+		var d hcl.Diagnostics
+		*to, d = ev.str(attr)
+		diags = append(diags, d...)
+	}
+	return diags
 }
 
 // localName checks a name used as a local worker address, with the rule
@@ -426,16 +434,7 @@ func decodeUDPInlet(b *hcl.Block, ev *evaluator) (*UDPInlet, hcl.Diagnostics) {
 	diags := localName(BlockUDPInlet, in.Name, in.NameRange)
 	content, d := b.Body.Content(udpInletSchema)
 	diags = append(diags, d...)
-	if attr, ok := content.Attributes["from"]; ok {
-		var d hcl.Diagnostics
-		in.From, d = ev.socket(attr, true)
-		diags = append(diags, d...)
-	}
-	if attr, ok := content.Attributes["to"]; ok {
-		s, d := ev.str(attr)
-		diags = append(diags, d...)
-		in.To = s
-	}
+	diags = append(diags, decodeInletEnds(content, ev, &in.From, &in.To)...)
 	if attr, ok := content.Attributes["max_flows"]; ok {
 		var d hcl.Diagnostics
 		in.MaxFlows, d = ev.whole(attr, 1, MaxInletStreams)
