@@ -319,17 +319,7 @@ func (in *Inlet) routeUp() {
 
 // expire ends the flows idle since before now less the idle timeout.
 func (in *Inlet) expire(now time.Time) {
-	cutoff := now.Add(-in.IdleTimeout()).UnixNano()
-	var idle []*inletFlow
-	in.mu.Lock()
-	for client, f := range in.flows {
-		if f.last.Load() < cutoff {
-			delete(in.flows, client)
-			idle = append(idle, f)
-		}
-	}
-	in.mu.Unlock()
-	for _, f := range idle {
+	for _, f := range takeIdle(&in.mu, in.flows, now.Add(-in.IdleTimeout()).UnixNano()) {
 		in.count.expired.Add(1)
 		in.end(f, true)
 	}

@@ -31,6 +31,8 @@ type inletFlow struct {
 	gone   bool
 }
 
+func (f *inletFlow) lastUsed() int64 { return f.last.Load() }
+
 var (
 	_ runtime.Worker  = (*inletFlow)(nil)
 	_ runtime.Inliner = (*inletFlow)(nil)

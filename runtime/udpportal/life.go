@@ -83,3 +83,22 @@ func takeAll[K comparable, F any](mu *sync.Mutex, flows map[K]F) []F {
 	clear(flows)
 	return out
 }
+
+// A used flow says when a datagram last went either way, in Unix
+// nanoseconds.
+type used interface{ lastUsed() int64 }
+
+// takeIdle takes out of flows, under mu, the flows last used before
+// cutoff (Unix nanoseconds), and returns them: the caller ends each.
+func takeIdle[K comparable, F used](mu *sync.Mutex, flows map[K]F, cutoff int64) []F {
+	mu.Lock()
+	defer mu.Unlock()
+	var idle []F
+	for k, f := range flows {
+		if f.lastUsed() < cutoff {
+			delete(flows, k)
+			idle = append(idle, f)
+		}
+	}
+	return idle
+}

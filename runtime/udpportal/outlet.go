@@ -55,6 +55,8 @@ type outletFlow struct {
 	last atomic.Int64
 }
 
+func (f *outletFlow) lastUsed() int64 { return f.last.Load() }
+
 var (
 	_ runtime.Worker  = (*Outlet)(nil)
 	_ runtime.Inliner = (*Outlet)(nil)
@@ -219,17 +221,7 @@ func (o *Outlet) readLoop(f *outletFlow) {
 
 // expire ends the flows idle since before now less the idle timeout.
 func (o *Outlet) expire(now time.Time) {
-	cutoff := now.Add(-o.opts.IdleTimeout).UnixNano()
-	var idle []*outletFlow
-	o.mu.Lock()
-	for key, f := range o.flows {
-		if f.last.Load() < cutoff {
-			delete(o.flows, key)
-			idle = append(idle, f)
-		}
-	}
-	o.mu.Unlock()
-	for _, f := range idle {
+	for _, f := range takeIdle(&o.mu, o.flows, now.Add(-o.opts.IdleTimeout).UnixNano()) {
 		o.count.expired.Add(1)
 		o.end(f, true)
 	}
